@@ -1,0 +1,269 @@
+//! Diagnostics as data: every user error of every stage is a [`Diagnostic`] with a stable code, a message,
+//! labelled spans and a help line. Rendering (miette's fancy report, or JSON lines for tools) happens in one place,
+//! here, so wording and layout are consistent. A stage that can go on after an error collects them all in
+//! [`Diagnostics`] and reports them together.
+
+use std::fmt;
+
+use miette::{LabeledSpan, NamedSource, SourceSpan};
+use serde::Serialize;
+
+use crate::source::{SourceMap, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A labelled span. The first label of a diagnostic is its primary location.
+#[derive(Clone, Debug, Serialize)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Diagnostic {
+    /// Stable code, e.g. `fusec::shape::mismatch`.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    /// Extra lines that have no location (a data file path and row, say).
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: Vec::new(), help: None, notes: Vec::new() }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
+        self.labels.push(Label { span, message: message.into() });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// All diagnostics of a stage (errors and warnings), in the order they were found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Diagnostics {
+        Diagnostics(vec![d])
+    }
+}
+
+/// A diagnostic bound to the sources, ready for miette. Labels in the primary label's file are drawn on it;
+/// labels in other files (a stdlib block's call site) become related reports on their own file.
+struct Report<'a> {
+    diag: &'a Diagnostic,
+    sources: &'a SourceMap,
+    /// Labels drawn on this report (all in one file).
+    labels: Vec<&'a Label>,
+    related: Vec<Report<'a>>,
+    source: Option<NamedSource<String>>,
+    /// Related reports carry only their labels.
+    is_related: bool,
+}
+
+impl<'a> Report<'a> {
+    fn new(diag: &'a Diagnostic, sources: &'a SourceMap) -> Report<'a> {
+        let primary = diag.labels.first().map(|l| l.span.file);
+        let (here, elsewhere): (Vec<&Label>, Vec<&Label>) =
+            diag.labels.iter().partition(|l| Some(l.span.file) == primary);
+        let related = elsewhere
+            .into_iter()
+            .map(|l| Report {
+                diag,
+                sources,
+                labels: vec![l],
+                related: Vec::new(),
+                source: named_source(sources, l.span),
+                is_related: true,
+            })
+            .collect();
+        let source = diag.labels.first().and_then(|l| named_source(sources, l.span));
+        Report { diag, sources, labels: here, related, source, is_related: false }
+    }
+}
+
+fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> {
+    sources.get(span.file).map(|f| NamedSource::new(f.name.clone(), f.text.clone()))
+}
+
+fn source_span(sources: &SourceMap, span: Span) -> SourceSpan {
+    let len = sources.get(span.file).map(|f| f.text.len()).unwrap_or(0);
+    let start = (span.start as usize).min(len);
+    let end = (span.end as usize).clamp(start, len);
+    SourceSpan::new(start.into(), end - start)
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_related {
+            let label = self.labels.first().map(|l| l.message.as_str()).unwrap_or("");
+            return f.write_str(if label.is_empty() { "related location" } else { label });
+        }
+        f.write_str(&self.diag.message)?;
+        for n in &self.diag.notes {
+            write!(f, "\n  note: {n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        if self.is_related {
+            None
+        } else {
+            Some(Box::new(self.diag.code))
+        }
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match (self.is_related, self.diag.severity) {
+            (true, _) => miette::Severity::Advice,
+            (false, Severity::Error) => miette::Severity::Error,
+            (false, Severity::Warning) => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        if self.is_related {
+            return None;
+        }
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.labels.iter().enumerate().map(|(i, l)| {
+            let text = if l.message.is_empty() { None } else { Some(l.message.clone()) };
+            let span = source_span(self.sources, l.span);
+            if i == 0 && !self.is_related {
+                LabeledSpan::new_primary_with_span(text, span)
+            } else {
+                LabeledSpan::new_with_span(text, span)
+            }
+        })))
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+    }
+}
+
+/// Renders diagnostics as miette's graphical report, without colour (stable for snapshots and logs when
+/// `color` is false).
+pub fn render(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
+    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    for d in diags.iter() {
+        let report = Report::new(d, sources);
+        if handler.render_report(&mut out, &report).is_err() {
+            out.push_str(&format!("{}: {}\n", d.code, d.message));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One JSON object per line: code, severity, message, help, notes and labels with file, byte range, line, column.
+pub fn render_json(diags: &Diagnostics, sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diags.iter() {
+        let labels: Vec<serde_json::Value> = d
+            .labels
+            .iter()
+            .map(|l| {
+                let (line, column) = sources.line_col(l.span);
+                serde_json::json!({
+                    "file": sources.get(l.span.file).map(|f| f.name.as_str()).unwrap_or("?"),
+                    "start": l.span.start, "end": l.span.end, "line": line, "column": column,
+                    "message": l.message,
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "code": d.code, "severity": d.severity, "message": d.message,
+            "help": d.help, "notes": d.notes, "labels": labels,
+        });
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The closest candidate within a distance that scales with the name's length, for "did you mean `x`?".
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, c.len()))
+        .map(|(_, c)| c)
+}

@@ -1,0 +1,165 @@
+//! The data and training parts of a program after lowering: what `data { }` and `train { }` declare, with every
+//! value folded (after `--set` overrides) and every span kept for the diagnostics of later stages (data loading).
+
+use serde::Serialize;
+
+use super::types::{DimExpr, Dtype};
+use crate::source::Span;
+
+/// A `data name { ... }` declaration.
+#[derive(Clone, Debug, Serialize)]
+pub struct DataSpec {
+    pub name: String,
+    /// Base folder as written (relative to the declaring file's folder), after `--set data.path=`.
+    pub path: String,
+    /// Folder of the file that declares this data set, as the loader handed it in; relative paths start there.
+    pub declared_in: String,
+    pub fields: Vec<FieldSpec>,
+    pub split: SplitSpec,
+    pub standardize: Vec<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldSpec {
+    pub name: String,
+    pub dtype: Dtype,
+    /// Dims of one example (the example axis excluded).
+    pub dims: Vec<DimExpr>,
+    pub source: SourceSpec,
+    /// Number of classes for a label field, if declared.
+    pub classes: Option<i64>,
+    pub span: Span,
+}
+
+/// Where a field's values come from. With `SplitSpec::Files`, `files` holds one entry per split.
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceSpec {
+    pub kind: SourceKind,
+    /// `(split, file)`; split is `"all"` for one file split later.
+    pub files: Vec<(String, String)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum SourceKind {
+    /// Columns `start..end` (or the single column `start`, with `end = start + 1`), header row skipped if `header`.
+    Csv { start: usize, end: usize, header: bool, scalar: bool },
+    Npy,
+    Npz { key: String },
+    Safetensors { key: String },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum SplitSpec {
+    /// Seeded, stratified by a label field.
+    Stratified { by: String, train: f64, valid: f64, test: f64, seed: u64 },
+    /// Seeded, not stratified.
+    Random { train: f64, valid: f64, test: f64, seed: u64 },
+    /// Every source names its own file per split.
+    Files,
+}
+
+/// What the metrics compare.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Logits `[B, C]`, labels `i64[B]`.
+    Classification,
+    /// Logits `[B, K, 2]` (or `[B, 2K]`), labels `i64[B, K]` in {0, 1}: MulT's IEMOCAP convention.
+    BinaryPerLabel,
+    /// Predictions `[B]` or `[B, 1]`, targets f32.
+    Regression,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskSpec {
+    pub kind: TaskKind,
+    /// A model output name.
+    pub output: String,
+    /// A model input (data field) name.
+    pub target: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub enum OptimizerKind {
+    /// PyTorch Adam; `weight_decay` is the coupled L2 penalty (added to the gradient).
+    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    /// PyTorch AdamW: decoupled weight decay.
+    AdamW { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    /// PyTorch SGD with momentum (no dampening, no Nesterov) and coupled weight decay.
+    Sgd { lr: f64, momentum: f64, weight_decay: f64 },
+}
+
+impl OptimizerKind {
+    pub fn lr(&self) -> f64 {
+        match self {
+            OptimizerKind::Adam { lr, .. } | OptimizerKind::AdamW { lr, .. } | OptimizerKind::Sgd { lr, .. } => *lr,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OptimizerSpec {
+    pub name: String,
+    pub kind: OptimizerKind,
+    /// Globs over parameter paths (`*` any run of characters, `?` one); empty = every parameter no other
+    /// optimizer claims.
+    pub params: Vec<String>,
+    pub span: Span,
+}
+
+/// One term `weight · name` of a step's objective.
+#[derive(Clone, Debug, Serialize)]
+pub struct LossTerm {
+    pub weight: f64,
+    /// A model loss or named block scalar.
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StepSpec {
+    pub name: String,
+    pub terms: Vec<LossTerm>,
+    /// Optimizer name; defaults to the step's own name.
+    pub optimizer: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub enum Schedule {
+    Constant,
+    /// Multiply the rate by `gamma` every `every` epochs.
+    Step { every: usize, gamma: f64 },
+    /// Cosine from the base rate to `min_lr` over all epochs.
+    Cosine { min_lr: f64 },
+    /// Multiply by `factor` after `patience` epochs without improvement of the selection metric.
+    Plateau { factor: f64, patience: usize },
+}
+
+/// Model selection: a metric on a split, minimised for losses and maximised otherwise.
+#[derive(Clone, Debug, Serialize)]
+pub struct Selection {
+    pub split: String,
+    pub metric: String,
+    pub maximize: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainPlan {
+    pub model: String,
+    pub data: String,
+    pub task: TaskSpec,
+    pub optimizers: Vec<OptimizerSpec>,
+    pub steps: Vec<StepSpec>,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub seed: u64,
+    pub clip_norm: Option<f64>,
+    pub schedule: Schedule,
+    pub patience: Option<usize>,
+    pub select: Selection,
+    pub metrics: Vec<String>,
+    pub span: Span,
+}
