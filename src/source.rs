@@ -83,3 +83,33 @@ impl SourceMap {
         (line, col)
     }
 }
+
+/// Where source texts come from. The core never touches the file system: the CLI implements this on the file
+/// system, tests on an in-memory map. `path` is a user file path as written on the command line or in an import
+/// (already joined with the importing file's folder).
+pub trait Loader {
+    fn load(&self, path: &str) -> Result<String, String>;
+}
+
+/// An in-memory loader for tests and embedding: path -> text.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryLoader {
+    pub files: std::collections::HashMap<String, String>,
+}
+
+impl MemoryLoader {
+    pub fn new() -> MemoryLoader {
+        MemoryLoader::default()
+    }
+
+    pub fn with(mut self, path: &str, text: &str) -> MemoryLoader {
+        self.files.insert(path.to_string(), text.to_string());
+        self
+    }
+}
+
+impl Loader for MemoryLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        self.files.get(path).cloned().ok_or_else(|| format!("no such file: {path}"))
+    }
+}
