@@ -229,3 +229,16 @@ impl Model {
         self.outputs.iter().find(|o| o.name == name).map(|o| o.value)
     }
 }
+
+impl ModelInput {
+    /// The candle dtype of this input's tensors.
+    pub fn dtype_candle(&self) -> candle_core::DType {
+        match self.dtype {
+            Dtype::F32 => candle_core::DType::F32,
+            Dtype::F64 => candle_core::DType::F64,
+            Dtype::I64 => candle_core::DType::I64,
+            Dtype::U32 => candle_core::DType::U32,
+            Dtype::Bool => candle_core::DType::U8,
+        }
+    }
+}

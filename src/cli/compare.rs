@@ -1,0 +1,127 @@
+//! `fusec compare`: train several model files with several seeds each and print one table — method,
+//! parameters, FLOPs per example, train time, and the test metric as mean ± std over seeds — also written as
+//! CSV and Markdown.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::run::run_error;
+use super::session::{compile_for_training, device_from_flag, Prepared};
+use crate::run::{train, RunOptions};
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Model files, each with a `train { }` plan.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Seeds, comma separated.
+    #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// The test metric to compare (default: the plan's selection metric).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Folder for the runs and the table files (`compare.csv`, `compare.md`).
+    #[arg(long, default_value = "runs/compare")]
+    pub out: PathBuf,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// One method's results over all seeds.
+#[derive(Clone, Debug)]
+pub struct CompareRow {
+    pub method: String,
+    pub params: usize,
+    pub flops: i64,
+    pub seconds: Vec<f64>,
+    pub values: Vec<f64>,
+}
+
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    (mean, var.sqrt())
+}
+
+pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32 {
+    let device = match device_from_flag(&args.device) {
+        Ok(d) => d,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return 1;
+        }
+    };
+    let mut rows = Vec::new();
+    let mut metric_name = args.metric.clone();
+    for file in &args.files {
+        let method = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let mut row = CompareRow { method: method.clone(), params: 0, flops: 0, seconds: Vec::new(), values: Vec::new() };
+        for seed in &args.seeds {
+            let mut overrides = sets.to_vec();
+            overrides.push(("seed".into(), seed.to_string()));
+            let Prepared { compiled, model_index, plan, data, config } = match compile_for_training(file, &overrides, json) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let metric = metric_name.get_or_insert_with(|| plan.select.metric.clone()).clone();
+            let (model, shapes) = (&compiled.program.models[model_index], &compiled.shapes[model_index]);
+            row.flops = crate::summary::total_flops(model, shapes);
+            let opts = RunOptions {
+                run_dir: args.out.join(format!("{method}-seed{seed}")),
+                resume: false,
+                device: device.clone(),
+                progress: false,
+                stop_after: None,
+                config,
+            };
+            eprintln!("training {method} with seed {seed} ...");
+            match train(model, shapes, &plan, &data, &opts, &mut |_| {}) {
+                Ok(outcome) => {
+                    let Some(report) = outcome.report else { continue };
+                    row.params = report.params;
+                    row.seconds.push(report.train_seconds);
+                    row.values.push(report.test_metric(&metric).unwrap_or(f64::NAN));
+                }
+                Err(e) => return run_error(&e, &compiled.program.sources, json),
+            }
+        }
+        rows.push(row);
+    }
+    let metric = metric_name.unwrap_or_else(|| "metric".into());
+    let table = markdown_table(&rows, &metric, &args.seeds);
+    print!("{table}");
+    if let Err(e) = write_tables(&args.out, &rows, &metric, &table) {
+        eprintln!("error: cannot write the comparison files: {e}");
+        return 1;
+    }
+    println!("written: {} and {}", args.out.join("compare.md").display(), args.out.join("compare.csv").display());
+    0
+}
+
+pub fn markdown_table(rows: &[CompareRow], metric: &str, seeds: &[u64]) -> String {
+    let mut s = format!(
+        "| method | params | FLOPs/example | train s (mean) | test {metric} (mean ± std, {} seeds) |\n|---|---:|---:|---:|---:|\n",
+        seeds.len()
+    );
+    for r in rows {
+        let (m, sd) = mean_std(&r.values);
+        let (t, _) = mean_std(&r.seconds);
+        s.push_str(&format!("| {} | {} | {} | {:.1} | {:.4} ± {:.4} |\n", r.method, r.params, r.flops, t, m, sd));
+    }
+    s
+}
+
+fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut csv = format!("method,params,flops,train_seconds_mean,{metric}_mean,{metric}_std,{metric}_per_seed\n");
+    for r in rows {
+        let (m, sd) = mean_std(&r.values);
+        let (t, _) = mean_std(&r.seconds);
+        let per: Vec<String> = r.values.iter().map(|v| format!("{v}")).collect();
+        csv.push_str(&format!("{},{},{},{t},{m},{sd},{}\n", r.method, r.params, r.flops, per.join(";")));
+    }
+    std::fs::write(dir.join("compare.csv"), csv)?;
+    std::fs::write(dir.join("compare.md"), md)
+}

@@ -1,0 +1,136 @@
+//! What `run`, `eval`, `predict` and `compare` share: compiling a file for training (front end, plan, data
+//! checked against the model, data loaded), choosing a device, and printing diagnostics.
+
+use std::path::Path;
+
+use candle_core::Device;
+
+use crate::backend::Network;
+use crate::data::Dataset;
+use crate::diag::{self, Diagnostic, Diagnostics};
+use crate::front::{compile, Compiled};
+use crate::ir::TrainPlan;
+use crate::run::{GradIssue, GradProblem};
+use crate::source::{Loader, SourceMap};
+
+/// Reads user files from the file system (the only loader that does IO).
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
+    }
+}
+
+/// A compiled program with everything a training run needs.
+pub struct Prepared {
+    pub compiled: Compiled,
+    pub model_index: usize,
+    pub plan: TrainPlan,
+    pub data: Dataset,
+    /// The resolved configuration for `config.json`.
+    pub config: serde_json::Value,
+}
+
+pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, json: bool) {
+    if diags.is_empty() {
+        return;
+    }
+    if json {
+        print!("{}", diag::render_json(diags, sources));
+    } else {
+        eprint!("{}", diag::render(diags, sources, false));
+    }
+}
+
+pub fn device_from_flag(flag: &str) -> Result<Device, String> {
+    match flag {
+        "cpu" => Ok(Device::Cpu),
+        f if f == "cuda" || f.starts_with("cuda:") => {
+            let ordinal = f.strip_prefix("cuda:").map(|n| n.parse::<usize>()).transpose().map_err(|_| {
+                format!("`--device {f}`: the GPU index must be a number, as in `cuda:0`")
+            })?;
+            Device::new_cuda(ordinal.unwrap_or(0)).map_err(|e| {
+                format!("`--device {f}`: {e} (CUDA needs a build with `cargo build --release --features cuda` on a machine with the CUDA toolkit)")
+            })
+        }
+        other => Err(format!("unknown device `{other}`; use `cpu`, `cuda` or `cuda:N`")),
+    }
+}
+
+/// Compiles `file`, finds its plan, model and data set, checks the data against the model and loads it.
+/// On failure the diagnostics are printed and the exit code returned.
+pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: bool) -> Result<Prepared, i32> {
+    let path = file.to_string_lossy().to_string();
+    let compiled = match compile(&FsLoader, &path, overrides, true) {
+        Ok(c) => c,
+        Err(failed) => {
+            print_diagnostics(&failed.diagnostics, &failed.sources, json);
+            return Err(1);
+        }
+    };
+    print_diagnostics(&compiled.warnings, &compiled.program.sources, json);
+    let sources = &compiled.program.sources;
+    let Some(plan) = compiled.program.train.clone() else {
+        let d = Diagnostic::error("fusec::train::missing", format!("`{path}` has no `train {{ }}` plan"))
+            .help("add a `train { model = ...  data = ...  optimizer ... step ... }` block (see docs/LANGUAGE.md)");
+        print_diagnostics(&d.into(), sources, json);
+        return Err(1);
+    };
+    let Some(model_index) = compiled.program.models.iter().position(|m| m.name == plan.model) else {
+        let d = Diagnostic::error("fusec::train::model", format!("the plan trains `{}`, which is not a model of this file", plan.model))
+            .label(plan.span, "this plan");
+        print_diagnostics(&d.into(), sources, json);
+        return Err(1);
+    };
+    let Some(spec) = compiled.program.data_spec(&plan.data).cloned() else {
+        let d = Diagnostic::error("fusec::train::data", format!("the plan reads data `{}`, which is not declared", plan.data))
+            .label(plan.span, "this plan");
+        print_diagnostics(&d.into(), sources, json);
+        return Err(1);
+    };
+    let model = &compiled.program.models[model_index];
+    let problems = crate::data::check_against_model(&spec, model);
+    if problems.has_errors() {
+        print_diagnostics(&problems, sources, json);
+        return Err(1);
+    }
+    let data = match crate::data::load(&spec, Path::new(".")) {
+        Ok(d) => d,
+        Err(diags) => {
+            print_diagnostics(&diags, sources, json);
+            return Err(1);
+        }
+    };
+    let config = serde_json::json!({
+        "file": path,
+        "overrides": overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "model": plan.model,
+        "train": plan,
+        "data": spec,
+    });
+    Ok(Prepared { compiled, model_index, plan, data, config })
+}
+
+/// Prints the gradient-flow check's findings as warnings on the nodes that use each parameter.
+pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &SourceMap, json: bool) {
+    let mut diags = Diagnostics::default();
+    for p in problems {
+        let what = match p.issue {
+            GradIssue::NoGradient => "receives no gradient from any step",
+            GradIssue::Zero => "receives an all-zero gradient",
+            GradIssue::NonFinite => "receives a NaN or infinite gradient",
+        };
+        let mut d = Diagnostic::warning("fusec::grad::flow", format!("parameter `{}` {what}", p.param))
+            .help("check for a stop_gradient or an unused branch before this layer, or whether its optimizer's step uses a loss that depends on it");
+        if let Some(node) = p.node {
+            let n = net.model.graph.node(node);
+            d = d.label(n.span, format!("`{}` is used here", p.param));
+            if let Some(site) = n.call_sites.first() {
+                d = d.label(*site, "in this block instance");
+            }
+        }
+        diags.push(d);
+    }
+    print_diagnostics(&diags, sources, json);
+}

@@ -1,0 +1,94 @@
+//! Evaluation of a network on one split: mean losses (weighted by batch size), the task's outputs collected over
+//! the split, and the plan's metrics computed from them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use candle_core::{DType, Tensor};
+
+use super::objective::Objectives;
+use super::RunError;
+use crate::backend::{Mode, Network};
+use crate::data::Dataset;
+use crate::ir::TrainPlan;
+
+/// Evaluation batches hold this many examples; results do not depend on it beyond float rounding.
+const EVAL_BATCH: usize = 256;
+
+#[derive(Clone, Debug, Default)]
+pub struct Evaluation {
+    /// `loss` (the last step's objective) and `loss.<name>` for every reported loss, then the plan's metrics.
+    pub metrics: Vec<(String, f64)>,
+    /// The task output over the split, row-major, and its shape `[n, ..]`.
+    pub outputs: Vec<f32>,
+    pub output_shape: Vec<usize>,
+}
+
+impl Evaluation {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+/// The model inputs of a batch, gathered from the data set.
+pub fn batch_inputs(net: &Network, data: &Dataset, idx: &[usize]) -> Result<HashMap<String, Tensor>, RunError> {
+    let mut inputs = HashMap::new();
+    for input in &net.model.inputs {
+        let t = data.gather(&input.name, idx, &net.device)?;
+        inputs.insert(input.name.clone(), t);
+    }
+    Ok(inputs)
+}
+
+pub fn evaluate(
+    net: &Network,
+    data: &Dataset,
+    indices: &[usize],
+    plan: &TrainPlan,
+    objectives: &Objectives,
+) -> Result<Evaluation, RunError> {
+    let output = net
+        .model
+        .output_value(&plan.task.output)
+        .ok_or_else(|| RunError::Config(format!("the task output `{}` is not an output of the model", plan.task.output)))?;
+    let losses = objectives.reported_losses(&net.model);
+    let last = objectives.steps.last().ok_or_else(|| RunError::Config("no steps".into()))?;
+    let mut sums: BTreeMap<String, f64> = BTreeMap::new();
+    let mut outputs: Vec<f32> = Vec::new();
+    let mut row_shape: Vec<usize> = Vec::new();
+    let mut targets: Vec<f64> = Vec::new();
+    let mut target_shape: Vec<usize> = Vec::new();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let inputs = batch_inputs(net, data, chunk)?;
+        let out = net.forward(&inputs, &mut Mode::Eval)?;
+        let w = chunk.len() as f64;
+        let (_, parts) = last.eval(&out)?;
+        let objective: f64 = parts.iter().zip(&last.terms).map(|((_, v), (_, wt, _))| v * wt).sum();
+        *sums.entry("loss".into()).or_default() += objective * w;
+        for (name, v) in &losses {
+            let x = out.get(*v)?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
+            *sums.entry(format!("loss.{name}")).or_default() += f64::from(x) * w;
+        }
+        let y = out.get(output)?.to_dtype(DType::F32)?;
+        row_shape = y.dims().get(1..).map(|d| d.to_vec()).unwrap_or_default();
+        outputs.extend(y.flatten_all()?.to_vec1::<f32>()?);
+        let t = inputs
+            .get(&plan.task.target)
+            .ok_or_else(|| RunError::Config(format!("the task target `{}` is not an input of the model", plan.task.target)))?;
+        target_shape = t.dims().get(1..).map(|d| d.to_vec()).unwrap_or_default();
+        targets.extend(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
+    }
+    let n = indices.len().max(1) as f64;
+    let mut metrics: Vec<(String, f64)> = Vec::new();
+    if let Some(v) = sums.remove("loss") {
+        metrics.push(("loss".into(), v / n));
+    }
+    metrics.extend(sums.into_iter().map(|(k, v)| (k, v / n)));
+    let mut output_shape = vec![indices.len()];
+    output_shape.extend(&row_shape);
+    let mut full_target_shape = vec![indices.len()];
+    full_target_shape.extend(&target_shape);
+    let task_metrics = crate::train::compute_metrics(&plan.task.kind, &plan.metrics, &outputs, &output_shape, &targets, &full_target_shape)
+        .map_err(RunError::Config)?;
+    metrics.extend(task_metrics);
+    Ok(Evaluation { metrics, outputs, output_shape })
+}

@@ -1,0 +1,126 @@
+//! What a run records: one row per epoch (`metrics.jsonl`, `metrics.csv`) and the final `report.json`, plus
+//! the readable table printed at the end.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::{write_atomic, RunError};
+
+/// One epoch: its number, learning rate(s), and every measured value in a stable order
+/// (`train.loss.<step>`, `valid.loss`, `valid.<metric>`...).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EpochRow {
+    pub epoch: usize,
+    pub values: Vec<(String, f64)>,
+}
+
+impl EpochRow {
+    pub fn get(&self, key: &str) -> Option<f64> {
+        self.values.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("epoch".into(), self.epoch.into());
+        for (k, v) in &self.values {
+            m.insert(k.clone(), json_number(*v));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+fn json_number(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+}
+
+fn metrics_object(values: &[(String, f64)]) -> serde_json::Value {
+    serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), json_number(*v))).collect())
+}
+
+/// Rewrites `metrics.jsonl` and `metrics.csv` from the whole history (atomic; the history is small).
+pub fn write_history(run_dir: &Path, history: &[EpochRow]) -> Result<(), RunError> {
+    let mut jsonl = String::new();
+    for row in history {
+        jsonl.push_str(&row.to_json().to_string());
+        jsonl.push('\n');
+    }
+    write_atomic(&run_dir.join("metrics.jsonl"), jsonl.as_bytes())?;
+    let mut csv = String::from("epoch");
+    let keys: Vec<String> = history.first().map(|r| r.values.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    for k in &keys {
+        csv.push(',');
+        csv.push_str(k);
+    }
+    csv.push('\n');
+    for row in history {
+        csv.push_str(&row.epoch.to_string());
+        for k in &keys {
+            csv.push(',');
+            if let Some(v) = row.get(k) {
+                csv.push_str(&format!("{v}"));
+            }
+        }
+        csv.push('\n');
+    }
+    write_atomic(&run_dir.join("metrics.csv"), csv.as_bytes())
+}
+
+/// The end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub model: String,
+    pub seed: u64,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+    pub params: usize,
+    pub train_seconds: f64,
+    pub selection: String,
+    pub valid: Vec<(String, f64)>,
+    pub test: Vec<(String, f64)>,
+    pub run_dir: String,
+}
+
+impl RunReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "model": self.model, "seed": self.seed, "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "params": self.params,
+            "train_seconds": self.train_seconds, "selection": self.selection,
+            "valid": metrics_object(&self.valid), "test": metrics_object(&self.test), "run_dir": self.run_dir,
+        })
+    }
+
+    pub fn write(&self, run_dir: &Path) -> Result<(), RunError> {
+        let text = serde_json::to_string_pretty(&self.to_json()).map_err(|e| RunError::Io(e.to_string()))?;
+        write_atomic(&run_dir.join("report.json"), text.as_bytes())
+    }
+
+    pub fn test_metric(&self, name: &str) -> Option<f64> {
+        self.test.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "model {}  seed {}  params {}  epochs {}{}  best epoch {} (by {})",
+            self.model,
+            self.seed,
+            self.params,
+            self.epochs_run,
+            if self.stopped_early { " (early stop)" } else { "" },
+            self.best_epoch,
+            self.selection
+        )?;
+        writeln!(f, "{:<24} {:>12} {:>12}", "metric", "valid", "test")?;
+        for (k, v) in &self.valid {
+            let t = self.test_metric(k).map(|t| format!("{t:>12.4}")).unwrap_or_else(|| format!("{:>12}", "-"));
+            writeln!(f, "{k:<24} {v:>12.4} {t}")?;
+        }
+        Ok(())
+    }
+}
