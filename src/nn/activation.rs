@@ -1,0 +1,96 @@
+//! Element-wise activations, softmax / log-softmax and dropout, with gradients that match PyTorch.
+//!
+//! candle's own `gelu`/`gelu_erf` backward passes use rounded constants (six digits) and candle-nn's
+//! `softmax_last_dim` has no backward pass, so the smooth functions here are composed from primitive ops whose
+//! derivatives are exact (`tanh`, `erf`, `exp`).
+
+use candle_core::{DType, Result, Tensor};
+
+use crate::ir::Activation;
+use crate::rng::SeededRng;
+
+/// sqrt(2/pi), the scale inside the tanh approximation of GELU.
+const GELU_TANH_SCALE: f64 = 0.797_884_560_802_865_4;
+
+/// Applies an activation element-wise.
+///
+/// # Shapes
+/// `x [..]` -> `[..]` (same shape).
+pub fn activation(x: &Tensor, act: Activation) -> Result<Tensor> {
+    match act {
+        Activation::Identity => Ok(x.clone()),
+        // candle's relu passes gradient 1 at exactly 0 where PyTorch passes 0; inputs sitting exactly on the kink
+        // have measure zero in training, so the faster fused op is kept.
+        Activation::Relu => x.relu(),
+        Activation::Tanh => x.tanh(),
+        // candle-nn's sigmoid is a fused op with an exact backward pass (s * (1 - s)).
+        Activation::Sigmoid => candle_nn::ops::sigmoid(x),
+        Activation::LeakyRelu { slope } => leaky_relu(x, slope),
+        Activation::Gelu { tanh: false } => gelu_erf(x),
+        Activation::Gelu { tanh: true } => gelu_tanh(x),
+    }
+}
+
+/// `x` where `x > 0`, else `slope * x`: one multiplication by a constant-per-element factor, so the gradient is
+/// exactly that factor (candle-nn's max/min form splits the gradient at ties).
+fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    let positive = x.gt(0.0)?.to_dtype(x.dtype())?;
+    // factor = slope + (1 - slope) * [x > 0]
+    let factor = positive.affine(1.0 - slope, slope)?;
+    x.mul(&factor)
+}
+
+/// Exact GELU: `0.5 x (1 + erf(x / sqrt 2))`.
+fn gelu_erf(x: &Tensor) -> Result<Tensor> {
+    let cdf = x.affine(std::f64::consts::FRAC_1_SQRT_2, 0.0)?.erf()?.affine(0.5, 0.5)?;
+    x.mul(&cdf)
+}
+
+/// Tanh-approximated GELU: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+fn gelu_tanh(x: &Tensor) -> Result<Tensor> {
+    let cube = x.sqr()?.mul(x)?;
+    let inner = (x + cube.affine(0.044715, 0.0)?)?.affine(GELU_TANH_SCALE, 0.0)?;
+    x.mul(&inner.tanh()?.affine(0.5, 0.5)?)
+}
+
+/// Softmax along `axis`, stable (the row maximum is subtracted first) and differentiable.
+///
+/// # Shapes
+/// `x [..]` -> `[..]` (same shape); each slice along `axis` sums to 1.
+pub fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    // The shift does not change the result, so it needs no gradient; detaching it saves a backward branch.
+    let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
+    let num = shifted.exp()?;
+    num.broadcast_div(&num.sum_keepdim(axis)?)
+}
+
+/// Log-softmax along `axis`: `x - max - log(sum(exp(x - max)))`, stable and differentiable.
+///
+/// # Shapes
+/// `x [..]` -> `[..]` (same shape).
+pub fn log_softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
+    let log_sum = shifted.exp()?.sum_keepdim(axis)?.log()?;
+    shifted.broadcast_sub(&log_sum)
+}
+
+/// Inverted dropout for training: zeroes each element with probability `p` and scales the rest by `1/(1-p)`.
+/// The caller skips it at evaluation. The mask comes from `rng`, so a seeded run is reproducible.
+///
+/// # Shapes
+/// `x [..]` -> `[..]` (same shape).
+pub fn dropout(x: &Tensor, p: f64, rng: &mut SeededRng) -> Result<Tensor> {
+    if !(0.0..=1.0).contains(&p) {
+        candle_core::bail!("dropout probability must be in [0, 1], got {p}");
+    }
+    if p == 0.0 {
+        return Ok(x.clone());
+    }
+    if p == 1.0 {
+        // 1/(1-p) would be infinite and 0 * inf is NaN; every element is dropped.
+        return x.zeros_like();
+    }
+    let mask = rng.dropout_mask(x.dims(), p, x.device())?;
+    let mask = if x.dtype() == DType::F32 { mask } else { mask.to_dtype(x.dtype())? };
+    x.mul(&mask)
+}
