@@ -1,8 +1,10 @@
 //! fusec: a compiler for multimodal neural models. See ARCHITECTURE.md for the map of stages.
 
 pub mod check;
+pub mod data;
 pub mod diag;
 pub mod ir;
 pub mod nn;
 pub mod rng;
 pub mod source;
+pub mod train;
