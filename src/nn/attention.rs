@@ -148,13 +148,7 @@ fn sub_params(p: &ParamMap, prefix: &str) -> ParamMap {
 /// # Shapes
 /// -> `[t, d]` (f32).
 pub fn positions(t: usize, d: usize, device: &Device) -> Result<Tensor> {
-    let half = d / 2;
-    if half < 2 {
-        // fairseq divides by half - 1, so the table is undefined below d = 4.
-        candle_core::bail!("positions: the embedding dim must be at least 4, got {d}");
-    }
-    let step = (10000f64).ln() / (half - 1) as f64;
-    let freqs: Vec<f64> = (0..half).map(|i| (-(i as f64) * step).exp()).collect();
+    let freqs = position_frequencies(d)?;
     let mut table = Vec::with_capacity(t * d);
     for pos in 1..=t {
         let pos = pos as f64;
@@ -165,4 +159,15 @@ pub fn positions(t: usize, d: usize, device: &Device) -> Result<Tensor> {
         }
     }
     Tensor::from_vec(table, (t, d), device)
+}
+
+/// The `d / 2` inverse frequencies of [`positions`]: `f_i = exp(-i * ln(10000) / (d/2 - 1))`.
+pub fn position_frequencies(d: usize) -> Result<Vec<f64>> {
+    let half = d / 2;
+    if half < 2 {
+        // fairseq divides by half - 1, so the table is undefined below d = 4.
+        candle_core::bail!("positions: the embedding dim must be at least 4, got {d}");
+    }
+    let step = (10000f64).ln() / (half - 1) as f64;
+    Ok((0..half).map(|i| (-(i as f64) * step).exp()).collect())
 }

@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
 
 mod nn_activation;
+mod nn_attention;
 mod nn_recurrent;
 mod nn_util;
