@@ -2,5 +2,7 @@
 
 mod nn_activation;
 mod nn_attention;
+mod nn_fusion;
+mod nn_loss;
 mod nn_recurrent;
 mod nn_util;
