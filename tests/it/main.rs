@@ -3,6 +3,7 @@
 mod nn_activation;
 mod nn_attention;
 mod nn_fusion;
+mod nn_ganfusion;
 mod nn_loss;
 mod nn_recurrent;
 mod nn_util;
