@@ -2,8 +2,10 @@
 
 mod nn_activation;
 mod nn_attention;
+mod nn_conv;
 mod nn_fusion;
 mod nn_ganfusion;
 mod nn_loss;
+mod nn_norm;
 mod nn_recurrent;
 mod nn_util;

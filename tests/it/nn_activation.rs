@@ -24,10 +24,21 @@ fn linear_act_outputs_and_gradients() {
     let upstream = fx.get("upstream");
     for (name, act) in ACTS {
         let vars = fx.vars();
-        let y = nn::linear(&vars["x"], &vars["linear.weight"], Some(&vars["linear.bias"])).unwrap();
+        let y = nn::linear(
+            &vars["x"],
+            &vars["linear.weight"],
+            Some(&vars["linear.bias"]),
+        )
+        .unwrap();
         let y = nn::activation(&y, act).unwrap();
         fx.check(name, &y);
-        let grads = y.mul(&upstream).unwrap().sum_all().unwrap().backward().unwrap();
+        let grads = y
+            .mul(&upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         fx.check_grads(&format!("grad_{name}."), &grads, &vars);
     }
     // The grid: values and elementwise derivatives (the gradient of sum(act(grid))).
@@ -36,7 +47,10 @@ fn linear_act_outputs_and_gradients() {
         let y = nn::activation(&grid, act).unwrap();
         fx.check(&format!("grid.{name}"), &y);
         let grads = y.sum_all().unwrap().backward().unwrap();
-        fx.check(&format!("deriv.{name}"), grads.get(grid.as_tensor()).unwrap());
+        fx.check(
+            &format!("deriv.{name}"),
+            grads.get(grid.as_tensor()).unwrap(),
+        );
     }
     fx.assert_all_checked();
 }
@@ -47,12 +61,22 @@ fn softmax_and_log_softmax_match_definition_and_differentiate() {
     for axis in 0..3 {
         let s = nn::softmax(&x, axis).unwrap();
         let sums = crate::nn_util::flat_f64(&s.sum(axis).unwrap());
-        assert!(sums.iter().all(|v| (v - 1.0).abs() < 1e-12), "axis {axis}: {sums:?}");
+        assert!(
+            sums.iter().all(|v| (v - 1.0).abs() < 1e-12),
+            "axis {axis}: {sums:?}"
+        );
         let ls = nn::log_softmax(&x, axis).unwrap();
-        let diff = (ls.exp().unwrap() - &s).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (ls.exp().unwrap() - &s)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert!(diff.to_scalar::<f64>().unwrap() < 1e-12);
         check_finite_differences("softmax", &[x.clone()], |t| nn::softmax(&t[0], axis));
-        check_finite_differences("log_softmax", &[x.clone()], |t| nn::log_softmax(&t[0], axis));
+        check_finite_differences("log_softmax", &[x.clone()], |t| {
+            nn::log_softmax(&t[0], axis)
+        });
     }
     // Huge logits stay finite.
     let big = Tensor::new(&[[1000f32, 0., -1000.]], &Device::Cpu).unwrap();
@@ -69,7 +93,10 @@ fn dropout_is_seeded_inverted_and_bounded() {
     let (va, vb) = (crate::nn_util::flat_f64(&a), crate::nn_util::flat_f64(&b));
     assert_eq!(va, vb, "same seed, same mask");
     let zeros = va.iter().filter(|v| **v == 0.0).count();
-    assert!((2200..2800).contains(&zeros), "{zeros} of 10000 dropped at p = 0.25");
+    assert!(
+        (2200..2800).contains(&zeros),
+        "{zeros} of 10000 dropped at p = 0.25"
+    );
     assert!(va.iter().all(|v| *v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
     let all = nn::dropout(&x, 1.0, &mut SeededRng::new(3)).unwrap();
     assert_eq!(all.sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);

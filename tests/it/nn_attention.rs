@@ -15,31 +15,60 @@ const HEADS: usize = 2;
 /// so gradients flow back to the separate fixture variables).
 fn layer_params(vars: &HashMap<String, Var>) -> ParamMap {
     let mut p = ParamMap::new();
-    for name in ["ln0.weight", "ln0.bias", "ln1.weight", "ln1.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
-    {
+    for name in [
+        "ln0.weight",
+        "ln0.bias",
+        "ln1.weight",
+        "ln1.bias",
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+    ] {
         p.insert(name.to_string(), vars[name].as_tensor().clone());
     }
     let pack = |kind: &str| {
-        let parts: Vec<&Tensor> = ["q", "k", "v"].iter().map(|b| vars[&format!("attn.{b}.{kind}")].as_tensor()).collect();
+        let parts: Vec<&Tensor> = ["q", "k", "v"]
+            .iter()
+            .map(|b| vars[&format!("attn.{b}.{kind}")].as_tensor())
+            .collect();
         Tensor::cat(&parts, 0).unwrap()
     };
     p.insert("attn.in_proj_weight".into(), pack("weight"));
     p.insert("attn.in_proj_bias".into(), pack("bias"));
-    p.insert("attn.out_proj.weight".into(), vars["attn.out.weight"].as_tensor().clone());
-    p.insert("attn.out_proj.bias".into(), vars["attn.out.bias"].as_tensor().clone());
+    p.insert(
+        "attn.out_proj.weight".into(),
+        vars["attn.out.weight"].as_tensor().clone(),
+    );
+    p.insert(
+        "attn.out_proj.bias".into(),
+        vars["attn.out.bias"].as_tensor().clone(),
+    );
     p
 }
 
 /// The attention sub-map (suffixes without `attn.`).
 fn attn_params(p: &ParamMap) -> ParamMap {
-    p.iter().filter_map(|(k, v)| k.strip_prefix("attn.").map(|s| (s.to_string(), v.clone()))).collect()
+    p.iter()
+        .filter_map(|(k, v)| k.strip_prefix("attn.").map(|s| (s.to_string(), v.clone())))
+        .collect()
 }
 
 /// The attention probabilities inside the layer: attention on LN0 of query and key/value.
 fn layer_probs(p: &ParamMap, xa: &Tensor, xb: Option<&Tensor>, causal: bool) -> Tensor {
     let ln0 = |t: &Tensor| nn::layer_norm(t, &p["ln0.weight"], &p["ln0.bias"], 1e-5).unwrap();
     let kv = xb.map(ln0);
-    nn::attention_with_probs(&ln0(xa), kv.as_ref(), &attn_params(p), HEADS, causal, 0.0, None).unwrap().1
+    nn::attention_with_probs(
+        &ln0(xa),
+        kv.as_ref(),
+        &attn_params(p),
+        HEADS,
+        causal,
+        0.0,
+        None,
+    )
+    .unwrap()
+    .1
 }
 
 #[test]
@@ -52,7 +81,13 @@ fn crossmodal_layer_fixture() {
     let out = nn::transformer_layer(xa, Some(xb), &p, HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
     fx.check("cross.out", &out);
     fx.check("cross.attn", &layer_probs(&p, xa, Some(xb), false));
-    let grads = out.mul(&fx.get("upstream.cross")).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = out
+        .mul(&fx.get("upstream.cross"))
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     fx.check_grads("grad_cross.", &grads, &vars);
 
     // Self attention on xa.
@@ -62,7 +97,13 @@ fn crossmodal_layer_fixture() {
     let out = nn::transformer_layer(xa, None, &p, HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
     fx.check("self.out", &out);
     fx.check("self.attn", &layer_probs(&p, xa, None, false));
-    let grads = out.mul(&fx.get("upstream.self")).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = out
+        .mul(&fx.get("upstream.self"))
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     fx.check_grads("grad_self.", &grads, &vars);
 
     // Causal cross attention (forward only).
@@ -77,13 +118,26 @@ fn crossmodal_layer_fixture() {
 fn sinusoidal_positions_fixture() {
     let fx = Fixture::load("sinusoidal_positions");
     let dev = Device::Cpu;
-    let freqs: Vec<f32> = nn::position_frequencies(8).unwrap().iter().map(|f| *f as f32).collect();
+    let freqs: Vec<f32> = nn::position_frequencies(8)
+        .unwrap()
+        .iter()
+        .map(|f| *f as f32)
+        .collect();
     fx.check("inv_freq", &Tensor::new(freqs.as_slice(), &dev).unwrap());
     let pos = nn::positions(6, 8, &dev).unwrap();
     fx.check("positions", &pos);
-    let table = Tensor::cat(&[&Tensor::zeros((1, 8), DType::F32, &dev).unwrap(), &pos], 0).unwrap();
+    let table = Tensor::cat(
+        &[&Tensor::zeros((1, 8), DType::F32, &dev).unwrap(), &pos],
+        0,
+    )
+    .unwrap();
     fx.check("table", &table);
-    let embedded = fx.get("x").affine(8f64.sqrt(), 0.0).unwrap().broadcast_add(&pos).unwrap();
+    let embedded = fx
+        .get("x")
+        .affine(8f64.sqrt(), 0.0)
+        .unwrap()
+        .broadcast_add(&pos)
+        .unwrap();
     fx.check("embedded", &embedded);
     fx.assert_all_checked();
     assert!(nn::positions(3, 2, &dev).is_err());
@@ -108,11 +162,17 @@ fn causal_attention_gradients_and_mask() {
         nn::attention(&t[0], Some(&t[1]), &p, 2, true, 0.0, None)
     });
     // Query i sees keys j <= i + |5 - 3|.
-    let probs = nn::attention_with_probs(&q, Some(&kv), &p, 2, true, 0.0, None).unwrap().1;
+    let probs = nn::attention_with_probs(&q, Some(&kv), &p, 2, true, 0.0, None)
+        .unwrap()
+        .1;
     let v = flat_f64(&probs);
     for (n, value) in v.iter().enumerate() {
         let (i, j) = ((n / 5) % 3, n % 5);
-        assert_eq!(*value == 0.0, j > i + 2, "prob[{n}] (query {i}, key {j}) = {value}");
+        assert_eq!(
+            *value == 0.0,
+            j > i + 2,
+            "prob[{n}] (query {i}, key {j}) = {value}"
+        );
     }
 }
 
@@ -126,7 +186,17 @@ fn attention_dropout_only_with_rng() {
     let dropped = nn::attention(&q, None, &p, 2, false, 0.5, Some(&mut SeededRng::new(1))).unwrap();
     let again = nn::attention(&q, None, &p, 2, false, 0.5, Some(&mut SeededRng::new(1))).unwrap();
     assert_close("seeded", &dropped, &again, 0.0, 0.0);
-    let diff = (dropped - &plain).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f64>().unwrap();
+    let diff = (dropped - &plain)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
     assert!(diff > 1e-3, "dropout changed nothing");
-    assert!(nn::attention(&q, None, &p, 3, false, 0.0, None).is_err(), "4 channels into 3 heads");
+    assert!(
+        nn::attention(&q, None, &p, 3, false, 0.0, None).is_err(),
+        "4 channels into 3 heads"
+    );
 }

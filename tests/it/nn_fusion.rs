@@ -26,9 +26,20 @@ fn tfn_fixture() {
     let av = nn::outer(&with_one(t(&vars, "audio")), &with_one(t(&vars, "video"))).unwrap();
     let fused = nn::outer(&av, &with_one(t(&vars, "text"))).unwrap();
     fx.check("fused", &fused);
-    let out = nn::linear(&fused, t(&vars, "linear.weight"), Some(t(&vars, "linear.bias"))).unwrap();
+    let out = nn::linear(
+        &fused,
+        t(&vars, "linear.weight"),
+        Some(t(&vars, "linear.bias")),
+    )
+    .unwrap();
     fx.check("output", &out);
-    let grads = out.mul(&fx.get("upstream")).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = out
+        .mul(&fx.get("upstream"))
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     fx.check_grads("grad.", &grads, &vars);
     fx.assert_all_checked();
 }
@@ -38,15 +49,29 @@ fn lmf_fixture() {
     let fx = Fixture::load("lmf");
     let vars = fx.vars();
     // [B, d+1] @ [r, d+1, out] -> [r, B, out] for each modality.
-    let factor = |m: &str| nn::matmul(&with_one(t(&vars, m)), t(&vars, &format!("{m}_factor"))).unwrap();
-    let zy = (factor("audio") * factor("video")).unwrap().mul(&factor("text")).unwrap();
+    let factor =
+        |m: &str| nn::matmul(&with_one(t(&vars, m)), t(&vars, &format!("{m}_factor"))).unwrap();
+    let zy = (factor("audio") * factor("video"))
+        .unwrap()
+        .mul(&factor("text"))
+        .unwrap();
     fx.check("fusion_zy", &zy);
     // [1, r] @ [B, r, out] -> [B, 1, out] -> [B, out], plus the [1, out] bias.
     let weighted = nn::matmul(t(&vars, "fusion_weights"), &zy.permute((1, 0, 2)).unwrap()).unwrap();
-    let out = nn::broadcast_binary(&weighted.squeeze(1).unwrap(), t(&vars, "fusion_bias"), fusec::ir::BinaryOp::Add)
-        .unwrap();
+    let out = nn::broadcast_binary(
+        &weighted.squeeze(1).unwrap(),
+        t(&vars, "fusion_bias"),
+        fusec::ir::BinaryOp::Add,
+    )
+    .unwrap();
     fx.check("output", &out);
-    let grads = out.mul(&fx.get("upstream")).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = out
+        .mul(&fx.get("upstream"))
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     fx.check_grads("grad.", &grads, &vars);
     fx.assert_all_checked();
 }
@@ -58,7 +83,10 @@ pub fn autofusion(vars: &HashMap<String, Var>, prefix: &str, zc: &Tensor) -> (Te
         nn::linear(x, w, Some(t(vars, &format!("{prefix}{name}.bias")))).unwrap()
     };
     let act = |x: Tensor, a: Activation| nn::activation(&x, a).unwrap();
-    let z = act(lin(&act(lin(zc, "enc1"), Activation::Tanh), "enc2"), Activation::Relu);
+    let z = act(
+        lin(&act(lin(zc, "enc1"), Activation::Tanh), "enc2"),
+        Activation::Relu,
+    );
     let recon = lin(&act(lin(&z, "dec1"), Activation::Relu), "dec2");
     (z, recon)
 }
@@ -74,7 +102,13 @@ fn autofusion_fixture() {
     // The target zc is not detached, so the loss also reaches x1..x3 directly.
     let recon_loss = nn::mse(&recon, &zc).unwrap();
     fx.check("recon_loss", &recon_loss);
-    let scalar = z.mul(&fx.get("upstream")).unwrap().sum_all().unwrap().add(&recon_loss).unwrap();
+    let scalar = z
+        .mul(&fx.get("upstream"))
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .add(&recon_loss)
+        .unwrap();
     fx.check_grads("grad.", &scalar.backward().unwrap(), &vars);
     fx.assert_all_checked();
 }

@@ -26,11 +26,30 @@ fn complementary(m: &str) -> [&'static str; 2] {
 /// the updated running statistics are compared with `{stage}{net}.bnK.running_*`.
 fn bn_mlp(fx: &Fixture, vars: &HashMap<String, Var>, net: &str, x: &Tensor, stage: &str) -> Tensor {
     let t = |name: &str| vars[&format!("{net}.{name}")].as_tensor().clone();
-    let lin = |x: &Tensor, l: &str| nn::linear(x, &t(&format!("{l}.weight")), Some(&t(&format!("{l}.bias")))).unwrap();
+    let lin = |x: &Tensor, l: &str| {
+        nn::linear(
+            x,
+            &t(&format!("{l}.weight")),
+            Some(&t(&format!("{l}.bias"))),
+        )
+        .unwrap()
+    };
     let bn = |x: &Tensor, b: &str| {
-        let (rm, rv) = (&vars[&format!("{net}.{b}.running_mean")], &vars[&format!("{net}.{b}.running_var")]);
-        let y = nn::batch_norm(x, &t(&format!("{b}.weight")), &t(&format!("{b}.bias")), rm, rv, true, 1e-5, 0.1)
-            .unwrap();
+        let (rm, rv) = (
+            &vars[&format!("{net}.{b}.running_mean")],
+            &vars[&format!("{net}.{b}.running_var")],
+        );
+        let y = nn::batch_norm(
+            x,
+            &t(&format!("{b}.weight")),
+            &t(&format!("{b}.bias")),
+            rm,
+            rv,
+            true,
+            1e-5,
+            0.1,
+        )
+        .unwrap();
         nn::activation(&y, Activation::LeakyRelu { slope: 0.2 }).unwrap()
     };
     let y = lin(&bn(&lin(&bn(&lin(x, "l1"), "bn1"), "l2"), "bn2"), "l3");
@@ -54,7 +73,11 @@ fn ganfusion_fixture() {
     let fx = Fixture::load("ganfusion");
     let vars = fx.vars();
     let v = |name: &str| vars[name].as_tensor().clone();
-    let mut losses = Losses { d: Vec::new(), g: Vec::new(), recon: Vec::new() };
+    let mut losses = Losses {
+        d: Vec::new(),
+        g: Vec::new(),
+        recon: Vec::new(),
+    };
     let mut generated = Vec::new();
     for m in MODALITIES {
         let [a, b] = complementary(m);
@@ -64,7 +87,8 @@ fn ganfusion_fixture() {
         let recon_loss = nn::mse(&recon, &compl).unwrap();
         fx.check(&format!("recon_loss.{m}"), &recon_loss);
 
-        let noisy = (v(&format!("z_{m}")) + v(&format!("noise_{m}")).affine(0.01, 0.0).unwrap()).unwrap();
+        let noisy =
+            (v(&format!("z_{m}")) + v(&format!("noise_{m}")).affine(0.01, 0.0).unwrap()).unwrap();
         let z_g = bn_mlp(&fx, &vars, &format!("g_{m}"), &noisy, "after.");
         fx.check(&format!("z_g.{m}"), &z_g);
         let real = bn_mlp(&fx, &vars, &format!("d_{m}"), &z_tr, "after_real.");
@@ -85,19 +109,37 @@ fn ganfusion_fixture() {
         losses.recon.push(recon_loss);
         generated.push(z_g);
     }
-    let lin = |x: &Tensor, l: &str| nn::linear(x, &v(&format!("fuse.{l}.weight")), Some(&v(&format!("fuse.{l}.bias")))).unwrap();
+    let lin = |x: &Tensor, l: &str| {
+        nn::linear(
+            x,
+            &v(&format!("fuse.{l}.weight")),
+            Some(&v(&format!("fuse.{l}.bias"))),
+        )
+        .unwrap()
+    };
     let cat = Tensor::cat(&generated, 1).unwrap();
-    let z = nn::activation(&lin(&lin(&cat, "l1").tanh().unwrap(), "l2"), Activation::Relu).unwrap();
+    let z = nn::activation(
+        &lin(&lin(&cat, "l1").tanh().unwrap(), "l2"),
+        Activation::Relu,
+    )
+    .unwrap();
     fx.check("z", &z);
 
-    let total = |ts: &[Tensor]| ts.iter().skip(1).fold(ts[0].clone(), |acc, t| (acc + t).unwrap());
+    let total = |ts: &[Tensor]| {
+        ts.iter()
+            .skip(1)
+            .fold(ts[0].clone(), |acc, t| (acc + t).unwrap())
+    };
     let (d_loss, g_loss, recon_sum) = (total(&losses.d), total(&losses.g), total(&losses.recon));
     fx.check("d_loss", &d_loss);
     fx.check("g_loss", &g_loss);
     fx.check("recon_sum", &recon_sum);
 
     fx.check_grads("grad_d.", &d_loss.backward().unwrap(), &vars);
-    let objective = (z.mul(&fx.get("upstream")).unwrap().sum_all().unwrap() + g_loss).unwrap().add(&recon_sum).unwrap();
+    let objective = (z.mul(&fx.get("upstream")).unwrap().sum_all().unwrap() + g_loss)
+        .unwrap()
+        .add(&recon_sum)
+        .unwrap();
     fx.check_grads("grad_g.", &objective.backward().unwrap(), &vars);
     fx.assert_all_checked();
 }

@@ -21,12 +21,15 @@ fn losses_fixture() {
     fx.check("iemocap.loss", &iemocap);
     fx.check_grads("grad_iemocap.", &iemocap.backward().unwrap(), &vars);
 
-    let elements = nn::bce_with_logits_elements(&vars["bce.logits"], &fx.get("bce.targets")).unwrap();
+    let elements =
+        nn::bce_with_logits_elements(&vars["bce.logits"], &fx.get("bce.targets")).unwrap();
     fx.check("bce.loss_elements", &elements);
     let bce = nn::bce_with_logits(&vars["bce.logits"], &fx.get("bce.targets")).unwrap();
     fx.check("bce.loss", &bce);
     let grads = bce.backward().unwrap();
-    assert!(flat_f64(grads.get(vars["bce.logits"].as_tensor()).unwrap()).iter().all(|v| v.is_finite()));
+    assert!(flat_f64(grads.get(vars["bce.logits"].as_tensor()).unwrap())
+        .iter()
+        .all(|v| v.is_finite()));
     fx.check_grads("grad_bce.", &grads, &vars);
 
     let (pred, target) = (&vars["regress.pred"], &vars["regress.target"]);
@@ -44,7 +47,10 @@ fn cross_entropy_accepts_leading_dims() {
     let dev = Device::Cpu;
     let logits = Tensor::new(&[[[0f32, 1., 2.], [2., 1., 0.]]], &dev).unwrap(); // [1, 2, 3]
     let labels = Tensor::new(&[[2i64, 0]], &dev).unwrap(); // [1, 2]
-    let loss = nn::cross_entropy(&logits, &labels).unwrap().to_scalar::<f32>().unwrap();
+    let loss = nn::cross_entropy(&logits, &labels)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     let expected = (1f32 + (-1f32).exp() + (-2f32).exp()).ln();
     assert!((loss - expected).abs() < 1e-6, "{loss} vs {expected}");
 }

@@ -12,7 +12,13 @@ use crate::nn_util::{assert_close, flat_f64, pseudo_random, Fixture};
 const GATE_PARAMS: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
 
 fn config(cell: Cell, bidirectional: bool) -> RecurrentConfig {
-    RecurrentConfig { cell, hidden: 3, layers: 1, bidirectional, merge: Merge::Concat }
+    RecurrentConfig {
+        cell,
+        hidden: 3,
+        layers: 1,
+        bidirectional,
+        merge: Merge::Concat,
+    }
 }
 
 /// Maps fixture names (`weight_ih`, `fwd.weight_ih`, `bwd.weight_ih`) to PyTorch's layer-0 names.
@@ -20,8 +26,14 @@ fn params(vars: &HashMap<String, Var>, bidirectional: bool) -> ParamMap {
     let mut p = ParamMap::new();
     for name in GATE_PARAMS {
         if bidirectional {
-            p.insert(format!("{name}_l0"), vars[&format!("fwd.{name}")].as_tensor().clone());
-            p.insert(format!("{name}_l0_reverse"), vars[&format!("bwd.{name}")].as_tensor().clone());
+            p.insert(
+                format!("{name}_l0"),
+                vars[&format!("fwd.{name}")].as_tensor().clone(),
+            );
+            p.insert(
+                format!("{name}_l0_reverse"),
+                vars[&format!("bwd.{name}")].as_tensor().clone(),
+            );
         } else {
             p.insert(format!("{name}_l0"), vars[name].as_tensor().clone());
         }
@@ -37,7 +49,11 @@ fn assert_padded_grad_zero(fx: &Fixture, grad_x: &Tensor) {
     for (b, len) in lengths.iter().enumerate() {
         for t in *len as usize..time {
             let row = &g[(b * time + t) * feat..(b * time + t + 1) * feat];
-            assert!(row.iter().all(|v| *v == 0.0), "{}: grad.x[{b},{t}] = {row:?}", fx.name);
+            assert!(
+                row.iter().all(|v| *v == 0.0),
+                "{}: grad.x[{b},{t}] = {row:?}",
+                fx.name
+            );
         }
     }
 }
@@ -51,15 +67,22 @@ fn lstm_fixture() {
     let fx = Fixture::load("lstm");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(&vars["x"], Some(&lengths), &params(&vars, false), &config(Cell::Lstm, false)).unwrap();
+    let out = nn::recurrent(
+        &vars["x"],
+        Some(&lengths),
+        &params(&vars, false),
+        &config(Cell::Lstm, false),
+    )
+    .unwrap();
     let c = out.c.unwrap();
     fx.check("output", &out.seq);
     fx.check("h_n", &out.h);
     fx.check("c_n", &c);
-    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output")) + sum_dot(&out.h, &fx.get("upstream.h_n")))
-        .unwrap()
-        .add(&sum_dot(&c, &fx.get("upstream.c_n")))
-        .unwrap();
+    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output"))
+        + sum_dot(&out.h, &fx.get("upstream.h_n")))
+    .unwrap()
+    .add(&sum_dot(&c, &fx.get("upstream.c_n")))
+    .unwrap();
     let grads = scalar.backward().unwrap();
     fx.check_grads("grad.", &grads, &vars);
     assert_padded_grad_zero(&fx, grads.get(vars["x"].as_tensor()).unwrap());
@@ -71,7 +94,13 @@ fn bilstm_fixture() {
     let fx = Fixture::load("bilstm");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(&vars["x"], Some(&lengths), &params(&vars, true), &config(Cell::Lstm, true)).unwrap();
+    let out = nn::recurrent(
+        &vars["x"],
+        Some(&lengths),
+        &params(&vars, true),
+        &config(Cell::Lstm, true),
+    )
+    .unwrap();
     let c = out.c.unwrap();
     fx.check("output", &out.seq);
     fx.check("h_cat", &out.h);
@@ -80,10 +109,11 @@ fn bilstm_fixture() {
     fx.check("h_bwd", &out.h.narrow(1, 3, 3).unwrap());
     fx.check("c_fwd", &c.narrow(1, 0, 3).unwrap());
     fx.check("c_bwd", &c.narrow(1, 3, 3).unwrap());
-    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output")) + sum_dot(&out.h, &fx.get("upstream.h_cat")))
-        .unwrap()
-        .add(&sum_dot(&c, &fx.get("upstream.c_cat")))
-        .unwrap();
+    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output"))
+        + sum_dot(&out.h, &fx.get("upstream.h_cat")))
+    .unwrap()
+    .add(&sum_dot(&c, &fx.get("upstream.c_cat")))
+    .unwrap();
     let grads = scalar.backward().unwrap();
     fx.check_grads("grad.", &grads, &vars);
     assert_padded_grad_zero(&fx, grads.get(vars["x"].as_tensor()).unwrap());
@@ -95,11 +125,19 @@ fn gru_fixture() {
     let fx = Fixture::load("gru");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(&vars["x"], Some(&lengths), &params(&vars, false), &config(Cell::Gru, false)).unwrap();
+    let out = nn::recurrent(
+        &vars["x"],
+        Some(&lengths),
+        &params(&vars, false),
+        &config(Cell::Gru, false),
+    )
+    .unwrap();
     assert!(out.c.is_none());
     fx.check("output", &out.seq);
     fx.check("h_n", &out.h);
-    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output")) + sum_dot(&out.h, &fx.get("upstream.h_n"))).unwrap();
+    let scalar = (sum_dot(&out.seq, &fx.get("upstream.output"))
+        + sum_dot(&out.h, &fx.get("upstream.h_n")))
+    .unwrap();
     let grads = scalar.backward().unwrap();
     fx.check_grads("grad.", &grads, &vars);
     assert_padded_grad_zero(&fx, grads.get(vars["x"].as_tensor()).unwrap());
@@ -114,7 +152,13 @@ fn random_params(cfg: &RecurrentConfig, input: usize, seed: u64) -> ParamMap {
     let mut p = ParamMap::new();
     let mut seed = seed;
     for layer in 0..cfg.layers {
-        let inp = if layer == 0 { input } else if cfg.merge == Merge::Sum { h } else { h * dirs };
+        let inp = if layer == 0 {
+            input
+        } else if cfg.merge == Merge::Sum {
+            h
+        } else {
+            h * dirs
+        };
         for dir in 0..dirs {
             let sfx = if dir == 1 { "_reverse" } else { "" };
             for (name, dims) in [
@@ -124,7 +168,10 @@ fn random_params(cfg: &RecurrentConfig, input: usize, seed: u64) -> ParamMap {
                 ("bias_hh", vec![gates * h]),
             ] {
                 seed += 1;
-                p.insert(format!("{name}_l{layer}{sfx}"), pseudo_random(&dims, seed).to_dtype(DType::F32).unwrap());
+                p.insert(
+                    format!("{name}_l{layer}{sfx}"),
+                    pseudo_random(&dims, seed).to_dtype(DType::F32).unwrap(),
+                );
             }
         }
     }
@@ -136,7 +183,8 @@ fn layer_params(p: &ParamMap, layer: usize) -> ParamMap {
     p.iter()
         .filter_map(|(k, v)| {
             let tag = format!("_l{layer}");
-            k.contains(&tag).then(|| (k.replace(&tag, "_l0"), v.clone()))
+            k.contains(&tag)
+                .then(|| (k.replace(&tag, "_l0"), v.clone()))
         })
         .collect()
 }
@@ -146,8 +194,18 @@ fn stacked_layers_feed_the_merged_sequence_and_sum_merges() {
     let dev = Device::Cpu;
     let x = pseudo_random(&[2, 4, 5], 7).to_dtype(DType::F32).unwrap();
     let lengths = Tensor::new(&[4i64, 2], &dev).unwrap();
-    for (cell, merge) in [(Cell::Lstm, Merge::Concat), (Cell::Gru, Merge::Sum), (Cell::Lstm, Merge::Sum)] {
-        let cfg = RecurrentConfig { cell, hidden: 3, layers: 2, bidirectional: true, merge };
+    for (cell, merge) in [
+        (Cell::Lstm, Merge::Concat),
+        (Cell::Gru, Merge::Sum),
+        (Cell::Lstm, Merge::Sum),
+    ] {
+        let cfg = RecurrentConfig {
+            cell,
+            hidden: 3,
+            layers: 2,
+            bidirectional: true,
+            merge,
+        };
         let p = random_params(&cfg, 5, 11);
         let stacked = nn::recurrent(&x, Some(&lengths), &p, &cfg).unwrap();
         let one = RecurrentConfig { layers: 1, ..cfg };
@@ -161,9 +219,13 @@ fn stacked_layers_feed_the_merged_sequence_and_sum_merges() {
         assert_eq!(stacked.h.dims(), &[2, width]);
         // Merge::Sum is the sum of the two directions of the concatenated form.
         if merge == Merge::Sum {
-            let concat = RecurrentConfig { merge: Merge::Concat, ..one };
+            let concat = RecurrentConfig {
+                merge: Merge::Concat,
+                ..one
+            };
             let cat = nn::recurrent(&x, Some(&lengths), &layer_params(&p, 0), &concat).unwrap();
-            let summed = (cat.seq.narrow(2, 0, 3).unwrap() + cat.seq.narrow(2, 3, 3).unwrap()).unwrap();
+            let summed =
+                (cat.seq.narrow(2, 0, 3).unwrap() + cat.seq.narrow(2, 3, 3).unwrap()).unwrap();
             assert_close(&what, &first.seq, &summed, 1e-6, 0.0);
         }
     }
@@ -173,7 +235,13 @@ fn stacked_layers_feed_the_merged_sequence_and_sum_merges() {
 fn no_lengths_means_full_length() {
     let dev = Device::Cpu;
     let x = pseudo_random(&[2, 4, 5], 3).to_dtype(DType::F32).unwrap();
-    let cfg = RecurrentConfig { cell: Cell::Gru, hidden: 3, layers: 1, bidirectional: true, merge: Merge::Concat };
+    let cfg = RecurrentConfig {
+        cell: Cell::Gru,
+        hidden: 3,
+        layers: 1,
+        bidirectional: true,
+        merge: Merge::Concat,
+    };
     let p = random_params(&cfg, 5, 1);
     let full = Tensor::new(&[4i64, 4], &dev).unwrap();
     let a = nn::recurrent(&x, None, &p, &cfg).unwrap();

@@ -20,11 +20,17 @@ pub struct Fixture {
 impl Fixture {
     pub fn load(name: &str) -> Fixture {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let tensors = candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &Device::Cpu)
-            .unwrap_or_else(|e| panic!("loading fixture {name}: {e}"));
+        let tensors =
+            candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &Device::Cpu)
+                .unwrap_or_else(|e| panic!("loading fixture {name}: {e}"));
         let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
         let meta = serde_json::from_str(&json).unwrap();
-        Fixture { name: name.to_string(), tensors, meta, checked: RefCell::new(BTreeSet::new()) }
+        Fixture {
+            name: name.to_string(),
+            tensors,
+            meta,
+            checked: RefCell::new(BTreeSet::new()),
+        }
     }
 
     pub fn get(&self, name: &str) -> Tensor {
@@ -34,21 +40,25 @@ impl Fixture {
         }
     }
 
-    /// The JSON description (dims, tolerances, tensor roles).
-    pub fn meta(&self) -> &serde_json::Value {
-        &self.meta
-    }
-
     pub fn role(&self, name: &str) -> String {
         let role = &self.meta["tensors"][name]["role"];
-        role.as_str().unwrap_or_else(|| panic!("fixture {}: `{name}` has no role", self.name)).to_string()
+        role.as_str()
+            .unwrap_or_else(|| panic!("fixture {}: `{name}` has no role", self.name))
+            .to_string()
     }
 
     /// `(atol, rtol)` for a role (`output`, `grad`, `state`); `state` falls back to `output` when absent.
     pub fn tol(&self, role: &str) -> (f64, f64) {
         let tol = &self.meta["tolerance"];
-        let entry = if tol[role].is_object() { &tol[role] } else { &tol["output"] };
-        (entry["atol"].as_f64().unwrap(), entry["rtol"].as_f64().unwrap())
+        let entry = if tol[role].is_object() {
+            &tol[role]
+        } else {
+            &tol["output"]
+        };
+        (
+            entry["atol"].as_f64().unwrap(),
+            entry["rtol"].as_f64().unwrap(),
+        )
     }
 
     /// Every f32 tensor with role `input` or `param` (and `state_in`) as a trainable variable.
@@ -56,7 +66,8 @@ impl Fixture {
         self.tensors
             .iter()
             .filter(|(n, t)| {
-                t.dtype() == DType::F32 && matches!(self.role(n).as_str(), "input" | "param" | "state_in")
+                t.dtype() == DType::F32
+                    && matches!(self.role(n).as_str(), "input" | "param" | "state_in")
             })
             .map(|(n, t)| (n.clone(), Var::from_tensor(t).unwrap()))
             .collect()
@@ -64,7 +75,12 @@ impl Fixture {
 
     /// Names starting with `prefix`, sorted.
     pub fn names_with_prefix(&self, prefix: &str) -> Vec<String> {
-        let mut v: Vec<String> = self.tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+        let mut v: Vec<String> = self
+            .tensors
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
         v.sort();
         v
     }
@@ -82,10 +98,16 @@ impl Fixture {
     /// for the variable of the same name (after `rename`, for fixtures whose names differ from the op's).
     pub fn check_grads(&self, prefix: &str, grads: &GradStore, vars: &HashMap<String, Var>) {
         let names = self.names_with_prefix(prefix);
-        assert!(!names.is_empty(), "fixture {} has no gradients under `{prefix}`", self.name);
+        assert!(
+            !names.is_empty(),
+            "fixture {} has no gradients under `{prefix}`",
+            self.name
+        );
         for name in names {
             let target = &name[prefix.len()..];
-            let var = vars.get(target).unwrap_or_else(|| panic!("no variable `{target}` for `{name}`"));
+            let var = vars
+                .get(target)
+                .unwrap_or_else(|| panic!("no variable `{target}` for `{name}`"));
             let grad = grads
                 .get(var.as_tensor())
                 .unwrap_or_else(|| panic!("{}: no gradient reached `{target}`", self.name));
@@ -102,7 +124,11 @@ impl Fixture {
             .filter(|n| matches!(self.role(n).as_str(), "output" | "grad" | "state"))
             .filter(|n| !checked.contains(*n))
             .collect();
-        assert!(missing.is_empty(), "fixture {}: results never compared: {missing:?}", self.name);
+        assert!(
+            missing.is_empty(),
+            "fixture {}: results never compared: {missing:?}",
+            self.name
+        );
     }
 }
 
@@ -113,7 +139,11 @@ pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, atol: f64, r
     let e = flat_f64(expected);
     let mut worst: Option<(usize, f64)> = None;
     for (i, (x, y)) in a.iter().zip(&e).enumerate() {
-        let excess = if x.is_finite() { (x - y).abs() - (atol + rtol * y.abs()) } else { f64::INFINITY };
+        let excess = if x.is_finite() {
+            (x - y).abs() - (atol + rtol * y.abs())
+        } else {
+            f64::INFINITY
+        };
         if excess > 0.0 && worst.is_none_or(|(_, w)| excess > w) {
             worst = Some((i, excess));
         }
@@ -130,7 +160,12 @@ pub fn assert_close(what: &str, actual: &Tensor, expected: &Tensor, atol: f64, r
 }
 
 pub fn flat_f64(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap()
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
 }
 
 fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
@@ -149,18 +184,35 @@ pub fn check_finite_differences(
     inputs: &[Tensor],
     f: impl Fn(&[Tensor]) -> candle_core::Result<Tensor>,
 ) {
-    let vars: Vec<Var> = inputs.iter().map(|t| Var::from_tensor(t).unwrap()).collect();
+    let vars: Vec<Var> = inputs
+        .iter()
+        .map(|t| Var::from_tensor(t).unwrap())
+        .collect();
     let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
     let out = f(&tensors).unwrap();
     let upstream = pseudo_random(out.dims(), 99);
     let scalar = |ts: &[Tensor]| -> f64 {
         let y = f(ts).unwrap();
-        y.mul(&upstream).unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+        y.mul(&upstream)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
     };
-    let grads = out.mul(&upstream).unwrap().sum_all().unwrap().backward().unwrap();
+    let grads = out
+        .mul(&upstream)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
     let eps = 1e-6;
     for (k, var) in vars.iter().enumerate() {
-        let analytic = grads.get(var.as_tensor()).map(flat_f64).unwrap_or_else(|| vec![0.0; var.elem_count()]);
+        let analytic = grads
+            .get(var.as_tensor())
+            .map(flat_f64)
+            .unwrap_or_else(|| vec![0.0; var.elem_count()]);
         let base = flat_f64(var.as_tensor());
         for i in 0..base.len() {
             let shifted = |delta: f64| {
@@ -184,10 +236,14 @@ pub fn check_finite_differences(
 /// A deterministic f64 tensor with values in [-1, 1) (an LCG; no dependence on candle's unseeded RNG).
 pub fn pseudo_random(dims: &[usize], seed: u64) -> Tensor {
     let n: usize = dims.iter().product();
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let values: Vec<f64> = (0..n)
         .map(|_| {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         })
         .collect();
