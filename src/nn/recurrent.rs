@@ -128,6 +128,8 @@ fn run_direction(
     };
     let proj = proj.transpose(0, 1)?.contiguous()?; // [T, B, G*H]
     let (time, batch) = (proj.dim(0)?, proj.dim(1)?);
+    let mut steps = Vec::with_capacity(time);
+    split_steps(&proj, &mut steps)?;
     let zeros = Tensor::zeros((batch, cfg.hidden), x.dtype(), x.device())?;
     let mut state = State {
         h: zeros.clone(),
@@ -141,10 +143,10 @@ fn run_direction(
         (0..time).collect()
     };
     for t in order {
-        let gx = proj.get(t)?;
+        let gx = &steps[t];
         let (h_new, c_new) = match cfg.cell {
-            Cell::Lstm => lstm_step(&gx, &state, &weights)?,
-            Cell::Gru => (gru_step(&gx, &state, &weights)?, state.c.clone()),
+            Cell::Lstm => lstm_step(gx, &state, &weights)?,
+            Cell::Gru => (gru_step(gx, &state, &weights)?, state.c.clone()),
         };
         let out = match masks {
             Some(m) => {
@@ -174,6 +176,20 @@ fn run_direction(
         h: state.h,
         c,
     })
+}
+
+/// Splits `[T, B, G]` into T tensors `[B, G]` by halving. The backward pass of a narrow materialises a gradient as
+/// large as its input, so taking each step straight from the whole tensor costs T full-size gradients; halving
+/// costs about two per level, log2(T) levels.
+fn split_steps(x: &Tensor, out: &mut Vec<Tensor>) -> Result<()> {
+    let n = x.dim(0)?;
+    if n == 1 {
+        out.push(x.squeeze(0)?);
+        return Ok(());
+    }
+    let half = n / 2;
+    split_steps(&x.narrow(0, 0, half)?, out)?;
+    split_steps(&x.narrow(0, half, n - half)?, out)
 }
 
 /// The recurrent state between steps; `first` marks the all-zero initial state, whose projection is skipped.
