@@ -42,7 +42,10 @@ fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 
 /// Exact GELU: `0.5 x (1 + erf(x / sqrt 2))`.
 fn gelu_erf(x: &Tensor) -> Result<Tensor> {
-    let cdf = x.affine(std::f64::consts::FRAC_1_SQRT_2, 0.0)?.erf()?.affine(0.5, 0.5)?;
+    let cdf = x
+        .affine(std::f64::consts::FRAC_1_SQRT_2, 0.0)?
+        .erf()?
+        .affine(0.5, 0.5)?;
     x.mul(&cdf)
 }
 
@@ -91,6 +94,10 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut SeededRng) -> Result<Tensor> {
         return x.zeros_like();
     }
     let mask = rng.dropout_mask(x.dims(), p, x.device())?;
-    let mask = if x.dtype() == DType::F32 { mask } else { mask.to_dtype(x.dtype())? };
+    let mask = if x.dtype() == DType::F32 {
+        mask
+    } else {
+        mask.to_dtype(x.dtype())?
+    };
     x.mul(&mask)
 }

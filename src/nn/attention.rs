@@ -53,9 +53,16 @@ pub fn attention_with_probs(
     let w = param(p, "in_proj_weight")?;
     let b = param(p, "in_proj_bias")?;
     let project = |x: &Tensor, block: usize| {
-        linear(x, &w.narrow(0, block * d, d)?, Some(&b.narrow(0, block * d, d)?))
+        linear(
+            x,
+            &w.narrow(0, block * d, d)?,
+            Some(&b.narrow(0, block * d, d)?),
+        )
     };
-    let qh = split_heads(&project(q, 0)?.affine((head_dim as f64).powf(-0.5), 0.0)?, heads)?;
+    let qh = split_heads(
+        &project(q, 0)?.affine((head_dim as f64).powf(-0.5), 0.0)?,
+        heads,
+    )?;
     let kh = split_heads(&project(kv, 1)?, heads)?;
     let vh = split_heads(&project(kv, 2)?, heads)?;
     let mut scores = qh.matmul(&kh.t()?)?; // [B, H, Tq, Tk]
@@ -68,15 +75,24 @@ pub fn attention_with_probs(
         _ => probs.clone(),
     };
     // [B, H, Tq, hd] -> [B, Tq, H, hd] -> [B, Tq, d]
-    let merged = weights.matmul(&vh)?.transpose(1, 2)?.reshape((batch, tq, d))?;
-    let out = linear(&merged, param(p, "out_proj.weight")?, Some(param(p, "out_proj.bias")?))?;
+    let merged = weights
+        .matmul(&vh)?
+        .transpose(1, 2)?
+        .reshape((batch, tq, d))?;
+    let out = linear(
+        &merged,
+        param(p, "out_proj.weight")?,
+        Some(param(p, "out_proj.bias")?),
+    )?;
     Ok((out, probs))
 }
 
 /// `[B, T, d] -> [B, H, T, d/H]`, contiguous for the batched matmuls.
 fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
     let (batch, time, d) = x.dims3()?;
-    x.reshape((batch, time, heads, d / heads))?.transpose(1, 2)?.contiguous()
+    x.reshape((batch, time, heads, d / heads))?
+        .transpose(1, 2)?
+        .contiguous()
 }
 
 /// `[Tq, Tk]` additive mask: `-inf` where `j > i + |Tk - Tq|`, else 0. Every row keeps key 0, so no row is all
@@ -84,7 +100,15 @@ fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
 fn future_mask(tq: usize, tk: usize, dtype: DType, device: &Device) -> Result<Tensor> {
     let offset = tk.abs_diff(tq);
     let values: Vec<f32> = (0..tq)
-        .flat_map(|i| (0..tk).map(move |j| if j > i + offset { f32::NEG_INFINITY } else { 0.0 }))
+        .flat_map(|i| {
+            (0..tk).map(move |j| {
+                if j > i + offset {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
         .collect();
     Tensor::from_vec(values, (tq, tk), device)?.to_dtype(dtype)
 }
@@ -114,13 +138,33 @@ pub fn transformer_layer(
     rng: Option<&mut SeededRng>,
 ) -> Result<Tensor> {
     let mut rng = rng;
-    let ln0 = |t: &Tensor| layer_norm(t, param(p, "ln0.weight")?, param(p, "ln0.bias")?, LAYER_NORM_EPS);
+    let ln0 = |t: &Tensor| {
+        layer_norm(
+            t,
+            param(p, "ln0.weight")?,
+            param(p, "ln0.bias")?,
+            LAYER_NORM_EPS,
+        )
+    };
     let xn = ln0(x)?;
     let kvn = kv.map(ln0).transpose()?;
     let attn_p = sub_params(p, "attn.");
-    let a = attention(&xn, kvn.as_ref(), &attn_p, heads, causal, attn_dropout, rng.as_deref_mut())?;
+    let a = attention(
+        &xn,
+        kvn.as_ref(),
+        &attn_p,
+        heads,
+        causal,
+        attn_dropout,
+        rng.as_deref_mut(),
+    )?;
     let x1 = x.add(&maybe_dropout(&a, res_dropout, rng.as_deref_mut())?)?;
-    let y = layer_norm(&x1, param(p, "ln1.weight")?, param(p, "ln1.bias")?, LAYER_NORM_EPS)?;
+    let y = layer_norm(
+        &x1,
+        param(p, "ln1.weight")?,
+        param(p, "ln1.bias")?,
+        LAYER_NORM_EPS,
+    )?;
     let y = linear(&y, param(p, "fc1.weight")?, Some(param(p, "fc1.bias")?))?.relu()?;
     let y = maybe_dropout(&y, relu_dropout, rng.as_deref_mut())?;
     let y = linear(&y, param(p, "fc2.weight")?, Some(param(p, "fc2.bias")?))?;
@@ -148,13 +192,7 @@ fn sub_params(p: &ParamMap, prefix: &str) -> ParamMap {
 /// # Shapes
 /// -> `[t, d]` (f32).
 pub fn positions(t: usize, d: usize, device: &Device) -> Result<Tensor> {
-    let half = d / 2;
-    if half < 2 {
-        // fairseq divides by half - 1, so the table is undefined below d = 4.
-        candle_core::bail!("positions: the embedding dim must be at least 4, got {d}");
-    }
-    let step = (10000f64).ln() / (half - 1) as f64;
-    let freqs: Vec<f64> = (0..half).map(|i| (-(i as f64) * step).exp()).collect();
+    let freqs = position_frequencies(d)?;
     let mut table = Vec::with_capacity(t * d);
     for pos in 1..=t {
         let pos = pos as f64;
@@ -165,4 +203,15 @@ pub fn positions(t: usize, d: usize, device: &Device) -> Result<Tensor> {
         }
     }
     Tensor::from_vec(table, (t, d), device)
+}
+
+/// The `d / 2` inverse frequencies of [`positions`]: `f_i = exp(-i * ln(10000) / (d/2 - 1))`.
+pub fn position_frequencies(d: usize) -> Result<Vec<f64>> {
+    let half = d / 2;
+    if half < 2 {
+        // fairseq divides by half - 1, so the table is undefined below d = 4.
+        candle_core::bail!("positions: the embedding dim must be at least 4, got {d}");
+    }
+    let step = (10000f64).ln() / (half - 1) as f64;
+    Ok((0..half).map(|i| (-(i as f64) * step).exp()).collect())
 }

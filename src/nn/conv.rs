@@ -17,13 +17,17 @@ pub fn conv1d(
     let (batch, time, channels) = x.dims3()?;
     let (out, w_channels, kernel) = w.dims3()?;
     if w_channels != channels {
-        candle_core::bail!("conv1d: input has {channels} channels but the weight expects {w_channels}");
+        candle_core::bail!(
+            "conv1d: input has {channels} channels but the weight expects {w_channels}"
+        );
     }
     let steps = out_len(time, kernel, stride, padding, "conv1d")?;
     let padded = x.pad_with_zeros(1, padding, padding)?; // [B, T + 2p, C]
     let idx = window_indices(steps, kernel, stride, x.device())?;
     // [B, T' * K, C] -> [B * T', K * C]: row (b, t') holds the window, kernel-major then channel.
-    let cols = padded.index_select(&idx, 1)?.reshape((batch * steps, kernel * channels))?;
+    let cols = padded
+        .index_select(&idx, 1)?
+        .reshape((batch * steps, kernel * channels))?;
     // Weight [O, C, K] -> [O, K, C] -> [O, K * C], the same order as a window row.
     let w_flat = w.permute((0, 2, 1))?.reshape((out, kernel * channels))?;
     let y = cols.matmul(&w_flat.t()?)?;
@@ -56,7 +60,9 @@ pub fn conv2d(
     }
     let rows = out_len(height, kh, stride, padding, "conv2d")?;
     let cols = out_len(width, kw, stride, padding, "conv2d")?;
-    let padded = x.pad_with_zeros(2, padding, padding)?.pad_with_zeros(3, padding, padding)?;
+    let padded = x
+        .pad_with_zeros(2, padding, padding)?
+        .pad_with_zeros(3, padding, padding)?;
     let wp = width + 2 * padding;
     let row_idx = window_indices(rows, kh, stride, x.device())?;
     let col_idx = window_indices(cols, kw, stride, x.device())?;
@@ -77,7 +83,9 @@ pub fn conv2d(
         None => y,
     };
     // [B * H' * W', O] -> [B, H', W', O] -> [B, O, H', W']
-    y.reshape((batch, rows, cols, out))?.permute((0, 3, 1, 2))?.contiguous()
+    y.reshape((batch, rows, cols, out))?
+        .permute((0, 3, 1, 2))?
+        .contiguous()
 }
 
 /// Output length of a strided, padded window over `len` positions.

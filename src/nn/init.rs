@@ -16,10 +16,19 @@ use crate::rng::SeededRng;
 ///
 /// # Shapes
 /// -> `shape`.
-pub fn init_tensor(init: Init, shape: &[usize], rng: &mut SeededRng, device: &Device) -> Result<Tensor> {
+pub fn init_tensor(
+    init: Init,
+    shape: &[usize],
+    rng: &mut SeededRng,
+    device: &Device,
+) -> Result<Tensor> {
     match init {
         Init::UniformFanIn { fan_in } => {
-            let bound = if fan_in > 0 { 1.0 / (fan_in as f64).sqrt() } else { 0.0 };
+            let bound = if fan_in > 0 {
+                1.0 / (fan_in as f64).sqrt()
+            } else {
+                0.0
+            };
             rng.uniform_tensor(shape, -bound, bound, device)
         }
         Init::XavierUniform => {

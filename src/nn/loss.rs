@@ -29,7 +29,10 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     let log_probs = log_softmax(&logits.reshape((rows, classes))?, 1)?;
     // One-hot selection instead of `gather`: it works on every device and its backward pass is a plain product.
     let classes_row = Tensor::arange(0i64, classes as i64, logits.device())?.unsqueeze(0)?;
-    let one_hot = labels.unsqueeze(1)?.broadcast_eq(&classes_row)?.to_dtype(logits.dtype())?;
+    let one_hot = labels
+        .unsqueeze(1)?
+        .broadcast_eq(&classes_row)?
+        .to_dtype(logits.dtype())?;
     let picked = log_probs.mul(&one_hot)?.sum_all()?;
     picked.affine(-1.0 / rows as f64, 0.0)
 }
@@ -41,7 +44,9 @@ fn check_labels(labels: &Tensor, classes: usize) -> Result<()> {
     let lo = labels.min_all()?.to_scalar::<i64>()?;
     let hi = labels.max_all()?.to_scalar::<i64>()?;
     if lo < 0 || hi >= classes as i64 {
-        candle_core::bail!("cross_entropy: labels must be in 0..{classes}, found values in {lo}..={hi}");
+        candle_core::bail!(
+            "cross_entropy: labels must be in 0..{classes}, found values in {lo}..={hi}"
+        );
     }
     Ok(())
 }

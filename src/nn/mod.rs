@@ -20,7 +20,9 @@ use std::collections::HashMap;
 use candle_core::{Result, Tensor};
 
 pub use activation::{activation, dropout, log_softmax, softmax};
-pub use attention::{attention, attention_with_probs, positions, transformer_layer};
+pub use attention::{
+    attention, attention_with_probs, position_frequencies, positions, transformer_layer,
+};
 pub use conv::{conv1d, conv2d};
 pub use init::init_tensor;
 pub use linear::linear;

@@ -43,21 +43,34 @@ pub fn batch_norm(
     let (mean, var) = if train {
         let n: usize = axes.iter().map(|&a| x.dims()[a]).product();
         if n < 2 {
-            candle_core::bail!("batch_norm in training needs more than one value per channel, got {n}");
+            candle_core::bail!(
+                "batch_norm in training needs more than one value per channel, got {n}"
+            );
         }
         let mean = x.mean_keepdim(axes.as_slice())?;
-        let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(axes.as_slice())?;
+        let var = x
+            .broadcast_sub(&mean)?
+            .sqr()?
+            .mean_keepdim(axes.as_slice())?;
         update_running(running_mean, &mean, momentum)?;
         // Running variance uses the unbiased estimate: var * n / (n - 1).
         let unbiased = var.affine(n as f64 / (n - 1) as f64, 0.0)?;
         update_running(running_var, &unbiased, momentum)?;
         (mean, var)
     } else {
-        let mean = running_mean.as_tensor().detach().reshape(channel_shape.as_slice())?;
-        let var = running_var.as_tensor().detach().reshape(channel_shape.as_slice())?;
+        let mean = running_mean
+            .as_tensor()
+            .detach()
+            .reshape(channel_shape.as_slice())?;
+        let var = running_var
+            .as_tensor()
+            .detach()
+            .reshape(channel_shape.as_slice())?;
         (mean, var)
     };
-    let normed = x.broadcast_sub(&mean)?.broadcast_div(&(var + eps)?.sqrt()?)?;
+    let normed = x
+        .broadcast_sub(&mean)?
+        .broadcast_div(&(var + eps)?.sqrt()?)?;
     let w = w.reshape(channel_shape.as_slice())?;
     let b = b.reshape(channel_shape.as_slice())?;
     normed.broadcast_mul(&w)?.broadcast_add(&b)

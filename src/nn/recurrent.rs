@@ -76,13 +76,21 @@ pub fn recurrent(
 /// One `[B, H]` u8 predicate per time step: 1 where `t < lengths[b]`.
 fn step_masks(lengths: &Tensor, batch: usize, time: usize, hidden: usize) -> Result<Vec<Tensor>> {
     if lengths.dims() != [batch] {
-        candle_core::bail!("recurrent: lengths must be [{batch}], got {:?}", lengths.dims());
+        candle_core::bail!(
+            "recurrent: lengths must be [{batch}], got {:?}",
+            lengths.dims()
+        );
     }
     let steps = Tensor::arange(0i64, time as i64, lengths.device())?.unsqueeze(0)?; // [1, T]
     let lengths = lengths.to_dtype(DType::I64)?.unsqueeze(1)?; // [B, 1]
     let valid = steps.broadcast_lt(&lengths)?; // [B, T] u8
     (0..time)
-        .map(|t| valid.narrow(1, t, 1)?.broadcast_as((batch, hidden))?.contiguous())
+        .map(|t| {
+            valid
+                .narrow(1, t, 1)?
+                .broadcast_as((batch, hidden))?
+                .contiguous()
+        })
         .collect()
 }
 
@@ -106,7 +114,11 @@ fn run_direction(
     let w_hh = param(p, &format!("weight_hh_l{layer}{sfx}"))?;
     let b_ih = param(p, &format!("bias_ih_l{layer}{sfx}"))?;
     let b_hh = param(p, &format!("bias_hh_l{layer}{sfx}"))?;
-    let weights = StepWeights { w_hh_t: w_hh.t()?, b_hh: b_hh.clone(), hidden: cfg.hidden };
+    let weights = StepWeights {
+        w_hh_t: w_hh.t()?,
+        b_hh: b_hh.clone(),
+        hidden: cfg.hidden,
+    };
     // All input projections at once, then time-major so each step reads a contiguous [B, G*H] slice.
     let proj = match cfg.cell {
         // The LSTM adds both biases before any non-linearity, so they fold into the input projection.
@@ -116,15 +128,25 @@ fn run_direction(
     };
     let proj = proj.transpose(0, 1)?.contiguous()?; // [T, B, G*H]
     let (time, batch) = (proj.dim(0)?, proj.dim(1)?);
+    let mut steps = Vec::with_capacity(time);
+    split_steps(&proj, &mut steps)?;
     let zeros = Tensor::zeros((batch, cfg.hidden), x.dtype(), x.device())?;
-    let mut state = State { h: zeros.clone(), c: zeros.clone(), first: true };
+    let mut state = State {
+        h: zeros.clone(),
+        c: zeros.clone(),
+        first: true,
+    };
     let mut outs = Vec::with_capacity(time);
-    let order: Vec<usize> = if reverse { (0..time).rev().collect() } else { (0..time).collect() };
+    let order: Vec<usize> = if reverse {
+        (0..time).rev().collect()
+    } else {
+        (0..time).collect()
+    };
     for t in order {
-        let gx = proj.get(t)?;
+        let gx = &steps[t];
         let (h_new, c_new) = match cfg.cell {
-            Cell::Lstm => lstm_step(&gx, &state, &weights)?,
-            Cell::Gru => (gru_step(&gx, &state, &weights)?, state.c.clone()),
+            Cell::Lstm => lstm_step(gx, &state, &weights)?,
+            Cell::Gru => (gru_step(gx, &state, &weights)?, state.c.clone()),
         };
         let out = match masks {
             Some(m) => {
@@ -149,7 +171,25 @@ fn run_direction(
         Cell::Lstm => Some(state.c),
         Cell::Gru => None,
     };
-    Ok(DirectionOutput { seq: Tensor::stack(&outs, 1)?, h: state.h, c })
+    Ok(DirectionOutput {
+        seq: Tensor::stack(&outs, 1)?,
+        h: state.h,
+        c,
+    })
+}
+
+/// Splits `[T, B, G]` into T tensors `[B, G]` by halving. The backward pass of a narrow materialises a gradient as
+/// large as its input, so taking each step straight from the whole tensor costs T full-size gradients; halving
+/// costs about two per level, log2(T) levels.
+fn split_steps(x: &Tensor, out: &mut Vec<Tensor>) -> Result<()> {
+    let n = x.dim(0)?;
+    if n == 1 {
+        out.push(x.squeeze(0)?);
+        return Ok(());
+    }
+    let half = n / 2;
+    split_steps(&x.narrow(0, 0, half)?, out)?;
+    split_steps(&x.narrow(0, half, n - half)?, out)
 }
 
 /// The recurrent state between steps; `first` marks the all-zero initial state, whose projection is skipped.
@@ -169,12 +209,24 @@ struct StepWeights {
 /// One LSTM step: `gx [B, 4H]` already holds `x W_ih^T + b_ih + b_hh`. Returns `(h', c')`.
 fn lstm_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<(Tensor, Tensor)> {
     let hs = w.hidden;
-    let gates = if state.first { gx.clone() } else { gx.add(&state.h.matmul(&w.w_hh_t)?)? };
+    let gates = if state.first {
+        gx.clone()
+    } else {
+        gx.add(&state.h.matmul(&w.w_hh_t)?)?
+    };
     // One sigmoid over all four blocks is cheaper than three narrow sigmoids; the g block is unused.
     let sig = candle_nn::ops::sigmoid(&gates)?;
-    let (i, f, o) = (sig.narrow(1, 0, hs)?, sig.narrow(1, hs, hs)?, sig.narrow(1, 3 * hs, hs)?);
+    let (i, f, o) = (
+        sig.narrow(1, 0, hs)?,
+        sig.narrow(1, hs, hs)?,
+        sig.narrow(1, 3 * hs, hs)?,
+    );
     let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
-    let c_new = if state.first { i.mul(&g)? } else { f.mul(&state.c)?.add(&i.mul(&g)?)? };
+    let c_new = if state.first {
+        i.mul(&g)?
+    } else {
+        f.mul(&state.c)?.add(&i.mul(&g)?)?
+    };
     let h_new = o.mul(&c_new.tanh()?)?;
     Ok((h_new, c_new))
 }
@@ -187,9 +239,16 @@ fn gru_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<Tensor> {
     } else {
         state.h.matmul(&w.w_hh_t)?.broadcast_add(&w.b_hh)?
     };
-    let rz = candle_nn::ops::sigmoid(&gx.narrow(1, 0, 2 * hs)?.broadcast_add(&gh.narrow(1, 0, 2 * hs)?)?)?;
+    let rz = candle_nn::ops::sigmoid(&gx.narrow(1, 0, 2 * hs)?.broadcast_add(&gh.narrow(
+        1,
+        0,
+        2 * hs,
+    )?)?)?;
     let (r, z) = (rz.narrow(1, 0, hs)?, rz.narrow(1, hs, hs)?);
-    let n = gx.narrow(1, 2 * hs, hs)?.add(&r.broadcast_mul(&gh.narrow(1, 2 * hs, hs)?)?)?.tanh()?;
+    let n = gx
+        .narrow(1, 2 * hs, hs)?
+        .add(&r.broadcast_mul(&gh.narrow(1, 2 * hs, hs)?)?)?
+        .tanh()?;
     // h' = (1 - z) * n + z * h = n + z * (h - n)
     n.add(&z.mul(&state.h.sub(&n)?)?)
 }
@@ -204,11 +263,19 @@ fn merge(fwd: DirectionOutput, bwd: DirectionOutput, how: Merge) -> Result<Recur
         (Some(cf), Some(cb)) => Some(join(cf, cb, 1)?),
         _ => None,
     };
-    Ok(RecurrentOutput { seq: join(&fwd.seq, &bwd.seq, 2)?, h: join(&fwd.h, &bwd.h, 1)?, c })
+    Ok(RecurrentOutput {
+        seq: join(&fwd.seq, &bwd.seq, 2)?,
+        h: join(&fwd.h, &bwd.h, 1)?,
+        c,
+    })
 }
 
 impl From<DirectionOutput> for RecurrentOutput {
     fn from(d: DirectionOutput) -> Self {
-        RecurrentOutput { seq: d.seq, h: d.h, c: d.c }
+        RecurrentOutput {
+            seq: d.seq,
+            h: d.h,
+            c: d.c,
+        }
     }
 }

@@ -96,7 +96,10 @@ mod tests {
         let dev = Device::Cpu;
         let a = Tensor::new(&[[1f32, 2.]], &dev)?;
         let b = Tensor::new(&[[3f32, 4., 5.]], &dev)?;
-        assert_eq!(outer(&a, &b)?.to_vec2::<f32>()?, vec![vec![3.0, 4.0, 5.0, 6.0, 8.0, 10.0]]);
+        assert_eq!(
+            outer(&a, &b)?.to_vec2::<f32>()?,
+            vec![vec![3.0, 4.0, 5.0, 6.0, 8.0, 10.0]]
+        );
         Ok(())
     }
 }
