@@ -1,1 +1,6 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
+
+mod bleu;
+mod data;
+mod metrics;
+mod optim;
