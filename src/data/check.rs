@@ -16,8 +16,7 @@ pub fn check_against_model(spec: &DataSpec, model: &Model) -> Diagnostics {
                     model.name, input.name, spec.name
                 ),
             )
-            .label(input.span, "input declared here")
-            .label(spec.span, "in this data block");
+            .label(input.span, "input declared here");
             if let Some(s) = did_you_mean(&input.name, spec.fields.iter().map(|f| f.name.as_str()))
             {
                 d = d.help(format!(

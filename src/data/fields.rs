@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::npy::RawArray;
-use super::read::{read_source, FileCache, ReadError};
+use super::read::{plural, read_source, FileCache, ReadError};
 use super::{FieldData, FieldValues};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SplitSpec};
@@ -23,6 +23,8 @@ pub struct Loaded {
     pub per_split: Option<[usize; 3]>,
     /// Non-finite values replaced by 0.
     pub replaced: usize,
+    /// The files read, as diagnostics print them (`` `bad/mor.csv` ``).
+    pub files: String,
     pub span: crate::source::Span,
 }
 
@@ -63,35 +65,47 @@ fn load_field(
 ) -> Option<Loaded> {
     let files = ordered_files(spec, field, diags)?;
     let mut parts = Vec::new();
-    for (_, file) in &files {
+    for (split, file) in &files {
         let shown = Path::new(&spec.path).join(file).display().to_string();
         match read_source(&field.source.kind, &dir.join(file), &shown, cache) {
-            Ok(raw) => parts.push((shown, raw)),
+            Ok(raw) => parts.push((split.clone(), shown, raw)),
             Err(e) => diags.push(read_diagnostic(e, field)),
         }
     }
     if parts.len() != files.len() {
         return None;
     }
+    let shown: Vec<String> = parts.iter().map(|(_, s, _)| format!("`{s}`")).collect();
+    let mut loaded = concat_parts(spec, field, parts, diags)?;
+    loaded.files = shown.join(", ");
+    check_values(spec, field, &mut loaded, diags);
+    Some(loaded)
+}
+
+/// The examples of a field's files (one per split with `split = files()`) one after the other, after
+/// checking each file's example shape.
+fn concat_parts(
+    spec: &DataSpec,
+    field: &FieldSpec,
+    parts: Vec<(String, String, RawArray)>,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
     let mut per_split = [0usize; 3];
     let mut values = Vec::new();
     let mut example_shape = None;
-    for ((split, _), (shown, raw)) in files.iter().zip(parts) {
-        let shape = match check_shape(field, &shown, &raw) {
-            Ok(s) => s,
-            Err(d) => {
-                diags.push(d);
-                return None;
-            }
-        };
+    for (split, shown, raw) in parts {
+        let shape = check_shape(field, &shown, &raw)
+            .map_err(|d| diags.push(d))
+            .ok()?;
         if example_shape.as_ref().is_some_and(|s| *s != shape) {
-            diags.push(field_error(field, "fusec::data::shape", format!(
+            let message = format!(
                 "field `{}`: `{shown}` holds examples of shape {shape:?}, unlike the field's other files",
                 field.name
-            )));
+            );
+            diags.push(field_error(field, "fusec::data::shape", message));
             return None;
         }
-        if let Some(i) = SPLITS.iter().position(|s| s == split) {
+        if let Some(i) = SPLITS.iter().position(|s| *s == split) {
             per_split[i] = raw.shape.first().copied().unwrap_or(0);
         }
         example_shape = Some(shape);
@@ -99,17 +113,16 @@ fn load_field(
     }
     let example_shape = example_shape.unwrap_or_default();
     let per: usize = example_shape.iter().product::<usize>().max(1);
-    let mut loaded = Loaded {
+    Some(Loaded {
         n: values.len() / per,
         values,
         example_shape,
         dtype: field.dtype,
         per_split: matches!(spec.split, SplitSpec::Files).then_some(per_split),
         replaced: 0,
+        files: String::new(),
         span: field.span,
-    };
-    check_values(spec, field, &mut loaded, diags);
-    Some(loaded)
+    })
 }
 
 /// The `(split, file)` pairs of a field in loading order, checked against the split mode.
@@ -215,21 +228,23 @@ fn check_values(spec: &DataSpec, field: &FieldSpec, l: &mut Loaded, diags: &mut 
     let non_finite: Vec<usize> = (0..l.values.len())
         .filter(|i| !l.values[*i].is_finite())
         .collect();
-    if !non_finite.is_empty() {
-        let nan = non_finite.iter().filter(|i| l.values[**i].is_nan()).count();
-        let first = non_finite[0] / per;
+    if let Some(first) = non_finite.first() {
         if field.dtype.is_float() && spec.nonfinite == NonFinite::Zero {
             for i in &non_finite {
                 l.values[*i] = 0.0;
             }
             l.replaced = non_finite.len();
         } else {
-            let mut d = field_error(field, "fusec::data::nonfinite", format!(
-                "field `{}` has {} non-finite values ({nan} NaN, {} infinite); the first is in example {first}",
+            let nan = non_finite.iter().filter(|i| l.values[**i].is_nan()).count();
+            let what = plural(non_finite.len(), "non-finite value", "non-finite values");
+            let message = format!(
+                "field `{}` has {what} in {} ({nan} NaN, {} infinite); the first is in example {} (counting from 0)",
                 field.name,
-                non_finite.len(),
-                non_finite.len() - nan
-            ));
+                l.files,
+                non_finite.len() - nan,
+                first / per
+            );
+            let mut d = field_error(field, "fusec::data::nonfinite", message);
             if field.dtype.is_float() {
                 d = d.help("fix the data, or add `nonfinite = \"zero\"` to the data block to replace them by 0");
             }
@@ -245,34 +260,24 @@ fn check_values(spec: &DataSpec, field: &FieldSpec, l: &mut Loaded, diags: &mut 
 }
 
 fn check_integers(field: &FieldSpec, l: &Loaded, diags: &mut Diagnostics) {
-    let (lo, hi) = match field.dtype {
-        Dtype::Bool => (0.0, 1.0),
-        Dtype::U32 => (0.0, u32::MAX as f64),
-        _ => (i64::MIN as f64, i64::MAX as f64),
+    let (lo, hi, kind) = match field.dtype {
+        Dtype::Bool => (0.0, 1.0, "0 or 1"),
+        Dtype::U32 => (0.0, u32::MAX as f64, "integers in u32's range"),
+        _ => (i64::MIN as f64, i64::MAX as f64, "integers"),
     };
-    let bad: Vec<usize> = (0..l.values.len())
-        .filter(|i| {
-            l.values[*i].is_finite()
-                && (l.values[*i].fract() != 0.0 || l.values[*i] < lo || l.values[*i] > hi)
-        })
-        .collect();
-    if let Some(first) = bad.first() {
-        diags.push(field_error(
-            field,
-            "fusec::data::dtype",
-            format!(
-                "field `{}` is declared {}, but {} values are not {} (the first is {})",
-                field.name,
-                field.dtype,
-                bad.len(),
-                if field.dtype == Dtype::Bool {
-                    "0 or 1"
-                } else {
-                    "integers in range"
-                },
-                l.values[*first]
-            ),
-        ));
+    let bad = |v: f64| v.is_finite() && (v.fract() != 0.0 || v < lo || v > hi);
+    let n_bad = l.values.iter().filter(|v| bad(**v)).count();
+    if let Some(first) = l.values.iter().position(|v| bad(*v)) {
+        let what = plural(n_bad, "value is", "values are");
+        let message = format!(
+            "field `{}` is declared {}, but {what} not {kind} in {} (the first is {} in example {}, counting from 0)",
+            field.name,
+            field.dtype,
+            l.files,
+            l.values[first],
+            first / l.example_shape.iter().product::<usize>().max(1)
+        );
+        diags.push(field_error(field, "fusec::data::dtype", message));
     }
 }
 
@@ -291,16 +296,14 @@ fn check_classes(field: &FieldSpec, l: &Loaded, classes: i64, diags: &mut Diagno
         .take(5)
         .map(|i| format!("example {}: {}", i / per, l.values[*i]))
         .collect();
-    let mut d = field_error(
-        field,
-        "fusec::data::label_range",
-        format!(
-            "field `{}` declares {classes} classes, but {} labels lie outside 0..{classes}",
-            field.name,
-            bad.len()
-        ),
+    let what = plural(bad.len(), "label lies", "labels lie");
+    let message = format!(
+        "field `{}` declares {classes} classes, but {what} outside 0..{classes} in {}",
+        field.name, l.files
     );
-    d.notes.push(shown.join(", "));
+    let mut d = field_error(field, "fusec::data::label_range", message);
+    d.notes
+        .push(format!("{} (examples count from 0)", shown.join(", ")));
     diags.push(
         d.help("labels must be class indices counted from 0; check `classes` and the label column"),
     );

@@ -116,10 +116,8 @@ fn read_csv(
 ) -> Result<RawArray, ReadError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| format_error(shown, "the file is not UTF-8 text".into()))?;
-    let width = end.saturating_sub(start);
     let mut values = Vec::new();
-    let mut errors: Vec<String> = Vec::new();
-    let mut n_errors = 0;
+    let mut problems = CsvProblems::default();
     let mut n_rows = 0;
     for (line_no, line) in text.lines().enumerate().skip(usize::from(header)) {
         if line.trim().is_empty() {
@@ -128,55 +126,93 @@ fn read_csv(
         n_rows += 1;
         let cells: Vec<&str> = line.split(',').collect();
         if cells.len() < end {
-            n_errors += 1;
-            if errors.len() < 3 {
-                errors.push(format!(
-                    "line {}: {} columns, but columns {start}..{end} are read",
-                    line_no + 1,
-                    cells.len()
-                ));
-            }
-            values.extend(std::iter::repeat_n(f64::NAN, width));
+            problems.short_rows += 1;
+            let at = line_no + 1;
+            problems.example(format!(
+                "line {at}: {} columns, but columns {start}..{end} are read",
+                cells.len()
+            ));
             continue;
         }
         for (col, cell) in cells[start..end].iter().enumerate() {
             match parse_cell(cell) {
                 Some(v) => values.push(v),
                 None => {
-                    n_errors += 1;
-                    if errors.len() < 3 {
-                        let col = start + col;
-                        errors.push(format!(
-                            "line {}, column {col}: `{}` is not a number",
-                            line_no + 1,
-                            cell.trim()
-                        ));
-                    }
-                    values.push(f64::NAN);
+                    problems.bad_cells += 1;
+                    let (at, col, cell) = (line_no + 1, start + col, cell.trim());
+                    problems.example(format!("line {at}, column {col}: `{cell}` is not a number"));
                 }
             }
         }
     }
-    if n_errors > 0 {
-        let mut e = ReadError::new(
-            "fusec::data::parse",
-            format!("cannot parse `{shown}`: {n_errors} bad cells or rows"),
-        );
-        e.notes = errors;
-        if n_errors > e.notes.len() {
-            e.notes
-                .push(format!("... and {} more", n_errors - e.notes.len()));
-        }
-        e.notes
-            .push("lines count from 1 (the header is line 1); columns count from 0".into());
+    if let Some(e) = problems.into_error(shown) {
         return Err(e);
     }
     let shape = if scalar {
         vec![n_rows]
     } else {
-        vec![n_rows, width]
+        vec![n_rows, end.saturating_sub(start)]
     };
     Ok(RawArray { values, shape })
+}
+
+/// Rows too short for the columns read and cells that are not numbers, with the first few as examples.
+#[derive(Default)]
+struct CsvProblems {
+    short_rows: usize,
+    bad_cells: usize,
+    examples: Vec<String>,
+}
+
+impl CsvProblems {
+    fn example(&mut self, text: String) {
+        if self.examples.len() < 3 {
+            self.examples.push(text);
+        }
+    }
+
+    fn into_error(self, shown: &str) -> Option<ReadError> {
+        let total = self.short_rows + self.bad_cells;
+        if total == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.short_rows > 0 {
+            parts.push(plural(
+                self.short_rows,
+                "row with too few columns",
+                "rows with too few columns",
+            ));
+        }
+        if self.bad_cells > 0 {
+            parts.push(plural(
+                self.bad_cells,
+                "cell that is not a number",
+                "cells that are not numbers",
+            ));
+        }
+        let message = format!("cannot parse `{shown}`: {}", parts.join(" and "));
+        let mut e = ReadError::new("fusec::data::parse", message);
+        if total > self.examples.len() {
+            let more = total - self.examples.len();
+            e.notes = self.examples;
+            e.notes.push(format!("... and {more} more"));
+        } else {
+            e.notes = self.examples;
+        }
+        e.notes
+            .push("lines count from 1 (the header is line 1); columns count from 0".into());
+        Some(e)
+    }
+}
+
+/// `1 thing` or `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// A number as Python's `float()` reads it (`nan`, `inf` included); quotes around a cell are allowed.
