@@ -1,1 +1,190 @@
-//! Data loading (in progress).
+//! Data loading: reads a `data { }` declaration's files (CSV, `.npy`, `.npz`, safetensors) into memory,
+//! validates them against the declared fields (all problems reported at once, as diagnostics labelled in the
+//! .fuse file), splits them with a seeded generator, standardizes features with training statistics, and
+//! serves batches as candle tensors. This and the CLI are the only parts of fusec that touch the file system.
+
+mod check;
+mod fields;
+pub mod npy;
+mod read;
+mod report;
+mod split;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use candle_core::{Device, Error, Tensor};
+
+use crate::diag::Diagnostics;
+use crate::ir::DataSpec;
+use crate::rng::SeededRng;
+
+pub use check::check_against_model;
+pub use report::{ClassCounts, DataReport};
+
+/// A field's values for every example, in example order (row-major within an example).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FieldValues {
+    /// Float fields (`f32` and `f64` declarations alike: models compute in f32).
+    F32(Vec<f32>),
+    /// Integer and boolean fields.
+    I64(Vec<i64>),
+}
+
+/// One field: `n` examples of shape `example_shape`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldData {
+    pub values: FieldValues,
+    pub example_shape: Vec<usize>,
+    pub n: usize,
+}
+
+/// A loaded, validated, split and standardized data set.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub fields: BTreeMap<String, FieldData>,
+    /// Example indices of each split, ascending.
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    pub test: Vec<usize>,
+    pub report: DataReport,
+    /// Per standardized field: per-feature (last axis) mean and standard deviation fitted on the training
+    /// split, already applied to `fields`; evaluation of new data must apply the same.
+    pub standardization: BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+}
+
+/// Loads `spec`; files are looked up in `base_dir / spec.declared_in / spec.path`. Every problem found is
+/// reported, not only the first.
+pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
+    let dir = base_dir.join(&spec.declared_in).join(&spec.path);
+    let mut diags = Diagnostics::default();
+    let loaded = fields::load_fields(spec, &dir, &mut diags);
+    fields::check_row_counts(spec, &loaded, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let splits = split::split(spec, &loaded, &mut diags);
+    let stats = fields::fit_standardization(spec, &loaded, &splits.train, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut fields = BTreeMap::new();
+    let mut replaced = BTreeMap::new();
+    for (name, f) in loaded {
+        if f.replaced > 0 {
+            replaced.insert(name.clone(), f.replaced);
+        }
+        fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
+    }
+    let report = DataReport::new(spec, &fields, &splits, replaced);
+    let standardization = stats
+        .into_iter()
+        .map(|(k, (m, s))| {
+            (
+                k,
+                (
+                    m.iter().map(|v| *v as f32).collect(),
+                    s.iter().map(|v| *v as f32).collect(),
+                ),
+            )
+        })
+        .collect();
+    Ok(Dataset {
+        fields,
+        train: splits.train,
+        valid: splits.valid,
+        test: splits.test,
+        report,
+        standardization,
+    })
+}
+
+impl Dataset {
+    /// Number of examples (every field has this many).
+    pub fn n_examples(&self) -> usize {
+        self.fields.values().next().map(|f| f.n).unwrap_or(0)
+    }
+
+    /// The example indices of `train`, `valid` or `test`.
+    pub fn split(&self, name: &str) -> Option<&[usize]> {
+        match name {
+            "train" => Some(&self.train),
+            "valid" => Some(&self.valid),
+            "test" => Some(&self.test),
+            _ => None,
+        }
+    }
+
+    /// The examples `idx` of `field` stacked into a `[idx.len(), ..example_shape]` tensor (f32 or i64).
+    pub fn gather(
+        &self,
+        field: &str,
+        idx: &[usize],
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let f = self
+            .fields
+            .get(field)
+            .ok_or_else(|| Error::Msg(format!("the data set has no field `{field}`")))?;
+        if let Some(bad) = idx.iter().find(|i| **i >= f.n) {
+            return Err(Error::Msg(format!(
+                "example {bad} is out of range: field `{field}` has {} examples",
+                f.n
+            )));
+        }
+        let per: usize = f.example_shape.iter().product();
+        let mut shape = vec![idx.len()];
+        shape.extend(&f.example_shape);
+        match &f.values {
+            FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
+            FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
+        }
+    }
+}
+
+fn pick<T: Copy>(values: &[T], idx: &[usize], per: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(idx.len() * per);
+    for &i in idx {
+        out.extend_from_slice(&values[i * per..(i + 1) * per]);
+    }
+    out
+}
+
+/// Splits `indices` into batches of `batch_size` (the last may be smaller), shuffled first when `rng` is
+/// given. With `drop_single`, a trailing batch of one example is dropped (batch statistics of one example
+/// are degenerate), unless it is the only batch.
+pub fn batches(
+    indices: &[usize],
+    batch_size: usize,
+    rng: Option<&mut SeededRng>,
+    drop_single: bool,
+) -> Vec<Vec<usize>> {
+    let mut order = indices.to_vec();
+    if let Some(rng) = rng {
+        rng.shuffle(&mut order);
+    }
+    let mut out: Vec<Vec<usize>> = order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect();
+    if drop_single && out.len() > 1 && out.last().is_some_and(|b| b.len() == 1) {
+        out.pop();
+    }
+    out
+}
+
+/// [`batches`], counting a dropped trailing batch in `report`.
+pub fn batches_counted(
+    indices: &[usize],
+    batch_size: usize,
+    rng: Option<&mut SeededRng>,
+    drop_single: bool,
+    report: &mut DataReport,
+) -> Vec<Vec<usize>> {
+    let out = batches(indices, batch_size, rng, drop_single);
+    let kept: usize = out.iter().map(Vec::len).sum();
+    if kept < indices.len() {
+        report.dropped_batches += 1;
+    }
+    out
+}

@@ -17,7 +17,19 @@ pub struct DataSpec {
     pub fields: Vec<FieldSpec>,
     pub split: SplitSpec,
     pub standardize: Vec<String>,
+    /// What loading does with NaN and infinite feature values (`nonfinite = "error" | "zero"`).
+    pub nonfinite: NonFinite,
     pub span: Span,
+}
+
+/// Handling of non-finite feature values when loading data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum NonFinite {
+    /// Report every field with NaN or infinite values as an error (the default).
+    #[default]
+    Error,
+    /// Replace them by 0 (before standardization) and count them in the data report.
+    Zero,
 }
 
 #[derive(Clone, Debug, Serialize)]

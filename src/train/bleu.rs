@@ -38,11 +38,23 @@ pub fn tokenize_13a(line: &str) -> Vec<String> {
     let digit = |c: char| c.is_ascii_digit();
     let period = |c: char| c == '.' || c == ',';
     // `([^0-9])([\.,])` -> `\1 \2 `
-    chars = substitute_pairs(&chars, |a, b| !digit(a) && period(b), |a, b| vec![a, ' ', b, ' ']);
+    chars = substitute_pairs(
+        &chars,
+        |a, b| !digit(a) && period(b),
+        |a, b| vec![a, ' ', b, ' '],
+    );
     // `([\.,])([^0-9])` -> ` \1 \2`
-    chars = substitute_pairs(&chars, |a, b| period(a) && !digit(b), |a, b| vec![' ', a, ' ', b]);
+    chars = substitute_pairs(
+        &chars,
+        |a, b| period(a) && !digit(b),
+        |a, b| vec![' ', a, ' ', b],
+    );
     // `([0-9])(-)` -> `\1 \2 `
-    chars = substitute_pairs(&chars, |a, b| digit(a) && b == '-', |a, b| vec![a, ' ', b, ' ']);
+    chars = substitute_pairs(
+        &chars,
+        |a, b| digit(a) && b == '-',
+        |a, b| vec![a, ' ', b, ' '],
+    );
     let s: String = chars.into_iter().collect();
     s.split_whitespace().map(str::to_string).collect()
 }
@@ -50,9 +62,8 @@ pub fn tokenize_13a(line: &str) -> Vec<String> {
 /// The first 13a rule: every ASCII symbol in `{-~`, `[-``, ` -&`, `(-+`, `:-@` and `/` gets a space on
 /// both sides (apostrophes, dashes, periods and commas are not among them).
 fn pad_symbols(chars: &[char]) -> Vec<char> {
-    let symbol = |c: char| {
-        matches!(c, '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/')
-    };
+    let symbol =
+        |c: char| matches!(c, '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/');
     let mut out = Vec::with_capacity(chars.len() * 2);
     for &c in chars {
         if symbol(c) {
@@ -87,7 +98,10 @@ fn substitute_pairs(
 /// Sufficient statistics of one segment: `[sys_len, ref_len, counts.., totals..]`.
 fn segment_stats<R: AsRef<str>>(hyp: &str, refs: &[R]) -> Vec<usize> {
     let hyp_tokens = tokenize_13a(hyp.trim_end());
-    let ref_tokens: Vec<Vec<String>> = refs.iter().map(|r| tokenize_13a(r.as_ref().trim_end())).collect();
+    let ref_tokens: Vec<Vec<String>> = refs
+        .iter()
+        .map(|r| tokenize_13a(r.as_ref().trim_end()))
+        .collect();
     // Reference n-gram counts: the maximum over references.
     let mut ref_counts: HashMap<&[String], usize> = HashMap::new();
     for toks in &ref_tokens {
@@ -120,7 +134,9 @@ fn ngram_counts(tokens: &[String]) -> HashMap<&[String], usize> {
 
 /// The reference length closest to the hypothesis length, the shorter one on ties.
 fn closest_ref_len(hyp_len: usize, ref_lens: impl Iterator<Item = usize>) -> usize {
-    ref_lens.min_by_key(|r| (r.abs_diff(hyp_len), *r)).unwrap_or(0)
+    ref_lens
+        .min_by_key(|r| (r.abs_diff(hyp_len), *r))
+        .unwrap_or(0)
 }
 
 /// BLEU from summed statistics with exponential smoothing; `effective_order` drops orders the hypothesis has
@@ -136,7 +152,15 @@ fn bleu_from_stats(stats: &[usize], effective_order: bool) -> BleuScore {
     };
     let mut precisions = vec![0.0; MAX_ORDER];
     if counts.iter().all(|c| *c == 0) {
-        return BleuScore { score: 0.0, counts, totals, precisions, bp, sys_len, ref_len };
+        return BleuScore {
+            score: 0.0,
+            counts,
+            totals,
+            precisions,
+            bp,
+            sys_len,
+            ref_len,
+        };
     }
     let mut smooth = 1.0;
     let mut eff_order = MAX_ORDER;
@@ -155,13 +179,27 @@ fn bleu_from_stats(stats: &[usize], effective_order: bool) -> BleuScore {
         };
     }
     // sacreBLEU's log of 0 is -9999999999, which makes the score 0 for all practical purposes.
-    let log_sum: f64 = precisions[..eff_order].iter().map(|p| if *p == 0.0 { -9_999_999_999.0 } else { p.ln() }).sum();
+    let log_sum: f64 = precisions[..eff_order]
+        .iter()
+        .map(|p| if *p == 0.0 { -9_999_999_999.0 } else { p.ln() })
+        .sum();
     let score = bp * (log_sum / eff_order as f64).exp();
-    BleuScore { score, counts, totals, precisions, bp, sys_len, ref_len }
+    BleuScore {
+        score,
+        counts,
+        totals,
+        precisions,
+        bp,
+        sys_len,
+        ref_len,
+    }
 }
 
 /// Corpus BLEU of `hyps` against `refs[i]`, the references of hypothesis `i` (any number each, at least one).
-pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(hyps: &[H], refs: &[Vec<R>]) -> Result<BleuScore, String> {
+pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(
+    hyps: &[H],
+    refs: &[Vec<R>],
+) -> Result<BleuScore, String> {
     check_pairs(hyps.len(), refs)?;
     let mut sum = vec![0; 2 + 2 * MAX_ORDER];
     for (h, r) in hyps.iter().zip(refs) {
@@ -179,7 +217,10 @@ pub fn sentence_bleu<R: AsRef<str>>(hyp: &str, refs: &[R]) -> BleuScore {
 
 fn check_pairs<R>(n_hyps: usize, refs: &[Vec<R>]) -> Result<(), String> {
     if n_hyps != refs.len() {
-        return Err(format!("{n_hyps} hypotheses but {} reference lists", refs.len()));
+        return Err(format!(
+            "{n_hyps} hypotheses but {} reference lists",
+            refs.len()
+        ));
     }
     if let Some(i) = refs.iter().position(Vec::is_empty) {
         return Err(format!("hypothesis {i} has no reference"));
@@ -193,10 +234,17 @@ fn chrf_pair_stats(hyp: &[char], reference: &[char]) -> Vec<usize> {
     for n in 1..=CHRF_CHAR_ORDER {
         let h = char_counts(hyp, n);
         let r = char_counts(reference, n);
-        let matched: usize = h.iter().map(|(g, c)| (*c).min(r.get(g).copied().unwrap_or(0))).sum();
+        let matched: usize = h
+            .iter()
+            .map(|(g, c)| (*c).min(r.get(g).copied().unwrap_or(0)))
+            .sum();
         let hyp_total: usize = h.values().sum();
         // sacreBLEU does not count hypothesis n-grams of an order the reference has none of.
-        stats.extend([if r.is_empty() { 0 } else { hyp_total }, r.values().sum(), matched]);
+        stats.extend([
+            if r.is_empty() { 0 } else { hyp_total },
+            r.values().sum(),
+            matched,
+        ]);
     }
     stats
 }
@@ -248,7 +296,10 @@ fn chrf_segment_stats<R: AsRef<str>>(hyp: &str, refs: &[R]) -> Vec<usize> {
 }
 
 /// Corpus chrF (statistics summed over segments, then one score), 0-100.
-pub fn corpus_chrf<H: AsRef<str>, R: AsRef<str>>(hyps: &[H], refs: &[Vec<R>]) -> Result<f64, String> {
+pub fn corpus_chrf<H: AsRef<str>, R: AsRef<str>>(
+    hyps: &[H],
+    refs: &[Vec<R>],
+) -> Result<f64, String> {
     check_pairs(hyps.len(), refs)?;
     let mut sum = vec![0; 3 * CHRF_CHAR_ORDER];
     for (h, r) in hyps.iter().zip(refs) {

@@ -8,7 +8,11 @@ use candle_core::{DType, Result, Tensor, Var};
 /// their elements together, and returns `total` (before clipping). Parameters without a gradient are ignored.
 /// A non-finite total leaves the gradients as they are (PyTorch would turn them all into NaN); the caller
 /// reports it through [`non_finite_grads`].
-pub fn clip_grad_norm(grads: &mut GradStore, params: &[(String, Var)], max_norm: f64) -> Result<f64> {
+pub fn clip_grad_norm(
+    grads: &mut GradStore,
+    params: &[(String, Var)],
+    max_norm: f64,
+) -> Result<f64> {
     let mut sum_sq = 0.0;
     for (_, var) in params {
         if let Some(g) = grads.get(var.as_tensor()) {
@@ -48,7 +52,13 @@ pub fn missing_or_zero_grads(grads: &GradStore, params: &[(String, Var)]) -> Res
     for (name, var) in params {
         let zero = match grads.get(var.as_tensor()) {
             None => true,
-            Some(g) => g.to_dtype(DType::F64)?.abs()?.sum_all()?.to_scalar::<f64>()? == 0.0,
+            Some(g) => {
+                g.to_dtype(DType::F64)?
+                    .abs()?
+                    .sum_all()?
+                    .to_scalar::<f64>()?
+                    == 0.0
+            }
         };
         if zero {
             out.push(name.clone());

@@ -4,10 +4,24 @@
 
 use crate::ir::TaskKind;
 
-const CLASSIFICATION: &[&str] = &["accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro"];
+const CLASSIFICATION: &[&str] = &[
+    "accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+];
 /// Averages over labels; each also exists per label as `{label}.{suffix}`.
 const PER_LABEL: &[&str] = &["acc", "f1_weighted", "majority", "f1_pos"];
-const REGRESSION: &[&str] = &["mae", "corr", "acc2", "f1", "acc2_nonzero", "f1_nonzero", "acc7"];
+const REGRESSION: &[&str] = &[
+    "mae",
+    "corr",
+    "acc2",
+    "f1",
+    "acc2_nonzero",
+    "f1_nonzero",
+    "acc7",
+];
 
 /// The metric names a task accepts. For `BinaryPerLabel` these are averages over labels; the same names
 /// prefixed by a label (`label0.acc`, or `neutral.acc` when label names are given) are accepted too.
@@ -29,7 +43,15 @@ pub fn compute_metrics(
     targets: &[f64],
     target_shape: &[usize],
 ) -> Result<Vec<(String, f64)>, String> {
-    compute_metrics_with_labels(kind, names, None, outputs, output_shape, targets, target_shape)
+    compute_metrics_with_labels(
+        kind,
+        names,
+        None,
+        outputs,
+        output_shape,
+        targets,
+        target_shape,
+    )
 }
 
 /// [`compute_metrics`] with label names for `BinaryPerLabel` (lower-cased in metric names: `neutral.acc`);
@@ -46,7 +68,9 @@ pub fn compute_metrics_with_labels(
     check_len("outputs", outputs.len(), output_shape)?;
     check_len("targets", targets.len(), target_shape)?;
     let all = match kind {
-        TaskKind::Classification => classification_set(outputs, output_shape, targets, target_shape)?,
+        TaskKind::Classification => {
+            classification_set(outputs, output_shape, targets, target_shape)?
+        }
         TaskKind::BinaryPerLabel => {
             per_label_set(outputs, output_shape, targets, target_shape, label_names)?
         }
@@ -69,7 +93,10 @@ fn unknown_metric(name: &str, kind: &TaskKind, all: &[(String, f64)]) -> String 
     let hint = crate::diag::did_you_mean(name, valid.iter().copied())
         .map(|s| format!(" (did you mean `{s}`?)"))
         .unwrap_or_default();
-    format!("unknown metric `{name}` for a {kind:?} task{hint}; valid metrics: {}", valid.join(", "))
+    format!(
+        "unknown metric `{name}` for a {kind:?} task{hint}; valid metrics: {}",
+        valid.join(", ")
+    )
 }
 
 fn check_len(what: &str, len: usize, shape: &[usize]) -> Result<(), String> {
@@ -78,7 +105,9 @@ fn check_len(what: &str, len: usize, shape: &[usize]) -> Result<(), String> {
         return Err(format!("{what} have {len} values but shape {shape:?}"));
     }
     if shape[0] == 0 {
-        return Err(format!("no examples to compute metrics on ({what} shape {shape:?})"));
+        return Err(format!(
+            "no examples to compute metrics on ({what} shape {shape:?})"
+        ));
     }
     Ok(())
 }
@@ -109,19 +138,29 @@ fn classification_set(
     target_shape: &[usize],
 ) -> Result<Vec<(String, f64)>, String> {
     let [n, c] = output_shape else {
-        return Err(format!("classification outputs must be logits [N, C], got {output_shape:?}"));
+        return Err(format!(
+            "classification outputs must be logits [N, C], got {output_shape:?}"
+        ));
     };
     if target_shape.iter().product::<usize>() != *n || target_shape[0] != *n {
-        return Err(format!("targets {target_shape:?} do not match logits {output_shape:?}"));
+        return Err(format!(
+            "targets {target_shape:?} do not match logits {output_shape:?}"
+        ));
     }
     let preds: Vec<usize> = outputs.chunks(*c).map(argmax).collect();
-    let labels = targets.iter().map(|v| class_index(*v, *c)).collect::<Result<Vec<_>, _>>()?;
+    let labels = targets
+        .iter()
+        .map(|v| class_index(*v, *c))
+        .collect::<Result<Vec<_>, _>>()?;
     let report = ClassReport::new(&preds, &labels, *c);
     Ok(vec![
         ("accuracy".into(), accuracy(&preds, &labels)),
         ("f1_macro".into(), report.macro_avg(&report.f1)),
         ("f1_weighted".into(), report.weighted_f1()),
-        ("precision_macro".into(), report.macro_avg(&report.precision)),
+        (
+            "precision_macro".into(),
+            report.macro_avg(&report.precision),
+        ),
         ("recall_macro".into(), report.macro_avg(&report.recall)),
     ])
 }
@@ -185,8 +224,12 @@ impl ClassReport {
 
     /// Unweighted mean over the present classes.
     pub fn macro_avg(&self, per_class: &[f64]) -> f64 {
-        let vals: Vec<f64> =
-            per_class.iter().zip(&self.present).filter(|(_, p)| **p).map(|(v, _)| *v).collect();
+        let vals: Vec<f64> = per_class
+            .iter()
+            .zip(&self.present)
+            .filter(|(_, p)| **p)
+            .map(|(v, _)| *v)
+            .collect();
         if vals.is_empty() {
             return 0.0;
         }
@@ -199,7 +242,12 @@ impl ClassReport {
         if total == 0 {
             return 0.0;
         }
-        let s: f64 = self.f1.iter().zip(&self.support).map(|(f, s)| f * *s as f64).sum();
+        let s: f64 = self
+            .f1
+            .iter()
+            .zip(&self.support)
+            .map(|(f, s)| f * *s as f64)
+            .sum();
         s / total as f64
     }
 }
@@ -225,7 +273,12 @@ pub fn binary_per_label(preds: &[usize], labels: &[usize], k: usize) -> Vec<Labe
             let report = ClassReport::new(&p, &l, 2);
             let ones = l.iter().filter(|v| **v == 1).count();
             let majority = ones.max(l.len() - ones) as f64 / l.len().max(1) as f64;
-            LabelMetrics { acc: accuracy(&p, &l), f1_weighted: report.weighted_f1(), majority, f1_pos: report.f1[1] }
+            LabelMetrics {
+                acc: accuracy(&p, &l),
+                f1_weighted: report.weighted_f1(),
+                majority,
+                f1_pos: report.f1[1],
+            }
         })
         .collect()
 }
@@ -243,7 +296,9 @@ fn per_label_set(
              and {target_shape:?}"
         )
     };
-    let [n, k] = *target_shape else { return Err(shape_error()) };
+    let [n, k] = *target_shape else {
+        return Err(shape_error());
+    };
     let fits = match *output_shape {
         [on, ok, 2] => on == n && ok == k,
         [on, ok2] => on == n && ok2 == 2 * k,
@@ -253,18 +308,32 @@ fn per_label_set(
         return Err(shape_error());
     }
     let preds: Vec<usize> = outputs.chunks(2).map(argmax).collect();
-    let labels = targets.iter().map(|v| class_index(*v, 2)).collect::<Result<Vec<_>, _>>()?;
+    let labels = targets
+        .iter()
+        .map(|v| class_index(*v, 2))
+        .collect::<Result<Vec<_>, _>>()?;
     let per = binary_per_label(&preds, &labels, k);
     let name = |j: usize| match label_names.and_then(|ns| ns.get(j)) {
         Some(s) => s.to_lowercase(),
         None => format!("label{j}"),
     };
     let mean = |f: fn(&LabelMetrics) -> f64| per.iter().map(f).sum::<f64>() / k.max(1) as f64;
-    let fields: [(&str, fn(&LabelMetrics) -> f64); 4] =
-        [("acc", |m| m.acc), ("f1_weighted", |m| m.f1_weighted), ("majority", |m| m.majority), ("f1_pos", |m| m.f1_pos)];
-    let mut out: Vec<(String, f64)> = fields.iter().map(|(s, f)| (s.to_string(), mean(*f))).collect();
+    let fields: [(&str, fn(&LabelMetrics) -> f64); 4] = [
+        ("acc", |m| m.acc),
+        ("f1_weighted", |m| m.f1_weighted),
+        ("majority", |m| m.majority),
+        ("f1_pos", |m| m.f1_pos),
+    ];
+    let mut out: Vec<(String, f64)> = fields
+        .iter()
+        .map(|(s, f)| (s.to_string(), mean(*f)))
+        .collect();
     for (j, m) in per.iter().enumerate() {
-        out.extend(fields.iter().map(|(s, f)| (format!("{}.{s}", name(j)), f(m))));
+        out.extend(
+            fields
+                .iter()
+                .map(|(s, f)| (format!("{}.{s}", name(j)), f(m))),
+        );
     }
     Ok(out)
 }
@@ -317,9 +386,19 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
 /// Binary sentiment accuracy and weighted F1. With `exclude_zero`, examples whose truth is 0 are dropped and
 /// the classes are negative vs positive (MulT's convention); otherwise negative vs non-negative.
 pub fn binary_sentiment(preds: &[f64], truth: &[f64], exclude_zero: bool) -> (f64, f64) {
-    let keep: Vec<(f64, f64)> =
-        preds.iter().zip(truth).filter(|(_, t)| !exclude_zero || **t != 0.0).map(|(p, t)| (*p, *t)).collect();
-    let cls = |v: f64| if exclude_zero { usize::from(v > 0.0) } else { usize::from(v >= 0.0) };
+    let keep: Vec<(f64, f64)> = preds
+        .iter()
+        .zip(truth)
+        .filter(|(_, t)| !exclude_zero || **t != 0.0)
+        .map(|(p, t)| (*p, *t))
+        .collect();
+    let cls = |v: f64| {
+        if exclude_zero {
+            usize::from(v > 0.0)
+        } else {
+            usize::from(v >= 0.0)
+        }
+    };
     let p: Vec<usize> = keep.iter().map(|(p, _)| cls(*p)).collect();
     let l: Vec<usize> = keep.iter().map(|(_, t)| cls(*t)).collect();
     (accuracy(&p, &l), ClassReport::new(&p, &l, 2).weighted_f1())
@@ -328,6 +407,10 @@ pub fn binary_sentiment(preds: &[f64], truth: &[f64], exclude_zero: bool) -> (f6
 /// 7-class accuracy: both sides clipped to [-3, 3] and rounded half to even (numpy's `round`).
 pub fn acc7(preds: &[f64], truth: &[f64]) -> f64 {
     let bin = |v: f64| v.clamp(-3.0, 3.0).round_ties_even();
-    let hits = preds.iter().zip(truth).filter(|(p, t)| bin(**p) == bin(**t)).count();
+    let hits = preds
+        .iter()
+        .zip(truth)
+        .filter(|(p, t)| bin(**p) == bin(**t))
+        .count();
     hits as f64 / truth.len().max(1) as f64
 }

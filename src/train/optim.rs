@@ -34,31 +34,56 @@ impl Optimizer {
         validate(kind)?;
         params.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(w) = params.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(Error::Msg(format!("parameter `{}` is given to the optimizer twice", w[0].0)));
+            return Err(Error::Msg(format!(
+                "parameter `{}` is given to the optimizer twice",
+                w[0].0
+            )));
         }
         let slots = vec![Slot::default(); params.len()];
-        Ok(Optimizer { kind: kind.clone(), lr: kind.lr(), params, slots, steps: 0 })
+        Ok(Optimizer {
+            kind: kind.clone(),
+            lr: kind.lr(),
+            params,
+            slots,
+            steps: 0,
+        })
     }
 
     /// One update of every parameter that has a gradient in `grads`; the others are left untouched, state
     /// included (as PyTorch skips parameters whose `.grad` is None).
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
         for (i, (_, var)) in self.params.iter().enumerate() {
-            let Some(grad) = grads.get(var.as_tensor()) else { continue };
+            let Some(grad) = grads.get(var.as_tensor()) else {
+                continue;
+            };
             let slot = &mut self.slots[i];
             slot.step += 1;
             match self.kind {
-                OptimizerKind::Adam { beta1, beta2, eps, weight_decay, .. } => {
+                OptimizerKind::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    ..
+                } => {
                     let betas = (beta1, beta2, eps);
                     adam_step(var, grad, slot, self.lr, betas, weight_decay, false)?
                 }
-                OptimizerKind::AdamW { beta1, beta2, eps, weight_decay, .. } => {
+                OptimizerKind::AdamW {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    ..
+                } => {
                     let betas = (beta1, beta2, eps);
                     adam_step(var, grad, slot, self.lr, betas, weight_decay, true)?
                 }
-                OptimizerKind::Sgd { momentum, weight_decay, .. } => {
-                    sgd_step(var, grad, slot, self.lr, momentum, weight_decay)?
-                }
+                OptimizerKind::Sgd {
+                    momentum,
+                    weight_decay,
+                    ..
+                } => sgd_step(var, grad, slot, self.lr, momentum, weight_decay)?,
             }
         }
         self.steps += 1;
@@ -118,19 +143,37 @@ impl Optimizer {
 fn validate(kind: &OptimizerKind) -> Result<()> {
     // `!(x >= 0.0)` also rejects NaN.
     let (lr, wd, betas, extra) = match *kind {
-        OptimizerKind::Adam { lr, beta1, beta2, eps, weight_decay }
-        | OptimizerKind::AdamW { lr, beta1, beta2, eps, weight_decay } => {
-            (lr, weight_decay, vec![beta1, beta2], ("eps", eps))
+        OptimizerKind::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
         }
-        OptimizerKind::Sgd { lr, momentum, weight_decay } => (lr, weight_decay, vec![], ("momentum", momentum)),
+        | OptimizerKind::AdamW {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } => (lr, weight_decay, vec![beta1, beta2], ("eps", eps)),
+        OptimizerKind::Sgd {
+            lr,
+            momentum,
+            weight_decay,
+        } => (lr, weight_decay, vec![], ("momentum", momentum)),
     };
     for (what, v) in [("lr", lr), ("weight_decay", wd), extra] {
         if !(v >= 0.0) || !v.is_finite() {
-            return Err(Error::Msg(format!("optimizer {what} must be a finite number >= 0, got {v}")));
+            return Err(Error::Msg(format!(
+                "optimizer {what} must be a finite number >= 0, got {v}"
+            )));
         }
     }
     if let Some(b) = betas.iter().find(|b| !(0.0..1.0).contains(*b)) {
-        return Err(Error::Msg(format!("optimizer betas must lie in [0, 1), got {b}")));
+        return Err(Error::Msg(format!(
+            "optimizer betas must lie in [0, 1), got {b}"
+        )));
     }
     Ok(())
 }
@@ -176,7 +219,14 @@ fn adam_step(
 }
 
 /// PyTorch SGD: coupled weight decay, momentum buffer equal to the gradient at the first step, no dampening.
-fn sgd_step(var: &Var, grad: &Tensor, slot: &mut Slot, lr: f64, momentum: f64, wd: f64) -> Result<()> {
+fn sgd_step(
+    var: &Var,
+    grad: &Tensor,
+    slot: &mut Slot,
+    lr: f64,
+    momentum: f64,
+    wd: f64,
+) -> Result<()> {
     let param = var.as_tensor().detach();
     let mut grad = grad.detach();
     if wd != 0.0 {
@@ -193,12 +243,21 @@ fn sgd_step(var: &Var, grad: &Tensor, slot: &mut Slot, lr: f64, momentum: f64, w
     var.set(&(param - grad.affine(lr, 0.0)?)?)
 }
 
-fn load_slot(kind: &OptimizerKind, name: &str, var: &Var, tensors: &HashMap<String, Tensor>) -> Result<Slot> {
-    let Some(step) = tensors.get(&format!("{name}.step")) else { return Ok(Slot::default()) };
+fn load_slot(
+    kind: &OptimizerKind,
+    name: &str,
+    var: &Var,
+    tensors: &HashMap<String, Tensor>,
+) -> Result<Slot> {
+    let Some(step) = tensors.get(&format!("{name}.step")) else {
+        return Ok(Slot::default());
+    };
     let step = step.to_dtype(DType::I64)?.to_scalar::<i64>()?.max(0) as u64;
     let get = |suffix: &str| -> Result<Tensor> {
         let key = format!("{name}.{suffix}");
-        let t = tensors.get(&key).ok_or_else(|| Error::Msg(format!("optimizer state lacks `{key}`")))?;
+        let t = tensors
+            .get(&key)
+            .ok_or_else(|| Error::Msg(format!("optimizer state lacks `{key}`")))?;
         if t.dims() != var.dims() {
             return Err(Error::Msg(format!(
                 "optimizer state `{key}` has shape {:?} but the parameter has {:?}",
@@ -208,7 +267,10 @@ fn load_slot(kind: &OptimizerKind, name: &str, var: &Var, tensors: &HashMap<Stri
         }
         t.to_dtype(var.dtype())?.to_device(var.device())
     };
-    let mut slot = Slot { step, ..Slot::default() };
+    let mut slot = Slot {
+        step,
+        ..Slot::default()
+    };
     match kind {
         OptimizerKind::Adam { .. } | OptimizerKind::AdamW { .. } if step > 0 => {
             slot.exp_avg = Some(get("exp_avg")?);

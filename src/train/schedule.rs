@@ -44,7 +44,15 @@ impl Scheduler {
             Schedule::Cosine { min_lr } => Rule::Cosine { min_lr },
             Schedule::Plateau { factor, patience } => Rule::Plateau { factor, patience },
         };
-        Scheduler { rule, base_lr, epochs, maximize, lr: base_lr, best: None, num_bad: 0 }
+        Scheduler {
+            rule,
+            base_lr,
+            epochs,
+            maximize,
+            lr: base_lr,
+            best: None,
+            num_bad: 0,
+        }
     }
 
     /// The rate for 0-based `epoch`, called once per epoch before training it. `last_metric` is the selection
@@ -53,7 +61,9 @@ impl Scheduler {
         self.lr = match self.rule {
             Rule::Constant => self.base_lr,
             // An `every` of 0 is rejected by the front end; treat it as "never decay" rather than divide by 0.
-            Rule::Step { every, gamma } if every > 0 => self.base_lr * gamma.powi((epoch / every) as i32),
+            Rule::Step { every, gamma } if every > 0 => {
+                self.base_lr * gamma.powi((epoch / every) as i32)
+            }
             Rule::Step { .. } => self.base_lr,
             Rule::Cosine { min_lr } => {
                 let t_max = self.epochs.max(1) as f64;
@@ -92,7 +102,9 @@ impl Scheduler {
 
     /// PyTorch's relative threshold test; NaN is never better.
     fn is_better(&self, metric: f64) -> bool {
-        let Some(best) = self.best else { return !metric.is_nan() };
+        let Some(best) = self.best else {
+            return !metric.is_nan();
+        };
         if self.maximize {
             metric > best * (1.0 + PLATEAU_THRESHOLD)
         } else {
@@ -112,7 +124,15 @@ mod tests {
     #[test]
     fn step_lr_matches_pytorch() {
         // torch.optim.lr_scheduler.StepLR(opt(lr=0.1), step_size=2, gamma=0.5): 0.1, 0.1, 0.05, 0.05, 0.025
-        let mut s = Scheduler::new(&Schedule::Step { every: 2, gamma: 0.5 }, 0.1, 5, false);
+        let mut s = Scheduler::new(
+            &Schedule::Step {
+                every: 2,
+                gamma: 0.5,
+            },
+            0.1,
+            5,
+            false,
+        );
         let lrs: Vec<f64> = (0..5).map(|e| s.lr_for_epoch(e, None)).collect();
         for (a, b) in lrs.iter().zip([0.1, 0.1, 0.05, 0.05, 0.025]) {
             close(*a, b);
@@ -135,7 +155,15 @@ mod tests {
         // ReduceLROnPlateau(mode='min', factor=0.5, patience=1) from lr 1.0, losses 1.0, 0.99995 (not better than
         // 1.0 by 1e-4 relative), 0.99991 (still not: needs < 0.9999), 0.5, 0.6, 0.7:
         // bad counts 0,1,2 -> reduce to 0.5 after the third, then 0, 1, 2 -> reduce to 0.25.
-        let mut s = Scheduler::new(&Schedule::Plateau { factor: 0.5, patience: 1 }, 1.0, 10, false);
+        let mut s = Scheduler::new(
+            &Schedule::Plateau {
+                factor: 0.5,
+                patience: 1,
+            },
+            1.0,
+            10,
+            false,
+        );
         close(s.lr_for_epoch(0, None), 1.0);
         let metrics = [1.0, 0.99995, 0.99991, 0.5, 0.6, 0.7];
         let expected = [1.0, 1.0, 0.5, 0.5, 0.5, 0.25];
@@ -146,7 +174,15 @@ mod tests {
 
     #[test]
     fn plateau_max_mode_and_resume() {
-        let mut s = Scheduler::new(&Schedule::Plateau { factor: 0.1, patience: 0 }, 1e-3, 10, true);
+        let mut s = Scheduler::new(
+            &Schedule::Plateau {
+                factor: 0.1,
+                patience: 0,
+            },
+            1e-3,
+            10,
+            true,
+        );
         close(s.lr_for_epoch(1, Some(0.5)), 1e-3);
         close(s.lr_for_epoch(2, Some(0.6)), 1e-3);
         let saved = serde_json::to_string(&s).unwrap();

@@ -1,5 +1,8 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
 
+mod bleu;
+mod data;
+mod metrics;
 mod nn_activation;
 mod nn_attention;
 mod nn_bench;
@@ -10,3 +13,4 @@ mod nn_loss;
 mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
+mod optim;

@@ -1,0 +1,313 @@
+//! Reading one source file into a [`RawArray`]: CSV columns, `.npy`, a key of an `.npz` archive or of a
+//! safetensors file. Problems come back as [`ReadError`]s that the loader turns into diagnostics labelled
+//! with the field's span.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::npy::{parse_npy, RawArray};
+use crate::ir::SourceKind;
+
+/// A problem with one file, without a location in the .fuse file yet.
+#[derive(Clone, Debug)]
+pub struct ReadError {
+    pub code: &'static str,
+    pub message: String,
+    pub notes: Vec<String>,
+    pub help: Option<String>,
+}
+
+impl ReadError {
+    fn new(code: &'static str, message: impl Into<String>) -> ReadError {
+        ReadError {
+            code,
+            message: message.into(),
+            notes: Vec::new(),
+            help: None,
+        }
+    }
+}
+
+/// File contents by path, so a file that feeds several fields (features and labels of one CSV) is read once.
+#[derive(Default)]
+pub struct FileCache {
+    files: HashMap<PathBuf, Rc<Vec<u8>>>,
+}
+
+impl FileCache {
+    fn bytes(&mut self, path: &Path, shown: &str) -> Result<Rc<Vec<u8>>, ReadError> {
+        if let Some(b) = self.files.get(path) {
+            return Ok(b.clone());
+        }
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => missing_file(path, shown),
+            _ => ReadError::new(
+                "fusec::data::io",
+                format!("cannot read data file `{shown}`: {e}"),
+            )
+            .with_note(format!("full path: {}", path.display())),
+        })?;
+        let bytes = Rc::new(bytes);
+        self.files.insert(path.to_path_buf(), bytes.clone());
+        Ok(bytes)
+    }
+}
+
+impl ReadError {
+    fn with_note(mut self, note: impl Into<String>) -> ReadError {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+fn missing_file(path: &Path, shown: &str) -> ReadError {
+    let mut e = ReadError::new(
+        "fusec::data::missing_file",
+        format!("data file `{shown}` does not exist"),
+    )
+    .with_note(format!("looked for: {}", path.display()));
+    e.help = Some(
+        "fusec cannot download anything: get the data set from its original source (the data set's README, \
+         or the paper's data section, says where), place the file there, or point the data at another folder \
+         with `--set data.path=...`"
+            .into(),
+    );
+    e
+}
+
+/// Reads the array a source describes from `path`; `shown` is the path as diagnostics print it.
+pub fn read_source(
+    kind: &SourceKind,
+    path: &Path,
+    shown: &str,
+    cache: &mut FileCache,
+) -> Result<RawArray, ReadError> {
+    let bytes = cache.bytes(path, shown)?;
+    match kind {
+        SourceKind::Csv {
+            start,
+            end,
+            header,
+            scalar,
+        } => read_csv(&bytes, shown, *start, *end, *header, *scalar),
+        SourceKind::Npy => parse_npy(&bytes).map_err(|m| format_error(shown, m)),
+        SourceKind::Npz { key } => read_npz(&bytes, shown, key),
+        SourceKind::Safetensors { key } => read_safetensors(&bytes, shown, key),
+    }
+}
+
+fn format_error(shown: &str, message: String) -> ReadError {
+    ReadError::new(
+        "fusec::data::format",
+        format!("cannot read `{shown}`: {message}"),
+    )
+}
+
+/// Columns `start..end` of every row (after the header if any); `scalar` gives shape `[n]` instead of `[n, 1]`.
+fn read_csv(
+    bytes: &[u8],
+    shown: &str,
+    start: usize,
+    end: usize,
+    header: bool,
+    scalar: bool,
+) -> Result<RawArray, ReadError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| format_error(shown, "the file is not UTF-8 text".into()))?;
+    let mut values = Vec::new();
+    let mut problems = CsvProblems::default();
+    let mut n_rows = 0;
+    for (line_no, line) in text.lines().enumerate().skip(usize::from(header)) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        n_rows += 1;
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() < end {
+            problems.short_rows += 1;
+            let at = line_no + 1;
+            problems.example(format!(
+                "line {at}: {} columns, but columns {start}..{end} are read",
+                cells.len()
+            ));
+            continue;
+        }
+        for (col, cell) in cells[start..end].iter().enumerate() {
+            match parse_cell(cell) {
+                Some(v) => values.push(v),
+                None => {
+                    problems.bad_cells += 1;
+                    let (at, col, cell) = (line_no + 1, start + col, cell.trim());
+                    problems.example(format!("line {at}, column {col}: `{cell}` is not a number"));
+                }
+            }
+        }
+    }
+    if let Some(e) = problems.into_error(shown) {
+        return Err(e);
+    }
+    let shape = if scalar {
+        vec![n_rows]
+    } else {
+        vec![n_rows, end.saturating_sub(start)]
+    };
+    Ok(RawArray { values, shape })
+}
+
+/// Rows too short for the columns read and cells that are not numbers, with the first few as examples.
+#[derive(Default)]
+struct CsvProblems {
+    short_rows: usize,
+    bad_cells: usize,
+    examples: Vec<String>,
+}
+
+impl CsvProblems {
+    fn example(&mut self, text: String) {
+        if self.examples.len() < 3 {
+            self.examples.push(text);
+        }
+    }
+
+    fn into_error(self, shown: &str) -> Option<ReadError> {
+        let total = self.short_rows + self.bad_cells;
+        if total == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if self.short_rows > 0 {
+            parts.push(plural(
+                self.short_rows,
+                "row with too few columns",
+                "rows with too few columns",
+            ));
+        }
+        if self.bad_cells > 0 {
+            parts.push(plural(
+                self.bad_cells,
+                "cell that is not a number",
+                "cells that are not numbers",
+            ));
+        }
+        let message = format!("cannot parse `{shown}`: {}", parts.join(" and "));
+        let mut e = ReadError::new("fusec::data::parse", message);
+        if total > self.examples.len() {
+            let more = total - self.examples.len();
+            e.notes = self.examples;
+            e.notes.push(format!("... and {more} more"));
+        } else {
+            e.notes = self.examples;
+        }
+        e.notes
+            .push("lines count from 1 (the header is line 1); columns count from 0".into());
+        Some(e)
+    }
+}
+
+/// `1 thing` or `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A number as Python's `float()` reads it (`nan`, `inf` included); quotes around a cell are allowed.
+fn parse_cell(cell: &str) -> Option<f64> {
+    let t = cell.trim().trim_matches('"').trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+fn read_npz(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format_error(shown, format!("not a zip (.npz) archive: {e}")))?;
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.to_string())
+        .collect();
+    let wanted = [format!("{key}.npy"), key.to_string()];
+    let Some(entry) = wanted.iter().find(|w| names.contains(w)) else {
+        let keys: Vec<&str> = names
+            .iter()
+            .map(|n| n.strip_suffix(".npy").unwrap_or(n))
+            .collect();
+        return Err(missing_key(shown, key, &keys));
+    };
+    let mut file = archive
+        .by_name(entry)
+        .map_err(|e| format_error(shown, format!("entry `{entry}`: {e}")))?;
+    let mut data = Vec::new();
+    file.read_to_end(&mut data)
+        .map_err(|e| format_error(shown, format!("entry `{entry}`: {e}")))?;
+    parse_npy(&data).map_err(|m| format_error(shown, format!("entry `{entry}`: {m}")))
+}
+
+fn missing_key(shown: &str, key: &str, keys: &[&str]) -> ReadError {
+    let mut e = ReadError::new(
+        "fusec::data::missing_key",
+        format!("`{shown}` has no array `{key}`"),
+    );
+    e.notes
+        .push(format!("arrays in the file: {}", keys.join(", ")));
+    if let Some(s) = crate::diag::did_you_mean(key, keys.iter().copied()) {
+        e.help = Some(format!("did you mean `{s}`?"));
+    }
+    e
+}
+
+fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError> {
+    use safetensors::Dtype as D;
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(shown, format!("not a safetensors file: {e}")))?;
+    let view = match st.tensor(key) {
+        Ok(v) => v,
+        Err(_) => {
+            let mut keys: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+            keys.sort();
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            return Err(missing_key(shown, key, &keys));
+        }
+    };
+    let data = view.data();
+    let width = match view.dtype() {
+        D::F64 | D::I64 | D::U64 => 8,
+        D::F32 | D::I32 | D::U32 => 4,
+        D::F16 | D::BF16 | D::I16 | D::U16 => 2,
+        D::U8 | D::I8 | D::BOOL => 1,
+        other => {
+            return Err(format_error(
+                shown,
+                format!("array `{key}` has unsupported dtype {other:?}"),
+            ))
+        }
+    };
+    let dtype = view.dtype();
+    let values = data
+        .chunks_exact(width)
+        .map(|b| match dtype {
+            D::F64 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+            D::I64 => i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
+            D::U64 => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
+            D::F32 => f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
+            D::I32 => i32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
+            D::U32 => u32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
+            D::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f64(),
+            D::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f64(),
+            D::I16 => i16::from_le_bytes([b[0], b[1]]) as f64,
+            D::U16 => u16::from_le_bytes([b[0], b[1]]) as f64,
+            D::I8 => b[0] as i8 as f64,
+            _ => b[0] as f64,
+        })
+        .collect();
+    Ok(RawArray {
+        values,
+        shape: view.shape().to_vec(),
+    })
+}

@@ -1,0 +1,116 @@
+//! What loading did, for the run's stdout and its log: examples per split, per-class counts of label fields,
+//! replaced non-finite values, standardized fields and dropped batches.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::split::Splits;
+use super::{FieldData, FieldValues};
+use crate::ir::DataSpec;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataReport {
+    pub name: String,
+    pub n_examples: usize,
+    pub n_train: usize,
+    pub n_valid: usize,
+    pub n_test: usize,
+    /// Per field with `classes`: examples of each class in each split.
+    pub classes: BTreeMap<String, ClassCounts>,
+    /// Per field: non-finite values replaced by 0 (`nonfinite = "zero"`).
+    pub replaced: BTreeMap<String, usize>,
+    pub standardized: Vec<String>,
+    /// Trailing batches of one example dropped so far (see [`super::batches_counted`]).
+    pub dropped_batches: usize,
+}
+
+/// Examples per class, index = class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClassCounts {
+    pub train: Vec<usize>,
+    pub valid: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+impl DataReport {
+    pub(super) fn new(
+        spec: &DataSpec,
+        fields: &BTreeMap<String, FieldData>,
+        splits: &Splits,
+        replaced: BTreeMap<String, usize>,
+    ) -> DataReport {
+        let mut classes = BTreeMap::new();
+        for f in &spec.fields {
+            let (Some(c), Some(data)) = (f.classes, fields.get(&f.name)) else {
+                continue;
+            };
+            let FieldValues::I64(values) = &data.values else {
+                continue;
+            };
+            let per = data.example_shape.iter().product::<usize>().max(1);
+            let count = |idx: &[usize]| {
+                let mut out = vec![0usize; c.max(0) as usize];
+                for &i in idx {
+                    for v in &values[i * per..(i + 1) * per] {
+                        if let Some(slot) = out.get_mut(*v as usize) {
+                            *slot += 1;
+                        }
+                    }
+                }
+                out
+            };
+            let counts = ClassCounts {
+                train: count(&splits.train),
+                valid: count(&splits.valid),
+                test: count(&splits.test),
+            };
+            classes.insert(f.name.clone(), counts);
+        }
+        DataReport {
+            name: spec.name.clone(),
+            n_examples: fields.values().next().map(|f| f.n).unwrap_or(0),
+            n_train: splits.train.len(),
+            n_valid: splits.valid.len(),
+            n_test: splits.test.len(),
+            classes,
+            replaced,
+            standardized: spec.standardize.clone(),
+            dropped_batches: 0,
+        }
+    }
+}
+
+impl fmt::Display for DataReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "data {}: {} examples (train {}, valid {}, test {})",
+            self.name, self.n_examples, self.n_train, self.n_valid, self.n_test
+        )?;
+        for (name, c) in &self.classes {
+            writeln!(f, "  {name}: {} classes", c.train.len())?;
+            for (split, counts) in [("train", &c.train), ("valid", &c.valid), ("test", &c.test)] {
+                let list: Vec<String> = counts.iter().map(usize::to_string).collect();
+                writeln!(f, "    {split:<5} [{}]", list.join(", "))?;
+            }
+        }
+        if !self.standardized.is_empty() {
+            writeln!(
+                f,
+                "  standardized (training statistics): {}",
+                self.standardized.join(", ")
+            )?;
+        }
+        for (name, n) in &self.replaced {
+            writeln!(f, "  {name}: {n} non-finite values replaced by 0")?;
+        }
+        if self.dropped_batches > 0 {
+            writeln!(
+                f,
+                "  dropped {} trailing batches of a single example",
+                self.dropped_batches
+            )?;
+        }
+        Ok(())
+    }
+}
