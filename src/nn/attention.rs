@@ -44,27 +44,15 @@ pub fn attention_with_probs(
     rng: Option<&mut SeededRng>,
 ) -> Result<(Tensor, Tensor)> {
     let (batch, tq, d) = q.dims3()?;
-    let kv = kv.unwrap_or(q);
-    let tk = kv.dim(1)?;
     if heads == 0 || d % heads != 0 {
         candle_core::bail!("attention: model dim {d} is not divisible into {heads} heads");
     }
+    let tk = kv.map_or(Ok(tq), |kv| kv.dim(1))?;
     let head_dim = d / heads;
-    let w = param(p, "in_proj_weight")?;
-    let b = param(p, "in_proj_bias")?;
-    let project = |x: &Tensor, block: usize| {
-        linear(
-            x,
-            &w.narrow(0, block * d, d)?,
-            Some(&b.narrow(0, block * d, d)?),
-        )
-    };
-    let qh = split_heads(
-        &project(q, 0)?.affine((head_dim as f64).powf(-0.5), 0.0)?,
-        heads,
-    )?;
-    let kh = split_heads(&project(kv, 1)?, heads)?;
-    let vh = split_heads(&project(kv, 2)?, heads)?;
+    let (qp, kp, vp) = project_qkv(q, kv, p, d)?;
+    let qh = split_heads(&qp.affine((head_dim as f64).powf(-0.5), 0.0)?, heads)?;
+    let kh = split_heads(&kp, heads)?;
+    let vh = split_heads(&vp, heads)?;
     let mut scores = qh.matmul(&kh.t()?)?; // [B, H, Tq, Tk]
     if causal {
         scores = scores.broadcast_add(&future_mask(tq, tk, q.dtype(), q.device())?)?;
@@ -85,6 +73,38 @@ pub fn attention_with_probs(
         Some(param(p, "out_proj.bias")?),
     )?;
     Ok((out, probs))
+}
+
+/// The q, k, v projections with the packed `in_proj_*` rows. Inputs shared by several projections go through
+/// one matmul (all three for self-attention; k and v together for cross-attention).
+fn project_qkv(
+    q: &Tensor,
+    kv: Option<&Tensor>,
+    p: &ParamMap,
+    d: usize,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let w = param(p, "in_proj_weight")?;
+    let b = param(p, "in_proj_bias")?;
+    let rows = |start: usize, n: usize| -> Result<(Tensor, Tensor)> {
+        Ok((w.narrow(0, start, n)?, b.narrow(0, start, n)?))
+    };
+    match kv {
+        None => {
+            let qkv = linear(q, w, Some(b))?; // [B, T, 3d]
+            Ok((
+                qkv.narrow(2, 0, d)?,
+                qkv.narrow(2, d, d)?,
+                qkv.narrow(2, 2 * d, d)?,
+            ))
+        }
+        Some(kv) => {
+            let (wq, bq) = rows(0, d)?;
+            let (wkv, bkv) = rows(d, 2 * d)?;
+            let qp = linear(q, &wq, Some(&bq))?;
+            let kvp = linear(kv, &wkv, Some(&bkv))?; // [B, Tk, 2d]
+            Ok((qp, kvp.narrow(2, 0, d)?, kvp.narrow(2, d, d)?))
+        }
+    }
 }
 
 /// `[B, T, d] -> [B, H, T, d/H]`, contiguous for the batched matmuls.

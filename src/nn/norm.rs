@@ -41,22 +41,7 @@ pub fn batch_norm(
         dims => candle_core::bail!("batch_norm expects [B, C] or [B, C, L], got {dims:?}"),
     };
     let (mean, var) = if train {
-        let n: usize = axes.iter().map(|&a| x.dims()[a]).product();
-        if n < 2 {
-            candle_core::bail!(
-                "batch_norm in training needs more than one value per channel, got {n}"
-            );
-        }
-        let mean = x.mean_keepdim(axes.as_slice())?;
-        let var = x
-            .broadcast_sub(&mean)?
-            .sqr()?
-            .mean_keepdim(axes.as_slice())?;
-        update_running(running_mean, &mean, momentum)?;
-        // Running variance uses the unbiased estimate: var * n / (n - 1).
-        let unbiased = var.affine(n as f64 / (n - 1) as f64, 0.0)?;
-        update_running(running_var, &unbiased, momentum)?;
-        (mean, var)
+        batch_stats(x, &axes, running_mean, running_var, momentum)?
     } else {
         let mean = running_mean
             .as_tensor()
@@ -74,6 +59,27 @@ pub fn batch_norm(
     let w = w.reshape(channel_shape.as_slice())?;
     let b = b.reshape(channel_shape.as_slice())?;
     normed.broadcast_mul(&w)?.broadcast_add(&b)
+}
+
+/// Batch mean and biased variance over `axes` (kept as size-1 dims), updating the running statistics.
+fn batch_stats(
+    x: &Tensor,
+    axes: &[usize],
+    running_mean: &Var,
+    running_var: &Var,
+    momentum: f64,
+) -> Result<(Tensor, Tensor)> {
+    let n: usize = axes.iter().map(|&a| x.dims()[a]).product();
+    if n < 2 {
+        candle_core::bail!("batch_norm in training needs more than one value per channel, got {n}");
+    }
+    let mean = x.mean_keepdim(axes)?;
+    let var = x.broadcast_sub(&mean)?.sqr()?.mean_keepdim(axes)?;
+    update_running(running_mean, &mean, momentum)?;
+    // The running variance uses the unbiased estimate, var * n / (n - 1).
+    let unbiased = var.affine(n as f64 / (n - 1) as f64, 0.0)?;
+    update_running(running_var, &unbiased, momentum)?;
+    Ok((mean, var))
 }
 
 /// `running = (1 - momentum) * running + momentum * stat`, computed outside the autograd graph.

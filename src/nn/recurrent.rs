@@ -109,27 +109,8 @@ fn run_direction(
     layer: usize,
     reverse: bool,
 ) -> Result<DirectionOutput> {
-    let sfx = if reverse { "_reverse" } else { "" };
-    let w_ih = param(p, &format!("weight_ih_l{layer}{sfx}"))?;
-    let w_hh = param(p, &format!("weight_hh_l{layer}{sfx}"))?;
-    let b_ih = param(p, &format!("bias_ih_l{layer}{sfx}"))?;
-    let b_hh = param(p, &format!("bias_hh_l{layer}{sfx}"))?;
-    let weights = StepWeights {
-        w_hh_t: w_hh.t()?,
-        b_hh: b_hh.clone(),
-        hidden: cfg.hidden,
-    };
-    // All input projections at once, then time-major so each step reads a contiguous [B, G*H] slice.
-    let proj = match cfg.cell {
-        // The LSTM adds both biases before any non-linearity, so they fold into the input projection.
-        Cell::Lstm => linear(x, w_ih, Some(&b_ih.add(b_hh)?))?,
-        // The GRU's n gate scales the hidden bias by r, so b_hh stays with the hidden projection.
-        Cell::Gru => linear(x, w_ih, Some(b_ih))?,
-    };
-    let proj = proj.transpose(0, 1)?.contiguous()?; // [T, B, G*H]
-    let (time, batch) = (proj.dim(0)?, proj.dim(1)?);
-    let mut steps = Vec::with_capacity(time);
-    split_steps(&proj, &mut steps)?;
+    let (steps, weights) = project_inputs(x, p, cfg, layer, reverse)?;
+    let (time, batch) = (steps.len(), x.dim(0)?);
     let zeros = Tensor::zeros((batch, cfg.hidden), x.dtype(), x.device())?;
     let mut state = State {
         h: zeros.clone(),
@@ -143,26 +124,17 @@ fn run_direction(
         (0..time).collect()
     };
     for t in order {
-        let gx = &steps[t];
         let (h_new, c_new) = match cfg.cell {
-            Cell::Lstm => lstm_step(gx, &state, &weights)?,
-            Cell::Gru => (gru_step(gx, &state, &weights)?, state.c.clone()),
+            Cell::Lstm => lstm_step(&steps[t], &state, &weights)?,
+            Cell::Gru => (gru_step(&steps[t], &state, &weights)?, None),
         };
-        let out = match masks {
-            Some(m) => {
-                let valid = &m[t];
-                state.h = valid.where_cond(&h_new, &state.h)?;
-                state.c = valid.where_cond(&c_new, &state.c)?;
-                valid.where_cond(&h_new, &zeros)?
-            }
-            None => {
-                state.h = h_new.clone();
-                state.c = c_new;
-                h_new
-            }
-        };
-        state.first = false;
-        outs.push(out);
+        outs.push(advance(
+            &mut state,
+            h_new,
+            c_new,
+            masks.map(|m| &m[t]),
+            &zeros,
+        )?);
     }
     if reverse {
         outs.reverse();
@@ -176,6 +148,65 @@ fn run_direction(
         h: state.h,
         c,
     })
+}
+
+/// The input projections of every step (one matmul for the whole sequence) and the per-step weights.
+fn project_inputs(
+    x: &Tensor,
+    p: &ParamMap,
+    cfg: &RecurrentConfig,
+    layer: usize,
+    reverse: bool,
+) -> Result<(Vec<Tensor>, StepWeights)> {
+    let sfx = if reverse { "_reverse" } else { "" };
+    let w_ih = param(p, &format!("weight_ih_l{layer}{sfx}"))?;
+    let w_hh = param(p, &format!("weight_hh_l{layer}{sfx}"))?;
+    let b_ih = param(p, &format!("bias_ih_l{layer}{sfx}"))?;
+    let b_hh = param(p, &format!("bias_hh_l{layer}{sfx}"))?;
+    let proj = match cfg.cell {
+        // The LSTM adds both biases before any non-linearity, so they fold into the input projection.
+        Cell::Lstm => linear(x, w_ih, Some(&b_ih.add(b_hh)?))?,
+        // The GRU's n gate scales the hidden bias by r, so b_hh stays with the hidden projection.
+        Cell::Gru => linear(x, w_ih, Some(b_ih))?,
+    };
+    // Time-major, so each step is a contiguous [B, G*H] block.
+    let proj = proj.transpose(0, 1)?.contiguous()?; // [T, B, G*H]
+    let mut steps = Vec::with_capacity(proj.dim(0)?);
+    split_steps(&proj, &mut steps)?;
+    let weights = StepWeights {
+        w_hh_t: w_hh.t()?,
+        b_hh: b_hh.clone(),
+        hidden: cfg.hidden,
+    };
+    Ok((steps, weights))
+}
+
+/// Moves the state to `(h_new, c_new)` where the step is valid (everywhere without masks) and returns the step's
+/// output: `h_new`, or zero past a sequence's length.
+fn advance(
+    state: &mut State,
+    h_new: Tensor,
+    c_new: Option<Tensor>,
+    valid: Option<&Tensor>,
+    zeros: &Tensor,
+) -> Result<Tensor> {
+    state.first = false;
+    match valid {
+        Some(valid) => {
+            state.h = valid.where_cond(&h_new, &state.h)?;
+            if let Some(c_new) = c_new {
+                state.c = valid.where_cond(&c_new, &state.c)?;
+            }
+            valid.where_cond(&h_new, zeros)
+        }
+        None => {
+            state.h = h_new.clone();
+            if let Some(c_new) = c_new {
+                state.c = c_new;
+            }
+            Ok(h_new)
+        }
+    }
 }
 
 /// Splits `[T, B, G]` into T tensors `[B, G]` by halving. The backward pass of a narrow materialises a gradient as
@@ -207,7 +238,7 @@ struct StepWeights {
 }
 
 /// One LSTM step: `gx [B, 4H]` already holds `x W_ih^T + b_ih + b_hh`. Returns `(h', c')`.
-fn lstm_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<(Tensor, Tensor)> {
+fn lstm_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<(Tensor, Option<Tensor>)> {
     let hs = w.hidden;
     let gates = if state.first {
         gx.clone()
@@ -228,7 +259,7 @@ fn lstm_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<(Tensor, Ten
         f.mul(&state.c)?.add(&i.mul(&g)?)?
     };
     let h_new = o.mul(&c_new.tanh()?)?;
-    Ok((h_new, c_new))
+    Ok((h_new, Some(c_new)))
 }
 
 /// One GRU step: `gx [B, 3H]` holds `x W_ih^T + b_ih`. Returns `h'`.

@@ -29,6 +29,8 @@ pub fn outer(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 /// `[k] @ [k]` -> `[]`; `[.., n, k] @ [k]` -> `[.., n]`; `[k] @ [.., k, m]` -> `[.., m]`;
 /// `[..a, n, k] @ [..b, k, m]` -> `[broadcast(..a, ..b), n, m]`, e.g. `[B, d] @ [r, d, o]` -> `[r, B, o]`.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    // Permuted operands (a `transpose` in the graph) are copied once: BLAS back ends accept only simple strides.
+    let (a, b) = (&a.contiguous()?, &b.contiguous()?);
     match (a.rank(), b.rank()) {
         (0, _) | (_, 0) => candle_core::bail!("matmul: both operands need at least one dim"),
         (1, 1) => a.unsqueeze(0)?.matmul(&b.unsqueeze(1)?)?.reshape(()),

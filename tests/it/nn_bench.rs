@@ -83,6 +83,7 @@ fn lstm_steps_per_second() {
     let ours_rate = steps_per_second(&vars, &ours);
     let theirs_rate = steps_per_second(&vars, &theirs);
     eprintln!(
-        "LSTM training steps/s: fusec::nn::recurrent {ours_rate:.1}, candle-nn {theirs_rate:.1}"
+        "LSTM training steps/s: fusec::nn::recurrent {ours_rate:.1} (forward alone {forward_rate:.1}/s), \
+         candle-nn {theirs_rate:.1}"
     );
 }
