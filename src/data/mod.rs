@@ -58,16 +58,14 @@ pub struct Dataset {
 pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let dir = base_dir.join(&spec.declared_in).join(&spec.path);
     let mut diags = Diagnostics::default();
+    check::check_spec(spec, &mut diags);
     let loaded = fields::load_fields(spec, &dir, &mut diags);
     fields::check_row_counts(spec, &loaded, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
-    let splits = split::split(spec, &loaded, &mut diags);
-    let stats = fields::fit_standardization(spec, &loaded, &splits.train, &mut diags);
-    if diags.has_errors() {
-        return Err(diags);
-    }
+    let splits = split::split(spec, &loaded);
+    let stats = fields::fit_standardization(spec, &loaded, &splits.train);
     let mut fields = BTreeMap::new();
     let mut replaced = BTreeMap::new();
     for (name, f) in loaded {
@@ -77,17 +75,10 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
     let report = DataReport::new(spec, &fields, &splits, replaced);
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
-        .map(|(k, (m, s))| {
-            (
-                k,
-                (
-                    m.iter().map(|v| *v as f32).collect(),
-                    s.iter().map(|v| *v as f32).collect(),
-                ),
-            )
-        })
+        .map(|(k, (m, s))| (k, (to_f32(m), to_f32(s))))
         .collect();
     Ok(Dataset {
         fields,

@@ -33,7 +33,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<RawArray, String> {
         dict_value(&header, "fortran_order").ok_or("the .npy header has no 'fortran_order'")?;
     let shape =
         parse_shape(&dict_value(&header, "shape").ok_or("the .npy header has no 'shape'")?)?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+        .ok_or("the .npy shape is too large")?;
     let data = &bytes[start + header_len..];
     let mut values = decode(descr, data, n)?;
     if fortran.trim() == "True" && shape.len() > 1 {
@@ -93,7 +96,7 @@ fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
             ))
         }
     };
-    let need = n * width;
+    let need = n.checked_mul(width).ok_or("the .npy shape is too large")?;
     if data.len() < need {
         return Err(format!(
             "the .npy data is truncated: {} bytes for {n} elements of `{descr}`",

@@ -116,6 +116,12 @@ fn read_csv(
 ) -> Result<RawArray, ReadError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| format_error(shown, "the file is not UTF-8 text".into()))?;
+    if start >= end {
+        return Err(format_error(
+            shown,
+            format!("the column range {start}..{end} is empty"),
+        ));
+    }
     let mut values = Vec::new();
     let mut problems = CsvProblems::default();
     let mut n_rows = 0;

@@ -264,6 +264,9 @@ pub struct LabelMetrics {
     pub f1_pos: f64,
 }
 
+/// Reads one metric out of a [`LabelMetrics`].
+type Getter = fn(&LabelMetrics) -> f64;
+
 /// Metrics per label from `[N, K]` row-major 0/1 predictions and labels.
 pub fn binary_per_label(preds: &[usize], labels: &[usize], k: usize) -> Vec<LabelMetrics> {
     (0..k)
@@ -317,8 +320,8 @@ fn per_label_set(
         Some(s) => s.to_lowercase(),
         None => format!("label{j}"),
     };
-    let mean = |f: fn(&LabelMetrics) -> f64| per.iter().map(f).sum::<f64>() / k.max(1) as f64;
-    let fields: [(&str, fn(&LabelMetrics) -> f64); 4] = [
+    let mean = |f: Getter| per.iter().map(f).sum::<f64>() / k.max(1) as f64;
+    let fields: [(&str, Getter); 4] = [
         ("acc", |m| m.acc),
         ("f1_weighted", |m| m.f1_weighted),
         ("majority", |m| m.majority),

@@ -227,7 +227,7 @@ const BAD: &str = r#"data bad {
   field aux: f32[2] = csv("aux.csv", columns = 0..2)
   field wide: f32[3] = csv("aux.csv", columns = 0..2)
   split = stratified(label, train = 0.6, valid = 0.2, test = 0.2, seed = 0)
-  standardize = [zer, mor]
+  standardize = [zer, mor, labl]
 }"#;
 
 fn bad_spec(src: &Src) -> DataSpec {
@@ -262,7 +262,7 @@ fn bad_spec(src: &Src) -> DataSpec {
             field("wide", &[3], csv(0, 2)),
         ],
         split: stratified("label"),
-        standardize: vec!["zer".into(), "mor".into()],
+        standardize: vec!["zer".into(), "mor".into(), "labl".into()],
         nonfinite: NonFinite::Error,
         span: src.span(BAD),
     }
@@ -289,6 +289,7 @@ fn broken_data_reports_every_problem_at_once() {
     assert_eq!(
         codes,
         [
+            "fusec::data::unknown_field",
             "fusec::data::missing_file",
             "fusec::data::parse",
             "fusec::data::nonfinite",
