@@ -84,7 +84,7 @@ fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
 }
 
 /// Decodes `n` little-endian elements of dtype `descr`.
-fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
+pub(super) fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
     let width = match descr {
         "<f4" | "<i4" | "<u4" => 4,
         "<f8" | "<i8" | "<u8" => 8,

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::npy::{parse_npy, RawArray};
+use super::npy::{decode, parse_npy, RawArray};
 use crate::ir::SourceKind;
 
 /// A problem with one file, without a location in the .fuse file yet.
@@ -272,21 +272,38 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
     use safetensors::Dtype as D;
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| format_error(shown, format!("not a safetensors file: {e}")))?;
-    let view = match st.tensor(key) {
-        Ok(v) => v,
-        Err(_) => {
-            let mut keys: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
-            keys.sort();
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            return Err(missing_key(shown, key, &keys));
-        }
+    let Ok(view) = st.tensor(key) else {
+        let mut keys: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+        keys.sort();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        return Err(missing_key(shown, key, &keys));
     };
-    let data = view.data();
-    let width = match view.dtype() {
-        D::F64 | D::I64 | D::U64 => 8,
-        D::F32 | D::I32 | D::U32 => 4,
-        D::F16 | D::BF16 | D::I16 | D::U16 => 2,
-        D::U8 | D::I8 | D::BOOL => 1,
+    let n = view.shape().iter().product();
+    // The same little-endian layouts as .npy, so one decoder serves both; bf16 has no NumPy name.
+    let descr = match view.dtype() {
+        D::BF16 => {
+            let values = view
+                .data()
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64())
+                .collect();
+            return Ok(RawArray {
+                values,
+                shape: view.shape().to_vec(),
+            });
+        }
+        D::F64 => "<f8",
+        D::F32 => "<f4",
+        D::F16 => "<f2",
+        D::I64 => "<i8",
+        D::I32 => "<i4",
+        D::I16 => "<i2",
+        D::I8 => "|i1",
+        D::U64 => "<u8",
+        D::U32 => "<u4",
+        D::U16 => "<u2",
+        D::U8 => "|u1",
+        D::BOOL => "|b1",
         other => {
             return Err(format_error(
                 shown,
@@ -294,24 +311,7 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
             ))
         }
     };
-    let dtype = view.dtype();
-    let values = data
-        .chunks_exact(width)
-        .map(|b| match dtype {
-            D::F64 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
-            D::I64 => i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
-            D::U64 => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
-            D::F32 => f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::I32 => i32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::U32 => u32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f64(),
-            D::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f64(),
-            D::I16 => i16::from_le_bytes([b[0], b[1]]) as f64,
-            D::U16 => u16::from_le_bytes([b[0], b[1]]) as f64,
-            D::I8 => b[0] as i8 as f64,
-            _ => b[0] as f64,
-        })
-        .collect();
+    let values = decode(descr, view.data(), n).map_err(|m| format_error(shown, m))?;
     Ok(RawArray {
         values,
         shape: view.shape().to_vec(),
