@@ -132,14 +132,21 @@ fn ordered_files(
     let files = &field.source.files;
     let per_split = matches!(spec.split, SplitSpec::Files);
     let ok = if per_split {
+        let count = |split: &str| files.iter().filter(|(s, _)| s == split).count();
         files.iter().all(|(s, _)| SPLITS.contains(&s.as_str()))
-            && files.iter().any(|(s, _)| s == "train")
+            && count("train") == 1
+            && count("valid") <= 1
+            && count("test") <= 1
     } else {
         files.len() == 1 && files[0].0 == "all"
     };
     if !ok {
         let msg = if per_split {
-            format!("field `{}` must name a file per split (train, and valid and test if used) with `split = files()`", field.name)
+            format!(
+                "field `{}` must name one file per split (train, and valid and test if used) with \
+                 `split = files()`",
+                field.name
+            )
         } else {
             format!(
                 "field `{}` must read exactly one file unless the data uses `split = files()`",
