@@ -267,4 +267,23 @@ mod tests {
         let bytes = write_npy(&[3.0, 1.0], &[2], true);
         assert_eq!(parse_npy(&bytes).unwrap().values, vec![3.0, 1.0]);
     }
+
+    #[test]
+    fn corrupted_files_are_errors_not_panics() {
+        let good = write_npy(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2], false);
+        for cut in 0..good.len() {
+            let _ = parse_npy(&good[..cut]);
+        }
+        // Flip every byte of the header and the first data bytes to a few values.
+        for i in 0..good.len().min(140) {
+            for v in [0u8, b'(', b')', b',', b'\'', b'9', 0xff] {
+                let mut bad = good.clone();
+                bad[i] = v;
+                let _ = parse_npy(&bad);
+            }
+        }
+        // A header that promises far more data than there is.
+        let huge = npy("<f8", false, "(4000000000, 4000000000)", &[0; 16]);
+        assert!(parse_npy(&huge).is_err());
+    }
 }
