@@ -411,6 +411,7 @@ pub fn finish(l: Loaded, stats: Option<&(Vec<f64>, Vec<f64>)>) -> FieldData {
     };
     FieldData {
         values,
+        dtype: l.dtype,
         example_shape: l.example_shape,
         n: l.n,
     }

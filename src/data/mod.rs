@@ -13,10 +13,10 @@ mod split;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Error, Tensor};
+use candle_core::{DType, Device, Error, Tensor};
 
 use crate::diag::Diagnostics;
-use crate::ir::DataSpec;
+use crate::ir::{DataSpec, Dtype};
 use crate::rng::SeededRng;
 
 pub use check::check_against_model;
@@ -35,6 +35,8 @@ pub enum FieldValues {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldData {
     pub values: FieldValues,
+    /// The declared dtype; `values` holds it as f32 (floats) or i64 (integers and bools).
+    pub dtype: Dtype,
     pub example_shape: Vec<usize>,
     pub n: usize,
 }
@@ -106,7 +108,8 @@ impl Dataset {
         }
     }
 
-    /// The examples `idx` of `field` stacked into a `[idx.len(), ..example_shape]` tensor (f32 or i64).
+    /// The examples `idx` of `field` stacked into a `[idx.len(), ..example_shape]` tensor of the field's
+    /// declared dtype (f32, f64, i64, u32, or u8 for bool).
     pub fn gather(
         &self,
         field: &str,
@@ -126,9 +129,16 @@ impl Dataset {
         let per: usize = f.example_shape.iter().product();
         let mut shape = vec![idx.len()];
         shape.extend(&f.example_shape);
-        match &f.values {
-            FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
-            FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
+        let t = match &f.values {
+            FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
+            FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
+        };
+        // The declared dtype, as `ModelInput` tensors have it (bool as u8).
+        match f.dtype {
+            Dtype::F32 | Dtype::I64 => Ok(t),
+            Dtype::F64 => t.to_dtype(DType::F64),
+            Dtype::U32 => t.to_dtype(DType::U32),
+            Dtype::Bool => t.to_dtype(DType::U8),
         }
     }
 }

@@ -409,6 +409,14 @@ fn npy_npz_safetensors_and_split_files() {
         ds.fields["y"].values,
         FieldValues::I64(vec![0, 1, 1, 0, 1, 0])
     );
+    // A bool field's batches come as u8, as the back end feeds `bool` inputs.
+    let mut as_bool = ds.clone();
+    if let Some(y) = as_bool.fields.get_mut("y") {
+        y.dtype = Dtype::Bool;
+    }
+    let yb = as_bool.gather("y", &[1, 3], &Device::Cpu).unwrap();
+    assert_eq!(yb.dtype(), candle_core::DType::U8);
+    assert_eq!(yb.to_vec1::<u8>().unwrap(), vec![1, 0]);
 
     let st = DataSpec {
         fields: vec![field(
