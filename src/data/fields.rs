@@ -25,7 +25,6 @@ pub struct Loaded {
     pub replaced: usize,
     /// The files read, as diagnostics print them (`` `bad/mor.csv` ``).
     pub files: String,
-    pub span: crate::source::Span,
 }
 
 /// Loads every field, pushing a diagnostic for each problem; fields whose files cannot be read or do not
@@ -121,7 +120,6 @@ fn concat_parts(
         per_split: matches!(spec.split, SplitSpec::Files).then_some(per_split),
         replaced: 0,
         files: String::new(),
-        span: field.span,
     })
 }
 
@@ -134,14 +132,21 @@ fn ordered_files(
     let files = &field.source.files;
     let per_split = matches!(spec.split, SplitSpec::Files);
     let ok = if per_split {
+        let count = |split: &str| files.iter().filter(|(s, _)| s == split).count();
         files.iter().all(|(s, _)| SPLITS.contains(&s.as_str()))
-            && files.iter().any(|(s, _)| s == "train")
+            && count("train") == 1
+            && count("valid") <= 1
+            && count("test") <= 1
     } else {
         files.len() == 1 && files[0].0 == "all"
     };
     if !ok {
         let msg = if per_split {
-            format!("field `{}` must name a file per split (train, and valid and test if used) with `split = files()`", field.name)
+            format!(
+                "field `{}` must name one file per split (train, and valid and test if used) with \
+                 `split = files()`",
+                field.name
+            )
         } else {
             format!(
                 "field `{}` must read exactly one file unless the data uses `split = files()`",
@@ -357,33 +362,14 @@ pub fn fit_standardization(
     spec: &DataSpec,
     loaded: &BTreeMap<String, Loaded>,
     train: &[usize],
-    diags: &mut Diagnostics,
 ) -> BTreeMap<String, (Vec<f64>, Vec<f64>)> {
-    let mut out = BTreeMap::new();
-    for name in &spec.standardize {
-        let Some(l) = loaded.get(name) else {
-            let names = spec.fields.iter().map(|f| f.name.as_str());
-            let mut d = Diagnostic::error(
-                "fusec::data::standardize",
-                format!("`standardize` names `{name}`, which is not a field"),
-            )
-            .label(spec.span, "in this data block");
-            if let Some(s) = crate::diag::did_you_mean(name, names) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            diags.push(d);
-            continue;
-        };
-        if !l.dtype.is_float() {
-            diags.push(
-                Diagnostic::error("fusec::data::standardize", format!("`standardize` names `{name}`, a {} field; only float fields can be standardized", l.dtype))
-                    .label(l.span, "declared here"),
-            );
-            continue;
-        }
-        out.insert(name.clone(), fit(l, train));
-    }
-    out
+    // `check_spec` has reported names that are not float fields; they are skipped here.
+    spec.standardize
+        .iter()
+        .filter_map(|name| loaded.get(name).map(|l| (name, l)))
+        .filter(|(_, l)| l.dtype.is_float())
+        .map(|(name, l)| (name.clone(), fit(l, train)))
+        .collect()
 }
 
 fn fit(l: &Loaded, train: &[usize]) -> (Vec<f64>, Vec<f64>) {
@@ -425,6 +411,7 @@ pub fn finish(l: Loaded, stats: Option<&(Vec<f64>, Vec<f64>)>) -> FieldData {
     };
     FieldData {
         values,
+        dtype: l.dtype,
         example_shape: l.example_shape,
         n: l.n,
     }

@@ -13,10 +13,10 @@ mod split;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use candle_core::{Device, Error, Tensor};
+use candle_core::{DType, Device, Error, Tensor};
 
 use crate::diag::Diagnostics;
-use crate::ir::DataSpec;
+use crate::ir::{DataSpec, Dtype};
 use crate::rng::SeededRng;
 
 pub use check::check_against_model;
@@ -35,6 +35,8 @@ pub enum FieldValues {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldData {
     pub values: FieldValues,
+    /// The declared dtype; `values` holds it as f32 (floats) or i64 (integers and bools).
+    pub dtype: Dtype,
     pub example_shape: Vec<usize>,
     pub n: usize,
 }
@@ -58,16 +60,14 @@ pub struct Dataset {
 pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let dir = base_dir.join(&spec.declared_in).join(&spec.path);
     let mut diags = Diagnostics::default();
+    check::check_spec(spec, &mut diags);
     let loaded = fields::load_fields(spec, &dir, &mut diags);
     fields::check_row_counts(spec, &loaded, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
-    let splits = split::split(spec, &loaded, &mut diags);
-    let stats = fields::fit_standardization(spec, &loaded, &splits.train, &mut diags);
-    if diags.has_errors() {
-        return Err(diags);
-    }
+    let splits = split::split(spec, &loaded);
+    let stats = fields::fit_standardization(spec, &loaded, &splits.train);
     let mut fields = BTreeMap::new();
     let mut replaced = BTreeMap::new();
     for (name, f) in loaded {
@@ -77,17 +77,10 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
     let report = DataReport::new(spec, &fields, &splits, replaced);
+    let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
-        .map(|(k, (m, s))| {
-            (
-                k,
-                (
-                    m.iter().map(|v| *v as f32).collect(),
-                    s.iter().map(|v| *v as f32).collect(),
-                ),
-            )
-        })
+        .map(|(k, (m, s))| (k, (to_f32(m), to_f32(s))))
         .collect();
     Ok(Dataset {
         fields,
@@ -115,7 +108,8 @@ impl Dataset {
         }
     }
 
-    /// The examples `idx` of `field` stacked into a `[idx.len(), ..example_shape]` tensor (f32 or i64).
+    /// The examples `idx` of `field` stacked into a `[idx.len(), ..example_shape]` tensor of the field's
+    /// declared dtype (f32, f64, i64, u32, or u8 for bool).
     pub fn gather(
         &self,
         field: &str,
@@ -135,9 +129,16 @@ impl Dataset {
         let per: usize = f.example_shape.iter().product();
         let mut shape = vec![idx.len()];
         shape.extend(&f.example_shape);
-        match &f.values {
-            FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
-            FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device),
+        let t = match &f.values {
+            FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
+            FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
+        };
+        // The declared dtype, as `ModelInput` tensors have it (bool as u8).
+        match f.dtype {
+            Dtype::F32 | Dtype::I64 => Ok(t),
+            Dtype::F64 => t.to_dtype(DType::F64),
+            Dtype::U32 => t.to_dtype(DType::U32),
+            Dtype::Bool => t.to_dtype(DType::U8),
         }
     }
 }

@@ -33,7 +33,10 @@ pub fn parse_npy(bytes: &[u8]) -> Result<RawArray, String> {
         dict_value(&header, "fortran_order").ok_or("the .npy header has no 'fortran_order'")?;
     let shape =
         parse_shape(&dict_value(&header, "shape").ok_or("the .npy header has no 'shape'")?)?;
-    let n: usize = shape.iter().product();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, d| acc.checked_mul(*d))
+        .ok_or("the .npy shape is too large")?;
     let data = &bytes[start + header_len..];
     let mut values = decode(descr, data, n)?;
     if fortran.trim() == "True" && shape.len() > 1 {
@@ -81,7 +84,7 @@ fn parse_shape(text: &str) -> Result<Vec<usize>, String> {
 }
 
 /// Decodes `n` little-endian elements of dtype `descr`.
-fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
+pub(super) fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
     let width = match descr {
         "<f4" | "<i4" | "<u4" => 4,
         "<f8" | "<i8" | "<u8" => 8,
@@ -93,7 +96,7 @@ fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, String> {
             ))
         }
     };
-    let need = n * width;
+    let need = n.checked_mul(width).ok_or("the .npy shape is too large")?;
     if data.len() < need {
         return Err(format!(
             "the .npy data is truncated: {} bytes for {n} elements of `{descr}`",
@@ -263,5 +266,24 @@ mod tests {
         );
         let bytes = write_npy(&[3.0, 1.0], &[2], true);
         assert_eq!(parse_npy(&bytes).unwrap().values, vec![3.0, 1.0]);
+    }
+
+    #[test]
+    fn corrupted_files_are_errors_not_panics() {
+        let good = write_npy(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2], false);
+        for cut in 0..good.len() {
+            let _ = parse_npy(&good[..cut]);
+        }
+        // Flip every byte of the header and the first data bytes to a few values.
+        for i in 0..good.len().min(140) {
+            for v in [0u8, b'(', b')', b',', b'\'', b'9', 0xff] {
+                let mut bad = good.clone();
+                bad[i] = v;
+                let _ = parse_npy(&bad);
+            }
+        }
+        // A header that promises far more data than there is.
+        let huge = npy("<f8", false, "(4000000000, 4000000000)", &[0; 16]);
+        assert!(parse_npy(&huge).is_err());
     }
 }

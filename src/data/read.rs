@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::npy::{parse_npy, RawArray};
+use super::npy::{decode, parse_npy, RawArray};
 use crate::ir::SourceKind;
 
 /// A problem with one file, without a location in the .fuse file yet.
@@ -116,6 +116,12 @@ fn read_csv(
 ) -> Result<RawArray, ReadError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| format_error(shown, "the file is not UTF-8 text".into()))?;
+    if start >= end {
+        return Err(format_error(
+            shown,
+            format!("the column range {start}..{end} is empty"),
+        ));
+    }
     let mut values = Vec::new();
     let mut problems = CsvProblems::default();
     let mut n_rows = 0;
@@ -266,21 +272,38 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
     use safetensors::Dtype as D;
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| format_error(shown, format!("not a safetensors file: {e}")))?;
-    let view = match st.tensor(key) {
-        Ok(v) => v,
-        Err(_) => {
-            let mut keys: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
-            keys.sort();
-            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-            return Err(missing_key(shown, key, &keys));
-        }
+    let Ok(view) = st.tensor(key) else {
+        let mut keys: Vec<String> = st.names().into_iter().map(|s| s.to_string()).collect();
+        keys.sort();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        return Err(missing_key(shown, key, &keys));
     };
-    let data = view.data();
-    let width = match view.dtype() {
-        D::F64 | D::I64 | D::U64 => 8,
-        D::F32 | D::I32 | D::U32 => 4,
-        D::F16 | D::BF16 | D::I16 | D::U16 => 2,
-        D::U8 | D::I8 | D::BOOL => 1,
+    let n = view.shape().iter().product();
+    // The same little-endian layouts as .npy, so one decoder serves both; bf16 has no NumPy name.
+    let descr = match view.dtype() {
+        D::BF16 => {
+            let values = view
+                .data()
+                .chunks_exact(2)
+                .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f64())
+                .collect();
+            return Ok(RawArray {
+                values,
+                shape: view.shape().to_vec(),
+            });
+        }
+        D::F64 => "<f8",
+        D::F32 => "<f4",
+        D::F16 => "<f2",
+        D::I64 => "<i8",
+        D::I32 => "<i4",
+        D::I16 => "<i2",
+        D::I8 => "|i1",
+        D::U64 => "<u8",
+        D::U32 => "<u4",
+        D::U16 => "<u2",
+        D::U8 => "|u1",
+        D::BOOL => "|b1",
         other => {
             return Err(format_error(
                 shown,
@@ -288,26 +311,82 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
             ))
         }
     };
-    let dtype = view.dtype();
-    let values = data
-        .chunks_exact(width)
-        .map(|b| match dtype {
-            D::F64 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
-            D::I64 => i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
-            D::U64 => u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64,
-            D::F32 => f32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::I32 => i32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::U32 => u32::from_le_bytes(b.try_into().unwrap_or([0; 4])) as f64,
-            D::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f64(),
-            D::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f64(),
-            D::I16 => i16::from_le_bytes([b[0], b[1]]) as f64,
-            D::U16 => u16::from_le_bytes([b[0], b[1]]) as f64,
-            D::I8 => b[0] as i8 as f64,
-            _ => b[0] as f64,
-        })
-        .collect();
+    let values = decode(descr, view.data(), n).map_err(|m| format_error(shown, m))?;
     Ok(RawArray {
         values,
         shape: view.shape().to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str, start: usize, end: usize) -> Result<RawArray, ReadError> {
+        read_csv(text.as_bytes(), "t.csv", start, end, true, false)
+    }
+
+    #[test]
+    fn csv_reads_column_ranges_and_reports_bad_cells() {
+        let a = csv("h\n1,2,3\n4, 5 ,\"6\"\n\n", 1, 3).unwrap();
+        assert_eq!((a.shape, a.values), (vec![2, 2], vec![2.0, 3.0, 5.0, 6.0]));
+        let e = csv("h\n1,x,3\n4,5\n7,,9\n", 0, 3).unwrap_err();
+        assert_eq!(e.code, "fusec::data::parse");
+        assert_eq!(
+            e.message,
+            "cannot parse `t.csv`: 1 row with too few columns and 2 cells that are not numbers"
+        );
+        assert_eq!(e.notes[0], "line 2, column 1: `x` is not a number");
+        assert!(
+            csv("h\n1\n", 2, 1).is_err(),
+            "an empty range is an error, not a panic"
+        );
+        let scalar = read_csv(b"7\n8\n", "t.csv", 0, 1, false, true).unwrap();
+        assert_eq!(scalar.shape, vec![2]);
+    }
+
+    #[test]
+    fn corrupted_archives_are_errors_not_panics() {
+        let st = safetensors::serialize(
+            [(
+                "x",
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8])
+                    .unwrap(),
+            )],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            read_safetensors(&st, "t", "x").unwrap().values,
+            vec![0.0, 0.0]
+        );
+        for i in 0..st.len() {
+            let mut bad = st.clone();
+            bad[i] ^= 0x5a;
+            let _ = read_safetensors(&bad, "t", "x");
+            let _ = read_safetensors(&st[..i], "t", "x");
+        }
+        let npz = npz_bytes("x", &super::super::npy::write_npy(&[1.0, 2.0], &[2], false));
+        assert_eq!(read_npz(&npz, "t", "x").unwrap().values, vec![1.0, 2.0]);
+        assert_eq!(
+            read_npz(&npz, "t", "y").unwrap_err().code,
+            "fusec::data::missing_key"
+        );
+        for i in 0..npz.len() {
+            let mut bad = npz.clone();
+            bad[i] ^= 0x5a;
+            let _ = read_npz(&bad, "t", "x");
+            let _ = read_npz(&npz[..i], "t", "x");
+        }
+    }
+
+    fn npz_bytes(key: &str, npy: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file(format!("{key}.npy"), options).unwrap();
+        zip.write_all(npy).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
 }

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use super::fields::Loaded;
-use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{DataSpec, SplitSpec};
 use crate::rng::SeededRng;
 
@@ -17,13 +16,9 @@ pub struct Splits {
     pub test: Vec<usize>,
 }
 
-/// Splits the loaded examples as the spec says; problems (an unknown `by` field, bad fractions) become
-/// diagnostics and an empty split.
-pub fn split(
-    spec: &DataSpec,
-    loaded: &BTreeMap<String, Loaded>,
-    diags: &mut Diagnostics,
-) -> Splits {
+/// Splits the loaded examples as the spec says. The spec has passed `check_spec` (a known integer `by`
+/// field, valid fractions); should it not have, the split is empty.
+pub fn split(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Splits {
     let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
     match &spec.split {
         SplitSpec::Files => by_files(loaded),
@@ -33,9 +28,6 @@ pub fn split(
             test,
             seed,
         } => {
-            if !fractions_ok(spec, [*train, *valid, *test], diags) {
-                return Splits::default();
-            }
             let mut idx: Vec<usize> = (0..n).collect();
             SeededRng::new(*seed).shuffle(&mut idx);
             let mut s = Splits::default();
@@ -50,10 +42,7 @@ pub fn split(
             test,
             seed,
         } => {
-            if !fractions_ok(spec, [*train, *valid, *test], diags) {
-                return Splits::default();
-            }
-            let Some(labels) = label_values(spec, by, loaded, diags) else {
+            let Some(labels) = label_values(by, loaded) else {
                 return Splits::default();
             };
             let mut classes: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
@@ -100,50 +89,17 @@ fn cut(idx: &[usize], [train, valid, test]: [f64; 3], s: &mut Splits) {
         .extend(&idx[n_train + n_valid..n_train + n_valid + n_test]);
 }
 
-fn fractions_ok(spec: &DataSpec, f: [f64; 3], diags: &mut Diagnostics) -> bool {
-    let each_ok = f.iter().all(|v| (0.0..=1.0).contains(v));
-    let sum: f64 = f.iter().sum();
-    if each_ok && sum <= 1.0 + 1e-9 && f[0] > 0.0 {
-        return true;
-    }
-    diags.push(
-        Diagnostic::error(
-            "fusec::data::split",
-            format!("split fractions train {}, valid {}, test {} must lie in [0, 1], sum to at most 1, and train must be > 0", f[0], f[1], f[2]),
-        )
-        .label(spec.span, "in this data block"),
-    );
-    false
+/// Whether split fractions are usable: each in [0, 1], summing to at most 1, with a non-empty train split.
+pub fn fractions_ok([train, valid, test]: [f64; 3]) -> bool {
+    let each_ok = [train, valid, test].iter().all(|v| (0.0..=1.0).contains(v));
+    each_ok && train + valid + test <= 1.0 + 1e-9 && train > 0.0
 }
 
 /// The integer values of the stratification field, one per example.
-fn label_values(
-    spec: &DataSpec,
-    by: &str,
-    loaded: &BTreeMap<String, Loaded>,
-    diags: &mut Diagnostics,
-) -> Option<Vec<i64>> {
-    let Some(l) = loaded.get(by) else {
-        let mut d = Diagnostic::error(
-            "fusec::data::split",
-            format!("`stratified` names `{by}`, which is not a field"),
-        )
-        .label(spec.span, "in this data block");
-        if let Some(s) = crate::diag::did_you_mean(by, spec.fields.iter().map(|f| f.name.as_str()))
-        {
-            d = d.help(format!("did you mean `{s}`?"));
-        }
-        diags.push(d);
-        return None;
-    };
-    if l.dtype.is_float() || l.example_shape.iter().product::<usize>() != 1 {
-        diags.push(
-            Diagnostic::error("fusec::data::split", format!("`stratified` needs a scalar integer label field, but `{by}` is {} with examples of shape {:?}", l.dtype, l.example_shape))
-                .label(l.span, "declared here"),
-        );
-        return None;
-    }
-    Some(l.values.iter().map(|v| *v as i64).collect())
+fn label_values(by: &str, loaded: &BTreeMap<String, Loaded>) -> Option<Vec<i64>> {
+    let l = loaded.get(by)?;
+    let scalar = l.example_shape.iter().product::<usize>() == 1;
+    (!l.dtype.is_float() && scalar).then(|| l.values.iter().map(|v| *v as i64).collect())
 }
 
 fn by_files(loaded: &BTreeMap<String, Loaded>) -> Splits {

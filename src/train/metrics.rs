@@ -20,6 +20,7 @@ const REGRESSION: &[&str] = &[
     "f1",
     "acc2_nonzero",
     "f1_nonzero",
+    "f1_nonzero_mult",
     "acc7",
 ];
 
@@ -264,6 +265,9 @@ pub struct LabelMetrics {
     pub f1_pos: f64,
 }
 
+/// Reads one metric out of a [`LabelMetrics`].
+type Getter = fn(&LabelMetrics) -> f64;
+
 /// Metrics per label from `[N, K]` row-major 0/1 predictions and labels.
 pub fn binary_per_label(preds: &[usize], labels: &[usize], k: usize) -> Vec<LabelMetrics> {
     (0..k)
@@ -317,8 +321,8 @@ fn per_label_set(
         Some(s) => s.to_lowercase(),
         None => format!("label{j}"),
     };
-    let mean = |f: fn(&LabelMetrics) -> f64| per.iter().map(f).sum::<f64>() / k.max(1) as f64;
-    let fields: [(&str, fn(&LabelMetrics) -> f64); 4] = [
+    let mean = |f: Getter| per.iter().map(f).sum::<f64>() / k.max(1) as f64;
+    let fields: [(&str, Getter); 4] = [
         ("acc", |m| m.acc),
         ("f1_weighted", |m| m.f1_weighted),
         ("majority", |m| m.majority),
@@ -351,15 +355,16 @@ fn regression_set(
         ));
     }
     let preds: Vec<f64> = outputs.iter().map(|v| *v as f64).collect();
-    let (acc2, f1) = binary_sentiment(&preds, targets, false);
-    let (acc2_nz, f1_nz) = binary_sentiment(&preds, targets, true);
+    let all = binary_sentiment(&preds, targets, false);
+    let nonzero = binary_sentiment(&preds, targets, true);
     Ok(vec![
         ("mae".into(), mae(&preds, targets)),
         ("corr".into(), pearson(&preds, targets)),
-        ("acc2".into(), acc2),
-        ("f1".into(), f1),
-        ("acc2_nonzero".into(), acc2_nz),
-        ("f1_nonzero".into(), f1_nz),
+        ("acc2".into(), all.acc),
+        ("f1".into(), all.f1),
+        ("acc2_nonzero".into(), nonzero.acc),
+        ("f1_nonzero".into(), nonzero.f1),
+        ("f1_nonzero_mult".into(), nonzero.f1_mult),
         ("acc7".into(), acc7(&preds, targets)),
     ])
 }
@@ -383,25 +388,31 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
-/// Binary sentiment accuracy and weighted F1. With `exclude_zero`, examples whose truth is 0 are dropped and
-/// the classes are negative vs positive (MulT's convention); otherwise negative vs non-negative.
-pub fn binary_sentiment(preds: &[f64], truth: &[f64], exclude_zero: bool) -> (f64, f64) {
-    let keep: Vec<(f64, f64)> = preds
+/// Binary sentiment metrics under one convention.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BinarySentiment {
+    pub acc: f64,
+    /// scikit-learn's weighted F1 with the truth as `y_true`.
+    pub f1: f64,
+    /// The same with the arguments swapped, as MulT's `eval_mosei_senti` calls `f1_score(preds, truth)`:
+    /// per-class F1 is symmetric, but the weights become the predicted class counts.
+    pub f1_mult: f64,
+}
+
+/// Binary sentiment metrics. With `exclude_zero`, examples whose truth is 0 are dropped and the classes are
+/// negative vs positive (MulT's convention); otherwise negative vs non-negative over all examples.
+pub fn binary_sentiment(preds: &[f64], truth: &[f64], exclude_zero: bool) -> BinarySentiment {
+    let cls = |v: f64| usize::from(if exclude_zero { v > 0.0 } else { v >= 0.0 });
+    let keep = preds
         .iter()
         .zip(truth)
-        .filter(|(_, t)| !exclude_zero || **t != 0.0)
-        .map(|(p, t)| (*p, *t))
-        .collect();
-    let cls = |v: f64| {
-        if exclude_zero {
-            usize::from(v > 0.0)
-        } else {
-            usize::from(v >= 0.0)
-        }
-    };
-    let p: Vec<usize> = keep.iter().map(|(p, _)| cls(*p)).collect();
-    let l: Vec<usize> = keep.iter().map(|(_, t)| cls(*t)).collect();
-    (accuracy(&p, &l), ClassReport::new(&p, &l, 2).weighted_f1())
+        .filter(|(_, t)| !exclude_zero || **t != 0.0);
+    let (p, l): (Vec<usize>, Vec<usize>) = keep.map(|(p, t)| (cls(*p), cls(*t))).unzip();
+    BinarySentiment {
+        acc: accuracy(&p, &l),
+        f1: ClassReport::new(&p, &l, 2).weighted_f1(),
+        f1_mult: ClassReport::new(&l, &p, 2).weighted_f1(),
+    }
 }
 
 /// 7-class accuracy: both sides clipped to [-3, 3] and rounded half to even (numpy's `round`).

@@ -141,7 +141,6 @@ impl Optimizer {
 }
 
 fn validate(kind: &OptimizerKind) -> Result<()> {
-    // `!(x >= 0.0)` also rejects NaN.
     let (lr, wd, betas, extra) = match *kind {
         OptimizerKind::Adam {
             lr,
@@ -164,7 +163,7 @@ fn validate(kind: &OptimizerKind) -> Result<()> {
         } => (lr, weight_decay, vec![], ("momentum", momentum)),
     };
     for (what, v) in [("lr", lr), ("weight_decay", wd), extra] {
-        if !(v >= 0.0) || !v.is_finite() {
+        if !v.is_finite() || v < 0.0 {
             return Err(Error::Msg(format!(
                 "optimizer {what} must be a finite number >= 0, got {v}"
             )));

@@ -227,7 +227,7 @@ const BAD: &str = r#"data bad {
   field aux: f32[2] = csv("aux.csv", columns = 0..2)
   field wide: f32[3] = csv("aux.csv", columns = 0..2)
   split = stratified(label, train = 0.6, valid = 0.2, test = 0.2, seed = 0)
-  standardize = [zer, mor]
+  standardize = [zer, mor, labl]
 }"#;
 
 fn bad_spec(src: &Src) -> DataSpec {
@@ -262,7 +262,7 @@ fn bad_spec(src: &Src) -> DataSpec {
             field("wide", &[3], csv(0, 2)),
         ],
         split: stratified("label"),
-        standardize: vec!["zer".into(), "mor".into()],
+        standardize: vec!["zer".into(), "mor".into(), "labl".into()],
         nonfinite: NonFinite::Error,
         span: src.span(BAD),
     }
@@ -289,6 +289,7 @@ fn broken_data_reports_every_problem_at_once() {
     assert_eq!(
         codes,
         [
+            "fusec::data::unknown_field",
             "fusec::data::missing_file",
             "fusec::data::parse",
             "fusec::data::nonfinite",
@@ -408,6 +409,14 @@ fn npy_npz_safetensors_and_split_files() {
         ds.fields["y"].values,
         FieldValues::I64(vec![0, 1, 1, 0, 1, 0])
     );
+    // A bool field's batches come as u8, as the back end feeds `bool` inputs.
+    let mut as_bool = ds.clone();
+    if let Some(y) = as_bool.fields.get_mut("y") {
+        y.dtype = Dtype::Bool;
+    }
+    let yb = as_bool.gather("y", &[1, 3], &Device::Cpu).unwrap();
+    assert_eq!(yb.dtype(), candle_core::DType::U8);
+    assert_eq!(yb.to_vec1::<u8>().unwrap(), vec![1, 0]);
 
     let st = DataSpec {
         fields: vec![field(

@@ -238,13 +238,16 @@ fn regression_metrics_by_hand() {
     // |diff| = 0.4, 0.4, 0.5, 0.8, 0.5, 0.6 -> 3.2 / 6
     close(mae(&preds, &truth), 3.2 / 6.0, "mae");
     // Non-negative vs negative over all: preds [1,0,1,1,0,1], truth [1,0,1,1,1,0]: 4/6 right.
-    let (acc2, _) = binary_sentiment(&preds, &truth, false);
-    close(acc2, 4.0 / 6.0, "acc2");
+    close(
+        binary_sentiment(&preds, &truth, false).acc,
+        4.0 / 6.0,
+        "acc2",
+    );
     // Excluding truth 0: rows 1..5, preds >0: [0,1,1,0,0], truth >0: [0,1,1,1,0]: 4/5.
-    let (acc2_nz, f1_nz) = binary_sentiment(&preds, &truth, true);
-    close(acc2_nz, 0.8, "acc2 nonzero");
+    let nz = binary_sentiment(&preds, &truth, true);
+    close(nz.acc, 0.8, "acc2 nonzero");
     // Class 0: tp 2, fp 1, fn 0 -> f1 0.8 (support 2); class 1: tp 2, fp 0, fn 1 -> f1 0.8 (support 3).
-    close(f1_nz, 0.8, "f1 nonzero");
+    close(nz.f1, 0.8, "f1 nonzero");
     // Rounded and clipped: preds [0, -2, 2 (half to even), 3, -0, 0], truth [0, -2, 2, 3, 0, -1]: 5/6.
     close(acc7(&preds, &truth), 5.0 / 6.0, "acc7");
     let r = pearson(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 8.5]);
@@ -266,4 +269,14 @@ fn regression_metrics_by_hand() {
     .unwrap();
     close(m[0].1, 5.0 / 6.0, "acc7 via compute_metrics");
     assert!((m[1].1 - 3.2 / 6.0).abs() < 1e-6);
+}
+
+#[test]
+fn mult_f1_weights_by_predicted_counts() {
+    // preds > 0: [1, 1, 0, 0]; truth > 0: [1, 0, 0, 0]. Class 1 F1 = 2/3, class 0 F1 = 4/5.
+    let (preds, truth) = ([0.5, 0.2, -1.0, -0.3], [1.0, -1.0, -2.0, -0.5]);
+    let b = binary_sentiment(&preds, &truth, true);
+    // Weighted by true counts (3 negatives, 1 positive) and by predicted counts (2 and 2).
+    close(b.f1, (3.0 * 0.8 + 2.0 / 3.0) / 4.0, "f1");
+    close(b.f1_mult, (0.8 + 2.0 / 3.0) / 2.0, "f1 as MulT computes it");
 }
