@@ -5,3 +5,4 @@ pub mod diag;
 pub mod ir;
 pub mod rng;
 pub mod source;
+pub mod syntax;
