@@ -131,9 +131,18 @@ pub struct DataDecl {
 pub enum TrainEntry {
     Setting(Setting),
     /// `optimizer NAME = adam(...)`.
-    Optimizer { name: Ident, value: Expr, span: Span },
+    Optimizer {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
     /// `step NAME minimize EXPR [using OPT]`; a bare `minimize EXPR` has no name (it is the step `main`).
-    Step { name: Option<Ident>, objective: Expr, using: Option<Ident>, span: Span },
+    Step {
+        name: Option<Ident>,
+        objective: Expr,
+        using: Option<Ident>,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -145,15 +154,56 @@ pub struct TrainDecl {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// `name = [shared] expr`.
-    Let { name: Ident, shared: bool, value: Expr, span: Span },
-    Input { name: Ident, ty: TensorTypeExpr, span: Span },
-    Param { name: Ident, ty: ValueTypeExpr, default: Expr, span: Span },
-    Output { name: Ident, value: Expr, span: Span },
-    Loss { name: Ident, value: Expr, span: Span },
-    For { var: Ident, iter: Expr, body: Vec<Stmt>, span: Span },
-    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt>, span: Span },
+    Let {
+        name: Ident,
+        shared: bool,
+        value: Expr,
+        span: Span,
+    },
+    Input {
+        name: Ident,
+        ty: TensorTypeExpr,
+        span: Span,
+    },
+    Param {
+        name: Ident,
+        ty: ValueTypeExpr,
+        default: Expr,
+        span: Span,
+    },
+    Output {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
+    Loss {
+        name: Ident,
+        value: Expr,
+        span: Span,
+    },
+    For {
+        var: Ident,
+        iter: Expr,
+        body: Vec<Stmt>,
+        span: Span,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+        span: Span,
+    },
     /// `return expr` (name `None`) or `return (a = x, b = y)`.
-    Return { values: Vec<(Option<Ident>, Expr)>, span: Span },
+    Return {
+        values: Vec<(Option<Ident>, Expr)>,
+        span: Span,
+    },
+    /// `assert COND, "message"`: a compile-time check of parameters.
+    Assert {
+        cond: Expr,
+        message: Option<Expr>,
+        span: Span,
+    },
 }
 
 impl Stmt {
@@ -166,7 +216,8 @@ impl Stmt {
             | Stmt::Loss { span, .. }
             | Stmt::For { span, .. }
             | Stmt::If { span, .. }
-            | Stmt::Return { span, .. } => *span,
+            | Stmt::Return { span, .. }
+            | Stmt::Assert { span, .. } => *span,
         }
     }
 }
@@ -238,11 +289,18 @@ pub enum ExprKind {
     Name(String),
     List(Vec<Expr>),
     /// `[elem for var in iter]`.
-    Comprehension { elem: Box<Expr>, var: Ident, iter: Box<Expr> },
+    Comprehension {
+        elem: Box<Expr>,
+        var: Ident,
+        iter: Box<Expr>,
+    },
     /// `a..b`, half open.
     Range(Box<Expr>, Box<Expr>),
     /// `callee(args)`; a pipe `x |> f(a)` is parsed as `f(x, a)`.
-    Call { callee: Box<Expr>, args: Vec<Arg> },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
     Field(Box<Expr>, Ident),
     Index(Box<Expr>, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),

@@ -23,7 +23,12 @@ fn item_line(out: &mut String, item: &Item) {
                 ImportSource::Path { path, .. } => format!("{path:?}"),
             };
             let names: Vec<&str> = i.names.iter().map(|n| n.name.as_str()).collect();
-            let _ = writeln!(out, "import {src} {{{}}} @{}", names.join(", "), span(i.span));
+            let _ = writeln!(
+                out,
+                "import {src} {{{}}} @{}",
+                names.join(", "),
+                span(i.span)
+            );
         }
         Item::Block(b) => {
             let ports: Vec<String> = b.ports.iter().map(port).collect();
@@ -35,7 +40,14 @@ fn item_line(out: &mut String, item: &Item) {
                     None => tensor_type(&o.ty),
                 })
                 .collect();
-            let _ = writeln!(out, "block {}({}) -> ({}) @{}", b.name.name, ports.join(", "), outs.join(", "), span(b.span));
+            let _ = writeln!(
+                out,
+                "block {}({}) -> ({}) @{}",
+                b.name.name,
+                ports.join(", "),
+                outs.join(", "),
+                span(b.span)
+            );
             stmts(out, &b.body, 1);
         }
         Item::Model(m) => {
@@ -45,7 +57,13 @@ fn item_line(out: &mut String, item: &Item) {
         Item::Data(d) => {
             let _ = writeln!(out, "data {} @{}", d.name.name, span(d.span));
             for f in &d.fields {
-                let _ = writeln!(out, "  field {}: {} = {}", f.name.name, tensor_type(&f.ty), expr(&f.source));
+                let _ = writeln!(
+                    out,
+                    "  field {}: {} = {}",
+                    f.name.name,
+                    tensor_type(&f.ty),
+                    expr(&f.source)
+                );
             }
             for s in &d.settings {
                 let _ = writeln!(out, "  {} = {}", s.key.name, expr(&s.value));
@@ -68,9 +86,17 @@ fn train_entry(out: &mut String, e: &TrainEntry) {
         TrainEntry::Optimizer { name, value, .. } => {
             let _ = writeln!(out, "  optimizer {} = {}", name.name, expr(value));
         }
-        TrainEntry::Step { name, objective, using, .. } => {
+        TrainEntry::Step {
+            name,
+            objective,
+            using,
+            ..
+        } => {
             let n = name.as_ref().map(|n| n.name.as_str()).unwrap_or("_");
-            let u = using.as_ref().map(|u| format!(" using {}", u.name)).unwrap_or_default();
+            let u = using
+                .as_ref()
+                .map(|u| format!(" using {}", u.name))
+                .unwrap_or_default();
             let _ = writeln!(out, "  step {n} minimize {}{u}", expr(objective));
         }
     }
@@ -78,7 +104,9 @@ fn train_entry(out: &mut String, e: &TrainEntry) {
 
 fn port(p: &Port) -> String {
     let ty = match &p.kind {
-        PortKind::Tensor { ty, variadic } => format!("{}{}", tensor_type(ty), if *variadic { "..." } else { "" }),
+        PortKind::Tensor { ty, variadic } => {
+            format!("{}{}", tensor_type(ty), if *variadic { "..." } else { "" })
+        }
         PortKind::Value(v) => value_type(v),
     };
     match &p.default {
@@ -108,12 +136,29 @@ fn stmts(out: &mut String, body: &[Stmt], depth: usize) {
 fn stmt(out: &mut String, s: &Stmt, depth: usize) {
     let pad = "  ".repeat(depth);
     let line = match s {
-        Stmt::Let { name, shared, value, .. } => {
-            format!("let {}{} = {}", if *shared { "shared " } else { "" }, name.name, expr(value))
+        Stmt::Let {
+            name,
+            shared,
+            value,
+            ..
+        } => {
+            format!(
+                "let {}{} = {}",
+                if *shared { "shared " } else { "" },
+                name.name,
+                expr(value)
+            )
         }
         Stmt::Input { name, ty, .. } => format!("input {}: {}", name.name, tensor_type(ty)),
-        Stmt::Param { name, ty, default, .. } => {
-            format!("param {}: {} = {}", name.name, value_type(ty), expr(default))
+        Stmt::Param {
+            name, ty, default, ..
+        } => {
+            format!(
+                "param {}: {} = {}",
+                name.name,
+                value_type(ty),
+                expr(default)
+            )
         }
         Stmt::Output { name, value, .. } => format!("output {} = {}", name.name, expr(value)),
         Stmt::Loss { name, value, .. } => format!("loss {} = {}", name.name, expr(value)),
@@ -127,11 +172,22 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
                 .collect();
             format!("return {}", vs.join(", "))
         }
-        Stmt::For { var, iter, body, .. } => {
+        Stmt::Assert { cond, message, .. } => match message {
+            Some(m) => format!("assert {}, {}", expr(cond), expr(m)),
+            None => format!("assert {}", expr(cond)),
+        },
+        Stmt::For {
+            var, iter, body, ..
+        } => {
             let _ = writeln!(out, "{pad}for {} in {}", var.name, expr(iter));
             return stmts(out, body, depth + 1);
         }
-        Stmt::If { cond, then, otherwise, .. } => {
+        Stmt::If {
+            cond,
+            then,
+            otherwise,
+            ..
+        } => {
             let _ = writeln!(out, "{pad}if {}", expr(cond));
             stmts(out, then, depth + 1);
             if !otherwise.is_empty() {
@@ -152,7 +208,10 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Str(s) => format!("{s:?}"),
         ExprKind::Name(n) => n.clone(),
-        ExprKind::List(items) => format!("[{}]", items.iter().map(expr).collect::<Vec<_>>().join(", ")),
+        ExprKind::List(items) => format!(
+            "[{}]",
+            items.iter().map(expr).collect::<Vec<_>>().join(", ")
+        ),
         ExprKind::Comprehension { elem, var, iter } => {
             format!("[{} for {} in {}]", expr(elem), var.name, expr(iter))
         }

@@ -9,8 +9,32 @@ use crate::source::{FileId, Span};
 
 /// Keywords that start an item or a statement: the candidates for "did you mean".
 const KEYWORDS: &[&str] = &[
-    "import", "block", "model", "data", "train", "input", "param", "output", "loss", "for", "in", "if", "else",
-    "return", "shared", "field", "optimizer", "step", "minimize", "using", "true", "false", "and", "or", "not",
+    "import",
+    "block",
+    "model",
+    "data",
+    "train",
+    "input",
+    "param",
+    "output",
+    "loss",
+    "for",
+    "in",
+    "if",
+    "else",
+    "return",
+    "shared",
+    "assert",
+    "field",
+    "optimizer",
+    "step",
+    "minimize",
+    "using",
+    "true",
+    "false",
+    "and",
+    "or",
+    "not",
 ];
 
 pub(super) fn from_pest(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostics {
@@ -31,15 +55,36 @@ pub(super) fn from_pest(file: FileId, text: &str, e: pest::error::Error<Rule>) -
     if let Some((_, close)) = open {
         // pest reports rules, not punctuation: the closing bracket and the comma come from the bracket stack.
         words.retain(|w| *w != "an operator" && *w != "a comparison");
-        words.insert(0, if close == ']' { "`,` or `]`" } else if close == ')' { "`,` or `)`" } else { "`}`" });
+        words.insert(
+            0,
+            if close == ']' {
+                "`,` or `]`"
+            } else if close == ')' {
+                "`,` or `)`"
+            } else {
+                "`}`"
+            },
+        );
     }
-    let found_words = if found.is_empty() { "the end of the file".to_string() } else { format!("`{found}`") };
+    let found_words = if found.is_empty() {
+        "the end of the file".to_string()
+    } else {
+        format!("`{found}`")
+    };
     let message = format!("unexpected {found_words}");
-    let label = if words.is_empty() { "not expected here".to_string() } else { format!("expected {}", join_or(&words)) };
-    let mut d = Diagnostic::error("fusec::syntax::unexpected", message).label(Span::new(file, start, end), label);
+    let label = if words.is_empty() {
+        "not expected here".to_string()
+    } else {
+        format!("expected {}", join_or(&words))
+    };
+    let mut d = Diagnostic::error("fusec::syntax::unexpected", message)
+        .label(Span::new(file, start, end), label);
     if let Some((at, close)) = open {
         if close != '}' {
-            d = d.label(Span::new(file, at, at + 1), format!("this is never closed by `{close}`"));
+            d = d.label(
+                Span::new(file, at, at + 1),
+                format!("this is never closed by `{close}`"),
+            );
         }
     }
     d = match keyword_hint(text, start, found) {
@@ -53,7 +98,9 @@ pub(super) fn from_pest(file: FileId, text: &str, e: pest::error::Error<Rule>) -
 fn token_at(text: &str, pos: usize) -> (usize, usize) {
     let pos = pos.min(text.len());
     let rest = &text[pos..];
-    let word_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+    let word_len = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
     if word_len > 0 {
         return (pos, pos + word_len);
     }
@@ -100,7 +147,10 @@ fn unclosed_bracket(text: &str, pos: usize) -> Option<(usize, char)> {
 /// The word just before `pos` (skipping blanks), if any.
 fn word_before(text: &str, pos: usize) -> Option<&str> {
     let head = text[..pos].trim_end();
-    let start = head.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(|i| i + 1).unwrap_or(0);
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let w = &head[start..];
     (!w.is_empty()).then_some(w)
 }
@@ -109,7 +159,8 @@ fn word_before(text: &str, pos: usize) -> Option<&str> {
 fn keyword_hint(text: &str, start: usize, found: &str) -> Option<String> {
     let candidates = [Some(found), word_before(text, start)];
     for w in candidates.into_iter().flatten() {
-        if w.len() < 2 || KEYWORDS.contains(&w) || !w.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        if w.len() < 2 || KEYWORDS.contains(&w) || !w.starts_with(|c: char| c.is_ascii_alphabetic())
+        {
             continue;
         }
         if let Some(k) = did_you_mean(w, KEYWORDS.iter().copied()) {
@@ -123,7 +174,8 @@ fn general_help(words: &[&str]) -> String {
     if words.contains(&"an item (`import`, `block`, `model`, `data`, `train`)") {
         "a file holds only imports, blocks, models, data sets and one train plan".to_string()
     } else if words.iter().any(|w| w.contains("statement")) {
-        "statements are `name = expr`, `input`, `param`, `output`, `loss`, `for`, `if` and `return`".to_string()
+        "statements are `name = expr`, `input`, `param`, `output`, `loss`, `for`, `if` and `return`"
+            .to_string()
     } else {
         "see docs/LANGUAGE.md for the syntax".to_string()
     }
@@ -141,25 +193,49 @@ fn join_or(words: &[&str]) -> String {
 fn describe(r: Rule) -> Option<&'static str> {
     Some(match r {
         Rule::EOI => "the end of the file",
-        Rule::import_item | Rule::block_item | Rule::model_item | Rule::data_item | Rule::train_item
-        | Rule::kw_import | Rule::kw_block | Rule::kw_model | Rule::kw_data | Rule::kw_train => {
-            "an item (`import`, `block`, `model`, `data`, `train`)"
-        }
+        Rule::import_item
+        | Rule::block_item
+        | Rule::model_item
+        | Rule::data_item
+        | Rule::train_item
+        | Rule::file
+        | Rule::kw_import
+        | Rule::kw_block
+        | Rule::kw_model
+        | Rule::kw_data
+        | Rule::kw_train => "an item (`import`, `block`, `model`, `data`, `train`)",
         Rule::ident => "a name",
-        Rule::expr | Rule::or_expr | Rule::not_expr | Rule::unary | Rule::postfix | Rule::not_op | Rule::neg => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::or_expr
+        | Rule::not_expr
+        | Rule::unary
+        | Rule::postfix
+        | Rule::not_op
+        | Rule::neg => "an expression",
         Rule::int | Rule::float => "a number",
         Rule::string => "a string",
         Rule::list | Rule::paren | Rule::boolean => "an expression",
-        Rule::kw_input | Rule::kw_param | Rule::kw_output | Rule::kw_loss | Rule::kw_for | Rule::kw_if => "a statement",
+        Rule::kw_input
+        | Rule::kw_param
+        | Rule::kw_output
+        | Rule::kw_loss
+        | Rule::kw_for
+        | Rule::kw_if => "a statement",
         Rule::kw_return => "a statement",
         Rule::kw_field => "`field`",
         Rule::kw_optimizer => "`optimizer`",
         Rule::kw_step => "`step`",
         Rule::kw_true | Rule::kw_false | Rule::kw_not => "an expression",
-        Rule::input_stmt | Rule::param_stmt | Rule::output_stmt | Rule::loss_stmt | Rule::for_stmt => "a statement",
-        Rule::if_stmt | Rule::return_stmt | Rule::let_stmt => "a statement",
+        Rule::input_stmt
+        | Rule::param_stmt
+        | Rule::output_stmt
+        | Rule::loss_stmt
+        | Rule::for_stmt => "a statement",
+        Rule::if_stmt
+        | Rule::return_stmt
+        | Rule::let_stmt
+        | Rule::assert_stmt
+        | Rule::kw_assert => "a statement",
         Rule::port => "a port or parameter (`name: type`)",
         Rule::tensor_type => "a tensor type (`f32[B, 16]`)",
         Rule::value_type | Rule::list_type => "a type",

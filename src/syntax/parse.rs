@@ -21,7 +21,9 @@ type R<T> = Result<T, Diagnostic>;
 pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
     let mut pairs = FuseParser::parse(Rule::file, text).map_err(|e| from_pest(file, text, e))?;
     let b = Builder { file };
-    let top = pairs.next().ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
+    let top = pairs
+        .next()
+        .ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
     let items = top
         .into_inner()
         .filter(|p| p.as_rule() != Rule::EOI)
@@ -32,10 +34,16 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
 
 /// Parses a lone expression (a `--set` value) in the given file.
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostics> {
-    let mut pairs = FuseParser::parse(Rule::lone_expr, text).map_err(|e| from_pest(file, text, e))?;
+    let mut pairs =
+        FuseParser::parse(Rule::lone_expr, text).map_err(|e| from_pest(file, text, e))?;
     let b = Builder { file };
-    let top = pairs.next().ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
-    let e = top.into_inner().next().ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
+    let top = pairs
+        .next()
+        .ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
+    let e = top
+        .into_inner()
+        .next()
+        .ok_or_else(|| Diagnostics::from(b.internal(Span::new(file, 0, 0))))?;
     Ok(b.expr(e)?)
 }
 
@@ -51,9 +59,12 @@ impl Builder {
     }
 
     fn internal(&self, span: Span) -> Diagnostic {
-        Diagnostic::error("fusec::internal::syntax", "the parser produced an unexpected tree")
-            .label(span, "here")
-            .help("this is a bug in fusec; please report it with this file")
+        Diagnostic::error(
+            "fusec::internal::syntax",
+            "the parser produced an unexpected tree",
+        )
+        .label(span, "here")
+        .help("this is a bug in fusec; please report it with this file")
     }
 
     /// The next child, or an internal error at the parent.
@@ -62,7 +73,10 @@ impl Builder {
     }
 
     fn ident(&self, p: P) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(&p) }
+        Ident {
+            name: p.as_str().to_string(),
+            span: self.span(&p),
+        }
     }
 
     fn item(&self, p: P) -> R<Item> {
@@ -92,10 +106,21 @@ impl Builder {
                 let m = self.next(&mut src.into_inner().skip(1), sp)?;
                 ImportSource::Std(self.ident(m))
             }
-            _ => ImportSource::Path { path: unquote(src.as_str()), span: self.span(&src) },
+            _ => ImportSource::Path {
+                path: unquote(src.as_str()),
+                span: self.span(&src),
+            },
         };
-        let names = self.next(&mut it, span)?.into_inner().map(|n| self.ident(n)).collect();
-        Ok(Import { source, names, span })
+        let names = self
+            .next(&mut it, span)?
+            .into_inner()
+            .map(|n| self.ident(n))
+            .collect();
+        Ok(Import {
+            source,
+            names,
+            span,
+        })
     }
 
     fn block(&self, p: P) -> R<Block> {
@@ -111,7 +136,13 @@ impl Builder {
                 _ => return Err(self.internal(self.span(&c))),
             }
         }
-        Ok(Block { name, ports, outputs, body, span })
+        Ok(Block {
+            name,
+            ports,
+            outputs,
+            body,
+            span,
+        })
     }
 
     fn port(&self, p: P) -> R<Port> {
@@ -120,7 +151,10 @@ impl Builder {
         let name = self.ident(self.next(&mut it, span)?);
         let ty = self.next(&mut it, span)?;
         let mut kind = match ty.as_rule() {
-            Rule::tensor_type => PortKind::Tensor { ty: self.tensor_type(ty)?, variadic: false },
+            Rule::tensor_type => PortKind::Tensor {
+                ty: self.tensor_type(ty)?,
+                variadic: false,
+            },
             _ => PortKind::Value(self.value_type(ty)?),
         };
         let mut default = None;
@@ -134,19 +168,30 @@ impl Builder {
                 _ => default = Some(self.expr(c)?),
             }
         }
-        Ok(Port { name, kind, default, span })
+        Ok(Port {
+            name,
+            kind,
+            default,
+            span,
+        })
     }
 
     fn outputs(&self, p: P) -> R<Vec<OutputDecl>> {
         p.into_inner()
             .map(|c| match c.as_rule() {
-                Rule::tensor_type => Ok(OutputDecl { name: None, ty: self.tensor_type(c)? }),
+                Rule::tensor_type => Ok(OutputDecl {
+                    name: None,
+                    ty: self.tensor_type(c)?,
+                }),
                 _ => {
                     let span = self.span(&c);
                     let mut it = c.into_inner();
                     let name = self.ident(self.next(&mut it, span)?);
                     let ty = self.tensor_type(self.next(&mut it, span)?)?;
-                    Ok(OutputDecl { name: Some(name), ty })
+                    Ok(OutputDecl {
+                        name: Some(name),
+                        ty,
+                    })
                 }
             })
             .collect()
@@ -180,18 +225,30 @@ impl Builder {
         let span = self.span(&p);
         let rule = p.as_rule();
         let mut it = p.into_inner();
-        if matches!(rule, Rule::input_stmt | Rule::param_stmt | Rule::output_stmt | Rule::loss_stmt) {
+        if matches!(
+            rule,
+            Rule::input_stmt | Rule::param_stmt | Rule::output_stmt | Rule::loss_stmt
+        ) {
             it.next(); // the keyword
         }
         Ok(match rule {
             Rule::input_stmt => {
                 let name = self.ident(self.next(&mut it, span)?);
-                Stmt::Input { name, ty: self.tensor_type(self.next(&mut it, span)?)?, span }
+                Stmt::Input {
+                    name,
+                    ty: self.tensor_type(self.next(&mut it, span)?)?,
+                    span,
+                }
             }
             Rule::param_stmt => {
                 let name = self.ident(self.next(&mut it, span)?);
                 let ty = self.value_type(self.next(&mut it, span)?)?;
-                Stmt::Param { name, ty, default: self.expr(self.next(&mut it, span)?)?, span }
+                Stmt::Param {
+                    name,
+                    ty,
+                    default: self.expr(self.next(&mut it, span)?)?,
+                    span,
+                }
             }
             Rule::output_stmt | Rule::loss_stmt => {
                 let name = self.ident(self.next(&mut it, span)?);
@@ -207,10 +264,25 @@ impl Builder {
                 let var = self.ident(self.next(&mut it, span)?);
                 it.next();
                 let iter = self.expr(self.next(&mut it, span)?)?;
-                Stmt::For { var, iter, body: self.body(self.next(&mut it, span)?)?, span }
+                Stmt::For {
+                    var,
+                    iter,
+                    body: self.body(self.next(&mut it, span)?)?,
+                    span,
+                }
             }
             Rule::if_stmt => self.if_stmt(it, span)?,
             Rule::return_stmt => self.return_stmt(it, span)?,
+            Rule::assert_stmt => {
+                it.next();
+                let cond = self.expr(self.next(&mut it, span)?)?;
+                let message = it.next().map(|m| self.expr(m)).transpose()?;
+                Stmt::Assert {
+                    cond,
+                    message,
+                    span,
+                }
+            }
             Rule::let_stmt => {
                 let name = self.ident(self.next(&mut it, span)?);
                 let mut c = self.next(&mut it, span)?;
@@ -218,7 +290,12 @@ impl Builder {
                 if shared {
                     c = self.next(&mut it, span)?;
                 }
-                Stmt::Let { name, shared, value: self.expr(c)?, span }
+                Stmt::Let {
+                    name,
+                    shared,
+                    value: self.expr(c)?,
+                    span,
+                }
             }
             _ => return Err(self.internal(span)),
         })
@@ -236,7 +313,12 @@ impl Builder {
                 _ => self.body(e)?,
             };
         }
-        Ok(Stmt::If { cond, then, otherwise, span })
+        Ok(Stmt::If {
+            cond,
+            then,
+            otherwise,
+            span,
+        })
     }
 
     fn return_stmt(&self, mut it: pest::iterators::Pairs<Rule>, span: Span) -> R<Stmt> {
@@ -270,24 +352,42 @@ impl Builder {
                     let name = self.ident(self.next(&mut fi, sp)?);
                     let ty = self.tensor_type(self.next(&mut fi, sp)?)?;
                     let source = self.expr(self.next(&mut fi, sp)?)?;
-                    fields.push(FieldDecl { name, ty, source, span: sp });
+                    fields.push(FieldDecl {
+                        name,
+                        ty,
+                        source,
+                        span: sp,
+                    });
                 }
                 _ => settings.push(self.setting(c)?),
             }
         }
-        Ok(DataDecl { name, fields, settings, span })
+        Ok(DataDecl {
+            name,
+            fields,
+            settings,
+            span,
+        })
     }
 
     fn setting(&self, p: P) -> R<Setting> {
         let span = self.span(&p);
         let mut it = p.into_inner();
         let key = self.ident(self.next(&mut it, span)?);
-        Ok(Setting { key, value: self.expr(self.next(&mut it, span)?)?, span })
+        Ok(Setting {
+            key,
+            value: self.expr(self.next(&mut it, span)?)?,
+            span,
+        })
     }
 
     fn train(&self, p: P) -> R<TrainDecl> {
         let span = self.span(&p);
-        let entries = p.into_inner().skip(1).map(|c| self.train_entry(c)).collect::<R<Vec<_>>>()?;
+        let entries = p
+            .into_inner()
+            .skip(1)
+            .map(|c| self.train_entry(c))
+            .collect::<R<Vec<_>>>()?;
         Ok(TrainDecl { entries, span })
     }
 
@@ -298,12 +398,20 @@ impl Builder {
         Ok(match rule {
             Rule::setting => {
                 let key = self.ident(self.next(&mut it, sp)?);
-                TrainEntry::Setting(Setting { key, value: self.expr(self.next(&mut it, sp)?)?, span: sp })
+                TrainEntry::Setting(Setting {
+                    key,
+                    value: self.expr(self.next(&mut it, sp)?)?,
+                    span: sp,
+                })
             }
             Rule::optimizer_entry => {
                 it.next();
                 let name = self.ident(self.next(&mut it, sp)?);
-                TrainEntry::Optimizer { name, value: self.expr(self.next(&mut it, sp)?)?, span: sp }
+                TrainEntry::Optimizer {
+                    name,
+                    value: self.expr(self.next(&mut it, sp)?)?,
+                    span: sp,
+                }
             }
             _ => {
                 let mut name = None;
@@ -321,7 +429,12 @@ impl Builder {
                     }
                 }
                 let objective = objective.ok_or_else(|| self.internal(sp))?;
-                TrainEntry::Step { name, objective, using, span: sp }
+                TrainEntry::Step {
+                    name,
+                    objective,
+                    using,
+                    span: sp,
+                }
             }
         })
     }
@@ -356,7 +469,10 @@ fn comment_start(line: &str) -> Option<usize> {
 }
 
 fn unquote(s: &str) -> String {
-    let inner = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
+    let inner = s
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s);
     let mut out = String::new();
     let mut chars = inner.chars();
     while let Some(c) = chars.next() {

@@ -10,7 +10,9 @@ impl Builder {
     pub(super) fn expr(&self, p: P) -> R<Expr> {
         match p.as_rule() {
             Rule::expr => self.pipe(p),
-            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr => self.binary_chain(p),
+            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr => {
+                self.binary_chain(p)
+            }
             Rule::not_expr | Rule::unary => self.prefix(p),
             Rule::cmp_expr | Rule::range_expr => self.binary_chain(p),
             Rule::postfix => self.postfix(p),
@@ -28,12 +30,30 @@ impl Builder {
             let span = acc.span.to(rhs.span);
             acc = match rhs.kind {
                 ExprKind::Call { callee, mut args } => {
-                    args.insert(0, Arg { name: None, value: acc });
-                    Expr { kind: ExprKind::Call { callee, args }, span }
+                    args.insert(
+                        0,
+                        Arg {
+                            name: None,
+                            value: acc,
+                        },
+                    );
+                    Expr {
+                        kind: ExprKind::Call { callee, args },
+                        span,
+                    }
                 }
                 _ => {
-                    let args = vec![Arg { name: None, value: acc }];
-                    Expr { kind: ExprKind::Call { callee: Box::new(rhs), args }, span }
+                    let args = vec![Arg {
+                        name: None,
+                        value: acc,
+                    }];
+                    Expr {
+                        kind: ExprKind::Call {
+                            callee: Box::new(rhs),
+                            args,
+                        },
+                        span,
+                    }
                 }
             };
         }
@@ -64,9 +84,16 @@ impl Builder {
         let operand = last.first().cloned().ok_or_else(|| self.internal(span))?;
         let mut acc = self.expr(operand)?;
         for op in ops.iter().rev() {
-            let un = if op.as_rule() == Rule::neg { UnOp::Neg } else { UnOp::Not };
+            let un = if op.as_rule() == Rule::neg {
+                UnOp::Neg
+            } else {
+                UnOp::Not
+            };
             let sp = self.span(op).to(acc.span);
-            acc = Expr { kind: ExprKind::Unary(un, Box::new(acc)), span: sp };
+            acc = Expr {
+                kind: ExprKind::Unary(un, Box::new(acc)),
+                span: sp,
+            };
         }
         Ok(acc)
     }
@@ -79,8 +106,14 @@ impl Builder {
             let span = acc.span.to(self.span(&post));
             let kind = match post.as_rule() {
                 Rule::call_args => {
-                    let args = post.into_inner().map(|a| self.arg(a)).collect::<R<Vec<_>>>()?;
-                    ExprKind::Call { callee: Box::new(acc), args }
+                    let args = post
+                        .into_inner()
+                        .map(|a| self.arg(a))
+                        .collect::<R<Vec<_>>>()?;
+                    ExprKind::Call {
+                        callee: Box::new(acc),
+                        args,
+                    }
                 }
                 Rule::field => {
                     let name = self.next(&mut post.into_inner(), span)?;
@@ -102,9 +135,15 @@ impl Builder {
         let first = self.next(&mut it, span)?;
         if first.as_rule() == Rule::ident {
             let value = self.expr(self.next(&mut it, span)?)?;
-            return Ok(Arg { name: Some(self.ident(first)), value });
+            return Ok(Arg {
+                name: Some(self.ident(first)),
+                value,
+            });
         }
-        Ok(Arg { name: None, value: self.expr(first)? })
+        Ok(Arg {
+            name: None,
+            value: self.expr(first)?,
+        })
     }
 
     fn primary(&self, p: P) -> R<Expr> {
@@ -140,12 +179,19 @@ impl Builder {
                 let var = self.ident(self.next(&mut it, span)?);
                 it.next();
                 let iter = self.expr(self.next(&mut it, span)?)?;
-                let kind = ExprKind::Comprehension { elem: Box::new(elem), var, iter: Box::new(iter) };
+                let kind = ExprKind::Comprehension {
+                    elem: Box::new(elem),
+                    var,
+                    iter: Box::new(iter),
+                };
                 return Ok(Expr { kind, span });
             }
             items.push(self.expr(c)?);
         }
-        Ok(Expr { kind: ExprKind::List(items), span })
+        Ok(Expr {
+            kind: ExprKind::List(items),
+            span,
+        })
     }
 }
 
@@ -169,7 +215,10 @@ fn binop(sym: &str) -> BinOp {
 }
 
 fn number_error(span: crate::source::Span) -> crate::diag::Diagnostic {
-    crate::diag::Diagnostic::error("fusec::syntax::number", "this number does not fit in 64 bits")
-        .label(span, "too large")
-        .help("integers must lie within ±9223372036854775807 and floats must be finite")
+    crate::diag::Diagnostic::error(
+        "fusec::syntax::number",
+        "this number does not fit in 64 bits",
+    )
+    .label(span, "too large")
+    .help("integers must lie within ±9223372036854775807 and floats must be finite")
 }

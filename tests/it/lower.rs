@@ -1,0 +1,275 @@
+//! Lowering tests: .fuse text in, a stable dump of the lowered program (or the rendered diagnostics) out.
+
+use std::fmt::Write;
+
+use fusec::diag::render;
+use fusec::ir::{Model, Op, PortType, Program};
+use fusec::lower::lower_program;
+use fusec::source::{Loader, MemoryLoader};
+
+/// Reads files relative to the crate root, as the CLI does relative to the working folder.
+pub struct DiskLoader;
+
+impl Loader for DiskLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        std::fs::read_to_string(&full).map_err(|e| format!("{}: {e}", full.display()))
+    }
+}
+
+/// Lowers one in-memory file; returns the program dump (with warnings) or the rendered errors.
+pub fn check(src: &str) -> String {
+    check_with(src, &[])
+}
+
+pub fn check_with(src: &str, overrides: &[(&str, &str)]) -> String {
+    let loader = MemoryLoader::new().with("main.fuse", src);
+    run(&loader, "main.fuse", overrides)
+}
+
+pub fn run(loader: &dyn Loader, path: &str, overrides: &[(&str, &str)]) -> String {
+    let ov: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match lower_program(loader, path, &ov) {
+        Ok((program, warnings)) => {
+            let mut out = dump_program(&program);
+            if !warnings.is_empty() {
+                out.push_str(&render(&warnings, &program.sources, false));
+            }
+            out
+        }
+        Err((diags, sources)) => render(&diags, &sources, false),
+    }
+}
+
+pub fn dump_program(p: &Program) -> String {
+    let mut out = String::new();
+    for m in &p.models {
+        dump_model(&mut out, m);
+    }
+    for d in &p.data {
+        let _ = writeln!(
+            out,
+            "data {} path={:?} declared_in={:?} split={:?}",
+            d.name, d.path, d.declared_in, d.split
+        );
+        for f in &d.fields {
+            let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  field {}: {}[{}] {:?} files={:?} classes={:?}",
+                f.name,
+                f.dtype,
+                dims.join(", "),
+                f.source.kind,
+                f.source.files,
+                f.classes
+            );
+        }
+        let _ = writeln!(out, "  standardize {:?}", d.standardize);
+    }
+    if let Some(t) = &p.train {
+        let _ = writeln!(
+            out,
+            "train model={} data={} task={:?}({}, {})",
+            t.model, t.data, t.task.kind, t.task.output, t.task.target
+        );
+        for o in &t.optimizers {
+            let _ = writeln!(
+                out,
+                "  optimizer {} {:?} params={:?}",
+                o.name, o.kind, o.params
+            );
+        }
+        for s in &t.steps {
+            let terms: Vec<String> = s
+                .terms
+                .iter()
+                .map(|t| format!("{}*{}", t.weight, t.name))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  step {} minimize {} using {}",
+                s.name,
+                terms.join(" + "),
+                s.optimizer
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  batch_size={} epochs={} seed={} clip_norm={:?} schedule={:?} patience={:?} select={:?} metrics={:?}",
+            t.batch_size, t.epochs, t.seed, t.clip_norm, t.schedule, t.patience, t.select, t.metrics
+        );
+    }
+    out
+}
+
+fn dump_model(out: &mut String, m: &Model) {
+    let _ = writeln!(out, "model {}", m.name);
+    for i in &m.inputs {
+        let dims: Vec<String> = i.dims.iter().map(|d| d.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  input {} = %{}: {}[{}]",
+            i.name,
+            i.node.index(),
+            i.dtype,
+            dims.join(", ")
+        );
+    }
+    for id in m.graph.node_ids() {
+        let n = m.graph.node(id);
+        let operands: Vec<String> = m
+            .graph
+            .operands(id)
+            .iter()
+            .map(|v| format!("%{}:{}", v.node.index(), v.port))
+            .collect();
+        let params = n
+            .params
+            .as_ref()
+            .map(|p| format!(" params={p}"))
+            .unwrap_or_default();
+        let block = n
+            .block
+            .map(|b| format!(" in={}", m.blocks[b].path))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  %{} {} = {}({}){params}{block}",
+            id.index(),
+            n.path,
+            op(&n.op),
+            operands.join(", ")
+        );
+    }
+    for (kind, list) in [
+        ("output", &m.outputs),
+        ("loss", &m.losses),
+        ("scalar", &m.named_scalars),
+    ] {
+        for v in list {
+            let _ = writeln!(
+                out,
+                "  {kind} {} = %{}:{}",
+                v.name,
+                v.value.node.index(),
+                v.value.port
+            );
+        }
+    }
+    for b in &m.blocks {
+        let parent = b
+            .parent
+            .map(|p| m.blocks[p].path.clone())
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  block {}: {} parent={parent} in [{}] out [{}]",
+            b.path,
+            b.block,
+            ports(&b.inputs),
+            ports(&b.outputs)
+        );
+    }
+}
+
+fn ports(ps: &[PortType]) -> String {
+    ps.iter()
+        .map(|p| {
+            let vals: Vec<String> = p
+                .values
+                .iter()
+                .map(|v| format!("%{}:{}", v.node.index(), v.port))
+                .collect();
+            let dims: Vec<String> = p.dims.iter().map(|d| d.to_string()).collect();
+            format!(
+                "{}={} {}[{}]",
+                p.name,
+                vals.join("|"),
+                p.dtype,
+                dims.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An op with its attributes; dim expressions in their `Display` form.
+fn op(o: &Op) -> String {
+    let dims = |ds: &[fusec::ir::DimExpr]| {
+        ds.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match o {
+        Op::Linear { out, bias } => format!("linear[out={out}, bias={bias}]"),
+        Op::Embedding { vocab, dim } => format!("embedding[{vocab}, {dim}]"),
+        Op::Param { shape, init } => format!("param[{}; {init:?}]", dims(shape)),
+        Op::Split { sizes, axis } => format!("split[{}; axis={axis}]", dims(sizes)),
+        Op::Reshape { shape } => format!("reshape[{}]", dims(shape)),
+        Op::Recurrent {
+            cell,
+            hidden,
+            layers,
+            bidirectional,
+            merge,
+        } => {
+            format!("{cell:?}[hidden={hidden}, layers={layers}, bidirectional={bidirectional}, {merge:?}]")
+        }
+        Op::TransformerLayer {
+            heads,
+            ff,
+            attn_dropout,
+            relu_dropout,
+            res_dropout,
+            causal,
+        } => {
+            format!("transformer_layer[heads={heads}, ff={ff}, drop={attn_dropout}/{relu_dropout}/{res_dropout}, causal={causal}]")
+        }
+        Op::Conv1d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        }
+        | Op::Conv2d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        } => {
+            format!(
+                "{}[out={out}, k={kernel}, s={stride}, p={padding}, bias={bias}]",
+                o.name()
+            )
+        }
+        other => {
+            let dbg = format!("{other:?}");
+            match dbg.find(['{', '(']) {
+                Some(i) => format!("{}[{}]", other.name(), dbg[i + 1..dbg.len() - 1].trim()),
+                None => other.name().to_string(),
+            }
+        }
+    }
+}
+
+#[test]
+fn mfeat_autofusion_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/autofusion.fuse", &[]));
+}
+
+#[test]
+fn mfeat_concat_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/concat.fuse", &[]));
+}
+
+#[test]
+fn mfeat_all_views_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/all_views.fuse", &[]));
+}
