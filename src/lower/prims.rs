@@ -344,6 +344,11 @@ impl Cx<'_> {
             match v {
                 Val::Tensor(t) => out.push(*t),
                 Val::None if matches!(*name, "kv" | "lengths") => {}
+                // A number as a loss target is a constant target (`bce_with_logits(d_real, 1.0)`).
+                Val::Int(_) | Val::Float(_) if *name == "target" => {
+                    let value = v.as_f64().unwrap_or(0.0);
+                    out.push(self.emit(Op::Scalar { value }, &[], *at, None, None)?);
+                }
                 other => return self.fail(arg_type(a.prim, name, "a tensor", other, *at)),
             }
         }

@@ -273,3 +273,147 @@ fn mfeat_concat_example() {
 fn mfeat_all_views_example() {
     insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/all_views.fuse", &[]));
 }
+
+/// GAN-Fusion as in reference/architectures.md §3: variadic inputs, `without`, loops with index-appended names,
+/// a shared discriminator applied to real and fake, noise, stop_gradient, batch_norm, leaky_relu, constant
+/// targets, and scalar outputs that train steps name.
+const GAN: &str = r#"
+import std.fusion.AutoFusion
+
+block Generator(z: f32[B, L]) -> f32[B, L] {
+  l1 = linear(z, 2 * L)
+  h = leaky_relu(batch_norm(l1), slope = 0.2)
+  l2 = linear(h, 2 * L)
+  h = leaky_relu(batch_norm(l2), slope = 0.2)
+  l3 = linear(h, L)
+  return l3
+}
+
+block Discriminator(z: f32[B, L], hidden: int = 256) -> f32[B, 1] {
+  l1 = linear(z, hidden)
+  h = leaky_relu(batch_norm(l1), slope = 0.2)
+  l2 = linear(h, hidden)
+  h = leaky_relu(batch_norm(l2), slope = 0.2)
+  l3 = linear(h, 1)
+  return l3
+}
+
+block GanFusion(zs: f32[B, L]..., hidden: int = 256, sigma: float = 0.01)
+    -> (z: f32[B, L], d_loss: f32[], g_loss: f32[], recon: f32[]) {
+  n = len(zs)
+  assert n >= 2, "GAN-Fusion needs at least two modalities"
+  fakes = []
+  d_terms = []
+  g_terms = []
+  recons = []
+  for i in 0..n {
+    af = AutoFusion(without(zs, i), dim = L)
+    g = Generator(noise(zs[i], sigma))
+    d = shared Discriminator(hidden = hidden)
+    real = d(stop_gradient(af.z))
+    fake = d(stop_gradient(g))
+    d_terms = d_terms + [bce_with_logits(real, 1.0) + bce_with_logits(fake, 0.0)]
+    g_terms = g_terms + [bce_with_logits(d(g), 1.0)]
+    recons = recons + [af.recon]
+    fakes = fakes + [g]
+  }
+  c1 = linear(concat(fakes), n * L / 2)
+  c2 = linear(tanh(c1), L)
+  return (z = relu(c2), d_loss = sum(d_terms), g_loss = sum(g_terms), recon = sum(recons))
+}
+
+model Gan {
+  input a: f32[B, 8]
+  input v: f32[B, 8]
+  input t: f32[B, 8]
+  input y: i64[B]
+  fusion = GanFusion([a, v, t], hidden = 4)
+  output logits = linear(fusion.z, 3)
+  loss task = cross_entropy(logits, y)
+}
+
+data toy {
+  path = "."
+  field a: f32[8] = npy("a.npy")
+  field v: f32[8] = npy("v.npy")
+  field t: f32[8] = npy("t.npy")
+  field y: i64[] = npy("y.npy", classes = 3)
+}
+
+train {
+  task = classification(logits, y)
+  optimizer disc = adam(lr = 1e-3, params = ["fusion.d.*"])
+  optimizer main = adam(lr = 1e-3)
+  step disc minimize fusion.d_loss
+  step main minimize task + fusion.g_loss + fusion.recon
+  clip_norm = 50.0
+}
+"#;
+
+#[test]
+fn gan_fusion_is_expressible() {
+    insta::assert_snapshot!(check(GAN));
+}
+
+/// TFN (pad 1 first, outer products) and LMF (rank-r factors as raw parameters, broadcasting matmul).
+#[test]
+fn tfn_and_lmf_are_expressible() {
+    let src = r#"
+block Tfn(zs: f32[B, _]...) -> f32[B, _] {
+  acc = pad(zs[0], before = 1, value = 1.0)
+  for i in 1..len(zs) {
+    acc = outer(acc, pad(zs[i], before = 1, value = 1.0))
+  }
+  return acc
+}
+
+block Lmf(zs: f32[B, _]..., out: int, rank: int = 4) -> f32[B, out] {
+  prod = none
+  for i in 0..len(zs) {
+    factor = param([rank, dim(zs[i], -1) + 1, out], init = "xavier_normal")
+    f = pad(zs[i], before = 1, value = 1.0) @ factor
+    if i == 0 { prod = f } else { prod = prod * f }
+  }
+  weights = param([1, rank], init = "xavier_normal")
+  bias = param([1, out], init = "zeros")
+  fused = weights @ transpose(prod, 0, 1)
+  return reshape(fused, B, out) + bias
+}
+
+model M {
+  input a: f32[B, 4]
+  input v: f32[B, 5]
+  output tfn = linear(Tfn([a, v]), 2)
+  output lmf = Lmf([a, v], out = 2, rank = 3)
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}
+
+/// MulT's pieces: conv1d projection, positions, cross-modal transformer layers with `kv`, the last step.
+#[test]
+fn mult_pieces_are_expressible() {
+    let src = r#"
+block CrossStack(x: f32[B, T, D], src: f32[B, S, D], layers: int = 2, heads: int = 2) -> f32[B, T, D] {
+  h = x + positions(x)
+  kv = src + positions(src)
+  for i in 0..layers {
+    layer = transformer_layer(h, kv = kv, heads = heads, dropout = 0.1, causal = true)
+    h = layer
+  }
+  return layer_norm(h)
+}
+
+model M {
+  input l: f32[B, T, 6]
+  input a: f32[B, U, 4]
+  pl = conv1d(l, 8, kernel = 1, bias = false)
+  pa = conv1d(a, 8, kernel = 1, bias = false)
+  la = CrossStack(pl, pa)
+  mem = transformer_layer(la, heads = 2)
+  last = select(mem, axis = 1, index = -1)
+  output logits = linear(concat([last, mean(pa, axis = 1)]), 8) |> reshape(B, 4, 2)
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}
