@@ -8,5 +8,8 @@ pub mod ir;
 pub mod nn;
 pub mod run;
 pub mod rng;
+pub mod lower;
 pub mod source;
+pub mod stdlib;
+pub mod syntax;
 pub mod train;

@@ -2,6 +2,7 @@
 
 mod bleu;
 mod data;
+mod lower;
 mod metrics;
 mod nn_activation;
 mod nn_attention;
@@ -14,3 +15,4 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod syntax;
