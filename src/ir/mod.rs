@@ -2,10 +2,12 @@
 //! and training declarations. Lowering (`crate::lower`) produces a [`Program`]; the checker (`crate::check`)
 //! turns it into shapes; passes rewrite it; the back end executes it.
 
+pub mod build;
 pub mod graph;
 pub mod op;
 pub mod plan;
 pub mod types;
+pub mod verify;
 
 pub use graph::{BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, Value};
 pub use op::{Activation, BinaryOp, Cell, Init, LossKind, Merge, Op, ParamSpec, ReduceKind};
