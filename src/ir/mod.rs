@@ -3,9 +3,11 @@
 //! turns it into shapes; passes rewrite it; the back end executes it.
 
 pub mod build;
+pub mod dot;
 pub mod graph;
 pub mod op;
 pub mod plan;
+pub mod print;
 pub mod types;
 pub mod verify;
 
