@@ -3,5 +3,6 @@
 pub mod check;
 pub mod diag;
 pub mod ir;
+pub mod passes;
 pub mod rng;
 pub mod source;

@@ -420,3 +420,30 @@ fn shared_conflict(
     }
     ck.diags.push(d.help("a shared instance owns one set of weights, so every input it is applied to must have the same width"));
 }
+
+/// The folded size attributes of every node that checked, in `verify::dim_exprs` order, as plain dim
+/// expressions (numbers and model-level symbols). A reshape's target is its output type, so `-1` is resolved.
+pub fn resolved_sizes(ck: &ModelChecker) -> Vec<(NodeId, Vec<DimExpr>)> {
+    let to_expr = |d: Dim| match d {
+        Dim::Fixed(n) => DimExpr::Const(n),
+        Dim::Sym(s) => DimExpr::Sym(s),
+    };
+    let mut out = Vec::new();
+    for id in ck.model.graph.node_ids() {
+        let node = ck.model.graph.node(id);
+        let Some(ty) = ck.shapes.types.get(&Value::new(id, 0)) else {
+            continue;
+        };
+        let dims: Option<Vec<DimExpr>> = match &node.op {
+            Op::Reshape { .. } => Some(ty.dims.iter().cloned().map(to_expr).collect()),
+            op => crate::ir::verify::dim_exprs(op)
+                .into_iter()
+                .map(|e| ck.eval(e, node.block).ok().map(to_expr))
+                .collect(),
+        };
+        if let Some(dims) = dims {
+            out.push((id, dims));
+        }
+    }
+    out
+}

@@ -43,6 +43,11 @@ pub fn check_program(program: &Program) -> (Vec<Shapes>, Diagnostics) {
 
 /// Checks one model: types of all values, port unification, the parameter table, scalar losses.
 pub fn check_model(model: &Model) -> (Shapes, Diagnostics) {
+    let ck = run_checker(model);
+    (ck.shapes, ck.diags)
+}
+
+fn run_checker(model: &Model) -> ModelChecker<'_> {
     let mut ck = ModelChecker::new(model);
     if ck.infer_all() {
         let decls = ports::port_decls(model);
@@ -50,7 +55,34 @@ pub fn check_model(model: &Model) -> (Shapes, Diagnostics) {
         infer::collect_params(&mut ck);
         check_losses(&mut ck);
     }
-    (ck.shapes, ck.diags)
+    ck
+}
+
+/// Checks a program like [`check_program`] and, when it has no errors, rewrites every size attribute to the
+/// number or model-level symbol it folds to (a reshape's `-1` included). Afterwards no attribute refers to another
+/// value (`dim(x, 1)`) or to a block port's symbol, so passes may delete nodes freely and the back end folds
+/// attributes with `Shapes::eval` alone. `compile` always runs this.
+pub fn check_and_resolve(program: &mut Program) -> (Vec<Shapes>, Diagnostics) {
+    let (shapes, diags) = check_program(program);
+    if diags.has_errors() {
+        return (shapes, diags);
+    }
+    for model in &mut program.models {
+        let resolved = {
+            let ck = run_checker(model);
+            infer::resolved_sizes(&ck)
+        };
+        for (id, dims) in resolved {
+            let node = model.graph.node_mut(id);
+            for (slot, d) in crate::ir::verify::dim_exprs_mut(&mut node.op)
+                .into_iter()
+                .zip(dims)
+            {
+                *slot = d;
+            }
+        }
+    }
+    (shapes, diags)
 }
 
 /// Losses and named block scalars must be `f32[]` so a step can minimise their weighted sum.

@@ -18,16 +18,33 @@ pub fn to_dot(model: &Model, shapes: Option<&Shapes>) -> String {
     out.push_str("  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, fontname=\"Helvetica\"];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=10];\n");
     // Nodes outside any block, then each top-level cluster with its nested clusters.
-    for id in nodes.iter().filter(|id| model.graph.node(**id).block.is_none()) {
+    for id in nodes
+        .iter()
+        .filter(|id| model.graph.node(**id).block.is_none())
+    {
         write_node(&mut out, model, shapes, &num, *id, 1);
     }
-    for (k, _) in model.blocks.iter().enumerate().filter(|(_, b)| b.parent.is_none()) {
+    for (k, _) in model
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.parent.is_none())
+    {
         write_cluster(&mut out, model, shapes, &num, &nodes, k, 1);
     }
     for id in &nodes {
         for (i, v) in model.graph.operands(*id).into_iter().enumerate() {
-            let label = if v.port == 0 { String::new() } else { format!(" [label=\"{}\"]", v.port) };
-            let _ = writeln!(out, "  n{} -> n{}{label}; // operand {i}", num.of(v.node), num.of(*id));
+            let label = if v.port == 0 {
+                String::new()
+            } else {
+                format!(" [label=\"{}\"]", v.port)
+            };
+            let _ = writeln!(
+                out,
+                "  n{} -> n{}{label}; // operand {i}",
+                num.of(v.node),
+                num.of(*id)
+            );
         }
     }
     out.push_str("}\n");
@@ -48,23 +65,44 @@ fn write_cluster(
     let _ = writeln!(out, "{pad}subgraph cluster_{k} {{");
     let _ = writeln!(out, "{pad}  label=\"{}: {}\";", esc(&b.path), esc(&b.block));
     let _ = writeln!(out, "{pad}  style=\"rounded\"; color=gray50;");
-    for id in nodes.iter().filter(|id| model.graph.node(**id).block == Some(k)) {
+    for id in nodes
+        .iter()
+        .filter(|id| model.graph.node(**id).block == Some(k))
+    {
         write_node(out, model, shapes, num, *id, depth + 1);
     }
-    for (c, _) in model.blocks.iter().enumerate().filter(|(_, c)| c.parent == Some(k)) {
+    for (c, _) in model
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.parent == Some(k))
+    {
         write_cluster(out, model, shapes, num, nodes, c, depth + 1);
     }
     let _ = writeln!(out, "{pad}}}");
 }
 
-fn write_node(out: &mut String, model: &Model, shapes: Option<&Shapes>, num: &Numbering, id: NodeId, depth: usize) {
+fn write_node(
+    out: &mut String,
+    model: &Model,
+    shapes: Option<&Shapes>,
+    num: &Numbering,
+    id: NodeId,
+    depth: usize,
+) {
     let node = model.graph.node(id);
     let pad = "  ".repeat(depth);
     let head = match &node.op {
         Op::Input { name } => format!("input {name}"),
         op => op.name().to_string(),
     };
-    let label = format!("%{} {}\\n{}\\n{}", num.of(id), esc(&head), esc(&node.path), esc(&type_text(model, shapes, id)));
+    let label = format!(
+        "%{} {}\\n{}\\n{}",
+        num.of(id),
+        esc(&head),
+        esc(&node.path),
+        esc(&type_text(model, shapes, id))
+    );
     let fill = match node.op {
         Op::Input { .. } => ", fillcolor=\"#dbe9f6\"",
         Op::Loss(_) => ", fillcolor=\"#f6dbdb\"",
@@ -76,7 +114,9 @@ fn write_node(out: &mut String, model: &Model, shapes: Option<&Shapes>, num: &Nu
 
 /// Escapes a string for a double-quoted DOT id or label.
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -90,10 +130,27 @@ mod tests {
     fn clusters_nest_and_edges_follow_numbering() {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4"]);
-        let h = b.op(Op::Linear { out: DimExpr::Const(2), bias: true }, "f.enc", &[x]);
+        let h = b.op(
+            Op::Linear {
+                out: DimExpr::Const(2),
+                bias: true,
+            },
+            "f.enc",
+            &[x],
+        );
         let m = b.model_mut();
-        m.blocks.push(BlockInstance { path: "f".into(), block: "Fuse".into(), parent: None, call_site: Span::default() });
-        m.blocks.push(BlockInstance { path: "f.g".into(), block: "G".into(), parent: Some(0), call_site: Span::default() });
+        m.blocks.push(BlockInstance {
+            path: "f".into(),
+            block: "Fuse".into(),
+            parent: None,
+            call_site: Span::default(),
+        });
+        m.blocks.push(BlockInstance {
+            path: "f.g".into(),
+            block: "G".into(),
+            parent: Some(0),
+            call_site: Span::default(),
+        });
         m.graph.node_mut(h.node).block = Some(1);
         let dot = to_dot(&b.finish(), None);
         assert!(dot.contains("subgraph cluster_0 {"));

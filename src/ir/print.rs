@@ -14,8 +14,17 @@ pub struct Numbering(HashMap<NodeId, usize>);
 impl Numbering {
     pub fn new(model: &Model) -> Numbering {
         // A cyclic graph has no topological order; fall back to index order so a dump still shows it.
-        let order = model.graph.topo_order().unwrap_or_else(|_| model.graph.node_ids().collect());
-        Numbering(order.into_iter().enumerate().map(|(i, id)| (id, i)).collect())
+        let order = model
+            .graph
+            .topo_order()
+            .unwrap_or_else(|_| model.graph.node_ids().collect());
+        Numbering(
+            order
+                .into_iter()
+                .enumerate()
+                .map(|(i, id)| (id, i))
+                .collect(),
+        )
     }
 
     pub fn of(&self, id: NodeId) -> usize {
@@ -57,7 +66,11 @@ pub fn print_model(model: &Model, shapes: Option<&Shapes>) -> String {
     for id in order {
         let _ = writeln!(out, "  {}", node_line(model, shapes, &num, id));
     }
-    for (kind, list) in [("output", &model.outputs), ("loss", &model.losses), ("scalar", &model.named_scalars)] {
+    for (kind, list) in [
+        ("output", &model.outputs),
+        ("loss", &model.losses),
+        ("scalar", &model.named_scalars),
+    ] {
         for nv in list {
             let _ = writeln!(out, "  {kind} {} = {}", nv.name, num.value(nv.value));
         }
@@ -68,7 +81,12 @@ pub fn print_model(model: &Model, shapes: Option<&Shapes>) -> String {
 /// One node: `%n = op(operands) attrs : type  @ path`.
 pub fn node_line(model: &Model, shapes: Option<&Shapes>, num: &Numbering, id: NodeId) -> String {
     let node = model.graph.node(id);
-    let operands: Vec<String> = model.graph.operands(id).into_iter().map(|v| num.value(v)).collect();
+    let operands: Vec<String> = model
+        .graph
+        .operands(id)
+        .into_iter()
+        .map(|v| num.value(v))
+        .collect();
     let mut line = format!("%{} = {}", num.of(id), node.op.name());
     if !operands.is_empty() {
         let _ = write!(line, "({})", operands.join(", "));
@@ -106,38 +124,87 @@ pub fn type_text(model: &Model, shapes: Option<&Shapes>, id: NodeId) -> String {
 pub fn attrs(op: &Op, num: &Numbering) -> String {
     let kv: Vec<String> = match op {
         Op::Input { name } => vec![format!("name={name}")],
-        Op::Param { shape, init } => vec![format!("shape={}", num.dims(shape)), format!("init={}", init_name(*init))],
+        Op::Param { shape, init } => vec![
+            format!("shape={}", num.dims(shape)),
+            format!("init={}", init_name(*init)),
+        ],
         Op::Scalar { value } => vec![format!("value={value}")],
         Op::Linear { out, bias } => vec![format!("out={}", num.dim(out)), format!("bias={bias}")],
-        Op::Embedding { vocab, dim } => vec![format!("vocab={}", num.dim(vocab)), format!("dim={}", num.dim(dim))],
+        Op::Embedding { vocab, dim } => vec![
+            format!("vocab={}", num.dim(vocab)),
+            format!("dim={}", num.dim(dim)),
+        ],
         Op::Act(super::Activation::LeakyRelu { slope }) => vec![format!("slope={slope}")],
         Op::Act(super::Activation::Gelu { tanh }) => vec![format!("tanh={tanh}")],
-        Op::Act(_) | Op::LastValid | Op::MatMul | Op::Outer | Op::Positions | Op::StopGradient => Vec::new(),
+        Op::Act(_) | Op::LastValid | Op::MatMul | Op::Outer | Op::Positions | Op::StopGradient => {
+            Vec::new()
+        }
         Op::Binary(_) | Op::Loss(_) => Vec::new(),
         Op::Dropout { p } => vec![format!("p={p}")],
         Op::Noise { std } => vec![format!("std={std}")],
         Op::LayerNorm { eps } => vec![format!("eps={eps}")],
-        Op::BatchNorm { eps, momentum } => vec![format!("eps={eps}"), format!("momentum={momentum}")],
+        Op::BatchNorm { eps, momentum } => {
+            vec![format!("eps={eps}"), format!("momentum={momentum}")]
+        }
         Op::Concat { axis } | Op::Softmax { axis, .. } => vec![format!("axis={axis}")],
-        Op::Split { sizes, axis } => vec![format!("sizes={}", num.dims(sizes)), format!("axis={axis}")],
+        Op::Split { sizes, axis } => {
+            vec![format!("sizes={}", num.dims(sizes)), format!("axis={axis}")]
+        }
         Op::Reshape { shape } => vec![format!("shape={}", num.dims(shape))],
         Op::Transpose { a, b } => vec![format!("a={a}"), format!("b={b}")],
-        Op::Reduce { axis, keepdim, .. } => vec![format!("axis={axis}"), format!("keepdim={keepdim}")],
-        Op::Select { axis, index } => vec![format!("axis={axis}"), format!("index={index}")],
-        Op::Slice { axis, start, end } => vec![format!("axis={axis}"), format!("start={start}"), format!("end={end}")],
-        Op::Pad { axis, before, after, value } => {
-            vec![format!("axis={axis}"), format!("before={before}"), format!("after={after}"), format!("value={value}")]
+        Op::Reduce { axis, keepdim, .. } => {
+            vec![format!("axis={axis}"), format!("keepdim={keepdim}")]
         }
-        Op::Recurrent { hidden, layers, bidirectional, merge, .. } => vec![
+        Op::Select { axis, index } => vec![format!("axis={axis}"), format!("index={index}")],
+        Op::Slice { axis, start, end } => vec![
+            format!("axis={axis}"),
+            format!("start={start}"),
+            format!("end={end}"),
+        ],
+        Op::Pad {
+            axis,
+            before,
+            after,
+            value,
+        } => {
+            vec![
+                format!("axis={axis}"),
+                format!("before={before}"),
+                format!("after={after}"),
+                format!("value={value}"),
+            ]
+        }
+        Op::Recurrent {
+            hidden,
+            layers,
+            bidirectional,
+            merge,
+            ..
+        } => vec![
             format!("hidden={}", num.dim(hidden)),
             format!("layers={layers}"),
             format!("bidirectional={bidirectional}"),
             format!("merge={}", format!("{merge:?}").to_lowercase()),
         ],
-        Op::Attention { heads, dropout, causal } => {
-            vec![format!("heads={heads}"), format!("dropout={dropout}"), format!("causal={causal}")]
+        Op::Attention {
+            heads,
+            dropout,
+            causal,
+        } => {
+            vec![
+                format!("heads={heads}"),
+                format!("dropout={dropout}"),
+                format!("causal={causal}"),
+            ]
         }
-        Op::TransformerLayer { heads, ff, attn_dropout, relu_dropout, res_dropout, causal } => vec![
+        Op::TransformerLayer {
+            heads,
+            ff,
+            attn_dropout,
+            relu_dropout,
+            res_dropout,
+            causal,
+        } => vec![
             format!("heads={heads}"),
             format!("ff={}", num.dim(ff)),
             format!("attn_dropout={attn_dropout}"),
@@ -145,7 +212,20 @@ pub fn attrs(op: &Op, num: &Numbering) -> String {
             format!("res_dropout={res_dropout}"),
             format!("causal={causal}"),
         ],
-        Op::Conv1d { out, kernel, stride, padding, bias } | Op::Conv2d { out, kernel, stride, padding, bias } => vec![
+        Op::Conv1d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        }
+        | Op::Conv2d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        } => vec![
             format!("out={}", num.dim(out)),
             format!("kernel={kernel}"),
             format!("stride={stride}"),
@@ -177,7 +257,14 @@ mod tests {
     fn dumps_in_topological_order_with_types() {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4"]);
-        let h = b.op(Op::Linear { out: DimExpr::Const(2), bias: true }, "enc", &[x]);
+        let h = b.op(
+            Op::Linear {
+                out: DimExpr::Const(2),
+                bias: true,
+            },
+            "enc",
+            &[x],
+        );
         b.output("h", h);
         let model = b.finish();
         let (shapes, _) = crate::check::check_model(&model);
