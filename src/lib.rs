@@ -6,3 +6,4 @@ pub mod ir;
 pub mod passes;
 pub mod rng;
 pub mod source;
+pub mod summary;
