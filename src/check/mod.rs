@@ -1,5 +1,204 @@
 //! The checker: names, dtypes and symbolic shapes of every model, resolved into a [`Shapes`] side table.
+//!
+//! Entry: [`check_program`]. For each model it infers every value's type in topological order (`infer.rs`, with
+//! the op rules in `rules.rs`, `rules_nn.rs`, `reshape.rs`), unifies declared block port types with the values
+//! bound to them (`ports.rs`, over the union-find of `unify.rs`), builds the parameter table, checks the losses
+//! and the train plan's shape-dependent parts (`plan.rs`), and runs the lints (`lint.rs`, warnings only).
+//! Every error of the stage is reported; a node whose operand failed is skipped silently.
 
+pub mod infer;
+pub mod lint;
+pub mod plan;
+pub mod ports;
+pub mod reshape;
+pub mod rules;
+pub mod rules_nn;
 pub mod shapes;
+pub mod unify;
 
 pub use shapes::Shapes;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{Model, Program};
+use infer::ModelChecker;
+
+/// Checks every model of a program. The shapes are index-aligned with `program.models`; the diagnostics hold
+/// errors and warnings of every model and of the train plan.
+pub fn check_program(program: &Program) -> (Vec<Shapes>, Diagnostics) {
+    let mut all = Vec::with_capacity(program.models.len());
+    let mut diags = Diagnostics::default();
+    for model in &program.models {
+        let (shapes, d) = check_model(model);
+        diags.extend(d);
+        all.push(shapes);
+    }
+    plan::check_plan(program, &all, &mut diags);
+    if !diags.has_errors() {
+        for (model, shapes) in program.models.iter().zip(&all) {
+            lint::run_lints(model, shapes, &mut diags);
+        }
+    }
+    (all, diags)
+}
+
+/// Checks one model: types of all values, port unification, the parameter table, scalar losses.
+pub fn check_model(model: &Model) -> (Shapes, Diagnostics) {
+    let ck = run_checker(model);
+    (ck.shapes, ck.diags)
+}
+
+fn run_checker(model: &Model) -> ModelChecker<'_> {
+    let mut ck = ModelChecker::new(model);
+    if ck.infer_all() {
+        let decls = ports::port_decls(model);
+        ports::check_ports(&mut ck, &decls);
+        infer::collect_params(&mut ck);
+        check_losses(&mut ck);
+    }
+    ck
+}
+
+/// Checks a program like [`check_program`] and, when it has no errors, rewrites every size attribute to the
+/// number or model-level symbol it folds to (a reshape's `-1` included). Afterwards no attribute refers to another
+/// value (`dim(x, 1)`) or to a block port's symbol, so passes may delete nodes freely and the back end folds
+/// attributes with `Shapes::eval` alone. `compile` always runs this.
+pub fn check_and_resolve(program: &mut Program) -> (Vec<Shapes>, Diagnostics) {
+    let (shapes, diags) = check_program(program);
+    if diags.has_errors() {
+        return (shapes, diags);
+    }
+    for model in &mut program.models {
+        let resolved = {
+            let ck = run_checker(model);
+            infer::resolved_sizes(&ck)
+        };
+        for (id, dims) in resolved {
+            let node = model.graph.node_mut(id);
+            for (slot, d) in crate::ir::verify::dim_exprs_mut(&mut node.op)
+                .into_iter()
+                .zip(dims)
+            {
+                *slot = d;
+            }
+        }
+    }
+    (shapes, diags)
+}
+
+/// Losses and named block scalars must be `f32[]` so a step can minimise their weighted sum.
+fn check_losses(ck: &mut ModelChecker) {
+    let model = ck.model;
+    for nv in model.losses.iter().chain(&model.named_scalars) {
+        let Some(t) = ck.shapes.types.get(&nv.value) else {
+            continue;
+        };
+        if t.rank() != 0 || !t.dtype.is_float() {
+            let d = Diagnostic::error("fusec::shape::loss", format!("the loss `{}` is {t}, not a scalar f32[]", nv.name))
+                .label(nv.span, format!("this is {t}"))
+                .help("reduce it to a number, e.g. with `mean(x, axis = 0)` or a loss primitive such as `mse`");
+            ck.diags.push(d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::build::ModelBuilder;
+    use crate::ir::{Activation, Dim, DimExpr, Dtype, LossKind, Op, Value};
+
+    fn lin(out: i64) -> Op {
+        Op::Linear {
+            out: DimExpr::Const(out),
+            bias: true,
+        }
+    }
+
+    #[test]
+    fn infers_a_small_fusion_model_and_counts_parameters() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "76"]);
+        let y = b.input("y", Dtype::F32, &["B", "47"]);
+        let labels = b.input("label", Dtype::I64, &["B"]);
+        let z = b.op(Op::Concat { axis: -1 }, "z", &[x, y]);
+        let width = DimExpr::Div(
+            Box::new(DimExpr::Of { value: z, axis: 1 }),
+            Box::new(DimExpr::Const(2)),
+        );
+        let h = b.op(
+            Op::Linear {
+                out: width,
+                bias: true,
+            },
+            "enc1",
+            &[z],
+        );
+        let h = b.op(Op::Act(Activation::Tanh), "enc1_act", &[h]);
+        let logits = b.op(lin(10), "head", &[h]);
+        let loss = b.op(Op::Loss(LossKind::CrossEntropy), "task", &[logits, labels]);
+        b.output("logits", logits);
+        b.loss("task", loss);
+        let (shapes, diags) = check_model(&b.finish());
+        assert!(diags.is_empty(), "{diags:?}");
+        let t = shapes.ty(h).unwrap();
+        assert_eq!(t.dims, vec![Dim::Sym("B".into()), Dim::Fixed(61)]);
+        assert_eq!(shapes.ty(loss).unwrap().rank(), 0);
+        assert_eq!(shapes.params["enc1.weight"].shape, vec![61, 123]);
+        assert_eq!(shapes.n_trainable(), 61 * 123 + 61 + 10 * 61 + 10);
+    }
+
+    #[test]
+    fn reports_every_error_once_and_skips_dependents() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "8"]);
+        let y = b.input("y", Dtype::F32, &["B", "4"]);
+        let bad1 = b.op(Op::Binary(crate::ir::BinaryOp::Add), "s", &[x, y]);
+        let after = b.op(lin(3), "after", &[bad1]);
+        let bad2 = b.op(
+            Op::Reduce {
+                kind: crate::ir::ReduceKind::Mean,
+                axis: 3,
+                keepdim: false,
+            },
+            "m",
+            &[x],
+        );
+        b.output("a", after);
+        b.output("b", bad2);
+        let (shapes, diags) = check_model(&b.finish());
+        let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, vec!["fusec::shape::mismatch", "fusec::shape::axis"]);
+        assert!(shapes.ty(after).is_none());
+    }
+
+    #[test]
+    fn shared_instances_must_agree_on_widths() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "8"]);
+        let y = b.input("y", Dtype::F32, &["B", "4"]);
+        let a = b.op(lin(3), "d", &[x]);
+        let c = b.op(lin(3), "d_1", &[y]);
+        b.model_mut().graph.node_mut(c.node).params = Some("d".into());
+        b.output("a", a);
+        b.output("c", c);
+        let (_, diags) = check_model(&b.finish());
+        assert_eq!(
+            diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+            vec!["fusec::shape::shared"]
+        );
+    }
+
+    #[test]
+    fn losses_must_be_scalars() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "8"]);
+        let h = b.op(lin(3), "h", &[x]);
+        b.loss("bad", h);
+        let (_, diags) = check_model(&b.finish());
+        assert_eq!(
+            diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+            vec!["fusec::shape::loss"]
+        );
+        let _ = Value::new(h.node, 0);
+    }
+}

@@ -2,10 +2,14 @@
 //! and training declarations. Lowering (`crate::lower`) produces a [`Program`]; the checker (`crate::check`)
 //! turns it into shapes; passes rewrite it; the back end executes it.
 
+pub mod build;
+pub mod dot;
 pub mod graph;
 pub mod op;
 pub mod plan;
+pub mod print;
 pub mod types;
+pub mod verify;
 
 pub use graph::{BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, PortType, Value};
 pub use op::{Activation, BinaryOp, Cell, Init, LossKind, Merge, Op, ParamSpec, ReduceKind};

@@ -1,0 +1,142 @@
+//! The reshape rule: element counts must agree, symbols included. Symbolic dims are matched by name (a `B` in
+//! the target must be a `B` of the input), fixed dims by their product, and one `-1` takes what is left.
+
+use super::rules::{join, tt, Rule, RuleError};
+use crate::ir::{Dim, TensorType};
+
+/// One target dim after folding: a dim, or the `-1` to infer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    Dim(Dim),
+    Infer,
+}
+
+pub fn reshape(x: &TensorType, target: &[Target]) -> Rule<TensorType> {
+    let n_infer = target.iter().filter(|t| **t == Target::Infer).count();
+    if n_infer > 1 {
+        return Err(RuleError::new(
+            "fusec::shape::reshape",
+            "reshape: at most one `-1` is allowed",
+        ));
+    }
+    let (mut left_syms, in_fixed) = split_dims(x.dims.iter());
+    let (out_syms, out_fixed) = split_dims(target.iter().filter_map(|t| match t {
+        Target::Dim(d) => Some(d),
+        Target::Infer => None,
+    }));
+    let shown = target_text(target);
+    for s in &out_syms {
+        match left_syms.iter().position(|l| l == s) {
+            Some(i) => {
+                left_syms.remove(i);
+            }
+            None => {
+                return Err(RuleError::new(
+                    "fusec::shape::reshape",
+                    format!("reshape: the target [{shown}] uses the symbolic dim `{s}`, which {x} does not have"),
+                ))
+            }
+        }
+    }
+    let mismatch = || {
+        RuleError::new(
+            "fusec::shape::reshape",
+            format!("reshape: {x} cannot be viewed as [{shown}]"),
+        )
+        .help("the number of elements must stay the same; symbolic dims must appear on both sides")
+    };
+    let inferred = match (n_infer, left_syms.len()) {
+        (0, 0) if in_fixed == out_fixed => None,
+        (1, 0) if out_fixed > 0 && in_fixed % out_fixed == 0 => {
+            Some(Dim::Fixed(in_fixed / out_fixed))
+        }
+        // The `-1` stands for exactly one leftover symbol when the fixed parts agree.
+        (1, 1) if in_fixed == out_fixed => Some(Dim::Sym(left_syms[0].clone())),
+        _ => return Err(mismatch()),
+    };
+    let dims = target
+        .iter()
+        .map(|t| match t {
+            Target::Dim(d) => d.clone(),
+            Target::Infer => inferred.clone().unwrap_or(Dim::Fixed(1)),
+        })
+        .collect();
+    Ok(tt(x.dtype, dims))
+}
+
+fn split_dims<'a>(dims: impl Iterator<Item = &'a Dim>) -> (Vec<String>, i64) {
+    let mut syms = Vec::new();
+    let mut product = 1i64;
+    for d in dims {
+        match d {
+            Dim::Fixed(n) => product = product.saturating_mul(*n),
+            Dim::Sym(s) => syms.push(s.clone()),
+        }
+    }
+    (syms, product)
+}
+
+fn target_text(target: &[Target]) -> String {
+    let dims: Vec<Dim> = target
+        .iter()
+        .map(|t| match t {
+            Target::Dim(d) => d.clone(),
+            Target::Infer => Dim::Fixed(-1),
+        })
+        .collect();
+    join(&dims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Dtype;
+
+    fn d(s: &str) -> Target {
+        match s {
+            "-1" => Target::Infer,
+            _ => Target::Dim(
+                s.parse::<i64>()
+                    .map(Dim::Fixed)
+                    .unwrap_or_else(|_| Dim::Sym(s.to_string())),
+            ),
+        }
+    }
+
+    fn f(dims: &[&str]) -> TensorType {
+        let dims = dims
+            .iter()
+            .map(|d| {
+                d.parse::<i64>()
+                    .map(Dim::Fixed)
+                    .unwrap_or_else(|_| Dim::Sym(d.to_string()))
+            })
+            .collect();
+        tt(Dtype::F32, dims)
+    }
+
+    #[test]
+    fn reshapes_with_symbols_and_infer() {
+        assert_eq!(
+            reshape(&f(&["B", "8"]), &[d("B"), d("4"), d("2")]).unwrap(),
+            f(&["B", "4", "2"])
+        );
+        assert_eq!(
+            reshape(&f(&["B", "8"]), &[d("B"), d("-1"), d("2")]).unwrap(),
+            f(&["B", "4", "2"])
+        );
+        assert_eq!(
+            reshape(&f(&["B", "T", "4"]), &[d("-1"), d("4")])
+                .unwrap_err()
+                .code,
+            "fusec::shape::reshape"
+        );
+        assert_eq!(
+            reshape(&f(&["B", "4", "2"]), &[d("-1"), d("8")]).unwrap(),
+            f(&["B", "8"])
+        );
+        assert!(reshape(&f(&["B", "8"]), &[d("B"), d("3"), d("2")]).is_err());
+        assert!(reshape(&f(&["B", "8"]), &[d("T"), d("8")]).is_err());
+        assert!(reshape(&f(&["B", "8"]), &[d("-1"), d("-1")]).is_err());
+    }
+}

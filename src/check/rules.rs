@@ -1,0 +1,533 @@
+//! Shape and dtype rules of the shape-generic ops (elementwise, joins, views, reductions, matmul, losses): pure
+//! functions from operand types to result types, so each rule is tested without building a graph.
+//! The layer ops with parameters are in `rules_nn.rs`.
+
+use crate::ir::{Dim, Dtype, LossKind, TensorType};
+
+/// Why an op cannot accept its operands. The checker turns it into a diagnostic at the node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleError {
+    pub code: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+    /// True when the error only repeats an earlier one (an operand or a size depends on a failed value):
+    /// such errors are dropped so one mistake gives one diagnostic.
+    pub silent: bool,
+}
+
+impl RuleError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> RuleError {
+        RuleError {
+            code,
+            message: message.into(),
+            help: None,
+            silent: false,
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> RuleError {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn silent() -> RuleError {
+        RuleError {
+            silent: true,
+            ..RuleError::new("fusec::internal", "")
+        }
+    }
+}
+
+pub type Rule<T> = Result<T, RuleError>;
+
+/// A type shorthand for the rules and their tests.
+pub fn tt(dtype: Dtype, dims: Vec<Dim>) -> TensorType {
+    TensorType { dtype, dims }
+}
+
+/// Resolves a possibly negative axis against a rank.
+pub fn axis(ax: i64, rank: usize, what: &str) -> Rule<usize> {
+    let r = rank as i64;
+    let a = if ax < 0 { r + ax } else { ax };
+    if a < 0 || a >= r {
+        return Err(RuleError::new(
+            "fusec::shape::axis",
+            format!("{what}: axis {ax} is out of range for a tensor of rank {rank}"),
+        )
+        .help(format!("valid axes are {} to {}", -r, r - 1)));
+    }
+    Ok(a as usize)
+}
+
+pub fn need_float(t: &TensorType, what: &str) -> Rule<()> {
+    if t.dtype.is_float() {
+        return Ok(());
+    }
+    Err(RuleError::new(
+        "fusec::dtype::mismatch",
+        format!("{what} expects a float tensor, found {t}"),
+    )
+    .help("integer tensors (ids, labels) only feed `embedding` and the label side of a loss"))
+}
+
+pub fn need_int(t: &TensorType, what: &str) -> Rule<()> {
+    if matches!(t.dtype, Dtype::I64 | Dtype::U32) {
+        return Ok(());
+    }
+    Err(RuleError::new(
+        "fusec::dtype::mismatch",
+        format!("{what} expects integer ids (i64), found {t}"),
+    )
+    .help("declare the input as `i64[...]`"))
+}
+
+pub fn need_rank(t: &TensorType, ranks: &[usize], what: &str) -> Rule<()> {
+    if ranks.contains(&t.rank()) {
+        return Ok(());
+    }
+    let want: Vec<String> = ranks.iter().map(|r| r.to_string()).collect();
+    Err(RuleError::new(
+        "fusec::shape::rank",
+        format!(
+            "{what} expects a tensor of rank {}, found {t} (rank {})",
+            want.join(" or "),
+            t.rank()
+        ),
+    ))
+}
+
+/// Requires two dims to be the same dim.
+pub fn same_dim(a: &Dim, b: &Dim, what: &str, ta: &TensorType, tb: &TensorType) -> Rule<()> {
+    if a == b {
+        return Ok(());
+    }
+    Err(RuleError::new(
+        "fusec::shape::mismatch",
+        format!("{what}: {ta} and {tb} disagree ({a} vs {b})"),
+    ))
+}
+
+/// A fixed number for a dim, or an error naming what needs it.
+pub fn fixed(d: &Dim, what: &str) -> Rule<i64> {
+    d.fixed().ok_or_else(|| {
+        RuleError::new("fusec::shape::not_fixed", format!("{what} must be a fixed number, found the symbolic dim `{d}`"))
+            .help("sizes that own parameters are fixed at compile time; only batch and sequence dims may stay symbolic")
+    })
+}
+
+/// Types of ops that keep their operand's type (activations, dropout, noise, stop_gradient, softmax).
+pub fn same_as_float(t: &TensorType, what: &str) -> Rule<TensorType> {
+    need_float(t, what)?;
+    Ok(t.clone())
+}
+
+/// NumPy broadcasting of two types; a rank-0 f32 (a number in the source) adopts the other float dtype.
+pub fn broadcast(a: &TensorType, b: &TensorType, what: &str) -> Rule<TensorType> {
+    let dtype = if a.dtype == b.dtype {
+        a.dtype
+    } else if a.rank() == 0 && a.dtype == Dtype::F32 && b.dtype.is_float() {
+        b.dtype
+    } else if b.rank() == 0 && b.dtype == Dtype::F32 && a.dtype.is_float() {
+        a.dtype
+    } else {
+        return Err(RuleError::new(
+            "fusec::dtype::mismatch",
+            format!("{what}: {a} and {b} have different dtypes"),
+        ));
+    };
+    let dims = broadcast_dims(&a.dims, &b.dims).ok_or_else(|| {
+        RuleError::new(
+            "fusec::shape::mismatch",
+            format!("{what}: cannot broadcast {a} with {b}"),
+        )
+        .help("trailing dims must be equal, or 1 on one side")
+    })?;
+    Ok(tt(dtype, dims))
+}
+
+fn broadcast_dims(a: &[Dim], b: &[Dim]) -> Option<Vec<Dim>> {
+    let n = a.len().max(b.len());
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let da = (i + a.len()).checked_sub(n).and_then(|j| a.get(j));
+        let db = (i + b.len()).checked_sub(n).and_then(|j| b.get(j));
+        out.push(match (da, db) {
+            (Some(x), None) | (None, Some(x)) => x.clone(),
+            (Some(x), Some(y)) if x == y => x.clone(),
+            (Some(Dim::Fixed(1)), Some(y)) => y.clone(),
+            (Some(x), Some(Dim::Fixed(1))) => x.clone(),
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// Batched matmul with NumPy's rules: rank-1 operands are promoted and the added axis dropped again.
+pub fn matmul(a: &TensorType, b: &TensorType) -> Rule<TensorType> {
+    need_float(a, "matmul")?;
+    need_float(b, "matmul")?;
+    if a.dtype != b.dtype {
+        return Err(RuleError::new(
+            "fusec::dtype::mismatch",
+            format!("matmul: {a} and {b} have different dtypes"),
+        ));
+    }
+    if a.rank() == 0 || b.rank() == 0 {
+        return Err(RuleError::new(
+            "fusec::shape::rank",
+            format!("matmul needs tensors of rank >= 1, found {a} @ {b}"),
+        )
+        .help("use `*` to scale by a number"));
+    }
+    let mut da = a.dims.clone();
+    let mut db = b.dims.clone();
+    let (pa, pb) = (da.len() == 1, db.len() == 1);
+    if pa {
+        da.insert(0, Dim::Fixed(1));
+    }
+    if pb {
+        db.push(Dim::Fixed(1));
+    }
+    let (m, k1) = (&da[da.len() - 2], &da[da.len() - 1]);
+    let (k2, n) = (&db[db.len() - 2], &db[db.len() - 1]);
+    if k1 != k2 {
+        return Err(RuleError::new(
+            "fusec::shape::mismatch",
+            format!("matmul: inner dims differ: {a} @ {b} ({k1} vs {k2})"),
+        ));
+    }
+    let batch = broadcast_dims(&da[..da.len() - 2], &db[..db.len() - 2]).ok_or_else(|| {
+        RuleError::new(
+            "fusec::shape::mismatch",
+            format!("matmul: batch dims of {a} and {b} do not broadcast"),
+        )
+    })?;
+    let mut dims = batch;
+    if !pa {
+        dims.push(m.clone());
+    }
+    if !pb {
+        dims.push(n.clone());
+    }
+    Ok(tt(a.dtype, dims))
+}
+
+/// `[B, m], [B, n] -> [B, m·n]`.
+pub fn outer(a: &TensorType, b: &TensorType) -> Rule<TensorType> {
+    need_float(a, "outer")?;
+    need_float(b, "outer")?;
+    need_rank(a, &[2], "outer")?;
+    need_rank(b, &[2], "outer")?;
+    same_dim(&a.dims[0], &b.dims[0], "outer: batch dims", a, b)?;
+    let m = fixed(&a.dims[1], "outer: the width of the first operand")?;
+    let n = fixed(&b.dims[1], "outer: the width of the second operand")?;
+    Ok(tt(a.dtype, vec![a.dims[0].clone(), Dim::Fixed(m * n)]))
+}
+
+/// Joins along an axis: every other dim equal, widths add (they must be fixed unless there is one operand).
+pub fn concat(xs: &[TensorType], ax: i64) -> Rule<TensorType> {
+    let first = xs
+        .first()
+        .ok_or_else(|| RuleError::new("fusec::arity", "concat of an empty list"))?;
+    let a = axis(ax, first.rank(), "concat")?;
+    let mut width = 0i64;
+    for x in xs {
+        if x.dtype != first.dtype {
+            return Err(RuleError::new(
+                "fusec::dtype::mismatch",
+                format!("concat: {first} and {x} have different dtypes"),
+            ));
+        }
+        if x.rank() != first.rank() {
+            return Err(RuleError::new(
+                "fusec::shape::rank",
+                format!("concat: {first} and {x} have different ranks"),
+            ));
+        }
+        for (i, (d, e)) in first.dims.iter().zip(&x.dims).enumerate() {
+            if i != a {
+                same_dim(d, e, &format!("concat: dim {i}"), first, x)?;
+            }
+        }
+        if xs.len() > 1 {
+            width += fixed(&x.dims[a], "concat: the width along the joined axis")?;
+        }
+    }
+    let mut dims = first.dims.clone();
+    if xs.len() > 1 {
+        dims[a] = Dim::Fixed(width);
+    }
+    Ok(tt(first.dtype, dims))
+}
+
+/// Pieces of the given sizes along an axis; the sizes must add up to the axis.
+pub fn split(x: &TensorType, sizes: &[i64], ax: i64) -> Rule<Vec<TensorType>> {
+    let a = axis(ax, x.rank(), "split")?;
+    let total = fixed(&x.dims[a], "split: the split axis")?;
+    let sum: i64 = sizes.iter().sum();
+    if sum != total || sizes.iter().any(|s| *s <= 0) {
+        return Err(RuleError::new(
+            "fusec::shape::mismatch",
+            format!(
+                "split: sizes {sizes:?} do not add up to {total}, the size of axis {ax} of {x}"
+            ),
+        ));
+    }
+    Ok(sizes
+        .iter()
+        .map(|s| {
+            let mut dims = x.dims.clone();
+            dims[a] = Dim::Fixed(*s);
+            tt(x.dtype, dims)
+        })
+        .collect())
+}
+
+/// Swaps two axes.
+pub fn transpose(x: &TensorType, a: i64, b: i64) -> Rule<TensorType> {
+    let (i, j) = (
+        axis(a, x.rank(), "transpose")?,
+        axis(b, x.rank(), "transpose")?,
+    );
+    let mut dims = x.dims.clone();
+    dims.swap(i, j);
+    Ok(tt(x.dtype, dims))
+}
+
+/// mean/sum/max over one axis.
+pub fn reduce(x: &TensorType, ax: i64, keepdim: bool, what: &str) -> Rule<TensorType> {
+    let a = axis(ax, x.rank(), what)?;
+    let mut dims = x.dims.clone();
+    if keepdim {
+        dims[a] = Dim::Fixed(1);
+    } else {
+        dims.remove(a);
+    }
+    Ok(tt(x.dtype, dims))
+}
+
+/// One index along an axis, the axis dropped. A negative index counts from the end.
+pub fn select(x: &TensorType, ax: i64, index: i64) -> Rule<TensorType> {
+    let a = axis(ax, x.rank(), "select")?;
+    if let Some(n) = x.dims[a].fixed() {
+        if index >= n || index < -n {
+            return Err(RuleError::new(
+                "fusec::shape::index",
+                format!("select: index {index} is out of range for axis {ax} of {x} (size {n})"),
+            ));
+        }
+    }
+    let mut dims = x.dims.clone();
+    dims.remove(a);
+    Ok(tt(x.dtype, dims))
+}
+
+/// `start..end` along an axis (negative bounds count from the end of a fixed axis).
+pub fn slice(x: &TensorType, ax: i64, start: i64, end: i64) -> Rule<TensorType> {
+    let a = axis(ax, x.rank(), "slice")?;
+    let (s, e) = match x.dims[a].fixed() {
+        Some(n) => {
+            let norm = |v: i64| if v < 0 { n + v } else { v };
+            (norm(start), norm(end))
+        }
+        None if start >= 0 && end >= 0 => (start, end),
+        None => {
+            return Err(RuleError::new(
+                "fusec::shape::index",
+                format!(
+                    "slice: negative bounds need a fixed axis, but axis {ax} of {x} is symbolic"
+                ),
+            ))
+        }
+    };
+    let in_range = x.dims[a].fixed().map(|n| e <= n).unwrap_or(true);
+    if s < 0 || s >= e || !in_range {
+        return Err(RuleError::new(
+            "fusec::shape::index",
+            format!("slice: {start}..{end} is empty or out of range for axis {ax} of {x}"),
+        ));
+    }
+    let mut dims = x.dims.clone();
+    dims[a] = Dim::Fixed(e - s);
+    Ok(tt(x.dtype, dims))
+}
+
+/// Padding grows a fixed axis by `before + after`.
+pub fn pad(x: &TensorType, ax: i64, before: i64, after: i64) -> Rule<TensorType> {
+    let a = axis(ax, x.rank(), "pad")?;
+    if before < 0 || after < 0 {
+        return Err(RuleError::new(
+            "fusec::shape::index",
+            format!("pad: negative padding {before}, {after}"),
+        ));
+    }
+    let mut dims = x.dims.clone();
+    if before + after > 0 {
+        dims[a] = Dim::Fixed(fixed(&x.dims[a], "pad: the padded axis")? + before + after);
+    }
+    Ok(tt(x.dtype, dims))
+}
+
+/// Losses: a prediction and a target in, the mean as `f32[]` out.
+pub fn loss(kind: LossKind, pred: &TensorType, target: &TensorType) -> Rule<TensorType> {
+    let name = crate::ir::Op::Loss(kind).name();
+    need_float(pred, name)?;
+    match kind {
+        LossKind::CrossEntropy => {
+            if pred.rank() < 2 {
+                return Err(RuleError::new(
+                    "fusec::shape::rank",
+                    format!("cross_entropy expects logits [N, C] or [B, .., C], found {pred}"),
+                ));
+            }
+            if !matches!(target.dtype, Dtype::I64 | Dtype::U32) {
+                return Err(RuleError::new(
+                    "fusec::dtype::mismatch",
+                    format!("cross_entropy expects integer class labels, found {target}"),
+                )
+                .help("declare the labels as `i64[...]`; for float targets use `bce_with_logits` or `mse`"));
+            }
+            let want = &pred.dims[..pred.rank() - 1];
+            if target.dims != want {
+                return Err(RuleError::new(
+                    "fusec::shape::mismatch",
+                    format!(
+                        "cross_entropy: logits {pred} need labels of shape [{}], found {target}",
+                        join(want)
+                    ),
+                ));
+            }
+        }
+        _ => {
+            need_float(target, name)?;
+            if pred.dims != target.dims {
+                return Err(RuleError::new(
+                    "fusec::shape::mismatch",
+                    format!("{name}: prediction {pred} and target {target} have different shapes"),
+                ));
+            }
+        }
+    }
+    Ok(tt(Dtype::F32, Vec::new()))
+}
+
+/// `B, 4, 2` for messages.
+pub fn join(dims: &[Dim]) -> String {
+    dims.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(dims: &[&str]) -> TensorType {
+        let dims = dims
+            .iter()
+            .map(|d| {
+                d.parse::<i64>()
+                    .map(Dim::Fixed)
+                    .unwrap_or_else(|_| Dim::Sym(d.to_string()))
+            })
+            .collect();
+        tt(Dtype::F32, dims)
+    }
+
+    #[test]
+    fn broadcasting_follows_numpy() {
+        assert_eq!(
+            broadcast(&f(&["B", "64"]), &f(&["64"]), "add").unwrap(),
+            f(&["B", "64"])
+        );
+        assert_eq!(
+            broadcast(&f(&["B", "1"]), &f(&["1", "8"]), "add").unwrap(),
+            f(&["B", "8"])
+        );
+        assert_eq!(
+            broadcast(&f(&[]), &f(&["B", "3"]), "mul").unwrap(),
+            f(&["B", "3"])
+        );
+        assert!(broadcast(&f(&["B", "64"]), &f(&["B", "32"]), "add").is_err());
+        assert!(broadcast(&f(&["B", "4"]), &f(&["T", "4"]), "add").is_err());
+    }
+
+    #[test]
+    fn matmul_batches_and_promotes() {
+        assert_eq!(
+            matmul(&f(&["B", "T", "8"]), &f(&["8", "4"])).unwrap(),
+            f(&["B", "T", "4"])
+        );
+        // LMF: [B, d+1] against per-rank factors [r, d+1, out].
+        assert_eq!(
+            matmul(&f(&["B", "5"]), &f(&["3", "5", "7"])).unwrap(),
+            f(&["3", "B", "7"])
+        );
+        assert_eq!(matmul(&f(&["B", "5"]), &f(&["5"])).unwrap(), f(&["B"]));
+        assert!(matmul(&f(&["B", "5"]), &f(&["4", "7"])).is_err());
+    }
+
+    #[test]
+    fn concat_adds_fixed_widths() {
+        let t = concat(&[f(&["B", "76"]), f(&["B", "47"]), f(&["B", "6"])], -1).unwrap();
+        assert_eq!(t, f(&["B", "129"]));
+        assert!(concat(&[f(&["B", "4"]), f(&["T", "4"])], -1).is_err());
+        assert_eq!(
+            concat(&[f(&["B", "T", "4"])], 1).unwrap(),
+            f(&["B", "T", "4"])
+        );
+    }
+
+    #[test]
+    fn views_and_reductions() {
+        assert_eq!(
+            split(&f(&["B", "10"]), &[4, 6], -1).unwrap()[1],
+            f(&["B", "6"])
+        );
+        assert!(split(&f(&["B", "10"]), &[4, 5], -1).is_err());
+        assert_eq!(
+            transpose(&f(&["B", "T", "4"]), 1, 2).unwrap(),
+            f(&["B", "4", "T"])
+        );
+        assert_eq!(
+            reduce(&f(&["B", "T", "4"]), 1, false, "mean").unwrap(),
+            f(&["B", "4"])
+        );
+        assert_eq!(
+            reduce(&f(&["B", "T", "4"]), 1, true, "mean").unwrap(),
+            f(&["B", "1", "4"])
+        );
+        assert_eq!(select(&f(&["B", "T", "4"]), 1, -1).unwrap(), f(&["B", "4"]));
+        assert!(select(&f(&["B", "3"]), 1, 3).is_err());
+        assert_eq!(slice(&f(&["B", "10"]), 1, 2, -1).unwrap(), f(&["B", "7"]));
+        assert_eq!(pad(&f(&["B", "32"]), -1, 1, 0).unwrap(), f(&["B", "33"]));
+        assert!(reduce(&f(&["B"]), 2, false, "sum").is_err());
+    }
+
+    #[test]
+    fn outer_product_multiplies_widths() {
+        assert_eq!(
+            outer(&f(&["B", "33"]), &f(&["B", "9"])).unwrap(),
+            f(&["B", "297"])
+        );
+        assert!(outer(&f(&["B", "T"]), &f(&["B", "9"])).is_err());
+    }
+
+    #[test]
+    fn losses_are_scalars_and_check_labels() {
+        let labels = tt(Dtype::I64, vec![Dim::Sym("B".into())]);
+        assert_eq!(
+            loss(LossKind::CrossEntropy, &f(&["B", "10"]), &labels).unwrap(),
+            f(&[])
+        );
+        let iemocap = tt(Dtype::I64, vec![Dim::Sym("B".into()), Dim::Fixed(4)]);
+        assert!(loss(LossKind::CrossEntropy, &f(&["B", "4", "2"]), &iemocap).is_ok());
+        assert!(loss(LossKind::CrossEntropy, &f(&["B", "10"]), &f(&["B"])).is_err());
+        assert!(loss(LossKind::Mse, &f(&["B", "10"]), &f(&["B", "9"])).is_err());
+        assert_eq!(
+            loss(LossKind::Mse, &f(&["B", "10"]), &f(&["B", "10"])).unwrap(),
+            f(&[])
+        );
+    }
+}

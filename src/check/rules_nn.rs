@@ -1,0 +1,325 @@
+//! Shape and dtype rules of the layer ops (those that own parameters, and the sequence ops around them).
+//! Size attributes arrive already folded to numbers by the checker.
+
+use super::rules::{fixed, need_float, need_int, need_rank, same_dim, tt, Rule, RuleError};
+use crate::ir::{Cell, Dim, Dtype, Merge, TensorType};
+
+/// Every size that owns parameters must be positive.
+pub fn positive(n: i64, what: &str) -> Rule<i64> {
+    if n > 0 {
+        return Ok(n);
+    }
+    Err(RuleError::new(
+        "fusec::shape::size",
+        format!("{what} must be a positive number, found {n}"),
+    ))
+}
+
+/// `[.., in] -> [.., out]`; `in` must be fixed because it sizes the weight.
+pub fn linear(x: &TensorType, out: i64) -> Rule<TensorType> {
+    need_float(x, "linear")?;
+    if x.rank() == 0 {
+        return Err(RuleError::new(
+            "fusec::shape::rank",
+            format!("linear needs a tensor of rank >= 1, found {x}"),
+        ));
+    }
+    fixed(&x.dims[x.rank() - 1], "linear: the input width")?;
+    positive(out, "linear: `out`")?;
+    let mut dims = x.dims.clone();
+    dims[x.rank() - 1] = Dim::Fixed(out);
+    Ok(tt(x.dtype, dims))
+}
+
+/// `i64[..] -> f32[.., dim]`.
+pub fn embedding(ids: &TensorType, vocab: i64, dim: i64) -> Rule<TensorType> {
+    need_int(ids, "embedding")?;
+    positive(vocab, "embedding: `vocab`")?;
+    positive(dim, "embedding: `dim`")?;
+    let mut dims = ids.dims.clone();
+    dims.push(Dim::Fixed(dim));
+    Ok(tt(Dtype::F32, dims))
+}
+
+/// Normalisation over the last axis (layer_norm) or over the channel axis 1 (batch_norm).
+pub fn norm(x: &TensorType, batch: bool) -> Rule<TensorType> {
+    let what = if batch { "batch_norm" } else { "layer_norm" };
+    need_float(x, what)?;
+    if batch {
+        need_rank(x, &[2, 3], what)?;
+        fixed(&x.dims[1], "batch_norm: the channel dim (axis 1)")?;
+    } else {
+        need_rank(x, &[1, 2, 3, 4, 5], what)?;
+        fixed(&x.dims[x.rank() - 1], "layer_norm: the normalised width")?;
+    }
+    Ok(x.clone())
+}
+
+/// `lstm`/`gru`: ports seq, h (and c for LSTM). `merge` applies to the directions of both seq and h, so a
+/// summed bidirectional encoder gives `[B, H]` everywhere (the MMT encoder's `z_t`).
+pub fn recurrent(
+    x: &TensorType,
+    lengths: Option<&TensorType>,
+    cell: Cell,
+    hidden: i64,
+    bidirectional: bool,
+    merge: Merge,
+) -> Rule<Vec<TensorType>> {
+    let what = if cell == Cell::Lstm { "lstm" } else { "gru" };
+    need_float(x, what)?;
+    need_rank(x, &[3], what)?;
+    fixed(&x.dims[2], &format!("{what}: the input width"))?;
+    positive(hidden, &format!("{what}: `hidden`"))?;
+    if let Some(l) = lengths {
+        check_lengths(x, l, what)?;
+    }
+    let width = if bidirectional && merge == Merge::Concat {
+        2 * hidden
+    } else {
+        hidden
+    };
+    let (b, t) = (x.dims[0].clone(), x.dims[1].clone());
+    let seq = tt(x.dtype, vec![b.clone(), t, Dim::Fixed(width)]);
+    let h = tt(x.dtype, vec![b, Dim::Fixed(width)]);
+    let mut ports = vec![seq, h.clone()];
+    if cell == Cell::Lstm {
+        ports.push(h);
+    }
+    Ok(ports)
+}
+
+fn check_lengths(seq: &TensorType, lengths: &TensorType, what: &str) -> Rule<()> {
+    need_int(lengths, &format!("{what}: `lengths`"))?;
+    need_rank(lengths, &[1], &format!("{what}: `lengths`"))?;
+    same_dim(
+        &seq.dims[0],
+        &lengths.dims[0],
+        &format!("{what}: batch dims of the sequence and the lengths"),
+        seq,
+        lengths,
+    )
+}
+
+/// `last_valid(seq [B, T, D], lengths i64[B]) -> [B, D]`.
+pub fn last_valid(seq: &TensorType, lengths: &TensorType) -> Rule<TensorType> {
+    need_rank(seq, &[3], "last_valid")?;
+    check_lengths(seq, lengths, "last_valid")?;
+    Ok(tt(
+        seq.dtype,
+        vec![seq.dims[0].clone(), seq.dims[2].clone()],
+    ))
+}
+
+/// Multi-head attention and the transformer layer: `q [B, Tq, d]`, optional `kv [B, Tk, d]` -> `[B, Tq, d]`.
+pub fn attention(
+    q: &TensorType,
+    kv: Option<&TensorType>,
+    heads: u32,
+    what: &str,
+) -> Rule<TensorType> {
+    need_float(q, what)?;
+    need_rank(q, &[3], what)?;
+    let d = fixed(&q.dims[2], &format!("{what}: the model width"))?;
+    if heads == 0 || d % i64::from(heads) != 0 {
+        return Err(RuleError::new(
+            "fusec::shape::size",
+            format!("{what}: the width {d} is not divisible by {heads} heads"),
+        )
+        .help("choose `heads` so that each head gets width / heads dims"));
+    }
+    if let Some(kv) = kv {
+        need_float(kv, what)?;
+        need_rank(kv, &[3], what)?;
+        same_dim(
+            &q.dims[0],
+            &kv.dims[0],
+            &format!("{what}: batch dims of the query and the memory"),
+            q,
+            kv,
+        )?;
+        same_dim(
+            &q.dims[2],
+            &kv.dims[2],
+            &format!("{what}: widths of the query and the memory"),
+            q,
+            kv,
+        )?;
+    }
+    Ok(q.clone())
+}
+
+/// `[B, T, d] -> f32[T, d]`.
+pub fn positions(x: &TensorType) -> Rule<TensorType> {
+    need_rank(x, &[3], "positions")?;
+    fixed(&x.dims[2], "positions: the width")?;
+    Ok(tt(Dtype::F32, vec![x.dims[1].clone(), x.dims[2].clone()]))
+}
+
+/// Output length of a convolution along one axis: `(n + 2p - k) / s + 1`. A symbolic length survives only a
+/// "same" convolution (stride 1, `k = 2p + 1`), the MulT projection's case.
+pub fn conv_len(n: &Dim, kernel: i64, stride: i64, padding: i64, what: &str) -> Rule<Dim> {
+    if kernel <= 0 || stride <= 0 || padding < 0 {
+        return Err(RuleError::new(
+            "fusec::shape::size",
+            format!("{what}: kernel {kernel}, stride {stride}, padding {padding} are not valid"),
+        ));
+    }
+    match n {
+        Dim::Fixed(n) => {
+            let span = n + 2 * padding - kernel;
+            if span < 0 {
+                return Err(RuleError::new(
+                    "fusec::shape::size",
+                    format!("{what}: the input length {n} is shorter than the kernel {kernel}"),
+                ));
+            }
+            Ok(Dim::Fixed(span / stride + 1))
+        }
+        Dim::Sym(_) if stride == 1 && kernel == 2 * padding + 1 => Ok(n.clone()),
+        Dim::Sym(s) => Err(RuleError::new(
+            "fusec::shape::not_fixed",
+            format!(
+                "{what}: the output length over the symbolic dim `{s}` is not a dim fusec can name"
+            ),
+        )
+        .help("use stride 1 and padding (kernel - 1) / 2, or a fixed length")),
+    }
+}
+
+/// `conv1d`: `[B, T, C] -> [B, T', out]` (time-major as MulT).
+pub fn conv1d(
+    x: &TensorType,
+    out: i64,
+    kernel: i64,
+    stride: i64,
+    padding: i64,
+) -> Rule<TensorType> {
+    need_float(x, "conv1d")?;
+    need_rank(x, &[3], "conv1d")?;
+    fixed(&x.dims[2], "conv1d: the input channels")?;
+    positive(out, "conv1d: `out`")?;
+    let t = conv_len(&x.dims[1], kernel, stride, padding, "conv1d")?;
+    Ok(tt(x.dtype, vec![x.dims[0].clone(), t, Dim::Fixed(out)]))
+}
+
+/// `conv2d`: `[B, C, H, W] -> [B, out, H', W']`.
+pub fn conv2d(
+    x: &TensorType,
+    out: i64,
+    kernel: i64,
+    stride: i64,
+    padding: i64,
+) -> Rule<TensorType> {
+    need_float(x, "conv2d")?;
+    need_rank(x, &[4], "conv2d")?;
+    fixed(&x.dims[1], "conv2d: the input channels")?;
+    positive(out, "conv2d: `out`")?;
+    let h = conv_len(&x.dims[2], kernel, stride, padding, "conv2d")?;
+    let w = conv_len(&x.dims[3], kernel, stride, padding, "conv2d")?;
+    Ok(tt(x.dtype, vec![x.dims[0].clone(), Dim::Fixed(out), h, w]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(dims: &[&str]) -> TensorType {
+        let dims = dims
+            .iter()
+            .map(|d| {
+                d.parse::<i64>()
+                    .map(Dim::Fixed)
+                    .unwrap_or_else(|_| Dim::Sym(d.to_string()))
+            })
+            .collect();
+        tt(Dtype::F32, dims)
+    }
+
+    fn ids(dims: &[&str]) -> TensorType {
+        TensorType {
+            dtype: Dtype::I64,
+            ..f(dims)
+        }
+    }
+
+    #[test]
+    fn linear_replaces_the_last_dim() {
+        assert_eq!(
+            linear(&f(&["B", "T", "300"]), 64).unwrap(),
+            f(&["B", "T", "64"])
+        );
+        assert_eq!(
+            linear(&f(&["B", "T"]), 64).unwrap_err().code,
+            "fusec::shape::not_fixed"
+        );
+        assert_eq!(
+            linear(&ids(&["B", "4"]), 64).unwrap_err().code,
+            "fusec::dtype::mismatch"
+        );
+        assert_eq!(
+            linear(&f(&["B", "4"]), 0).unwrap_err().code,
+            "fusec::shape::size"
+        );
+    }
+
+    #[test]
+    fn embedding_needs_ids() {
+        assert_eq!(
+            embedding(&ids(&["B", "T"]), 1000, 32).unwrap(),
+            f(&["B", "T", "32"])
+        );
+        assert!(embedding(&f(&["B", "T"]), 1000, 32).is_err());
+    }
+
+    #[test]
+    fn recurrent_ports_follow_directions_and_merge() {
+        let x = f(&["B", "T", "300"]);
+        let p = recurrent(&x, None, Cell::Lstm, 128, true, Merge::Concat).unwrap();
+        assert_eq!(
+            p,
+            vec![f(&["B", "T", "256"]), f(&["B", "256"]), f(&["B", "256"])]
+        );
+        let p = recurrent(&x, Some(&ids(&["B"])), Cell::Gru, 128, true, Merge::Sum).unwrap();
+        assert_eq!(p, vec![f(&["B", "T", "128"]), f(&["B", "128"])]);
+        assert!(recurrent(&x, Some(&ids(&["N"])), Cell::Gru, 128, false, Merge::Concat).is_err());
+    }
+
+    #[test]
+    fn attention_checks_heads_and_memory() {
+        let q = f(&["B", "T", "40"]);
+        assert_eq!(
+            attention(&q, Some(&f(&["B", "S", "40"])), 8, "attention").unwrap(),
+            q
+        );
+        assert!(attention(&q, None, 6, "attention").is_err());
+        assert!(attention(&q, Some(&f(&["B", "S", "30"])), 8, "attention").is_err());
+    }
+
+    #[test]
+    fn conv_lengths() {
+        assert_eq!(
+            conv1d(&f(&["B", "T", "74"]), 30, 1, 1, 0).unwrap(),
+            f(&["B", "T", "30"])
+        );
+        assert_eq!(
+            conv1d(&f(&["B", "50", "74"]), 30, 3, 2, 0).unwrap(),
+            f(&["B", "24", "30"])
+        );
+        assert!(conv1d(&f(&["B", "T", "74"]), 30, 3, 2, 0).is_err());
+        assert_eq!(
+            conv2d(&f(&["B", "3", "32", "32"]), 8, 3, 1, 1).unwrap(),
+            f(&["B", "8", "32", "32"])
+        );
+    }
+
+    #[test]
+    fn sequence_helpers() {
+        assert_eq!(
+            last_valid(&f(&["B", "T", "8"]), &ids(&["B"])).unwrap(),
+            f(&["B", "8"])
+        );
+        assert_eq!(positions(&f(&["B", "T", "8"])).unwrap(), f(&["T", "8"]));
+        assert_eq!(norm(&f(&["B", "8"]), true).unwrap(), f(&["B", "8"]));
+        assert!(norm(&f(&["B", "T", "8", "2"]), true).is_err());
+    }
+}

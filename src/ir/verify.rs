@@ -1,0 +1,183 @@
+//! IR invariants (listed in `graph.rs`), checked after lowering and after every pass in tests. A violation is a
+//! compiler bug, never a user error, so it is reported as plain strings rather than diagnostics.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{DimExpr, Model, NodeId, Op, Value};
+
+/// How many tensor operands an op takes: `(min, max)`, `None` for no upper bound.
+pub fn arity(op: &Op) -> (usize, Option<usize>) {
+    match op {
+        Op::Input { .. } | Op::Param { .. } | Op::Scalar { .. } => (0, Some(0)),
+        Op::Concat { .. } => (1, None),
+        Op::Binary(_) | Op::MatMul | Op::Outer | Op::Loss(_) | Op::LastValid => (2, Some(2)),
+        Op::Recurrent { .. } | Op::Attention { .. } | Op::TransformerLayer { .. } => (1, Some(2)),
+        _ => (1, Some(1)),
+    }
+}
+
+/// True for the ops that `Op::param_specs` gives parameters to.
+pub fn owns_params(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Param { .. }
+            | Op::Linear { .. }
+            | Op::Embedding { .. }
+            | Op::LayerNorm { .. }
+            | Op::BatchNorm { .. }
+            | Op::Recurrent { .. }
+            | Op::Attention { .. }
+            | Op::TransformerLayer { .. }
+            | Op::Conv1d { .. }
+            | Op::Conv2d { .. }
+    )
+}
+
+/// Every violated invariant of a model, or `Ok` if there is none.
+pub fn verify(model: &Model) -> Result<(), Vec<String>> {
+    let mut errs = Vec::new();
+    let g = &model.graph;
+    if let Err(n) = g.topo_order() {
+        errs.push(format!("cycle through node {}", n.index()));
+    }
+    let exists =
+        |v: &Value| g.contains(v.node) && usize::from(v.port) < g.node(v.node).op.n_outputs();
+    let mut paths: HashMap<&str, Option<&str>> = HashMap::new();
+    for id in g.node_ids() {
+        let node = g.node(id);
+        verify_operands(model, id, &mut errs);
+        if let Some(prev) = paths.insert(node.path.as_str(), node.params.as_deref()) {
+            // Several applications of one shared instance may carry its path; anything else must be unique.
+            if prev.is_none() || prev != node.params.as_deref() {
+                errs.push(format!("duplicate node path `{}`", node.path));
+            }
+        }
+        if node.block.is_some_and(|b| b >= model.blocks.len()) {
+            errs.push(format!(
+                "node `{}` names a missing block instance",
+                node.path
+            ));
+        }
+        for e in dim_exprs(&node.op) {
+            verify_dim(e, &exists, &node.path, &mut errs);
+        }
+        if !owns_params(&node.op) && node.params.is_some() {
+            errs.push(format!(
+                "node `{}` owns parameters but its op has none",
+                node.path
+            ));
+        }
+    }
+    let input_nodes: Vec<NodeId> = g
+        .node_ids()
+        .filter(|id| matches!(g.node(*id).op, Op::Input { .. }))
+        .collect();
+    let declared: Vec<NodeId> = model.inputs.iter().map(|i| i.node).collect();
+    let (a, b): (HashSet<_>, HashSet<_>) =
+        (input_nodes.iter().collect(), declared.iter().collect());
+    if a != b || declared.len() != input_nodes.len() {
+        errs.push("model inputs are not exactly the input nodes".to_string());
+    }
+    for nv in model
+        .outputs
+        .iter()
+        .chain(&model.losses)
+        .chain(&model.named_scalars)
+    {
+        if !exists(&nv.value) {
+            errs.push(format!("`{}` refers to a missing value", nv.name));
+        }
+    }
+    for (i, b) in model.blocks.iter().enumerate() {
+        if b.parent.is_some_and(|p| p >= i) {
+            errs.push(format!(
+                "block instance `{}` has a parent that does not precede it",
+                b.path
+            ));
+        }
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(errs)
+    }
+}
+
+fn verify_operands(model: &Model, id: NodeId, errs: &mut Vec<String>) {
+    let g = &model.graph;
+    let node = g.node(id);
+    let mut indices: Vec<u16> = g
+        .inner
+        .edges_directed(id.0, petgraph::Direction::Incoming)
+        .map(|e| e.weight().index)
+        .collect();
+    indices.sort_unstable();
+    if indices
+        .iter()
+        .enumerate()
+        .any(|(i, k)| usize::from(*k) != i)
+    {
+        errs.push(format!(
+            "node `{}` has operand indices {indices:?}, not 0..n",
+            node.path
+        ));
+    }
+    let (min, max) = arity(&node.op);
+    if indices.len() < min || max.is_some_and(|m| indices.len() > m) {
+        errs.push(format!(
+            "node `{}` ({}) has {} operands",
+            node.path,
+            node.op.name(),
+            indices.len()
+        ));
+    }
+    for v in g.operands(id) {
+        if usize::from(v.port) >= g.node(v.node).op.n_outputs() {
+            errs.push(format!(
+                "node `{}` reads a missing port {} of node {}",
+                node.path,
+                v.port,
+                v.node.index()
+            ));
+        }
+    }
+}
+
+fn verify_dim(e: &DimExpr, exists: &dyn Fn(&Value) -> bool, path: &str, errs: &mut Vec<String>) {
+    match e {
+        DimExpr::Of { value, .. } if !exists(value) => errs.push(format!(
+            "node `{path}` has a size that refers to a missing value"
+        )),
+        DimExpr::Add(a, b) | DimExpr::Sub(a, b) | DimExpr::Mul(a, b) | DimExpr::Div(a, b) => {
+            verify_dim(a, exists, path, errs);
+            verify_dim(b, exists, path, errs);
+        }
+        _ => {}
+    }
+}
+
+/// The size attributes of an op.
+pub fn dim_exprs(op: &Op) -> Vec<&DimExpr> {
+    match op {
+        Op::Param { shape, .. } | Op::Reshape { shape } => shape.iter().collect(),
+        Op::Split { sizes, .. } => sizes.iter().collect(),
+        Op::Linear { out, .. } | Op::Conv1d { out, .. } | Op::Conv2d { out, .. } => vec![out],
+        Op::Embedding { vocab, dim } => vec![vocab, dim],
+        Op::Recurrent { hidden, .. } => vec![hidden],
+        Op::TransformerLayer { ff, .. } => vec![ff],
+        _ => Vec::new(),
+    }
+}
+
+/// Mutable access to the size attributes of an op (for the pass that folds them).
+pub fn dim_exprs_mut(op: &mut Op) -> Vec<&mut DimExpr> {
+    match op {
+        Op::Param { shape, .. } | Op::Reshape { shape } => shape.iter_mut().collect(),
+        Op::Split { sizes, .. } => sizes.iter_mut().collect(),
+        Op::Linear { out, .. } | Op::Conv1d { out, .. } | Op::Conv2d { out, .. } => vec![out],
+        Op::Embedding { vocab, dim } => vec![vocab, dim],
+        Op::Recurrent { hidden, .. } => vec![hidden],
+        Op::TransformerLayer { ff, .. } => vec![ff],
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,121 @@
+//! Constant folding and algebraic identities. A node that computes nothing is bypassed (its users read its
+//! operand); a binary op on two numbers becomes a number in place, keeping its path. The bypassed nodes are left
+//! for dead-node elimination.
+
+use super::{replace_value, Pass};
+use crate::check::Shapes;
+use crate::ir::{Activation, BinaryOp, Model, NodeId, Op, Value};
+
+pub struct ConstFold;
+
+impl Pass for ConstFold {
+    fn name(&self) -> &'static str {
+        "const-fold"
+    }
+
+    fn run(&self, model: &mut Model, shapes: &Shapes) -> bool {
+        let Ok(order) = model.graph.topo_order() else {
+            return false;
+        };
+        let mut changed = false;
+        // Topological order folds chains (`(1 + 2) * x`) in one sweep.
+        for id in order {
+            if let Some(value) = fold_number(model, id) {
+                set_scalar(model, id, value);
+                changed = true;
+            } else if let Some(to) = bypass(model, shapes, id) {
+                let from = Value::new(id, 0);
+                let has_users = !model.graph.users(id).is_empty()
+                    || model
+                        .outputs
+                        .iter()
+                        .chain(&model.losses)
+                        .chain(&model.named_scalars)
+                        .any(|nv| nv.value == from);
+                if has_users {
+                    replace_value(model, from, to);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+}
+
+fn scalar_of(model: &Model, v: Value) -> Option<f64> {
+    match model.graph.node(v.node).op {
+        Op::Scalar { value } => Some(value),
+        _ => None,
+    }
+}
+
+/// `2 * 0.5` → `1`. Division by zero is left alone (it is the user's to see at run time, not ours to hide).
+fn fold_number(model: &Model, id: NodeId) -> Option<f64> {
+    let Op::Binary(op) = model.graph.node(id).op else {
+        return None;
+    };
+    let ops = model.graph.operands(id);
+    let (a, b) = (
+        scalar_of(model, *ops.first()?)?,
+        scalar_of(model, *ops.get(1)?)?,
+    );
+    let v = match op {
+        BinaryOp::Add => a + b,
+        BinaryOp::Sub => a - b,
+        BinaryOp::Mul => a * b,
+        BinaryOp::Div if b != 0.0 => a / b,
+        BinaryOp::Div => return None,
+    };
+    v.is_finite().then_some(v)
+}
+
+fn set_scalar(model: &mut Model, id: NodeId, value: f64) {
+    let incoming: Vec<_> = model
+        .graph
+        .inner
+        .edges_directed(id.0, petgraph::Direction::Incoming)
+        .map(|e| petgraph::visit::EdgeRef::id(&e))
+        .collect();
+    for e in incoming {
+        model.graph.inner.remove_edge(e);
+    }
+    model.graph.node_mut(id).op = Op::Scalar { value };
+}
+
+/// The value a node's result equals, when the node computes nothing.
+fn bypass(model: &Model, shapes: &Shapes, id: NodeId) -> Option<Value> {
+    let ops = model.graph.operands(id);
+    let same_type =
+        |v: Value| shapes.ty(v).is_some() && shapes.ty(v) == shapes.ty(Value::new(id, 0));
+    match &model.graph.node(id).op {
+        Op::Act(Activation::Identity) => ops.first().copied(),
+        Op::Dropout { p } if *p == 0.0 => ops.first().copied(),
+        Op::Noise { std } if *std == 0.0 => ops.first().copied(),
+        Op::Concat { .. } if ops.len() == 1 => ops.first().copied(),
+        Op::Reshape { .. } | Op::Transpose { .. } => ops
+            .first()
+            .copied()
+            .filter(|v| same_type(*v) && is_noop_view(model, id)),
+        Op::Binary(op) => {
+            let (a, b) = (*ops.first()?, *ops.get(1)?);
+            let is = |v: Value, n: f64| scalar_of(model, v) == Some(n);
+            let keep = |v: Value| Some(v).filter(|v| same_type(*v));
+            match op {
+                BinaryOp::Add if is(a, 0.0) => keep(b),
+                BinaryOp::Add | BinaryOp::Sub if is(b, 0.0) => keep(a),
+                BinaryOp::Mul if is(a, 1.0) => keep(b),
+                BinaryOp::Mul | BinaryOp::Div if is(b, 1.0) => keep(a),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A reshape whose type is unchanged moves no element; a transpose does so only when it swaps an axis with itself.
+fn is_noop_view(model: &Model, id: NodeId) -> bool {
+    match &model.graph.node(id).op {
+        Op::Transpose { a, b } => a == b,
+        _ => true,
+    }
+}
