@@ -2,7 +2,7 @@
 //! `--set data.path=...` (or `data.NAME.path=...`) overrides the base folder.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, SourceKind, SourceSpec, SplitSpec};
+use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec};
 use crate::syntax::ast::{DataDecl, FieldDecl, Item};
 
 use super::modules::Module;
@@ -10,7 +10,7 @@ use super::overrides::Overrides;
 use super::statics::{self, static_call};
 use super::suggest;
 
-const KEYS: &[&str] = &["path", "split", "standardize"];
+const KEYS: &[&str] = &["path", "split", "standardize", "nonfinite"];
 
 const SOURCES: &[(&str, &[&str])] = &[
     ("csv", &["file", "columns", "column", "header", "classes"]),
@@ -87,9 +87,23 @@ fn lower_one(
     }
     let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
     let (mut path, mut split, mut standardize) = (String::new(), None, Vec::new());
+    let mut nonfinite = NonFinite::Error;
     for s in &d.settings {
         match s.key.name.as_str() {
             "path" => path = statics::string(&s.value, diags).unwrap_or_default(),
+            "nonfinite" => match statics::string(&s.value, diags).as_deref() {
+                Some("error") => nonfinite = NonFinite::Error,
+                Some("zero") => nonfinite = NonFinite::Zero,
+                Some(other) => diags.push(
+                    Diagnostic::error(
+                        "fusec::data::nonfinite",
+                        format!("`nonfinite = \"{other}\"` is not a policy"),
+                    )
+                    .label(s.value.span, "expected \"error\" or \"zero\"")
+                    .help("use `nonfinite = \"zero\"` to replace NaN and infinities with 0 (counted in the data report)"),
+                ),
+                None => {}
+            },
             "split" => split = split_spec(&s.value, &names, diags),
             "standardize" => {
                 for (n, at) in statics::names(&s.value, diags).unwrap_or_default() {
@@ -144,6 +158,7 @@ fn lower_one(
         fields,
         split,
         standardize,
+        nonfinite,
         span: d.name.span,
     })
 }
