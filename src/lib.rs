@@ -1,9 +1,14 @@
 //! fusec: a compiler for multimodal neural models. See ARCHITECTURE.md for the map of stages.
 
 pub mod check;
+pub mod cli;
 pub mod diag;
+pub mod front;
 pub mod ir;
+pub mod lower;
 pub mod passes;
 pub mod rng;
 pub mod source;
+pub mod stdlib;
 pub mod summary;
+pub mod syntax;

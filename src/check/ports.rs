@@ -134,10 +134,24 @@ fn report(
     ck.diags.push(d.help(help));
 }
 
-/// The declared port types lowering recorded for every block instance.
+/// The declared port types lowering recorded for every block instance (`BlockInstance::inputs`, `outputs`).
 pub fn port_decls(model: &crate::ir::Model) -> Vec<PortDecl<'_>> {
-    // Lowering does not record port types yet (front's part of the contract); until it does there is
-    // nothing to unify and the op rules alone check the graph.
-    let _ = model;
-    Vec::new()
+    let mut out = Vec::new();
+    for (k, b) in model.blocks.iter().enumerate() {
+        for (ports, output) in [(&b.inputs, false), (&b.outputs, true)] {
+            for p in ports {
+                out.push(PortDecl {
+                    instance: k,
+                    name: &p.name,
+                    values: &p.values,
+                    dtype: p.dtype,
+                    dims: &p.dims,
+                    output,
+                    variadic: p.values.len() > 1,
+                    span: Some(p.span),
+                });
+            }
+        }
+    }
+    out
 }

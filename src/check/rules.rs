@@ -400,7 +400,8 @@ pub fn loss(kind: LossKind, pred: &TensorType, target: &TensorType) -> Rule<Tens
         }
         _ => {
             need_float(target, name)?;
-            if pred.dims != target.dims {
+            // A number as the target (`bce_with_logits(d_real, 1.0)`) broadcasts to the prediction.
+            if pred.dims != target.dims && target.rank() != 0 {
                 return Err(RuleError::new(
                     "fusec::shape::mismatch",
                     format!("{name}: prediction {pred} and target {target} have different shapes"),

@@ -203,6 +203,31 @@ pub struct BlockInstance {
     /// Enclosing instance, if nested.
     pub parent: Option<usize>,
     pub call_site: Span,
+    /// Declared types of the tensor ports, bound to the values the call passed (added by lowering, for the
+    /// checker to unify the actual types with).
+    pub inputs: Vec<PortType>,
+    /// Declared types of the block's outputs, bound to the values the body returned.
+    pub outputs: Vec<PortType>,
+}
+
+/// A declared port type at one block call: `xs: f32[B, D]...` with the values bound to it.
+///
+/// Invariants (from lowering): `values` holds one value for an ordinary port and one per element (possibly
+/// zero) for a variadic port; every value must have dtype `dtype` and exactly `dims.len()` dims, each equal to
+/// the corresponding `DimExpr` once folded. Symbolic dims of the block are already resolved by lowering: the
+/// first occurrence of a symbol `D` at port `x`, axis `i` is recorded as `DimExpr::Of { value: x, axis: i }`
+/// (trivially true there) and every later occurrence refers to that same dim, so unifying means checking
+/// equality. A symbol that occurs only in a variadic port is per element and recorded as `DimExpr::Any`.
+/// `Sym` appears only for the model's own symbols (`B` written in a model body).
+#[derive(Clone, Debug, Serialize)]
+pub struct PortType {
+    /// Port or output name (`""` for a single unnamed output).
+    pub name: String,
+    pub values: Vec<Value>,
+    pub dtype: Dtype,
+    pub dims: Vec<DimExpr>,
+    /// The declaration in the block's signature.
+    pub span: Span,
 }
 
 /// A model after lowering: one graph plus its interface.

@@ -139,7 +139,9 @@ pub enum Op {
     /// `[B, C, H, W] -> [B, out, H', W']`. Owns `weight [out, C, k, k]`, `bias [out]`.
     Conv2d { out: DimExpr, kernel: i64, stride: i64, padding: i64, bias: bool },
     StopGradient,
-    /// Two operands (prediction, target) -> f32[] mean loss.
+    /// Two operands (prediction, target) -> f32[] mean loss. Lowering writes a number given as the target
+    /// (`bce_with_logits(d_real, 1.0)`) as a `Scalar` operand of type f32[]: a constant target broadcast to the
+    /// prediction's shape (GAN-Fusion's real/fake labels).
     Loss(LossKind),
 }
 

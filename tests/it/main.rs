@@ -1,1 +1,4 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
+
+mod lower;
+mod syntax;

@@ -1,0 +1,298 @@
+//! The lowering context of one model: the graph being built, the stack of frames (the model body and the block
+//! instances inside it), name scopes, hierarchical naming of nodes, and error reporting with call-site labels.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{BlockInstance, Graph, ModelInput, NamedValue, Node, Op, Value};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::Ident;
+
+use super::modules::Module;
+use super::overrides::Overrides;
+use super::value::Val;
+
+/// Deepest nesting of block instances; deeper means a block calls itself.
+pub const MAX_DEPTH: usize = 48;
+/// Most nodes one model may have; more means a runaway loop.
+pub const MAX_NODES: usize = 200_000;
+
+/// A bound name.
+#[derive(Clone, Debug)]
+pub struct Binding {
+    pub val: Val,
+    pub span: Span,
+    pub used: bool,
+    /// Whether an unused binding deserves a warning (user files only; `_names` never).
+    pub warn: bool,
+}
+
+/// The model body or one block instance being lowered.
+#[derive(Debug, Default)]
+pub struct Frame {
+    /// Module whose blocks are in scope.
+    pub module: usize,
+    /// Instance path ("" for the model body).
+    pub path: String,
+    /// Prefix of parameter names: the instance path, or the shared instance's path for a shared application.
+    pub param_path: String,
+    pub block: Option<usize>,
+    pub call_sites: Vec<Span>,
+    pub scopes: Vec<HashMap<String, Binding>>,
+    /// Free symbolic dims usable as values (`B` in a model).
+    pub symbols: HashSet<String>,
+    /// Loop iteration indices, outermost first, appended to names bound inside loops.
+    pub loop_idx: Vec<usize>,
+    /// Counters for anonymous nodes, per op name.
+    pub anon: HashMap<String, usize>,
+    /// Local names already used for nodes and instances in this frame.
+    pub locals: HashSet<String>,
+    pub returns: Vec<(Option<Ident>, Val, Span)>,
+    pub is_std: bool,
+    pub is_model: bool,
+}
+
+/// Everything being built for one model.
+pub struct Cx<'a> {
+    pub modules: &'a [Module],
+    pub sources: &'a SourceMap,
+    pub overrides: &'a mut Overrides,
+    pub diags: &'a mut Diagnostics,
+    pub graph: Graph,
+    pub blocks: Vec<BlockInstance>,
+    pub inputs: Vec<ModelInput>,
+    pub outputs: Vec<NamedValue>,
+    pub losses: Vec<NamedValue>,
+    pub named_scalars: Vec<NamedValue>,
+    pub frames: Vec<Frame>,
+    /// Set once the node limit was reported, so it is reported once.
+    pub overflow: bool,
+    /// The block whose instance is innermost, while its ports are bound.
+    pub current_def: Option<std::rc::Rc<super::modules::BlockDef>>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn frame(&self) -> &Frame {
+        // The model frame is pushed before any lowering and popped after it.
+        &self.frames[self.frames.len() - 1]
+    }
+
+    pub fn frame_mut(&mut self) -> &mut Frame {
+        let n = self.frames.len() - 1;
+        &mut self.frames[n]
+    }
+
+    /// Reports an error. Inside a stdlib block the user's call site is added as a second label.
+    pub fn report(&mut self, mut d: Diagnostic) {
+        let primary_std = d
+            .labels
+            .first()
+            .and_then(|l| self.sources.get(l.span.file))
+            .is_some_and(|f| f.is_std);
+        if primary_std {
+            let user_site = self
+                .frames
+                .iter()
+                .rev()
+                .flat_map(|f| f.call_sites.iter())
+                .find(|s| self.sources.get(s.file).is_some_and(|f| !f.is_std));
+            if let Some(site) = user_site {
+                d = d.label(*site, "in this call");
+            }
+        }
+        self.diags.push(d);
+    }
+
+    /// Reports an error and returns `Err(())` for `?`.
+    pub fn fail<T>(&mut self, d: Diagnostic) -> Result<T, ()> {
+        self.report(d);
+        Err(())
+    }
+
+    /// A fresh local name for a node or instance: the hint (with loop indices) or `<op>_<n>`, made unique.
+    pub fn local_name(&mut self, hint: Option<&str>, op_name: &str) -> String {
+        let f = self.frame_mut();
+        let base = match hint {
+            Some(h) => {
+                let mut s = h.to_string();
+                for i in &f.loop_idx {
+                    s.push_str(&format!(".{i}"));
+                }
+                s
+            }
+            None => {
+                let n = f.anon.entry(op_name.to_string()).or_insert(0);
+                let s = format!("{op_name}_{n}");
+                *n += 1;
+                s
+            }
+        };
+        let mut name = base.clone();
+        let mut k = 1;
+        while f.locals.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        f.locals.insert(name.clone());
+        name
+    }
+
+    /// `prefix.local`, or `local` at the top.
+    pub fn qualify(prefix: &str, local: &str) -> String {
+        if prefix.is_empty() {
+            local.to_string()
+        } else {
+            format!("{prefix}.{local}")
+        }
+    }
+
+    /// Adds a node with its operands. `shared` names the parameter owner of a shared primitive application.
+    pub fn emit(
+        &mut self,
+        op: Op,
+        operands: &[Value],
+        span: Span,
+        hint: Option<&str>,
+        shared: Option<&str>,
+    ) -> Result<Value, ()> {
+        if self.graph.n_nodes() >= MAX_NODES {
+            if !self.overflow {
+                self.overflow = true;
+                let d = Diagnostic::error(
+                    "fusec::limit::nodes",
+                    format!("this model has more than {MAX_NODES} nodes"),
+                )
+                .label(span, "the limit was reached here")
+                .help("a loop or a list is probably much longer than intended");
+                self.report(d);
+            }
+            return Err(());
+        }
+        let local = self.local_name(hint, op.name());
+        let f = self.frame();
+        let path = Self::qualify(&f.path, &local);
+        let params = if owns_params(&op) {
+            Some(
+                shared
+                    .map(str::to_string)
+                    .unwrap_or_else(|| Self::qualify(&f.param_path, &local)),
+            )
+        } else {
+            None
+        };
+        let node = Node {
+            op,
+            path,
+            params,
+            span,
+            call_sites: f.call_sites.clone(),
+            block: f.block,
+        };
+        let id = self.graph.add_node(node);
+        for (i, v) in operands.iter().enumerate() {
+            self.graph.connect(*v, id, i as u16);
+        }
+        Ok(Value::new(id, 0))
+    }
+
+    /// Looks a name up in the current frame's scopes, marking it used.
+    pub fn lookup(&mut self, name: &str) -> Option<Val> {
+        let f = self.frame_mut();
+        for scope in f.scopes.iter_mut().rev() {
+            if let Some(b) = scope.get_mut(name) {
+                b.used = true;
+                return Some(b.val.clone());
+            }
+        }
+        None
+    }
+
+    /// Binds a name: rebinding updates the scope that holds it (so loops accumulate), else the innermost scope.
+    pub fn bind(&mut self, name: &Ident, val: Val) {
+        let warn = !self.frame().is_std && !name.name.starts_with('_');
+        let f = self.frame_mut();
+        for scope in f.scopes.iter_mut().rev() {
+            if let Some(b) = scope.get_mut(&name.name) {
+                b.val = val;
+                b.span = name.span;
+                return;
+            }
+        }
+        let b = Binding {
+            val,
+            span: name.span,
+            used: false,
+            warn,
+        };
+        if let Some(scope) = f.scopes.last_mut() {
+            scope.insert(name.name.clone(), b);
+        }
+    }
+
+    /// Binds a name in the innermost scope (loop variables, ports), shadowing outer ones.
+    pub fn bind_local(&mut self, name: &str, span: Span, val: Val, warn: bool) {
+        let f = self.frame_mut();
+        if let Some(scope) = f.scopes.last_mut() {
+            scope.insert(
+                name.to_string(),
+                Binding {
+                    val,
+                    span,
+                    used: false,
+                    warn,
+                },
+            );
+        }
+    }
+
+    /// Pops a scope, warning about names bound in it and never read.
+    pub fn pop_scope(&mut self) {
+        let Some(scope) = self.frame_mut().scopes.pop() else {
+            return;
+        };
+        let mut unused: Vec<(String, Span)> = scope
+            .into_iter()
+            .filter(|(_, b)| b.warn && !b.used)
+            .map(|(n, b)| (n, b.span))
+            .collect();
+        unused.sort_by_key(|(_, s)| (s.file, s.start));
+        for (name, span) in unused {
+            let d = Diagnostic::warning("fusec::unused::name", format!("`{name}` is never used"))
+                .label(span, "bound here")
+                .help(format!(
+                    "remove it, or name it `_{name}` to keep it quietly"
+                ));
+            self.diags.push(d);
+        }
+    }
+
+    /// Every name visible in the current frame, for "did you mean".
+    pub fn visible_names(&self) -> Vec<String> {
+        let f = self.frame();
+        let mut v: Vec<String> = f.scopes.iter().flat_map(|s| s.keys().cloned()).collect();
+        v.extend(f.symbols.iter().cloned());
+        v.extend(self.modules[f.module].scope.keys().cloned());
+        v.extend(super::prims::NAMES.iter().map(|s| s.to_string()));
+        v.extend(super::builtins::NAMES.iter().map(|s| s.to_string()));
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// Ops that own parameters (see `Op::param_specs`).
+pub fn owns_params(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Param { .. }
+            | Op::Linear { .. }
+            | Op::Embedding { .. }
+            | Op::LayerNorm { .. }
+            | Op::BatchNorm { .. }
+            | Op::Recurrent { .. }
+            | Op::Attention { .. }
+            | Op::TransformerLayer { .. }
+            | Op::Conv1d { .. }
+            | Op::Conv2d { .. }
+    )
+}

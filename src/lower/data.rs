@@ -1,0 +1,348 @@
+//! `data NAME { ... }` -> `ir::DataSpec`: fields with their sources, the split, and standardization.
+//! `--set data.path=...` (or `data.NAME.path=...`) overrides the base folder.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, SourceKind, SourceSpec, SplitSpec};
+use crate::syntax::ast::{DataDecl, FieldDecl, Item};
+
+use super::modules::Module;
+use super::overrides::Overrides;
+use super::statics::{self, static_call};
+use super::suggest;
+
+const KEYS: &[&str] = &["path", "split", "standardize"];
+
+const SOURCES: &[(&str, &[&str])] = &[
+    ("csv", &["file", "columns", "column", "header", "classes"]),
+    ("npy", &["file", "train", "valid", "test", "classes"]),
+    ("npz", &["file", "key", "classes"]),
+    ("safetensors", &["file", "key", "classes"]),
+];
+
+const SPLITS: &[(&str, &[&str])] = &[
+    ("stratified", &["by", "train", "valid", "test", "seed"]),
+    ("random", &["train", "valid", "test", "seed"]),
+    ("files", &[]),
+];
+
+pub fn lower_data(
+    root: &Module,
+    folder: &str,
+    ov: &mut Overrides,
+    diags: &mut Diagnostics,
+) -> Vec<DataSpec> {
+    let decls: Vec<&DataDecl> = root
+        .ast
+        .items
+        .iter()
+        .filter_map(|i| if let Item::Data(d) = i { Some(d) } else { None })
+        .collect();
+    let single = decls.len() == 1;
+    let mut out: Vec<DataSpec> = Vec::new();
+    for d in decls {
+        if let Some(first) = out.iter().find(|o| o.name == d.name.name) {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::name::duplicate",
+                    format!("data set `{}` is defined twice", d.name.name),
+                )
+                .label(d.name.span, "defined again here")
+                .label(first.span, "first defined here")
+                .help("give each data set its own name"),
+            );
+            continue;
+        }
+        if let Some(spec) = lower_one(d, folder, single, ov, diags) {
+            out.push(spec);
+        }
+    }
+    out
+}
+
+fn lower_one(
+    d: &DataDecl,
+    folder: &str,
+    single: bool,
+    ov: &mut Overrides,
+    diags: &mut Diagnostics,
+) -> Option<DataSpec> {
+    let before = diags.iter().filter(|x| x.is_error()).count();
+    let mut fields: Vec<FieldSpec> = Vec::new();
+    for f in &d.fields {
+        if let Some(first) = fields.iter().find(|x| x.name == f.name.name) {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::name::duplicate",
+                    format!("field `{}` is declared twice", f.name.name),
+                )
+                .label(f.name.span, "declared again here")
+                .label(first.span, "first declared here")
+                .help("give each field its own name"),
+            );
+            continue;
+        }
+        if let Some(fs) = field(f, diags) {
+            fields.push(fs);
+        }
+    }
+    let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+    let (mut path, mut split, mut standardize) = (String::new(), None, Vec::new());
+    for s in &d.settings {
+        match s.key.name.as_str() {
+            "path" => path = statics::string(&s.value, diags).unwrap_or_default(),
+            "split" => split = split_spec(&s.value, &names, diags),
+            "standardize" => {
+                for (n, at) in statics::names(&s.value, diags).unwrap_or_default() {
+                    match fields.iter().find(|f| f.name == n) {
+                        Some(f) if f.dtype.is_float() => standardize.push(n),
+                        Some(_) => diags.push(
+                            Diagnostic::error(
+                                "fusec::data::standardize",
+                                format!("`{n}` is not a float field"),
+                            )
+                            .label(at, "cannot be standardized")
+                            .help("standardize only f32/f64 fields"),
+                        ),
+                        None => diags.push(unknown_field(&n, at, &names)),
+                    }
+                }
+            }
+            other => {
+                let e = Diagnostic::error(
+                    "fusec::data::unknown_key",
+                    format!("`data` has no setting `{other}`"),
+                )
+                .label(s.key.span, "unknown setting");
+                diags.push(suggest(
+                    e,
+                    other,
+                    &KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                    "settings",
+                ));
+            }
+        }
+    }
+    let specific = format!("data.{}.path", d.name.name);
+    if let Some((p, _)) = ov.take_text(&specific) {
+        path = p;
+    } else if single {
+        if let Some((p, _)) = ov.take_text("data.path") {
+            path = p;
+        }
+    }
+    let split = split.unwrap_or(SplitSpec::Random {
+        train: 0.6,
+        valid: 0.2,
+        test: 0.2,
+        seed: 0,
+    });
+    let after = diags.iter().filter(|x| x.is_error()).count();
+    (after == before).then(|| DataSpec {
+        name: d.name.name.clone(),
+        path,
+        declared_in: folder.to_string(),
+        fields,
+        split,
+        standardize,
+        span: d.name.span,
+    })
+}
+
+fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
+    let dtype = match Dtype::parse(&f.ty.dtype.name) {
+        Some(d) => d,
+        None => {
+            let e = Diagnostic::error(
+                "fusec::type::dtype",
+                format!("unknown dtype `{}`", f.ty.dtype.name),
+            )
+            .label(f.ty.dtype.span, "not a dtype");
+            let all = ["f32", "f64", "i64", "u32", "bool"].map(String::from);
+            diags.push(suggest(e, &f.ty.dtype.name, &all, "dtypes"));
+            return None;
+        }
+    };
+    let dims =
+        f.ty.dims
+            .iter()
+            .map(|d| statics::int_at_least(d, 1, diags).map(DimExpr::Const))
+            .collect::<Option<Vec<_>>>()?;
+    let call = static_call(
+        &f.source,
+        SOURCES,
+        "a source: csv, npy, npz or safetensors",
+        diags,
+    )?;
+    let classes = match call.arg(call.args.len() - 1) {
+        Some(e) => Some(statics::int_at_least(e, 2, diags)?),
+        None => None,
+    };
+    let kind = match call.name.as_str() {
+        "csv" => csv_kind(&call, dims.is_empty(), diags)?,
+        "npy" => SourceKind::Npy,
+        "npz" | "safetensors" => {
+            let key = match call.arg(1) {
+                Some(k) => statics::string(k, diags)?,
+                None => f.name.name.clone(),
+            };
+            if call.name == "npz" {
+                SourceKind::Npz { key }
+            } else {
+                SourceKind::Safetensors { key }
+            }
+        }
+        _ => return None,
+    };
+    let files = source_files(&call, diags)?;
+    let source = SourceSpec {
+        kind,
+        files,
+        span: f.source.span,
+    };
+    Some(FieldSpec {
+        name: f.name.name.clone(),
+        dtype,
+        dims,
+        source,
+        classes,
+        span: f.name.span,
+    })
+}
+
+fn csv_kind(
+    call: &statics::StaticCall,
+    scalar_field: bool,
+    diags: &mut Diagnostics,
+) -> Option<SourceKind> {
+    let header = match call.arg(3) {
+        Some(e) => statics::boolean(e, diags)?,
+        None => true,
+    };
+    match (call.arg(1), call.arg(2)) {
+        (Some(r), None) => {
+            let (start, end) = statics::range(r, diags)?;
+            Some(SourceKind::Csv {
+                start: start as usize,
+                end: end as usize,
+                header,
+                scalar: false,
+            })
+        }
+        (None, Some(c)) => {
+            let k = statics::int_at_least(c, 0, diags)? as usize;
+            Some(SourceKind::Csv {
+                start: k,
+                end: k + 1,
+                header,
+                scalar: scalar_field,
+            })
+        }
+        _ => {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::data::columns",
+                    "`csv` needs exactly one of `columns = a..b` and `column = k`",
+                )
+                .label(call.span, "which columns?")
+                .help("write `columns = 0..76` for a vector or `column = 76` for one value"),
+            );
+            None
+        }
+    }
+}
+
+/// `file` for one file split later, or `train`/`valid`/`test` files (npy only).
+fn source_files(
+    call: &statics::StaticCall,
+    diags: &mut Diagnostics,
+) -> Option<Vec<(String, String)>> {
+    if let Some(f) = call.arg(0) {
+        return Some(vec![("all".to_string(), statics::string(f, diags)?)]);
+    }
+    if call.name == "npy" {
+        let mut files = Vec::new();
+        for (i, split) in ["train", "valid", "test"].iter().enumerate() {
+            if let Some(e) = call.arg(i + 1) {
+                files.push((split.to_string(), statics::string(e, diags)?));
+            }
+        }
+        if files.len() == 3 {
+            return Some(files);
+        }
+    }
+    diags.push(Diagnostic::error("fusec::param::missing", format!("`{}` needs a file", call.name)).label(call.span, "no file given").help("pass the file name first: `csv(\"views.csv\", ...)`; `npy` may name `train`, `valid` and `test` files instead"));
+    None
+}
+
+fn split_spec(
+    e: &crate::syntax::ast::Expr,
+    fields: &[String],
+    diags: &mut Diagnostics,
+) -> Option<SplitSpec> {
+    let call = static_call(e, SPLITS, "a split: stratified, random or files", diags)?;
+    if call.name == "files" {
+        return Some(SplitSpec::Files);
+    }
+    let off = usize::from(call.name == "stratified");
+    let frac = |i: usize, default: f64, diags: &mut Diagnostics| {
+        call.arg(off + i)
+            .map(|x| statics::float(x, diags))
+            .unwrap_or(Some(default))
+    };
+    let (train, valid, test) = (
+        frac(0, 0.6, diags)?,
+        frac(1, 0.2, diags)?,
+        frac(2, 0.2, diags)?,
+    );
+    let seed = match call.arg(off + 3) {
+        Some(s) => statics::int_at_least(s, 0, diags)? as u64,
+        None => 0,
+    };
+    if [train, valid, test].iter().any(|f| *f < 0.0)
+        || (train + valid + test - 1.0).abs() > 1e-6
+        || train <= 0.0
+    {
+        diags.push(Diagnostic::error("fusec::data::split", format!("split fractions {train} + {valid} + {test} must be non-negative and add up to 1")).label(e.span, "bad fractions").help("for example `train = 0.6, valid = 0.2, test = 0.2`"));
+        return None;
+    }
+    if off == 0 {
+        return Some(SplitSpec::Random {
+            train,
+            valid,
+            test,
+            seed,
+        });
+    }
+    let Some(by_expr) = call.arg(0) else {
+        diags.push(
+            Diagnostic::error(
+                "fusec::param::missing",
+                "`stratified` needs the label field to stratify by",
+            )
+            .label(e.span, "by which field?")
+            .help("write `stratified(label, ...)`"),
+        );
+        return None;
+    };
+    let by = statics::name(by_expr, diags)?;
+    if !fields.contains(&by) {
+        diags.push(unknown_field(&by, by_expr.span, fields));
+        return None;
+    }
+    Some(SplitSpec::Stratified {
+        by,
+        train,
+        valid,
+        test,
+        seed,
+    })
+}
+
+fn unknown_field(n: &str, at: crate::source::Span, fields: &[String]) -> Diagnostic {
+    let e = Diagnostic::error(
+        "fusec::data::field",
+        format!("no field `{n}` in this data set"),
+    )
+    .label(at, "unknown field");
+    suggest(e, n, fields, "fields")
+}

@@ -1,0 +1,487 @@
+//! The parts of a train plan besides references and task: optimizers, steps, scalar settings with `--set`
+//! overrides, the LR schedule, model selection and metrics.
+
+use crate::diag::Diagnostic;
+use crate::ir::{LossTerm, Model, OptimizerSpec, Schedule, Selection, StepSpec, TaskKind};
+use crate::syntax::ast::{Expr, ExprKind, TrainDecl, TrainEntry};
+
+use super::super::statics::{self, static_call};
+use super::super::suggest;
+use super::super::value::Val;
+use super::{optimizer_kind, terms, Lowering, METRICS, OPTIMIZERS, SCHEDULES};
+
+impl Lowering<'_> {
+    pub(super) fn optimizers(&mut self, decl: &TrainDecl) -> Option<Vec<OptimizerSpec>> {
+        let mut out: Vec<OptimizerSpec> = Vec::new();
+        let mut ok = true;
+        for e in &decl.entries {
+            let TrainEntry::Optimizer { name, value, .. } = e else {
+                continue;
+            };
+            if out.iter().any(|o| o.name == name.name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "fusec::train::duplicate",
+                        format!("optimizer `{}` is declared twice", name.name),
+                    )
+                    .label(name.span, "declared again here")
+                    .help("give each optimizer its own name"),
+                );
+                ok = false;
+                continue;
+            }
+            match self.optimizer(&name.name, value) {
+                Some(kind) => out.push(OptimizerSpec {
+                    name: name.name.clone(),
+                    kind: kind.0,
+                    params: kind.1,
+                    span: name.span,
+                }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn optimizer(
+        &mut self,
+        name: &str,
+        value: &Expr,
+    ) -> Option<(crate::ir::OptimizerKind, Vec<String>)> {
+        let call = static_call(
+            value,
+            OPTIMIZERS,
+            "an optimizer: adam, adamw or sgd",
+            self.diags,
+        )?;
+        let sgd = call.name == "sgd";
+        let (lr_i, wd_i, params_i) = if sgd { (0, 2, 3) } else { (0, 3, 4) };
+        let mut lr = match call.arg(lr_i) {
+            Some(e) => statics::float(e, self.diags)?,
+            None if sgd => {
+                self.diags.push(
+                    Diagnostic::error("fusec::param::missing", "`sgd` needs a learning rate")
+                        .label(value.span, "`lr` missing")
+                        .help("write `sgd(lr = 0.01)`"),
+                );
+                return None;
+            }
+            None => 1e-3,
+        };
+        let mut wd = match call.arg(wd_i) {
+            Some(e) => Some(statics::float(e, self.diags)?),
+            None => None,
+        };
+        let mut betas = (0.9, 0.999);
+        let (mut eps, mut momentum) = (1e-8, 0.0);
+        if sgd {
+            if let Some(m) = call.arg(1) {
+                momentum = statics::float(m, self.diags)?;
+            }
+        } else {
+            if let Some(b) = call.arg(1) {
+                betas = self.betas(b)?;
+            }
+            if let Some(e) = call.arg(2) {
+                eps = statics::float(e, self.diags)?;
+            }
+        }
+        let key = |k: &str| format!("optimizer.{name}.{k}");
+        lr = self.float_override(&key("lr")).unwrap_or(lr);
+        wd = self.float_override(&key("weight_decay")).or(wd);
+        if sgd {
+            momentum = self.float_override(&key("momentum")).unwrap_or(momentum);
+        } else {
+            eps = self.float_override(&key("eps")).unwrap_or(eps);
+        }
+        if lr <= 0.0 || !lr.is_finite() {
+            let at = call.arg(lr_i).map(|e| e.span).unwrap_or(value.span);
+            self.diags.push(
+                Diagnostic::error(
+                    "fusec::train::value",
+                    format!("learning rate {lr} must be positive"),
+                )
+                .label(at, "not positive")
+                .help("typical rates are 1e-4 to 1e-2"),
+            );
+            return None;
+        }
+        let params = match call.arg(params_i) {
+            Some(e) => self.strings(e)?,
+            None => Vec::new(),
+        };
+        Some((
+            optimizer_kind(&call.name, lr, betas, eps, wd, momentum),
+            params,
+        ))
+    }
+
+    fn betas(&mut self, e: &Expr) -> Option<(f64, f64)> {
+        if let ExprKind::List(items) = &e.kind {
+            if let [a, b] = items.as_slice() {
+                return Some((
+                    statics::float(a, self.diags)?,
+                    statics::float(b, self.diags)?,
+                ));
+            }
+        }
+        self.diags.push(
+            Diagnostic::error("fusec::value::type", "`betas` is a list of two numbers")
+                .label(e.span, "not `[b1, b2]`")
+                .help("write `betas = [0.9, 0.999]`"),
+        );
+        None
+    }
+
+    fn strings(&mut self, e: &Expr) -> Option<Vec<String>> {
+        if let ExprKind::List(items) = &e.kind {
+            return items
+                .iter()
+                .map(|i| statics::string(i, self.diags))
+                .collect();
+        }
+        self.diags.push(
+            Diagnostic::error("fusec::value::type", "`params` is a list of globs")
+                .label(e.span, "not a list")
+                .help("write `params = [\"fusion.d.*\"]`"),
+        );
+        None
+    }
+
+    pub(super) fn steps(
+        &mut self,
+        decl: &TrainDecl,
+        model: Option<&Model>,
+        optimizers: &Option<Vec<OptimizerSpec>>,
+    ) -> Option<Vec<StepSpec>> {
+        let mut out: Vec<StepSpec> = Vec::new();
+        let mut ok = true;
+        let loss_names: Vec<String> = model
+            .map(|m| {
+                m.losses
+                    .iter()
+                    .chain(&m.named_scalars)
+                    .map(|l| l.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let opt_names: Vec<String> = optimizers
+            .iter()
+            .flatten()
+            .map(|o| o.name.clone())
+            .collect();
+        for e in &decl.entries {
+            let TrainEntry::Step {
+                name,
+                objective,
+                using,
+                span,
+            } = e
+            else {
+                continue;
+            };
+            let step_name = name
+                .as_ref()
+                .map(|n| n.name.clone())
+                .unwrap_or_else(|| "main".to_string());
+            if out.iter().any(|s| s.name == step_name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "fusec::train::duplicate",
+                        format!("step `{step_name}` is declared twice"),
+                    )
+                    .label(*span, "declared again here")
+                    .help("give each step its own name"),
+                );
+                ok = false;
+                continue;
+            }
+            let mut ts: Vec<LossTerm> = Vec::new();
+            if !terms(objective, &mut ts) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "fusec::train::objective",
+                        "an objective is a weighted sum of loss names",
+                    )
+                    .label(objective.span, "not a weighted sum")
+                    .help("write `task + 0.5 * recon + fusion.g_loss`"),
+                );
+                ok = false;
+                continue;
+            }
+            for t in &ts {
+                if model.is_some() && !loss_names.contains(&t.name) {
+                    let d = Diagnostic::error(
+                        "fusec::train::loss",
+                        format!("no loss named `{}`", t.name),
+                    )
+                    .label(t.span, "not a loss of the model");
+                    self.diags.push(suggest(
+                        d,
+                        &t.name,
+                        &loss_names,
+                        "losses and scalar block outputs",
+                    ));
+                    ok = false;
+                }
+            }
+            let opt = using
+                .as_ref()
+                .map(|u| (u.name.clone(), u.span))
+                .unwrap_or((step_name.clone(), *span));
+            if optimizers.is_some() && !opt_names.contains(&opt.0) && !opt_names.is_empty() {
+                let d = Diagnostic::error(
+                    "fusec::train::optimizer",
+                    format!("no optimizer named `{}`", opt.0),
+                )
+                .label(opt.1, "unknown optimizer");
+                self.diags
+                    .push(suggest(d, &opt.0, &opt_names, "optimizers"));
+                ok = false;
+            }
+            out.push(StepSpec {
+                name: step_name,
+                terms: ts,
+                optimizer: opt.0,
+                span: *span,
+            });
+        }
+        if out.is_empty() {
+            self.diags.push(
+                Diagnostic::error("fusec::train::missing", "the train plan minimizes nothing")
+                    .label(decl.span, "no `step` or `minimize`")
+                    .help("write `minimize task` or `step main minimize task + recon`"),
+            );
+            return None;
+        }
+        self.check_optimizers_used(optimizers, &out);
+        ok.then_some(out)
+    }
+
+    fn check_optimizers_used(
+        &mut self,
+        optimizers: &Option<Vec<OptimizerSpec>>,
+        steps: &[StepSpec],
+    ) {
+        for o in optimizers.iter().flatten() {
+            if !steps.iter().any(|s| s.optimizer == o.name) {
+                self.diags.push(
+                    Diagnostic::error(
+                        "fusec::train::unused_optimizer",
+                        format!("optimizer `{}` is never used", o.name),
+                    )
+                    .label(o.span, "no step uses it")
+                    .help(format!(
+                        "add `using {}` to a step, or remove the optimizer",
+                        o.name
+                    )),
+                );
+            }
+        }
+    }
+}
+
+impl Lowering<'_> {
+    /// A `--set` value for a float setting; a wrong kind is reported.
+    pub(super) fn float_override(&mut self, key: &str) -> Option<f64> {
+        let (v, at) = self.ov.take(key, self.diags)?;
+        let r = v.as_f64();
+        if r.is_none() {
+            self.diags.push(set_type(key, "a number", &v, at));
+        }
+        r
+    }
+
+    fn int_override(&mut self, key: &str) -> Option<i64> {
+        let (v, at) = self.ov.take(key, self.diags)?;
+        match v {
+            Val::Int(n) => Some(n),
+            other => {
+                self.diags.push(set_type(key, "an int", &other, at));
+                None
+            }
+        }
+    }
+
+    /// An int setting of at least `min` (with `--set`), or its default. `None` after an error.
+    pub(super) fn count(&mut self, key: &str, default: i64, min: i64) -> Option<i64> {
+        let written = match self.get(key) {
+            Some(e) => statics::int_at_least(e, min, self.diags)?,
+            None => default,
+        };
+        let n = self.int_override(key).unwrap_or(written);
+        if n < min {
+            self.diags.push(
+                Diagnostic::error(
+                    "fusec::set::value",
+                    format!("`{key}` must be at least {min}"),
+                )
+                .help(format!("pass `--set {key}=N` with N >= {min}")),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
+    pub(super) fn opt_count(&mut self, key: &str) -> Option<Option<i64>> {
+        let written = match self.get(key) {
+            Some(e) => Some(statics::int_at_least(e, 1, self.diags)?),
+            None => None,
+        };
+        Some(self.int_override(key).or(written))
+    }
+
+    pub(super) fn opt_float(&mut self, key: &str) -> Option<Option<f64>> {
+        let written = match self.get(key) {
+            Some(e) => {
+                let x = statics::float(e, self.diags)?;
+                if x <= 0.0 {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "fusec::train::value",
+                            format!("`{key}` must be positive"),
+                        )
+                        .label(e.span, "not positive")
+                        .help("for example `clip_norm = 50.0`"),
+                    );
+                    return None;
+                }
+                Some(x)
+            }
+            None => None,
+        };
+        Some(self.float_override(key).or(written))
+    }
+
+    pub(super) fn schedule(&mut self) -> Option<Schedule> {
+        let Some(e) = self.get("schedule") else {
+            return Some(Schedule::Constant);
+        };
+        let call = static_call(
+            e,
+            SCHEDULES,
+            "a schedule: constant, step, cosine or plateau",
+            self.diags,
+        )?;
+        let f = |i: usize, d: f64, diags: &mut crate::diag::Diagnostics| {
+            call.arg(i)
+                .map(|x| statics::float(x, diags))
+                .unwrap_or(Some(d))
+        };
+        Some(match call.name.as_str() {
+            "constant" => Schedule::Constant,
+            "step" => {
+                let Some(every) = call.arg(0) else {
+                    self.diags.push(
+                        Diagnostic::error("fusec::param::missing", "`step` needs `every`")
+                            .label(e.span, "how many epochs?")
+                            .help("write `step(every = 10, gamma = 0.5)`"),
+                    );
+                    return None;
+                };
+                Schedule::Step {
+                    every: statics::int_at_least(every, 1, self.diags)? as usize,
+                    gamma: f(1, 0.1, self.diags)?,
+                }
+            }
+            "cosine" => Schedule::Cosine {
+                min_lr: f(0, 0.0, self.diags)?,
+            },
+            _ => {
+                let patience = match call.arg(1) {
+                    Some(p) => statics::int_at_least(p, 1, self.diags)? as usize,
+                    None => 5,
+                };
+                Schedule::Plateau {
+                    factor: f(0, 0.1, self.diags)?,
+                    patience,
+                }
+            }
+        })
+    }
+
+    /// `select = valid.accuracy`: maximised unless the metric is a loss or an error.
+    pub(super) fn select(&mut self) -> Option<Selection> {
+        let Some(e) = self.get("select") else {
+            return Some(Selection {
+                split: "valid".into(),
+                metric: "loss".into(),
+                maximize: false,
+            });
+        };
+        let parsed = match &e.kind {
+            ExprKind::Field(base, m) => match &base.kind {
+                ExprKind::Name(split) => Some((split.clone(), m.name.clone())),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((split, metric)) = parsed else {
+            self.diags.push(
+                Diagnostic::error(
+                    "fusec::train::select",
+                    "`select` names a split and a metric",
+                )
+                .label(e.span, "not `split.metric`")
+                .help("write `select = valid.accuracy` or `select = valid.loss`"),
+            );
+            return None;
+        };
+        let splits = ["train", "valid", "test"].map(String::from);
+        if !splits.contains(&split) {
+            let d = Diagnostic::error("fusec::train::select", format!("no split named `{split}`"))
+                .label(e.span, "unknown split");
+            self.diags.push(suggest(d, &split, &splits, "splits"));
+            return None;
+        }
+        self.known_metric(&metric, e.span)?;
+        let maximize = !(metric == "loss" || metric.ends_with("_loss") || metric == "mae");
+        Some(Selection {
+            split,
+            metric,
+            maximize,
+        })
+    }
+
+    pub(super) fn metrics(&mut self, task: &TaskKind) -> Option<Vec<String>> {
+        let Some(e) = self.get("metrics") else {
+            let d: &[&str] = match task {
+                TaskKind::Classification => &["accuracy", "f1_macro"],
+                TaskKind::BinaryPerLabel => &["binary_accuracy", "f1_weighted"],
+                TaskKind::Regression => &["mae", "corr"],
+            };
+            return Some(d.iter().map(|s| s.to_string()).collect());
+        };
+        let list = statics::names(e, self.diags)?;
+        let mut out = Vec::new();
+        for (m, at) in list {
+            self.known_metric(&m, at)?;
+            out.push(m);
+        }
+        Some(out)
+    }
+
+    fn known_metric(&mut self, m: &str, at: crate::source::Span) -> Option<()> {
+        if METRICS.contains(&m) {
+            return Some(());
+        }
+        let d = Diagnostic::error("fusec::train::metric", format!("unknown metric `{m}`"))
+            .label(at, "not a metric");
+        self.diags.push(suggest(
+            d,
+            m,
+            &METRICS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "metrics",
+        ));
+        None
+    }
+}
+
+fn set_type(key: &str, expected: &str, v: &Val, at: crate::source::Span) -> Diagnostic {
+    Diagnostic::error(
+        "fusec::set::value",
+        format!("`--set {key}` expects {expected}, found {}", v.kind()),
+    )
+    .label(at, "this value")
+    .help(format!("pass {expected}"))
+}

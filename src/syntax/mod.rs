@@ -1,0 +1,10 @@
+//! The surface syntax: grammar/fuse.pest bound with pest and turned into the owned AST of [`ast`]. Nothing
+//! outside this module sees pest's `Rule`; the entry points are [`parse`] (a whole file) and [`parse_expr`]
+//! (a lone `--set` value).
+
+pub mod ast;
+pub mod dump;
+mod errors;
+mod parse;
+
+pub use parse::{parse, parse_expr};

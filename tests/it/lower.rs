@@ -1,0 +1,419 @@
+//! Lowering tests: .fuse text in, a stable dump of the lowered program (or the rendered diagnostics) out.
+
+use std::fmt::Write;
+
+use fusec::diag::render;
+use fusec::ir::{Model, Op, PortType, Program};
+use fusec::lower::lower_program;
+use fusec::source::{Loader, MemoryLoader};
+
+/// Reads files relative to the crate root, as the CLI does relative to the working folder.
+pub struct DiskLoader;
+
+impl Loader for DiskLoader {
+    fn load(&self, path: &str) -> Result<String, String> {
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        std::fs::read_to_string(&full).map_err(|e| format!("{}: {e}", full.display()))
+    }
+}
+
+/// Lowers one in-memory file; returns the program dump (with warnings) or the rendered errors.
+pub fn check(src: &str) -> String {
+    check_with(src, &[])
+}
+
+pub fn check_with(src: &str, overrides: &[(&str, &str)]) -> String {
+    let loader = MemoryLoader::new().with("main.fuse", src);
+    run(&loader, "main.fuse", overrides)
+}
+
+pub fn run(loader: &dyn Loader, path: &str, overrides: &[(&str, &str)]) -> String {
+    let ov: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match lower_program(loader, path, &ov) {
+        Ok((program, warnings)) => {
+            let mut out = dump_program(&program);
+            if !warnings.is_empty() {
+                out.push_str(&render(&warnings, &program.sources, false));
+            }
+            out
+        }
+        Err((diags, sources)) => render(&diags, &sources, false),
+    }
+}
+
+pub fn dump_program(p: &Program) -> String {
+    let mut out = String::new();
+    for m in &p.models {
+        dump_model(&mut out, m);
+    }
+    for d in &p.data {
+        let _ = writeln!(
+            out,
+            "data {} path={:?} declared_in={:?} split={:?}",
+            d.name, d.path, d.declared_in, d.split
+        );
+        for f in &d.fields {
+            let dims: Vec<String> = f.dims.iter().map(|d| d.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  field {}: {}[{}] {:?} files={:?} classes={:?}",
+                f.name,
+                f.dtype,
+                dims.join(", "),
+                f.source.kind,
+                f.source.files,
+                f.classes
+            );
+        }
+        let _ = writeln!(out, "  standardize {:?}", d.standardize);
+    }
+    if let Some(t) = &p.train {
+        let _ = writeln!(
+            out,
+            "train model={} data={} task={:?}({}, {})",
+            t.model, t.data, t.task.kind, t.task.output, t.task.target
+        );
+        for o in &t.optimizers {
+            let _ = writeln!(
+                out,
+                "  optimizer {} {:?} params={:?}",
+                o.name, o.kind, o.params
+            );
+        }
+        for s in &t.steps {
+            let terms: Vec<String> = s
+                .terms
+                .iter()
+                .map(|t| format!("{}*{}", t.weight, t.name))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  step {} minimize {} using {}",
+                s.name,
+                terms.join(" + "),
+                s.optimizer
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  batch_size={} epochs={} seed={} clip_norm={:?} schedule={:?} patience={:?} select={:?} metrics={:?}",
+            t.batch_size, t.epochs, t.seed, t.clip_norm, t.schedule, t.patience, t.select, t.metrics
+        );
+    }
+    out
+}
+
+fn dump_model(out: &mut String, m: &Model) {
+    let _ = writeln!(out, "model {}", m.name);
+    for i in &m.inputs {
+        let dims: Vec<String> = i.dims.iter().map(|d| d.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "  input {} = %{}: {}[{}]",
+            i.name,
+            i.node.index(),
+            i.dtype,
+            dims.join(", ")
+        );
+    }
+    for id in m.graph.node_ids() {
+        let n = m.graph.node(id);
+        let operands: Vec<String> = m
+            .graph
+            .operands(id)
+            .iter()
+            .map(|v| format!("%{}:{}", v.node.index(), v.port))
+            .collect();
+        let params = n
+            .params
+            .as_ref()
+            .map(|p| format!(" params={p}"))
+            .unwrap_or_default();
+        let block = n
+            .block
+            .map(|b| format!(" in={}", m.blocks[b].path))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  %{} {} = {}({}){params}{block}",
+            id.index(),
+            n.path,
+            op(&n.op),
+            operands.join(", ")
+        );
+    }
+    for (kind, list) in [
+        ("output", &m.outputs),
+        ("loss", &m.losses),
+        ("scalar", &m.named_scalars),
+    ] {
+        for v in list {
+            let _ = writeln!(
+                out,
+                "  {kind} {} = %{}:{}",
+                v.name,
+                v.value.node.index(),
+                v.value.port
+            );
+        }
+    }
+    for b in &m.blocks {
+        let parent = b
+            .parent
+            .map(|p| m.blocks[p].path.clone())
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  block {}: {} parent={parent} in [{}] out [{}]",
+            b.path,
+            b.block,
+            ports(&b.inputs),
+            ports(&b.outputs)
+        );
+    }
+}
+
+fn ports(ps: &[PortType]) -> String {
+    ps.iter()
+        .map(|p| {
+            let vals: Vec<String> = p
+                .values
+                .iter()
+                .map(|v| format!("%{}:{}", v.node.index(), v.port))
+                .collect();
+            let dims: Vec<String> = p.dims.iter().map(|d| d.to_string()).collect();
+            format!(
+                "{}={} {}[{}]",
+                p.name,
+                vals.join("|"),
+                p.dtype,
+                dims.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An op with its attributes; dim expressions in their `Display` form.
+fn op(o: &Op) -> String {
+    let dims = |ds: &[fusec::ir::DimExpr]| {
+        ds.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match o {
+        Op::Linear { out, bias } => format!("linear[out={out}, bias={bias}]"),
+        Op::Embedding { vocab, dim } => format!("embedding[{vocab}, {dim}]"),
+        Op::Param { shape, init } => format!("param[{}; {init:?}]", dims(shape)),
+        Op::Split { sizes, axis } => format!("split[{}; axis={axis}]", dims(sizes)),
+        Op::Reshape { shape } => format!("reshape[{}]", dims(shape)),
+        Op::Recurrent {
+            cell,
+            hidden,
+            layers,
+            bidirectional,
+            merge,
+        } => {
+            format!("{cell:?}[hidden={hidden}, layers={layers}, bidirectional={bidirectional}, {merge:?}]")
+        }
+        Op::TransformerLayer {
+            heads,
+            ff,
+            attn_dropout,
+            relu_dropout,
+            res_dropout,
+            causal,
+        } => {
+            format!("transformer_layer[heads={heads}, ff={ff}, drop={attn_dropout}/{relu_dropout}/{res_dropout}, causal={causal}]")
+        }
+        Op::Conv1d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        }
+        | Op::Conv2d {
+            out,
+            kernel,
+            stride,
+            padding,
+            bias,
+        } => {
+            format!(
+                "{}[out={out}, k={kernel}, s={stride}, p={padding}, bias={bias}]",
+                o.name()
+            )
+        }
+        other => {
+            let dbg = format!("{other:?}");
+            match dbg.find(['{', '(']) {
+                Some(i) => format!("{}[{}]", other.name(), dbg[i + 1..dbg.len() - 1].trim()),
+                None => other.name().to_string(),
+            }
+        }
+    }
+}
+
+#[test]
+fn mfeat_autofusion_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/autofusion.fuse", &[]));
+}
+
+#[test]
+fn mfeat_concat_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/concat.fuse", &[]));
+}
+
+#[test]
+fn mfeat_all_views_example() {
+    insta::assert_snapshot!(run(&DiskLoader, "examples/mfeat/all_views.fuse", &[]));
+}
+
+/// GAN-Fusion as in reference/architectures.md §3: variadic inputs, `without`, loops with index-appended names,
+/// a shared discriminator applied to real and fake, noise, stop_gradient, batch_norm, leaky_relu, constant
+/// targets, and scalar outputs that train steps name.
+const GAN: &str = r#"
+import std.fusion.AutoFusion
+
+block Generator(z: f32[B, L]) -> f32[B, L] {
+  l1 = linear(z, 2 * L)
+  h = leaky_relu(batch_norm(l1), slope = 0.2)
+  l2 = linear(h, 2 * L)
+  h = leaky_relu(batch_norm(l2), slope = 0.2)
+  l3 = linear(h, L)
+  return l3
+}
+
+block Discriminator(z: f32[B, L], hidden: int = 256) -> f32[B, 1] {
+  l1 = linear(z, hidden)
+  h = leaky_relu(batch_norm(l1), slope = 0.2)
+  l2 = linear(h, hidden)
+  h = leaky_relu(batch_norm(l2), slope = 0.2)
+  l3 = linear(h, 1)
+  return l3
+}
+
+block GanFusion(zs: f32[B, L]..., hidden: int = 256, sigma: float = 0.01)
+    -> (z: f32[B, L], d_loss: f32[], g_loss: f32[], recon: f32[]) {
+  n = len(zs)
+  assert n >= 2, "GAN-Fusion needs at least two modalities"
+  fakes = []
+  d_terms = []
+  g_terms = []
+  recons = []
+  for i in 0..n {
+    af = AutoFusion(without(zs, i), dim = L)
+    g = Generator(noise(zs[i], sigma))
+    d = shared Discriminator(hidden = hidden)
+    real = d(stop_gradient(af.z))
+    fake = d(stop_gradient(g))
+    d_terms = d_terms + [bce_with_logits(real, 1.0) + bce_with_logits(fake, 0.0)]
+    g_terms = g_terms + [bce_with_logits(d(g), 1.0)]
+    recons = recons + [af.recon]
+    fakes = fakes + [g]
+  }
+  c1 = linear(concat(fakes), n * L / 2)
+  c2 = linear(tanh(c1), L)
+  return (z = relu(c2), d_loss = sum(d_terms), g_loss = sum(g_terms), recon = sum(recons))
+}
+
+model Gan {
+  input a: f32[B, 8]
+  input v: f32[B, 8]
+  input t: f32[B, 8]
+  input y: i64[B]
+  fusion = GanFusion([a, v, t], hidden = 4)
+  output logits = linear(fusion.z, 3)
+  loss task = cross_entropy(logits, y)
+}
+
+data toy {
+  path = "."
+  field a: f32[8] = npy("a.npy")
+  field v: f32[8] = npy("v.npy")
+  field t: f32[8] = npy("t.npy")
+  field y: i64[] = npy("y.npy", classes = 3)
+}
+
+train {
+  task = classification(logits, y)
+  optimizer disc = adam(lr = 1e-3, params = ["fusion.d.*"])
+  optimizer main = adam(lr = 1e-3)
+  step disc minimize fusion.d_loss
+  step main minimize task + fusion.g_loss + fusion.recon
+  clip_norm = 50.0
+}
+"#;
+
+#[test]
+fn gan_fusion_is_expressible() {
+    insta::assert_snapshot!(check(GAN));
+}
+
+/// TFN (pad 1 first, outer products) and LMF (rank-r factors as raw parameters, broadcasting matmul).
+#[test]
+fn tfn_and_lmf_are_expressible() {
+    let src = r#"
+block Tfn(zs: f32[B, _]...) -> f32[B, _] {
+  acc = pad(zs[0], before = 1, value = 1.0)
+  for i in 1..len(zs) {
+    acc = outer(acc, pad(zs[i], before = 1, value = 1.0))
+  }
+  return acc
+}
+
+block Lmf(zs: f32[B, _]..., out: int, rank: int = 4) -> f32[B, out] {
+  prod = none
+  for i in 0..len(zs) {
+    factor = param([rank, dim(zs[i], -1) + 1, out], init = "xavier_normal")
+    f = pad(zs[i], before = 1, value = 1.0) @ factor
+    if i == 0 { prod = f } else { prod = prod * f }
+  }
+  weights = param([1, rank], init = "xavier_normal")
+  bias = param([1, out], init = "zeros")
+  fused = weights @ transpose(prod, 0, 1)
+  return reshape(fused, B, out) + bias
+}
+
+model M {
+  input a: f32[B, 4]
+  input v: f32[B, 5]
+  output tfn = linear(Tfn([a, v]), 2)
+  output lmf = Lmf([a, v], out = 2, rank = 3)
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}
+
+/// MulT's pieces: conv1d projection, positions, cross-modal transformer layers with `kv`, the last step.
+#[test]
+fn mult_pieces_are_expressible() {
+    let src = r#"
+block CrossStack(x: f32[B, T, D], src: f32[B, S, D], layers: int = 2, heads: int = 2) -> f32[B, T, D] {
+  h = x + positions(x)
+  kv = src + positions(src)
+  for i in 0..layers {
+    layer = transformer_layer(h, kv = kv, heads = heads, dropout = 0.1, causal = true)
+    h = layer
+  }
+  return layer_norm(h)
+}
+
+model M {
+  input l: f32[B, T, 6]
+  input a: f32[B, U, 4]
+  pl = conv1d(l, 8, kernel = 1, bias = false)
+  pa = conv1d(a, 8, kernel = 1, bias = false)
+  la = CrossStack(pl, pa)
+  mem = transformer_layer(la, heads = 2)
+  last = select(mem, axis = 1, index = -1)
+  output logits = linear(concat([last, mean(pa, axis = 1)]), 8) |> reshape(B, 4, 2)
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}
