@@ -55,6 +55,14 @@ fn check_task(
     }
 }
 
+fn task_name(kind: &TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Classification => "classification",
+        TaskKind::BinaryPerLabel => "binary_per_label",
+        TaskKind::Regression => "regression",
+    }
+}
+
 /// Whether an output and a target fit a task kind, and what the kind wants.
 fn task_fits(kind: &TaskKind, out: &TensorType, target: &TensorType) -> (bool, String) {
     let int = matches!(target.dtype, Dtype::I64 | Dtype::U32);
