@@ -39,8 +39,8 @@ fn check_task(
         let d = Diagnostic::error(
             "fusec::train::task",
             format!(
-                "the task `{:?}` cannot compare the output {out} with the target {target}",
-                plan.task.kind
+                "the task `{}` cannot compare the output {out} with the target {target}",
+                task_name(&plan.task.kind)
             ),
         )
         .label(

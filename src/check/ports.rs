@@ -117,13 +117,19 @@ fn report(
         None => (String::from("?"), None),
     };
     let expected = format!("{}[{}]", decl.dtype, shown.join(", "));
-    let which = if decl.variadic {
+    let which = if decl.name.is_empty() {
+        String::from("the result")
+    } else if decl.variadic {
         format!("element {i} of `{}`", decl.name)
     } else {
         format!("`{}`", decl.name)
     };
     let role = if decl.output { "output" } else { "input" };
-    let msg = format!("{role} {which} of `{block_name}` expects {expected}, found {actual}");
+    let msg = if decl.name.is_empty() {
+        format!("{which} of `{block_name}` should be {expected}, found {actual}")
+    } else {
+        format!("{role} {which} of `{block_name}` expects {expected}, found {actual}")
+    };
     let def = ck.model.graph.node(v.node);
     let mut d = Diagnostic::error("fusec::shape::mismatch", msg)
         .label(def.span, format!("this is {actual}"));
