@@ -252,7 +252,7 @@ impl<'a> Cx<'a> {
         };
         let mut unused: Vec<(String, Span)> = scope
             .into_iter()
-            .filter(|(_, b)| b.warn && !b.used)
+            .filter(|(_, b)| b.warn && !b.used && !matches!(b.val, Val::Poison))
             .map(|(n, b)| (n, b.span))
             .collect();
         unused.sort_by_key(|(_, s)| (s.file, s.start));
