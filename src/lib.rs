@@ -2,8 +2,10 @@
 
 pub mod backend;
 pub mod check;
+pub mod cli;
 pub mod data;
 pub mod diag;
+pub mod front;
 pub mod ir;
 pub mod lower;
 pub mod nn;

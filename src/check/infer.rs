@@ -18,6 +18,9 @@ pub struct ModelChecker<'a> {
     pub shapes: Shapes,
     pub unifier: Unifier,
     pub diags: Diagnostics,
+    /// Errors at nodes, held back until the port checks know which block instances got a wrong argument:
+    /// errors inside such an instance only repeat the port error and are dropped.
+    pending: Vec<(NodeId, Diagnostic)>,
 }
 
 impl<'a> ModelChecker<'a> {
@@ -27,6 +30,7 @@ impl<'a> ModelChecker<'a> {
             shapes: Shapes::default(),
             unifier: Unifier::new(),
             diags: Diagnostics::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -101,7 +105,22 @@ impl<'a> ModelChecker<'a> {
         if let Some(h) = e.help {
             d = d.help(h);
         }
-        self.diags.push(d);
+        self.pending.push((id, d));
+    }
+
+    /// Releases the held-back node errors, except those inside an instance whose arguments were already wrong.
+    pub fn flush_node_errors(&mut self, bad_instances: &std::collections::HashSet<usize>) {
+        for (id, d) in std::mem::take(&mut self.pending) {
+            let mut k = self.model.graph.node(id).block;
+            let mut inside_bad = false;
+            while let Some(i) = k {
+                inside_bad |= bad_instances.contains(&i);
+                k = self.model.blocks.get(i).and_then(|b| b.parent);
+            }
+            if !inside_bad {
+                self.diags.push(d);
+            }
+        }
     }
 
     /// Folds a dim expression in the scope of a node's block instance.

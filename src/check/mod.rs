@@ -51,7 +51,8 @@ fn run_checker(model: &Model) -> ModelChecker<'_> {
     let mut ck = ModelChecker::new(model);
     if ck.infer_all() {
         let decls = ports::port_decls(model);
-        ports::check_ports(&mut ck, &decls);
+        let bad = ports::check_ports(&mut ck, &decls);
+        ck.flush_node_errors(&bad);
         infer::collect_params(&mut ck);
         check_losses(&mut ck);
     }

@@ -37,10 +37,10 @@ fn check_task(
     let (ok, want) = task_fits(&plan.task.kind, out, target);
     if !ok {
         let d = Diagnostic::error(
-            "fusec::train::task",
+            "fusec::shape::task",
             format!(
-                "the task `{:?}` cannot compare the output {out} with the target {target}",
-                plan.task.kind
+                "the task `{}` cannot compare the output {out} with the target {target}",
+                task_name(&plan.task.kind)
             ),
         )
         .label(
@@ -52,6 +52,14 @@ fn check_task(
         )
         .help(want);
         diags.push(d);
+    }
+}
+
+fn task_name(kind: &TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Classification => "classification",
+        TaskKind::BinaryPerLabel => "binary_per_label",
+        TaskKind::Regression => "regression",
     }
 }
 
@@ -104,7 +112,7 @@ fn check_fields(program: &Program, plan: &TrainPlan, i: usize, diags: &mut Diagn
     for input in &program.models[i].inputs {
         let Some(field) = data.fields.iter().find(|f| f.name == input.name) else {
             let mut d = Diagnostic::error(
-                "fusec::train::field",
+                "fusec::shape::field",
                 format!(
                     "the model input `{}` has no field in data `{}`",
                     input.name, data.name
@@ -140,7 +148,7 @@ fn check_fields(program: &Program, plan: &TrainPlan, i: usize, diags: &mut Diagn
                     .join(", ")
             };
             let d = Diagnostic::error(
-                "fusec::train::field",
+                "fusec::shape::field",
                 format!(
                     "the model input `{}` is {}[{}] but the field gives {}[{}] per example",
                     input.name,

@@ -23,16 +23,21 @@ pub struct PortDecl<'a> {
     pub span: Option<Span>,
 }
 
-/// Checks every port of every instance: inputs first (they bind the symbols), then outputs.
-pub fn check_ports(ck: &mut ModelChecker, decls: &[PortDecl]) {
+/// Checks every port of every instance: inputs first (they bind the symbols), then outputs. Returns the
+/// instances that got a wrong argument.
+pub fn check_ports(ck: &mut ModelChecker, decls: &[PortDecl]) -> HashSet<usize> {
     let mut ordered: Vec<&PortDecl> = decls.iter().filter(|d| !d.output).collect();
     ordered.extend(decls.iter().filter(|d| d.output));
+    let mut bad = HashSet::new();
     for decl in ordered {
         let shared = shared_symbols(decls, decl);
         for (i, v) in decl.values.iter().enumerate() {
-            check_value(ck, decl, &shared, i, *v);
+            if !check_value(ck, decl, &shared, i, *v) && !decl.output {
+                bad.insert(decl.instance);
+            }
         }
     }
+    bad
 }
 
 /// Symbols of a variadic port that also appear in another port of the same instance: those are one dim for
@@ -52,17 +57,18 @@ fn shared_symbols<'a>(decls: &'a [PortDecl], decl: &PortDecl) -> HashSet<&'a str
     out
 }
 
-fn check_value(ck: &mut ModelChecker, decl: &PortDecl, shared: &HashSet<&str>, i: usize, v: Value) {
+/// Checks one value against its port; false if it does not fit (and was reported).
+fn check_value(ck: &mut ModelChecker, decl: &PortDecl, shared: &HashSet<&str>, i: usize, v: Value) -> bool {
     // A value that failed earlier was reported there.
     let Some(actual) = ck.shapes.types.get(&v).cloned() else {
-        return;
+        return true;
     };
     let mut problem = actual.dtype != decl.dtype || actual.rank() != decl.dims.len();
     let mut shown = Vec::with_capacity(decl.dims.len());
     for (axis, e) in decl.dims.iter().enumerate() {
         let found = actual.dims.get(axis);
         let want = match e {
-            DimExpr::Any => found.cloned(),
+            DimExpr::Any => None,
             DimExpr::Sym(s) => {
                 let name = if decl.variadic && !shared.contains(s.as_str()) {
                     format!("{s}#{i}")
@@ -94,6 +100,7 @@ fn check_value(ck: &mut ModelChecker, decl: &PortDecl, shared: &HashSet<&str>, i
     if problem {
         report(ck, decl, i, v, &actual, &shown);
     }
+    !problem
 }
 
 fn report(
@@ -110,13 +117,19 @@ fn report(
         None => (String::from("?"), None),
     };
     let expected = format!("{}[{}]", decl.dtype, shown.join(", "));
-    let which = if decl.variadic {
+    let which = if decl.name.is_empty() {
+        String::from("the result")
+    } else if decl.variadic {
         format!("element {i} of `{}`", decl.name)
     } else {
         format!("`{}`", decl.name)
     };
     let role = if decl.output { "output" } else { "input" };
-    let msg = format!("{role} {which} of `{block_name}` expects {expected}, found {actual}");
+    let msg = if decl.name.is_empty() {
+        format!("{which} of `{block_name}` should be {expected}, found {actual}")
+    } else {
+        format!("{role} {which} of `{block_name}` expects {expected}, found {actual}")
+    };
     let def = ck.model.graph.node(v.node);
     let mut d = Diagnostic::error("fusec::shape::mismatch", msg)
         .label(def.span, format!("this is {actual}"));
@@ -134,10 +147,24 @@ fn report(
     ck.diags.push(d.help(help));
 }
 
-/// The declared port types lowering recorded for every block instance.
+/// The declared port types lowering recorded for every block instance (`BlockInstance::inputs`, `outputs`).
 pub fn port_decls(model: &crate::ir::Model) -> Vec<PortDecl<'_>> {
-    // Lowering does not record port types yet (front's part of the contract); until it does there is
-    // nothing to unify and the op rules alone check the graph.
-    let _ = model;
-    Vec::new()
+    let mut out = Vec::new();
+    for (k, b) in model.blocks.iter().enumerate() {
+        for (ports, output) in [(&b.inputs, false), (&b.outputs, true)] {
+            for p in ports {
+                out.push(PortDecl {
+                    instance: k,
+                    name: &p.name,
+                    values: &p.values,
+                    dtype: p.dtype,
+                    dims: &p.dims,
+                    output,
+                    variadic: p.values.len() > 1,
+                    span: Some(p.span),
+                });
+            }
+        }
+    }
+    out
 }

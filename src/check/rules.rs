@@ -111,7 +111,7 @@ pub fn same_dim(a: &Dim, b: &Dim, what: &str, ta: &TensorType, tb: &TensorType) 
 pub fn fixed(d: &Dim, what: &str) -> Rule<i64> {
     d.fixed().ok_or_else(|| {
         RuleError::new("fusec::shape::not_fixed", format!("{what} must be a fixed number, found the symbolic dim `{d}`"))
-            .help("sizes that own parameters are fixed at compile time; only batch and sequence dims may stay symbolic")
+            .help("this size must be known at compile time; only batch and sequence dims may stay symbolic")
     })
 }
 
@@ -400,7 +400,8 @@ pub fn loss(kind: LossKind, pred: &TensorType, target: &TensorType) -> Rule<Tens
         }
         _ => {
             need_float(target, name)?;
-            if pred.dims != target.dims {
+            // A number as the target (`bce_with_logits(d_real, 1.0)`) broadcasts to the prediction.
+            if pred.dims != target.dims && target.rank() != 0 {
                 return Err(RuleError::new(
                     "fusec::shape::mismatch",
                     format!("{name}: prediction {pred} and target {target} have different shapes"),

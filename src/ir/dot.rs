@@ -144,12 +144,16 @@ mod tests {
             block: "Fuse".into(),
             parent: None,
             call_site: Span::default(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
         });
         m.blocks.push(BlockInstance {
             path: "f.g".into(),
             block: "G".into(),
             parent: Some(0),
             call_site: Span::default(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
         });
         m.graph.node_mut(h.node).block = Some(1);
         let dot = to_dot(&b.finish(), None);

@@ -16,6 +16,8 @@ use super::value::Val;
 pub const MAX_DEPTH: usize = 48;
 /// Most nodes one model may have; more means a runaway loop.
 pub const MAX_NODES: usize = 200_000;
+/// Most loop iterations (and comprehension elements) one model may unroll, nested loops included.
+pub const MAX_STEPS: usize = 1_000_000;
 
 /// A bound name.
 #[derive(Clone, Debug)]
@@ -67,6 +69,8 @@ pub struct Cx<'a> {
     pub frames: Vec<Frame>,
     /// Set once the node limit was reported, so it is reported once.
     pub overflow: bool,
+    /// Loop iterations unrolled so far.
+    pub steps: usize,
     /// The block whose instance is innermost, while its ports are bound.
     pub current_def: Option<std::rc::Rc<super::modules::BlockDef>>,
 }
@@ -106,6 +110,21 @@ impl<'a> Cx<'a> {
     /// Reports an error and returns `Err(())` for `?`.
     pub fn fail<T>(&mut self, d: Diagnostic) -> Result<T, ()> {
         self.report(d);
+        Err(())
+    }
+
+    /// Counts one unrolled iteration; past the budget reports once and returns `Err`.
+    pub fn step(&mut self, span: Span) -> Result<(), ()> {
+        self.steps += 1;
+        if self.steps <= MAX_STEPS {
+            return Ok(());
+        }
+        if self.steps == MAX_STEPS + 1 {
+            let d = Diagnostic::error("fusec::limit::loop", format!("loops unroll more than {MAX_STEPS} times"))
+                .label(span, "the limit was reached in this loop")
+                .help("loops unroll at compile time; nested loops multiply");
+            self.report(d);
+        }
         Err(())
     }
 
@@ -252,7 +271,7 @@ impl<'a> Cx<'a> {
         };
         let mut unused: Vec<(String, Span)> = scope
             .into_iter()
-            .filter(|(_, b)| b.warn && !b.used)
+            .filter(|(_, b)| b.warn && !b.used && !matches!(b.val, Val::Poison))
             .map(|(n, b)| (n, b.span))
             .collect();
         unused.sort_by_key(|(_, s)| (s.file, s.start));

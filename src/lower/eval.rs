@@ -91,6 +91,7 @@ impl Cx<'_> {
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
+            self.step(iter.span)?;
             self.frame_mut().scopes.push(Default::default());
             self.frame_mut().loop_idx.push(i);
             self.bind_local(&var.name, var.span, item, false);

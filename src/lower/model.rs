@@ -37,6 +37,7 @@ pub fn lower_model(
         frames: Vec::new(),
         overflow: false,
         current_def: None,
+        steps: 0,
     };
     for s in &decl.body {
         if let Stmt::Param { ty, .. } = s {

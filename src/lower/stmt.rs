@@ -106,6 +106,9 @@ impl Cx<'_> {
             Err(()) => return,
         };
         for (i, item) in items.into_iter().enumerate() {
+            if self.step(iter.span).is_err() {
+                return;
+            }
             self.frame_mut().loop_idx.push(i);
             self.bind_local(&var.name, var.span, item, false);
             self.run_body(body);

@@ -254,7 +254,10 @@ impl Lowering<'_> {
             );
             return None;
         }
-        self.check_optimizers_used(optimizers, &out);
+        if ok {
+            // After an unknown optimizer name, "never used" would only repeat the same mistake.
+            self.check_optimizers_used(optimizers, &out);
+        }
         ok.then_some(out)
     }
 

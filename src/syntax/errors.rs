@@ -48,50 +48,65 @@ pub(super) fn from_pest(file: FileId, text: &str, e: pest::error::Error<Rule>) -
     };
     let (start, end) = token_at(text, pos);
     let found = &text[start..end];
-    let mut words: Vec<&str> = expected.iter().filter_map(|r| describe(*r)).collect();
-    words.sort_unstable();
-    words.dedup();
     let open = unclosed_bracket(text, start);
-    if let Some((_, close)) = open {
-        // pest reports rules, not punctuation: the closing bracket and the comma come from the bracket stack.
-        words.retain(|w| *w != "an operator" && *w != "a comparison");
-        words.insert(
-            0,
-            if close == ']' {
-                "`,` or `]`"
-            } else if close == ')' {
-                "`,` or `)`"
-            } else {
-                "`}`"
-            },
-        );
-    }
-    let found_words = if found.is_empty() {
-        "the end of the file".to_string()
-    } else {
-        format!("`{found}`")
-    };
-    let message = format!("unexpected {found_words}");
+    let words = expected_words(&expected, open.map(|(_, c)| c));
     let label = if words.is_empty() {
         "not expected here".to_string()
     } else {
         format!("expected {}", join_or(&words))
     };
-    let mut d = Diagnostic::error("fusec::syntax::unexpected", message)
-        .label(Span::new(file, start, end), label);
+    let (message, at) = if found.is_empty() {
+        // At the end of the file, point at the last character written rather than at nothing.
+        let (s, e) = last_char(text);
+        ("unexpected end of file".to_string(), Span::new(file, s, e))
+    } else {
+        (format!("unexpected `{found}`"), Span::new(file, start, end))
+    };
+    let mut d = Diagnostic::error("fusec::syntax::unexpected", message).label(at, label);
     if let Some((at, close)) = open {
-        if close != '}' {
-            d = d.label(
-                Span::new(file, at, at + 1),
-                format!("this is never closed by `{close}`"),
-            );
+        if close != '}' || found.is_empty() {
+            let msg = format!("this is never closed by `{close}`");
+            d = d.label(Span::new(file, at, at + 1), msg);
         }
     }
-    d = match keyword_hint(text, start, found) {
-        Some(h) => d.help(h),
-        None => d.help(general_help(&words)),
+    let help = if found == "\"" {
+        "a string ends with `\"` on the same line".to_string()
+    } else {
+        keyword_hint(text, start, found).unwrap_or_else(|| general_help(&words))
     };
-    d.into()
+    d.help(help).into()
+}
+
+/// What pest expected, in plain words. pest reports rules, not punctuation, so the closing bracket (and the
+/// comma inside `[...]` and `(...)`) come from the innermost bracket still open.
+fn expected_words(expected: &[Rule], close: Option<char>) -> Vec<&'static str> {
+    let mut words: Vec<&str> = expected.iter().filter_map(|r| describe(*r)).collect();
+    words.sort_unstable();
+    words.dedup();
+    match close {
+        Some(']') | Some(')') => {
+            words.retain(|w| *w != "an operator" && *w != "a comparison");
+            words.insert(
+                0,
+                if close == Some(']') {
+                    "`,` or `]`"
+                } else {
+                    "`,` or `)`"
+                },
+            );
+        }
+        Some(_) => words.insert(0, "`}`"),
+        None => {}
+    }
+    words
+}
+
+/// The span of the last non-blank character (an empty file gives `0..0`).
+fn last_char(text: &str) -> (usize, usize) {
+    match text.trim_end().char_indices().next_back() {
+        Some((i, c)) => (i, i + c.len_utf8()),
+        None => (0, 0),
+    }
 }
 
 /// The token starting at `pos`: a word, a number, or one character ("" at the end of the text).
@@ -148,8 +163,11 @@ fn unclosed_bracket(text: &str, pos: usize) -> Option<(usize, char)> {
 fn word_before(text: &str, pos: usize) -> Option<&str> {
     let head = text[..pos].trim_end();
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map(|i| i + 1)
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        // Past the whole character: it may be several bytes long (`§` in a comment).
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let w = &head[start..];
     (!w.is_empty()).then_some(w)

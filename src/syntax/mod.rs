@@ -5,6 +5,7 @@
 pub mod ast;
 pub mod dump;
 mod errors;
+pub(crate) mod limits;
 mod parse;
 
 pub use parse::{parse, parse_expr};

@@ -19,6 +19,9 @@ type R<T> = Result<T, Diagnostic>;
 
 /// Parses one file into its AST, or the syntax error.
 pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
+    if let Some(d) = super::limits::nesting_error(file, text) {
+        return Err(d.into());
+    }
     let mut pairs = FuseParser::parse(Rule::file, text).map_err(|e| from_pest(file, text, e))?;
     let b = Builder { file };
     let top = pairs
@@ -29,11 +32,18 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
         .filter(|p| p.as_rule() != Rule::EOI)
         .map(|p| b.item(p))
         .collect::<R<Vec<_>>>()?;
-    Ok(File { items })
+    let ast = File { items };
+    match super::limits::depth_error(&ast) {
+        Some(d) => Err(d.into()),
+        None => Ok(ast),
+    }
 }
 
 /// Parses a lone expression (a `--set` value) in the given file.
 pub fn parse_expr(file: FileId, text: &str) -> Result<Expr, Diagnostics> {
+    if let Some(d) = super::limits::nesting_error(file, text) {
+        return Err(d.into());
+    }
     let mut pairs =
         FuseParser::parse(Rule::lone_expr, text).map_err(|e| from_pest(file, text, e))?;
     let b = Builder { file };

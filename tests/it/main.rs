@@ -1,7 +1,11 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
 
 mod bleu;
+mod check;
+mod corpus;
 mod data;
+mod diagnostics;
+mod fuzz;
 mod lower;
 mod metrics;
 mod nn_activation;
@@ -15,4 +19,5 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod summary;
 mod syntax;

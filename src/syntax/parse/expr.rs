@@ -21,6 +21,7 @@ impl Builder {
     }
 
     fn pipe(&self, p: P) -> R<Expr> {
+        self.chain_guard(&p)?;
         let mut it = p.into_inner();
         let first = it.next().ok_or_else(|| self.internal(Default::default()))?;
         let mut acc = self.expr(first)?;
@@ -62,6 +63,7 @@ impl Builder {
 
     /// `a op b op c` folded to the left.
     fn binary_chain(&self, p: P) -> R<Expr> {
+        self.chain_guard(&p)?;
         let mut it = p.into_inner();
         let first = it.next().ok_or_else(|| self.internal(Default::default()))?;
         let mut acc = self.expr(first)?;
@@ -78,6 +80,7 @@ impl Builder {
     }
 
     fn prefix(&self, p: P) -> R<Expr> {
+        self.chain_guard(&p)?;
         let span = self.span(&p);
         let parts: Vec<Pair<Rule>> = p.into_inner().collect();
         let (ops, last) = parts.split_at(parts.len().saturating_sub(1));
@@ -99,6 +102,7 @@ impl Builder {
     }
 
     fn postfix(&self, p: P) -> R<Expr> {
+        self.chain_guard(&p)?;
         let mut it = p.into_inner();
         let first = it.next().ok_or_else(|| self.internal(Default::default()))?;
         let mut acc = self.primary(first)?;
@@ -192,6 +196,23 @@ impl Builder {
             kind: ExprKind::List(items),
             span,
         })
+    }
+}
+
+impl Builder {
+    /// Rejects operator chains longer than the expression depth limit before building them: a left-deep tree
+    /// of that depth would overflow the stack when it is evaluated or dropped.
+    fn chain_guard(&self, p: &P) -> R<()> {
+        let n = p.clone().into_inner().count();
+        if n <= 2 * crate::syntax::limits::MAX_EXPR_DEPTH {
+            return Ok(());
+        }
+        let max = crate::syntax::limits::MAX_EXPR_DEPTH;
+        Err(
+            crate::diag::Diagnostic::error("fusec::limit::nesting", "this expression is too long")
+                .label(self.span(p), format!("more than {max} operators in a row"))
+                .help("split the expression into named steps: `a = ...`, then `b = f(a)`"),
+        )
     }
 }
 

@@ -1,0 +1,43 @@
+//! `fusec graph FILE [--format dot|text] [--model NAME] [--optimized]`: the IR of one model, as the stable text
+//! dump or as Graphviz DOT (render with `dot -Tsvg`).
+
+use clap::{Args, ValueEnum};
+
+use super::{compile_file, pick_model};
+use crate::ir::{dot::to_dot, print::print_model};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GraphArgs {
+    pub file: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: GraphFormat,
+    /// The model to show (default: the train plan's model, else the first).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Show the graph after the pass pipeline (constant folding, dead-node elimination).
+    #[arg(long)]
+    pub optimized: bool,
+}
+
+pub fn run(args: &GraphArgs, sets: &[(String, String)], json: bool) -> i32 {
+    let compiled = match compile_file(&args.file, sets, args.optimized, json) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (i, model) = match pick_model(&compiled.program, args.model.as_deref(), json) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let shapes = compiled.shapes.get(i);
+    match args.format {
+        GraphFormat::Text => print!("{}", print_model(model, shapes)),
+        GraphFormat::Dot => print!("{}", to_dot(model, shapes)),
+    }
+    0
+}
