@@ -6,7 +6,7 @@ pub mod data;
 pub mod diag;
 pub mod ir;
 pub mod nn;
-pub mod run;
 pub mod rng;
+pub mod run;
 pub mod source;
 pub mod train;

@@ -38,7 +38,11 @@ impl Shapes {
         };
         match e {
             DimExpr::Const(n) => Some(Dim::Fixed(*n)),
-            DimExpr::Sym(s) => Some(env.get(s).map(|n| Dim::Fixed(*n)).unwrap_or_else(|| Dim::Sym(s.clone()))),
+            DimExpr::Sym(s) => Some(
+                env.get(s)
+                    .map(|n| Dim::Fixed(*n))
+                    .unwrap_or_else(|| Dim::Sym(s.clone())),
+            ),
             DimExpr::Of { value, axis } => {
                 let ty = self.types.get(value)?;
                 let rank = ty.dims.len() as i64;
@@ -64,6 +68,10 @@ impl Shapes {
 
     /// Number of trainable parameters (buffers excluded).
     pub fn n_trainable(&self) -> i64 {
-        self.params.values().filter(|p| p.trainable).map(|p| p.shape.iter().product::<i64>()).sum()
+        self.params
+            .values()
+            .filter(|p| p.trainable)
+            .map(|p| p.shape.iter().product::<i64>())
+            .sum()
     }
 }

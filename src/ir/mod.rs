@@ -7,7 +7,9 @@ pub mod op;
 pub mod plan;
 pub mod types;
 
-pub use graph::{BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, Value};
+pub use graph::{
+    BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, Value,
+};
 pub use op::{Activation, BinaryOp, Cell, Init, LossKind, Merge, Op, ParamSpec, ReduceKind};
 pub use plan::*;
 pub use types::{Dim, DimExpr, Dtype, TensorType};
