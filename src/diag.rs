@@ -38,15 +38,28 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, severity: Severity::Error, message: message.into(), labels: Vec::new(), help: None, notes: Vec::new() }
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            notes: Vec::new(),
+        }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub fn label(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
-        self.labels.push(Label { span, message: message.into() });
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
         self
     }
 
@@ -113,8 +126,10 @@ struct Report<'a> {
 impl<'a> Report<'a> {
     fn new(diag: &'a Diagnostic, sources: &'a SourceMap) -> Report<'a> {
         let primary = diag.labels.first().map(|l| l.span.file);
-        let (here, elsewhere): (Vec<&Label>, Vec<&Label>) =
-            diag.labels.iter().partition(|l| Some(l.span.file) == primary);
+        let (here, elsewhere): (Vec<&Label>, Vec<&Label>) = diag
+            .labels
+            .iter()
+            .partition(|l| Some(l.span.file) == primary);
         let related = elsewhere
             .into_iter()
             .map(|l| Report {
@@ -126,13 +141,25 @@ impl<'a> Report<'a> {
                 is_related: true,
             })
             .collect();
-        let source = diag.labels.first().and_then(|l| named_source(sources, l.span));
-        Report { diag, sources, labels: here, related, source, is_related: false }
+        let source = diag
+            .labels
+            .first()
+            .and_then(|l| named_source(sources, l.span));
+        Report {
+            diag,
+            sources,
+            labels: here,
+            related,
+            source,
+            is_related: false,
+        }
     }
 }
 
 fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> {
-    sources.get(span.file).map(|f| NamedSource::new(f.name.clone(), f.text.clone()))
+    sources
+        .get(span.file)
+        .map(|f| NamedSource::new(f.name.clone(), f.text.clone()))
 }
 
 fn source_span(sources: &SourceMap, span: Span) -> SourceSpan {
@@ -151,8 +178,16 @@ impl fmt::Debug for Report<'_> {
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_related {
-            let label = self.labels.first().map(|l| l.message.as_str()).unwrap_or("");
-            return f.write_str(if label.is_empty() { "related location" } else { label });
+            let label = self
+                .labels
+                .first()
+                .map(|l| l.message.as_str())
+                .unwrap_or("");
+            return f.write_str(if label.is_empty() {
+                "related location"
+            } else {
+                label
+            });
         }
         f.write_str(&self.diag.message)?;
         for n in &self.diag.notes {
@@ -185,7 +220,10 @@ impl miette::Diagnostic for Report<'_> {
         if self.is_related {
             return None;
         }
-        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -197,7 +235,11 @@ impl miette::Diagnostic for Report<'_> {
             return None;
         }
         Some(Box::new(self.labels.iter().enumerate().map(|(i, l)| {
-            let text = if l.message.is_empty() { None } else { Some(l.message.clone()) };
+            let text = if l.message.is_empty() {
+                None
+            } else {
+                Some(l.message.clone())
+            };
             let span = source_span(self.sources, l.span);
             if i == 0 && !self.is_related {
                 LabeledSpan::new_primary_with_span(text, span)
@@ -211,14 +253,20 @@ impl miette::Diagnostic for Report<'_> {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.related.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 }
 
 /// Renders diagnostics as miette's graphical report, without colour (stable for snapshots and logs when
 /// `color` is false).
 pub fn render(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
-    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for d in diags.iter() {
@@ -258,7 +306,10 @@ pub fn render_json(diags: &Diagnostics, sources: &SourceMap) -> String {
 }
 
 /// The closest candidate within a distance that scales with the name's length, for "did you mean `x`?".
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()

@@ -51,7 +51,8 @@ impl SeededRng {
     /// original u64 seed must be passed again.
     pub fn restore(seed: u64, state: &RngState) -> SeededRng {
         let mut rng = SeededRng::stream(seed, state.stream);
-        rng.inner.set_word_pos(((state.word_pos_hi as u128) << 64) | state.word_pos_lo as u128);
+        rng.inner
+            .set_word_pos(((state.word_pos_hi as u128) << 64) | state.word_pos_lo as u128);
         rng
     }
 
@@ -84,7 +85,13 @@ impl SeededRng {
     }
 
     /// An f32 tensor of U(lo, hi) draws.
-    pub fn uniform_tensor(&mut self, shape: &[usize], lo: f64, hi: f64, device: &Device) -> Result<Tensor> {
+    pub fn uniform_tensor(
+        &mut self,
+        shape: &[usize],
+        lo: f64,
+        hi: f64,
+        device: &Device,
+    ) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n).map(|_| self.uniform(lo, hi) as f32).collect();
         Tensor::from_vec(v, shape, device)
@@ -94,8 +101,15 @@ impl SeededRng {
     pub fn dropout_mask(&mut self, shape: &[usize], p: f64, device: &Device) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let keep = 1.0 / (1.0 - p);
-        let v: Vec<f32> =
-            (0..n).map(|_| if self.inner.random::<f64>() < p { 0.0 } else { keep as f32 }).collect();
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                if self.inner.random::<f64>() < p {
+                    0.0
+                } else {
+                    keep as f32
+                }
+            })
+            .collect();
         Tensor::from_vec(v, shape, device)
     }
 }
@@ -119,6 +133,9 @@ mod tests {
 
     #[test]
     fn streams_differ() {
-        assert_ne!(SeededRng::stream(1, 0).next_u64(), SeededRng::stream(1, 1).next_u64());
+        assert_ne!(
+            SeededRng::stream(1, 0).next_u64(),
+            SeededRng::stream(1, 1).next_u64()
+        );
     }
 }

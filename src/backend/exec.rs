@@ -36,7 +36,13 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn get(&self, v: Value) -> Result<&Tensor> {
-        self.values.get(&v).ok_or_else(|| Error::Msg(format!("internal: value %{}:{} was not computed", v.node.index(), v.port)))
+        self.values.get(&v).ok_or_else(|| {
+            Error::Msg(format!(
+                "internal: value %{}:{} was not computed",
+                v.node.index(),
+                v.port
+            ))
+        })
     }
 }
 
@@ -61,7 +67,11 @@ impl Network {
         for &id in &self.order {
             let args: Vec<&Tensor> = self.operands[&id]
                 .iter()
-                .map(|v| values.get(v).ok_or_else(|| bug("operand computed after its user")))
+                .map(|v| {
+                    values
+                        .get(v)
+                        .ok_or_else(|| bug("operand computed after its user"))
+                })
                 .collect::<Result<_>>()?;
             let outs = self.run_node(id, &args, inputs, &env, mode)?;
             for (port, t) in outs.into_iter().enumerate() {
@@ -75,10 +85,19 @@ impl Network {
     fn bind_symbols(&self, inputs: &HashMap<String, Tensor>) -> Result<HashMap<String, i64>> {
         let mut env = HashMap::new();
         for input in &self.model.inputs {
-            let t = inputs.get(&input.name).ok_or_else(|| bug(format!("no tensor for input `{}`", input.name)))?;
-            let Some(ty) = self.shapes.ty(Value::new(input.node, 0)) else { continue };
+            let t = inputs
+                .get(&input.name)
+                .ok_or_else(|| bug(format!("no tensor for input `{}`", input.name)))?;
+            let Some(ty) = self.shapes.ty(Value::new(input.node, 0)) else {
+                continue;
+            };
             if ty.dims.len() != t.rank() {
-                return Err(bug(format!("input `{}` has rank {}, expected {}", input.name, t.rank(), ty.dims.len())));
+                return Err(bug(format!(
+                    "input `{}` has rank {}, expected {}",
+                    input.name,
+                    t.rank(),
+                    ty.dims.len()
+                )));
             }
             for (d, actual) in ty.dims.iter().zip(t.dims()) {
                 if let Dim::Sym(s) = d {
@@ -92,7 +111,10 @@ impl Network {
     fn param_map(&self, id: NodeId) -> Result<ParamMap> {
         let mut map = ParamMap::new();
         for (suffix, full) in self.node_params.get(&id).into_iter().flatten() {
-            let var = self.params.get(full).ok_or_else(|| bug(format!("parameter `{full}` missing")))?;
+            let var = self
+                .params
+                .get(full)
+                .ok_or_else(|| bug(format!("parameter `{full}` missing")))?;
             map.insert(suffix.clone(), var.as_tensor().clone());
         }
         Ok(map)
@@ -105,10 +127,17 @@ impl Network {
             .and_then(|ps| ps.iter().find(|(s, _)| s == suffix))
             .map(|(_, f)| f)
             .ok_or_else(|| bug(format!("node {} has no parameter `{suffix}`", id.index())))?;
-        self.params.get(full).ok_or_else(|| bug(format!("parameter `{full}` missing")))
+        self.params
+            .get(full)
+            .ok_or_else(|| bug(format!("parameter `{full}` missing")))
     }
 
-    fn dims_of(&self, exprs: &[DimExpr], env: &HashMap<String, i64>, x: &Tensor) -> Result<Vec<usize>> {
+    fn dims_of(
+        &self,
+        exprs: &[DimExpr],
+        env: &HashMap<String, i64>,
+        x: &Tensor,
+    ) -> Result<Vec<usize>> {
         let mut dims = Vec::with_capacity(exprs.len());
         let mut infer = None;
         for (i, e) in exprs.iter().enumerate() {
@@ -138,15 +167,24 @@ impl Network {
         mode: &mut Mode,
     ) -> Result<Vec<Tensor>> {
         let node = self.model.graph.node(id);
-        let arg = |i: usize| a.get(i).copied().ok_or_else(|| bug(format!("{} lacks operand {i}", node.path)));
+        let arg = |i: usize| {
+            a.get(i)
+                .copied()
+                .ok_or_else(|| bug(format!("{} lacks operand {i}", node.path)))
+        };
         let one = |t: Tensor| Ok(vec![t]);
         match &node.op {
-            Op::Input { name } => one(inputs.get(name).cloned().ok_or_else(|| bug(format!("no input `{name}`")))?),
+            Op::Input { name } => one(inputs
+                .get(name)
+                .cloned()
+                .ok_or_else(|| bug(format!("no input `{name}`")))?),
             Op::Param { .. } => one(self.var(id, "")?.as_tensor().clone()),
             Op::Scalar { value } => one(Tensor::new(*value as f32, &self.device)?),
             Op::Linear { .. } => {
                 let p = self.param_map(id)?;
-                let w = p.get("weight").ok_or_else(|| bug("linear without weight"))?;
+                let w = p
+                    .get("weight")
+                    .ok_or_else(|| bug("linear without weight"))?;
                 one(nn::linear(arg(0)?, w, p.get("bias"))?)
             }
             Op::Embedding { .. } => {
@@ -173,13 +211,24 @@ impl Network {
             Op::LayerNorm { eps } => {
                 let p = self.param_map(id)?;
                 let (w, b) = (p.get("weight"), p.get("bias"));
-                let (w, b) = w.zip(b).ok_or_else(|| bug("layer_norm without weight/bias"))?;
+                let (w, b) = w
+                    .zip(b)
+                    .ok_or_else(|| bug("layer_norm without weight/bias"))?;
                 one(nn::layer_norm(arg(0)?, w, b, *eps)?)
             }
             Op::BatchNorm { eps, momentum } => {
                 let (w, b) = (self.var(id, "weight")?, self.var(id, "bias")?);
                 let (rm, rv) = (self.var(id, "running_mean")?, self.var(id, "running_var")?);
-                one(nn::batch_norm(arg(0)?, w.as_tensor(), b.as_tensor(), rm, rv, mode.is_train(), *eps, *momentum)?)
+                one(nn::batch_norm(
+                    arg(0)?,
+                    w.as_tensor(),
+                    b.as_tensor(),
+                    rm,
+                    rv,
+                    mode.is_train(),
+                    *eps,
+                    *momentum,
+                )?)
             }
             Op::Concat { axis: ax } => {
                 let x0 = arg(0)?;
@@ -204,9 +253,15 @@ impl Network {
             }
             Op::Transpose { a: i, b: j } => {
                 let x = arg(0)?;
-                one(x.transpose(axis(x.rank(), *i)?, axis(x.rank(), *j)?)?.contiguous()?)
+                one(x
+                    .transpose(axis(x.rank(), *i)?, axis(x.rank(), *j)?)?
+                    .contiguous()?)
             }
-            Op::Reduce { kind, axis: ax, keepdim } => {
+            Op::Reduce {
+                kind,
+                axis: ax,
+                keepdim,
+            } => {
                 let x = arg(0)?;
                 let ax = axis(x.rank(), *ax)?;
                 let r = match (kind, keepdim) {
@@ -229,7 +284,11 @@ impl Network {
                 }
                 one(x.narrow(ax, i as usize, 1)?.squeeze(ax)?)
             }
-            Op::Slice { axis: ax, start, end } => {
+            Op::Slice {
+                axis: ax,
+                start,
+                end,
+            } => {
                 let x = arg(0)?;
                 let ax = axis(x.rank(), *ax)?;
                 let n = x.dim(ax)? as i64;
@@ -238,47 +297,121 @@ impl Network {
                 one(x.narrow(ax, s as usize, (e - s) as usize)?)
             }
             Op::LastValid => one(last_valid(arg(0)?, arg(1)?)?),
-            Op::Pad { axis: ax, before, after, value } => one(pad(arg(0)?, *ax, *before, *after, *value)?),
+            Op::Pad {
+                axis: ax,
+                before,
+                after,
+                value,
+            } => one(pad(arg(0)?, *ax, *before, *after, *value)?),
             Op::Binary(op) => one(nn::broadcast_binary(arg(0)?, arg(1)?, *op)?),
             Op::MatMul => one(nn::matmul(arg(0)?, arg(1)?)?),
             Op::Outer => one(nn::outer(arg(0)?, arg(1)?)?),
             Op::Softmax { axis: ax, log } => {
                 let x = arg(0)?;
                 let ax = axis(x.rank(), *ax)?;
-                one(if *log { nn::log_softmax(x, ax)? } else { nn::softmax(x, ax)? })
+                one(if *log {
+                    nn::log_softmax(x, ax)?
+                } else {
+                    nn::softmax(x, ax)?
+                })
             }
-            Op::Recurrent { cell, hidden, layers, bidirectional, merge } => {
-                let hidden = self.shapes.eval_fixed(hidden).ok_or_else(|| bug("recurrent hidden not fixed"))? as usize;
-                let cfg = RecurrentConfig { cell: *cell, hidden, layers: *layers as usize, bidirectional: *bidirectional, merge: *merge };
+            Op::Recurrent {
+                cell,
+                hidden,
+                layers,
+                bidirectional,
+                merge,
+            } => {
+                let hidden = self
+                    .shapes
+                    .eval_fixed(hidden)
+                    .ok_or_else(|| bug("recurrent hidden not fixed"))?
+                    as usize;
+                let cfg = RecurrentConfig {
+                    cell: *cell,
+                    hidden,
+                    layers: *layers as usize,
+                    bidirectional: *bidirectional,
+                    merge: *merge,
+                };
                 let out = nn::recurrent(arg(0)?, a.get(1).copied(), &self.param_map(id)?, &cfg)?;
                 let mut v = vec![out.seq, out.h];
                 v.extend(out.c);
                 Ok(v)
             }
-            Op::Attention { heads, dropout, causal } => {
+            Op::Attention {
+                heads,
+                dropout,
+                causal,
+            } => {
                 let p = self.param_map(id)?;
-                one(nn::attention(arg(0)?, a.get(1).copied(), &p, *heads as usize, *causal, *dropout, mode.rng())?)
+                one(nn::attention(
+                    arg(0)?,
+                    a.get(1).copied(),
+                    &p,
+                    *heads as usize,
+                    *causal,
+                    *dropout,
+                    mode.rng(),
+                )?)
             }
-            Op::TransformerLayer { heads, attn_dropout, relu_dropout, res_dropout, causal, .. } => {
+            Op::TransformerLayer {
+                heads,
+                attn_dropout,
+                relu_dropout,
+                res_dropout,
+                causal,
+                ..
+            } => {
                 let p = self.param_map(id)?;
                 let kv = a.get(1).copied();
                 let (h, c) = (*heads as usize, *causal);
-                one(nn::transformer_layer(arg(0)?, kv, &p, h, c, *attn_dropout, *relu_dropout, *res_dropout, mode.rng())?)
+                one(nn::transformer_layer(
+                    arg(0)?,
+                    kv,
+                    &p,
+                    h,
+                    c,
+                    *attn_dropout,
+                    *relu_dropout,
+                    *res_dropout,
+                    mode.rng(),
+                )?)
             }
             Op::Positions => {
                 let x = arg(0)?;
                 let (t, d) = (x.dim(1)?, x.dim(D::Minus1)?);
                 one(nn::positions(t, d, &self.device)?)
             }
-            Op::Conv1d { stride, padding, .. } => {
+            Op::Conv1d {
+                stride, padding, ..
+            } => {
                 let p = self.param_map(id)?;
-                let w = p.get("weight").ok_or_else(|| bug("conv1d without weight"))?;
-                one(nn::conv1d(arg(0)?, w, p.get("bias"), *stride as usize, *padding as usize)?)
+                let w = p
+                    .get("weight")
+                    .ok_or_else(|| bug("conv1d without weight"))?;
+                one(nn::conv1d(
+                    arg(0)?,
+                    w,
+                    p.get("bias"),
+                    *stride as usize,
+                    *padding as usize,
+                )?)
             }
-            Op::Conv2d { stride, padding, .. } => {
+            Op::Conv2d {
+                stride, padding, ..
+            } => {
                 let p = self.param_map(id)?;
-                let w = p.get("weight").ok_or_else(|| bug("conv2d without weight"))?;
-                one(nn::conv2d(arg(0)?, w, p.get("bias"), *stride as usize, *padding as usize)?)
+                let w = p
+                    .get("weight")
+                    .ok_or_else(|| bug("conv2d without weight"))?;
+                one(nn::conv2d(
+                    arg(0)?,
+                    w,
+                    p.get("bias"),
+                    *stride as usize,
+                    *padding as usize,
+                )?)
             }
             Op::StopGradient => one(arg(0)?.detach()),
             Op::Loss(kind) => {
@@ -303,7 +436,9 @@ fn last_valid(seq: &Tensor, lengths: &Tensor) -> Result<Tensor> {
         .into_iter()
         .map(|l| (l.clamp(1, t as i64) - 1) as u32)
         .collect();
-    let idx = Tensor::from_vec(idx, (b, 1, 1), seq.device())?.broadcast_as((b, 1, d))?.contiguous()?;
+    let idx = Tensor::from_vec(idx, (b, 1, 1), seq.device())?
+        .broadcast_as((b, 1, d))?
+        .contiguous()?;
     seq.gather(&idx, 1)?.squeeze(1)
 }
 

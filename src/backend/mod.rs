@@ -32,12 +32,22 @@ pub struct Network {
 impl Network {
     /// Allocates and initialises every parameter (PyTorch's initialisers) from `rng`, in name order, so the
     /// same seed always gives the same weights.
-    pub fn build(model: &Model, shapes: &Shapes, device: &Device, rng: &mut SeededRng) -> Result<Network> {
-        let order = model
-            .graph
-            .topo_order()
-            .map_err(|n| candle_core::Error::Msg(format!("internal: cycle at node {} reached the back end", n.index())))?;
-        let operands = order.iter().map(|n| (*n, model.graph.operands(*n))).collect();
+    pub fn build(
+        model: &Model,
+        shapes: &Shapes,
+        device: &Device,
+        rng: &mut SeededRng,
+    ) -> Result<Network> {
+        let order = model.graph.topo_order().map_err(|n| {
+            candle_core::Error::Msg(format!(
+                "internal: cycle at node {} reached the back end",
+                n.index()
+            ))
+        })?;
+        let operands = order
+            .iter()
+            .map(|n| (*n, model.graph.operands(*n)))
+            .collect();
         let params = params::init_params(shapes, device, rng)?;
         let node_params = params::node_param_names(model, &params);
         Ok(Network {
@@ -55,7 +65,13 @@ impl Network {
     pub fn trainable(&self) -> Vec<(String, Var)> {
         self.params
             .iter()
-            .filter(|(name, _)| self.shapes.params.get(*name).map(|s| s.trainable).unwrap_or(false))
+            .filter(|(name, _)| {
+                self.shapes
+                    .params
+                    .get(*name)
+                    .map(|s| s.trainable)
+                    .unwrap_or(false)
+            })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect()
     }
@@ -68,7 +84,10 @@ impl Network {
     /// The node a parameter belongs to (the first node that uses it), for diagnostics.
     pub fn param_owner(&self, name: &str) -> Option<NodeId> {
         self.order.iter().copied().find(|n| {
-            self.node_params.get(n).map(|ps| ps.iter().any(|(_, full)| full == name)).unwrap_or(false)
+            self.node_params
+                .get(n)
+                .map(|ps| ps.iter().any(|(_, full)| full == name))
+                .unwrap_or(false)
         })
     }
 }

@@ -10,7 +10,11 @@ use crate::check::Shapes;
 use crate::ir::{Model, NodeId};
 use crate::rng::SeededRng;
 
-pub(super) fn init_params(shapes: &Shapes, device: &Device, rng: &mut SeededRng) -> Result<BTreeMap<String, Var>> {
+pub(super) fn init_params(
+    shapes: &Shapes,
+    device: &Device,
+    rng: &mut SeededRng,
+) -> Result<BTreeMap<String, Var>> {
     let mut out = BTreeMap::new();
     for (name, spec) in &shapes.params {
         let shape: Vec<usize> = spec.shape.iter().map(|d| (*d).max(0) as usize).collect();
@@ -21,10 +25,15 @@ pub(super) fn init_params(shapes: &Shapes, device: &Device, rng: &mut SeededRng)
 }
 
 /// For every node that uses parameters: the (suffix, full name) pairs of the parameters under its owner path.
-pub(super) fn node_param_names(model: &Model, params: &BTreeMap<String, Var>) -> HashMap<NodeId, Vec<(String, String)>> {
+pub(super) fn node_param_names(
+    model: &Model,
+    params: &BTreeMap<String, Var>,
+) -> HashMap<NodeId, Vec<(String, String)>> {
     let mut out = HashMap::new();
     for id in model.graph.node_ids() {
-        let Some(owner) = &model.graph.node(id).params else { continue };
+        let Some(owner) = &model.graph.node(id).params else {
+            continue;
+        };
         let prefix = format!("{owner}.");
         let names: Vec<(String, String)> = params
             .keys()
@@ -32,7 +41,8 @@ pub(super) fn node_param_names(model: &Model, params: &BTreeMap<String, Var>) ->
                 if full == owner {
                     Some((String::new(), full.clone()))
                 } else {
-                    full.strip_prefix(&prefix).map(|s| (s.to_string(), full.clone()))
+                    full.strip_prefix(&prefix)
+                        .map(|s| (s.to_string(), full.clone()))
                 }
             })
             // A nested owner (`fusion.enc1` inside `fusion`) must not claim its children's weights: only
@@ -45,7 +55,10 @@ pub(super) fn node_param_names(model: &Model, params: &BTreeMap<String, Var>) ->
 
 /// Writes tensors atomically: to a temporary file in the same folder, then renamed over the target.
 pub fn save_params(params: &BTreeMap<String, Var>, path: &Path) -> Result<()> {
-    let map: HashMap<String, Tensor> = params.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect();
+    let map: HashMap<String, Tensor> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
     save_tensors(&map, path)
 }
 
@@ -58,15 +71,22 @@ pub fn save_tensors(map: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
 
 /// Loads weights saved by [`save_params`] into existing variables. Every parameter must be present with the
 /// same shape; extra tensors in the file are reported too, since they mean the file belongs to another model.
-pub fn load_params(params: &BTreeMap<String, Var>, path: &Path, device: &Device) -> std::result::Result<(), String> {
-    let loaded = candle_core::safetensors::load(path, device).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn load_params(
+    params: &BTreeMap<String, Var>,
+    path: &Path,
+    device: &Device,
+) -> std::result::Result<(), String> {
+    let loaded = candle_core::safetensors::load(path, device)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut problems = Vec::new();
     for (name, var) in params {
         match loaded.get(name) {
             None => problems.push(format!("missing tensor `{name}`")),
-            Some(t) if t.dims() != var.dims() => {
-                problems.push(format!("`{name}` has shape {:?} in the file, the model needs {:?}", t.dims(), var.dims()))
-            }
+            Some(t) if t.dims() != var.dims() => problems.push(format!(
+                "`{name}` has shape {:?} in the file, the model needs {:?}",
+                t.dims(),
+                var.dims()
+            )),
             Some(t) => {
                 if let Err(e) = var.set(&t.to_dtype(DType::F32).map_err(|e| e.to_string())?) {
                     problems.push(format!("`{name}`: {e}"));
@@ -75,11 +95,17 @@ pub fn load_params(params: &BTreeMap<String, Var>, path: &Path, device: &Device)
         }
     }
     for name in loaded.keys().filter(|k| !params.contains_key(*k)) {
-        problems.push(format!("unexpected tensor `{name}` (not a parameter of this model)"));
+        problems.push(format!(
+            "unexpected tensor `{name}` (not a parameter of this model)"
+        ));
     }
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("{} does not fit this model: {}", path.display(), problems.join("; ")))
+        Err(format!(
+            "{} does not fit this model: {}",
+            path.display(),
+            problems.join("; ")
+        ))
     }
 }

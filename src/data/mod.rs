@@ -5,7 +5,9 @@
 
 mod check;
 mod fields;
+pub mod inspect;
 pub mod npy;
+pub mod pickle;
 mod read;
 mod report;
 mod split;

@@ -81,7 +81,14 @@ impl Graph {
 
     /// Connects `value` to operand `index` of `dst`.
     pub fn connect(&mut self, value: Value, dst: NodeId, index: u16) {
-        self.inner.add_edge(value.node.0, dst.0, Operand { index, port: value.port });
+        self.inner.add_edge(
+            value.node.0,
+            dst.0,
+            Operand {
+                index,
+                port: value.port,
+            },
+        );
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -113,7 +120,15 @@ impl Graph {
         let mut ops: Vec<(u16, Value)> = self
             .inner
             .edges_directed(id.0, Direction::Incoming)
-            .map(|e| (e.weight().index, Value { node: NodeId(e.source()), port: e.weight().port }))
+            .map(|e| {
+                (
+                    e.weight().index,
+                    Value {
+                        node: NodeId(e.source()),
+                        port: e.weight().port,
+                    },
+                )
+            })
             .collect();
         ops.sort_by_key(|(i, _)| *i);
         ops.into_iter().map(|(_, v)| v).collect()
@@ -121,8 +136,11 @@ impl Graph {
 
     /// Nodes that read any output of `id`.
     pub fn users(&self, id: NodeId) -> Vec<NodeId> {
-        let mut v: Vec<NodeId> =
-            self.inner.edges_directed(id.0, Direction::Outgoing).map(|e| NodeId(e.target())).collect();
+        let mut v: Vec<NodeId> = self
+            .inner
+            .edges_directed(id.0, Direction::Outgoing)
+            .map(|e| NodeId(e.target()))
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -138,22 +156,32 @@ impl Graph {
             .collect();
         for (eid, target, index) in edges {
             self.inner.remove_edge(eid);
-            self.inner.add_edge(to.node.0, target, Operand { index, port: to.port });
+            self.inner.add_edge(
+                to.node.0,
+                target,
+                Operand {
+                    index,
+                    port: to.port,
+                },
+            );
         }
     }
 
     /// A topological order that is stable: ties are broken by node index, so dumps never reorder.
     /// Returns `Err(node)` with a node on a cycle if there is one.
     pub fn topo_order(&self) -> Result<Vec<NodeId>, NodeId> {
-        use std::collections::BinaryHeap;
         use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
         let mut indeg: std::collections::HashMap<NodeIndex, usize> = self
             .inner
             .node_indices()
             .map(|n| (n, self.inner.edges_directed(n, Direction::Incoming).count()))
             .collect();
-        let mut ready: BinaryHeap<Reverse<NodeIndex>> =
-            indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| Reverse(*n)).collect();
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = indeg
+            .iter()
+            .filter(|(_, d)| **d == 0)
+            .map(|(n, _)| Reverse(*n))
+            .collect();
         let mut order = Vec::with_capacity(indeg.len());
         while let Some(Reverse(n)) = ready.pop() {
             order.push(NodeId(n));
@@ -169,7 +197,11 @@ impl Graph {
         if order.len() == self.inner.node_count() {
             Ok(order)
         } else {
-            let stuck = indeg.into_iter().filter(|(_, d)| *d > 0).map(|(n, _)| n).min();
+            let stuck = indeg
+                .into_iter()
+                .filter(|(_, d)| *d > 0)
+                .map(|(n, _)| n)
+                .min();
             Err(NodeId(stuck.unwrap_or_default()))
         }
     }
@@ -247,11 +279,18 @@ pub struct Model {
 impl Model {
     /// Looks up a loss by name, then a named block scalar (`fusion.d_loss`).
     pub fn loss_value(&self, name: &str) -> Option<Value> {
-        self.losses.iter().chain(self.named_scalars.iter()).find(|l| l.name == name).map(|l| l.value)
+        self.losses
+            .iter()
+            .chain(self.named_scalars.iter())
+            .find(|l| l.name == name)
+            .map(|l| l.value)
     }
 
     pub fn output_value(&self, name: &str) -> Option<Value> {
-        self.outputs.iter().find(|o| o.name == name).map(|o| o.value)
+        self.outputs
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.value)
     }
 }
 

@@ -14,8 +14,12 @@ pub enum Activation {
     Tanh,
     Sigmoid,
     /// Exact (erf) GELU, or the tanh approximation.
-    Gelu { tanh: bool },
-    LeakyRelu { slope: f64 },
+    Gelu {
+        tanh: bool,
+    },
+    LeakyRelu {
+        slope: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -58,7 +62,9 @@ pub enum LossKind {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub enum Init {
     /// U(-b, b) with b = 1/sqrt(fan_in) (PyTorch's Linear, LSTM with fan_in = hidden, Conv).
-    UniformFanIn { fan_in: i64 },
+    UniformFanIn {
+        fan_in: i64,
+    },
     /// N(0, 1) (Embedding).
     StdNormal,
     /// Xavier/Glorot normal with PyTorch's fan computation.
@@ -83,61 +89,141 @@ pub struct ParamSpec {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Op {
     /// A model input bound to a data field. No operands; its type is the declared one.
-    Input { name: String },
+    Input {
+        name: String,
+    },
     /// A raw trainable tensor. No operands. Owns one parameter named by the node's param path.
-    Param { shape: Vec<DimExpr>, init: Init },
+    Param {
+        shape: Vec<DimExpr>,
+        init: Init,
+    },
     /// A scalar constant (f32[]), used for arithmetic with numbers (`0.5 * x`).
-    Scalar { value: f64 },
+    Scalar {
+        value: f64,
+    },
     /// `[.., in] -> [.., out]`. Owns `weight [out, in]`, `bias [out]`.
-    Linear { out: DimExpr, bias: bool },
+    Linear {
+        out: DimExpr,
+        bias: bool,
+    },
     /// `i64[..] -> f32[.., dim]`. Owns `weight [vocab, dim]`.
-    Embedding { vocab: DimExpr, dim: DimExpr },
+    Embedding {
+        vocab: DimExpr,
+        dim: DimExpr,
+    },
     Act(Activation),
     /// Identity at evaluation; seeded masks in training.
-    Dropout { p: f64 },
+    Dropout {
+        p: f64,
+    },
     /// Additive Gaussian noise `x + std·ε` in training only.
-    Noise { std: f64 },
+    Noise {
+        std: f64,
+    },
     /// Over the last axis. Owns `weight`, `bias` `[d]`.
-    LayerNorm { eps: f64 },
+    LayerNorm {
+        eps: f64,
+    },
     /// `[B, C]` (or `[B, C, L]`, statistics over B and L). Owns `weight`, `bias`, buffers `running_mean`, `running_var`.
-    BatchNorm { eps: f64, momentum: f64 },
+    BatchNorm {
+        eps: f64,
+        momentum: f64,
+    },
     /// n operands, joined along `axis`.
-    Concat { axis: i64 },
+    Concat {
+        axis: i64,
+    },
     /// One operand; one output port per size.
-    Split { sizes: Vec<DimExpr>, axis: i64 },
-    Reshape { shape: Vec<DimExpr> },
-    Transpose { a: i64, b: i64 },
-    Reduce { kind: ReduceKind, axis: i64, keepdim: bool },
+    Split {
+        sizes: Vec<DimExpr>,
+        axis: i64,
+    },
+    Reshape {
+        shape: Vec<DimExpr>,
+    },
+    Transpose {
+        a: i64,
+        b: i64,
+    },
+    Reduce {
+        kind: ReduceKind,
+        axis: i64,
+        keepdim: bool,
+    },
     /// Picks one index along an axis and drops that axis.
-    Select { axis: i64, index: i64 },
-    Slice { axis: i64, start: i64, end: i64 },
+    Select {
+        axis: i64,
+        index: i64,
+    },
+    Slice {
+        axis: i64,
+        start: i64,
+        end: i64,
+    },
     /// Operands: `seq [B, T, D]`, `lengths i64[B]` -> `[B, D]`, the step at `lengths - 1`.
     LastValid,
-    Pad { axis: i64, before: i64, after: i64, value: f64 },
+    Pad {
+        axis: i64,
+        before: i64,
+        after: i64,
+        value: f64,
+    },
     /// Two operands, NumPy broadcasting.
     Binary(BinaryOp),
     /// Two operands, batched matmul with broadcasting of the leading dims.
     MatMul,
     /// `[B, m], [B, n] -> [B, m·n]`, row-major (`out[b, i·n + j] = a[b,i]·b[b,j]`).
     Outer,
-    Softmax { axis: i64, log: bool },
+    Softmax {
+        axis: i64,
+        log: bool,
+    },
     /// Operands: `x [B, T, I]`, optional `lengths i64[B]`. Ports: 0 `seq [B, T, H·dirs]` (or H with `Merge::Sum`),
     /// 1 `h [B, H·dirs]` (final state at each sequence's true end; top layer), 2 `c` (LSTM only).
     /// Owns PyTorch-named weights per layer and direction: `weight_ih_l{k}[_reverse]`, `weight_hh_l{k}...`,
     /// `bias_ih_l{k}...`, `bias_hh_l{k}...`.
-    Recurrent { cell: Cell, hidden: DimExpr, layers: u32, bidirectional: bool, merge: Merge },
+    Recurrent {
+        cell: Cell,
+        hidden: DimExpr,
+        layers: u32,
+        bidirectional: bool,
+        merge: Merge,
+    },
     /// Operands: `q [B, Tq, d]`, optional `kv [B, Tk, d]` (self-attention without it). Owns `in_proj_weight [3d, d]`,
     /// `in_proj_bias [3d]`, `out_proj.weight [d, d]`, `out_proj.bias [d]` (fairseq/MulT layout).
-    Attention { heads: u32, dropout: f64, causal: bool },
+    Attention {
+        heads: u32,
+        dropout: f64,
+        causal: bool,
+    },
     /// MulT's pre-LN layer. Operands: `x`, optional `kv`. Owns `ln0.*`, `attn.*` (as Attention), `ln1.*`,
     /// `fc1.weight [ff, d]`, `fc1.bias`, `fc2.weight [d, ff]`, `fc2.bias`.
-    TransformerLayer { heads: u32, ff: DimExpr, attn_dropout: f64, relu_dropout: f64, res_dropout: f64, causal: bool },
+    TransformerLayer {
+        heads: u32,
+        ff: DimExpr,
+        attn_dropout: f64,
+        relu_dropout: f64,
+        res_dropout: f64,
+        causal: bool,
+    },
     /// `[B, T, d] -> [T, d]` sinusoidal table (fairseq layout, positions from 1).
     Positions,
     /// `[B, T, C] -> [B, T', out]`. Owns `weight [out, C, kernel]`, `bias [out]`.
-    Conv1d { out: DimExpr, kernel: i64, stride: i64, padding: i64, bias: bool },
+    Conv1d {
+        out: DimExpr,
+        kernel: i64,
+        stride: i64,
+        padding: i64,
+        bias: bool,
+    },
     /// `[B, C, H, W] -> [B, out, H', W']`. Owns `weight [out, C, k, k]`, `bias [out]`.
-    Conv2d { out: DimExpr, kernel: i64, stride: i64, padding: i64, bias: bool },
+    Conv2d {
+        out: DimExpr,
+        kernel: i64,
+        stride: i64,
+        padding: i64,
+        bias: bool,
+    },
     StopGradient,
     /// Two operands (prediction, target) -> f32[] mean loss. Lowering writes a number given as the target
     /// (`bce_with_logits(d_real, 1.0)`) as a `Scalar` operand of type f32[]: a constant target broadcast to the
@@ -150,8 +236,12 @@ impl Op {
     pub fn n_outputs(&self) -> usize {
         match self {
             Op::Split { sizes, .. } => sizes.len(),
-            Op::Recurrent { cell: Cell::Lstm, .. } => 3,
-            Op::Recurrent { cell: Cell::Gru, .. } => 2,
+            Op::Recurrent {
+                cell: Cell::Lstm, ..
+            } => 3,
+            Op::Recurrent {
+                cell: Cell::Gru, ..
+            } => 2,
             _ => 1,
         }
     }
@@ -180,9 +270,18 @@ impl Op {
             Op::Split { .. } => "split",
             Op::Reshape { .. } => "reshape",
             Op::Transpose { .. } => "transpose",
-            Op::Reduce { kind: ReduceKind::Mean, .. } => "mean",
-            Op::Reduce { kind: ReduceKind::Sum, .. } => "sum",
-            Op::Reduce { kind: ReduceKind::Max, .. } => "max",
+            Op::Reduce {
+                kind: ReduceKind::Mean,
+                ..
+            } => "mean",
+            Op::Reduce {
+                kind: ReduceKind::Sum,
+                ..
+            } => "sum",
+            Op::Reduce {
+                kind: ReduceKind::Max,
+                ..
+            } => "max",
             Op::Select { .. } => "select",
             Op::Slice { .. } => "slice",
             Op::LastValid => "last_valid",
@@ -195,8 +294,12 @@ impl Op {
             Op::Outer => "outer",
             Op::Softmax { log: false, .. } => "softmax",
             Op::Softmax { log: true, .. } => "log_softmax",
-            Op::Recurrent { cell: Cell::Lstm, .. } => "lstm",
-            Op::Recurrent { cell: Cell::Gru, .. } => "gru",
+            Op::Recurrent {
+                cell: Cell::Lstm, ..
+            } => "lstm",
+            Op::Recurrent {
+                cell: Cell::Gru, ..
+            } => "gru",
             Op::Attention { .. } => "attention",
             Op::TransformerLayer { .. } => "transformer_layer",
             Op::Positions => "positions",
@@ -216,9 +319,12 @@ impl Op {
             Op::Dropout { p } => *p > 0.0,
             Op::Noise { std } => *std > 0.0,
             Op::Attention { dropout, .. } => *dropout > 0.0,
-            Op::TransformerLayer { attn_dropout, relu_dropout, res_dropout, .. } => {
-                *attn_dropout > 0.0 || *relu_dropout > 0.0 || *res_dropout > 0.0
-            }
+            Op::TransformerLayer {
+                attn_dropout,
+                relu_dropout,
+                res_dropout,
+                ..
+            } => *attn_dropout > 0.0 || *relu_dropout > 0.0 || *res_dropout > 0.0,
             _ => false,
         }
     }
@@ -226,9 +332,18 @@ impl Op {
     /// Parameters this op owns, given the checked types of its operands and its folded size attributes.
     /// `inputs[i]` are the dims of operand i; `eval` folds a `DimExpr` attribute to a number. Returns `None` when a
     /// size it needs is not a fixed number (the checker reports that as an error before anyone calls this).
-    pub fn param_specs(&self, inputs: &[Vec<Dim>], eval: &dyn Fn(&DimExpr) -> Option<i64>) -> Option<Vec<ParamSpec>> {
+    pub fn param_specs(
+        &self,
+        inputs: &[Vec<Dim>],
+        eval: &dyn Fn(&DimExpr) -> Option<i64>,
+    ) -> Option<Vec<ParamSpec>> {
         let last = |i: usize| inputs.get(i).and_then(|d| d.last()).and_then(|d| d.fixed());
-        let p = |suffix: &str, shape: Vec<i64>, init: Init| ParamSpec { suffix: suffix.to_string(), shape, init, trainable: true };
+        let p = |suffix: &str, shape: Vec<i64>, init: Init| ParamSpec {
+            suffix: suffix.to_string(),
+            shape,
+            init,
+            trainable: true,
+        };
         let specs = match self {
             Op::Param { shape, init } => {
                 let shape = shape.iter().map(eval).collect::<Option<Vec<_>>>()?;
@@ -242,21 +357,45 @@ impl Op {
                 }
                 v
             }
-            Op::Embedding { vocab, dim } => vec![p("weight", vec![eval(vocab)?, eval(dim)?], Init::StdNormal)],
+            Op::Embedding { vocab, dim } => {
+                vec![p("weight", vec![eval(vocab)?, eval(dim)?], Init::StdNormal)]
+            }
             Op::LayerNorm { .. } => {
                 let d = last(0)?;
-                vec![p("weight", vec![d], Init::Ones), p("bias", vec![d], Init::Zeros)]
+                vec![
+                    p("weight", vec![d], Init::Ones),
+                    p("bias", vec![d], Init::Zeros),
+                ]
             }
             Op::BatchNorm { .. } => {
-                let c = inputs.first().and_then(|d| d.get(1)).and_then(|d| d.fixed())?;
+                let c = inputs
+                    .first()
+                    .and_then(|d| d.get(1))
+                    .and_then(|d| d.fixed())?;
                 vec![
                     p("weight", vec![c], Init::Ones),
                     p("bias", vec![c], Init::Zeros),
-                    ParamSpec { suffix: "running_mean".into(), shape: vec![c], init: Init::Zeros, trainable: false },
-                    ParamSpec { suffix: "running_var".into(), shape: vec![c], init: Init::Ones, trainable: false },
+                    ParamSpec {
+                        suffix: "running_mean".into(),
+                        shape: vec![c],
+                        init: Init::Zeros,
+                        trainable: false,
+                    },
+                    ParamSpec {
+                        suffix: "running_var".into(),
+                        shape: vec![c],
+                        init: Init::Ones,
+                        trainable: false,
+                    },
                 ]
             }
-            Op::Recurrent { cell, hidden, layers, bidirectional, merge } => {
+            Op::Recurrent {
+                cell,
+                hidden,
+                layers,
+                bidirectional,
+                merge,
+            } => {
                 let h = eval(hidden)?;
                 let gates = match cell {
                     Cell::Lstm => 4,
@@ -275,8 +414,16 @@ impl Op {
                     for dir in 0..dirs {
                         let sfx = if dir == 1 { "_reverse" } else { "" };
                         let init = Init::UniformFanIn { fan_in: h };
-                        v.push(p(&format!("weight_ih_l{layer}{sfx}"), vec![gates * h, input], init));
-                        v.push(p(&format!("weight_hh_l{layer}{sfx}"), vec![gates * h, h], init));
+                        v.push(p(
+                            &format!("weight_ih_l{layer}{sfx}"),
+                            vec![gates * h, input],
+                            init,
+                        ));
+                        v.push(p(
+                            &format!("weight_hh_l{layer}{sfx}"),
+                            vec![gates * h, h],
+                            init,
+                        ));
                         v.push(p(&format!("bias_ih_l{layer}{sfx}"), vec![gates * h], init));
                         v.push(p(&format!("bias_hh_l{layer}{sfx}"), vec![gates * h], init));
                     }
@@ -287,7 +434,10 @@ impl Op {
             Op::TransformerLayer { ff, .. } => {
                 let d = last(0)?;
                 let f = eval(ff)?;
-                let mut v = vec![p("ln0.weight", vec![d], Init::Ones), p("ln0.bias", vec![d], Init::Zeros)];
+                let mut v = vec![
+                    p("ln0.weight", vec![d], Init::Ones),
+                    p("ln0.bias", vec![d], Init::Zeros),
+                ];
                 v.extend(attention_specs("attn.", d));
                 v.push(p("ln1.weight", vec![d], Init::Ones));
                 v.push(p("ln1.bias", vec![d], Init::Zeros));
@@ -297,7 +447,9 @@ impl Op {
                 v.push(p("fc2.bias", vec![d], Init::Zeros));
                 v
             }
-            Op::Conv1d { out, kernel, bias, .. } => {
+            Op::Conv1d {
+                out, kernel, bias, ..
+            } => {
                 let (c, o) = (last(0)?, eval(out)?);
                 let init = Init::UniformFanIn { fan_in: c * kernel };
                 let mut v = vec![p("weight", vec![o, c, *kernel], init)];
@@ -306,10 +458,17 @@ impl Op {
                 }
                 v
             }
-            Op::Conv2d { out, kernel, bias, .. } => {
-                let c = inputs.first().and_then(|d| d.get(1)).and_then(|d| d.fixed())?;
+            Op::Conv2d {
+                out, kernel, bias, ..
+            } => {
+                let c = inputs
+                    .first()
+                    .and_then(|d| d.get(1))
+                    .and_then(|d| d.fixed())?;
                 let o = eval(out)?;
-                let init = Init::UniformFanIn { fan_in: c * kernel * kernel };
+                let init = Init::UniformFanIn {
+                    fan_in: c * kernel * kernel,
+                };
                 let mut v = vec![p("weight", vec![o, c, *kernel, *kernel], init)];
                 if *bias {
                     v.push(p("bias", vec![o], init));
@@ -323,11 +482,24 @@ impl Op {
 }
 
 fn attention_specs(prefix: &str, d: i64) -> Vec<ParamSpec> {
-    let p = |suffix: String, shape: Vec<i64>, init: Init| ParamSpec { suffix, shape, init, trainable: true };
+    let p = |suffix: String, shape: Vec<i64>, init: Init| ParamSpec {
+        suffix,
+        shape,
+        init,
+        trainable: true,
+    };
     vec![
-        p(format!("{prefix}in_proj_weight"), vec![3 * d, d], Init::XavierUniform),
+        p(
+            format!("{prefix}in_proj_weight"),
+            vec![3 * d, d],
+            Init::XavierUniform,
+        ),
         p(format!("{prefix}in_proj_bias"), vec![3 * d], Init::Zeros),
-        p(format!("{prefix}out_proj.weight"), vec![d, d], Init::XavierUniform),
+        p(
+            format!("{prefix}out_proj.weight"),
+            vec![d, d],
+            Init::XavierUniform,
+        ),
         p(format!("{prefix}out_proj.bias"), vec![d], Init::Zeros),
     ]
 }

@@ -56,18 +56,38 @@ pub struct SourceSpec {
 #[derive(Clone, Debug, Serialize)]
 pub enum SourceKind {
     /// Columns `start..end` (or the single column `start`, with `end = start + 1`), header row skipped if `header`.
-    Csv { start: usize, end: usize, header: bool, scalar: bool },
+    Csv {
+        start: usize,
+        end: usize,
+        header: bool,
+        scalar: bool,
+    },
     Npy,
-    Npz { key: String },
-    Safetensors { key: String },
+    Npz {
+        key: String,
+    },
+    Safetensors {
+        key: String,
+    },
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub enum SplitSpec {
     /// Seeded, stratified by a label field.
-    Stratified { by: String, train: f64, valid: f64, test: f64, seed: u64 },
+    Stratified {
+        by: String,
+        train: f64,
+        valid: f64,
+        test: f64,
+        seed: u64,
+    },
     /// Seeded, not stratified.
-    Random { train: f64, valid: f64, test: f64, seed: u64 },
+    Random {
+        train: f64,
+        valid: f64,
+        test: f64,
+        seed: u64,
+    },
     /// Every source names its own file per split.
     Files,
 }
@@ -96,17 +116,35 @@ pub struct TaskSpec {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub enum OptimizerKind {
     /// PyTorch Adam; `weight_decay` is the coupled L2 penalty (added to the gradient).
-    Adam { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
     /// PyTorch AdamW: decoupled weight decay.
-    AdamW { lr: f64, beta1: f64, beta2: f64, eps: f64, weight_decay: f64 },
+    AdamW {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
     /// PyTorch SGD with momentum (no dampening, no Nesterov) and coupled weight decay.
-    Sgd { lr: f64, momentum: f64, weight_decay: f64 },
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        weight_decay: f64,
+    },
 }
 
 impl OptimizerKind {
     pub fn lr(&self) -> f64 {
         match self {
-            OptimizerKind::Adam { lr, .. } | OptimizerKind::AdamW { lr, .. } | OptimizerKind::Sgd { lr, .. } => *lr,
+            OptimizerKind::Adam { lr, .. }
+            | OptimizerKind::AdamW { lr, .. }
+            | OptimizerKind::Sgd { lr, .. } => *lr,
         }
     }
 }
@@ -143,11 +181,19 @@ pub struct StepSpec {
 pub enum Schedule {
     Constant,
     /// Multiply the rate by `gamma` every `every` epochs.
-    Step { every: usize, gamma: f64 },
+    Step {
+        every: usize,
+        gamma: f64,
+    },
     /// Cosine from the base rate to `min_lr` over all epochs.
-    Cosine { min_lr: f64 },
+    Cosine {
+        min_lr: f64,
+    },
     /// Multiply by `factor` after `patience` epochs without improvement of the selection metric.
-    Plateau { factor: f64, patience: usize },
+    Plateau {
+        factor: f64,
+        patience: usize,
+    },
 }
 
 /// Model selection: a metric on a split, minimised for losses and maximised otherwise.

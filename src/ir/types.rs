@@ -89,7 +89,11 @@ impl TensorType {
     /// Number of elements per example: the product of all fixed dims after the first (batch) dim.
     /// Symbolic dims other than the batch count as 1 here; callers that care check `is_fixed_after_batch`.
     pub fn per_example_elems(&self) -> i64 {
-        self.dims.iter().skip(1).map(|d| d.fixed().unwrap_or(1)).product()
+        self.dims
+            .iter()
+            .skip(1)
+            .map(|d| d.fixed().unwrap_or(1))
+            .product()
     }
 }
 
@@ -114,7 +118,10 @@ pub enum DimExpr {
     /// A free symbolic dim (`B`, `T`).
     Sym(String),
     /// `dim(value, axis)`: a dim of another tensor, known once that tensor is checked (negative axis from the end).
-    Of { value: Value, axis: i64 },
+    Of {
+        value: Value,
+        axis: i64,
+    },
     Add(Box<DimExpr>, Box<DimExpr>),
     Sub(Box<DimExpr>, Box<DimExpr>),
     Mul(Box<DimExpr>, Box<DimExpr>),
@@ -131,7 +138,9 @@ impl fmt::Display for DimExpr {
         match self {
             DimExpr::Const(n) => write!(f, "{n}"),
             DimExpr::Sym(s) => f.write_str(s),
-            DimExpr::Of { value, axis } => write!(f, "dim(%{}:{}, {axis})", value.node.index(), value.port),
+            DimExpr::Of { value, axis } => {
+                write!(f, "dim(%{}:{}, {axis})", value.node.index(), value.port)
+            }
             DimExpr::Add(a, b) => write!(f, "({a} + {b})"),
             DimExpr::Sub(a, b) => write!(f, "({a} - {b})"),
             DimExpr::Mul(a, b) => write!(f, "({a} * {b})"),

@@ -47,7 +47,9 @@ impl Checkpoint {
         state: &TrainState,
     ) -> Result<(), RunError> {
         let target = Checkpoint::dir(run_dir, which);
-        let parent = target.parent().ok_or_else(|| RunError::Io("checkpoint path has no parent".into()))?;
+        let parent = target
+            .parent()
+            .ok_or_else(|| RunError::Io("checkpoint path has no parent".into()))?;
         std::fs::create_dir_all(parent)?;
         let tmp = parent.join(format!("{which}.tmp"));
         if tmp.exists() {
@@ -92,18 +94,32 @@ impl Checkpoint {
     }
 
     /// Loads weights into `net` (and optimizer moments, when `optimizers` is given) and returns the state.
-    pub fn load(dir: &Path, net: &Network, optimizers: Option<&mut [(String, Optimizer)]>) -> Result<TrainState, RunError> {
-        load_params(&net.params, &dir.join("model.safetensors"), &net.device).map_err(RunError::Io)?;
-        let text = std::fs::read_to_string(dir.join("state.json")).map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
-        let state: TrainState =
-            serde_json::from_str(&text).map_err(|e| RunError::Io(format!("{}/state.json: {e}", dir.display())))?;
+    pub fn load(
+        dir: &Path,
+        net: &Network,
+        optimizers: Option<&mut [(String, Optimizer)]>,
+    ) -> Result<TrainState, RunError> {
+        load_params(&net.params, &dir.join("model.safetensors"), &net.device)
+            .map_err(RunError::Io)?;
+        let text = std::fs::read_to_string(dir.join("state.json"))
+            .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
+        let state: TrainState = serde_json::from_str(&text)
+            .map_err(|e| RunError::Io(format!("{}/state.json: {e}", dir.display())))?;
         if let Some(optimizers) = optimizers {
             let path = dir.join("optimizer.safetensors");
-            let all = if path.exists() { candle_core::safetensors::load(&path, &net.device)? } else { HashMap::new() };
+            let all = if path.exists() {
+                candle_core::safetensors::load(&path, &net.device)?
+            } else {
+                HashMap::new()
+            };
             for (name, opt) in optimizers.iter_mut() {
                 let prefix = format!("{name}/");
-                let mine: HashMap<String, Tensor> =
-                    all.iter().filter_map(|(k, t)| k.strip_prefix(&prefix).map(|s| (s.to_string(), t.clone()))).collect();
+                let mine: HashMap<String, Tensor> = all
+                    .iter()
+                    .filter_map(|(k, t)| {
+                        k.strip_prefix(&prefix).map(|s| (s.to_string(), t.clone()))
+                    })
+                    .collect();
                 let steps = state.optimizer_steps.get(name).copied().unwrap_or(0);
                 opt.load_state(steps, &mine)?;
             }

@@ -25,12 +25,19 @@ pub struct Evaluation {
 
 impl Evaluation {
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+        self.metrics
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
     }
 }
 
 /// The model inputs of a batch, gathered from the data set.
-pub fn batch_inputs(net: &Network, data: &Dataset, idx: &[usize]) -> Result<HashMap<String, Tensor>, RunError> {
+pub fn batch_inputs(
+    net: &Network,
+    data: &Dataset,
+    idx: &[usize],
+) -> Result<HashMap<String, Tensor>, RunError> {
     let mut inputs = HashMap::new();
     for input in &net.model.inputs {
         let t = data.gather(&input.name, idx, &net.device)?;
@@ -46,12 +53,17 @@ pub fn evaluate(
     plan: &TrainPlan,
     objectives: &Objectives,
 ) -> Result<Evaluation, RunError> {
-    let output = net
-        .model
-        .output_value(&plan.task.output)
-        .ok_or_else(|| RunError::Config(format!("the task output `{}` is not an output of the model", plan.task.output)))?;
+    let output = net.model.output_value(&plan.task.output).ok_or_else(|| {
+        RunError::Config(format!(
+            "the task output `{}` is not an output of the model",
+            plan.task.output
+        ))
+    })?;
     let losses = objectives.reported_losses(&net.model);
-    let last = objectives.steps.last().ok_or_else(|| RunError::Config("no steps".into()))?;
+    let last = objectives
+        .steps
+        .last()
+        .ok_or_else(|| RunError::Config("no steps".into()))?;
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
     let mut outputs: Vec<f32> = Vec::new();
     let mut row_shape: Vec<usize> = Vec::new();
@@ -62,7 +74,11 @@ pub fn evaluate(
         let out = net.forward(&inputs, &mut Mode::Eval)?;
         let w = chunk.len() as f64;
         let (_, parts) = last.eval(&out)?;
-        let objective: f64 = parts.iter().zip(&last.terms).map(|((_, v), (_, wt, _))| v * wt).sum();
+        let objective: f64 = parts
+            .iter()
+            .zip(&last.terms)
+            .map(|((_, v), (_, wt, _))| v * wt)
+            .sum();
         *sums.entry("loss".into()).or_default() += objective * w;
         for (name, v) in &losses {
             let x = out.get(*v)?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
@@ -71,9 +87,12 @@ pub fn evaluate(
         let y = out.get(output)?.to_dtype(DType::F32)?;
         row_shape = y.dims().get(1..).map(|d| d.to_vec()).unwrap_or_default();
         outputs.extend(y.flatten_all()?.to_vec1::<f32>()?);
-        let t = inputs
-            .get(&plan.task.target)
-            .ok_or_else(|| RunError::Config(format!("the task target `{}` is not an input of the model", plan.task.target)))?;
+        let t = inputs.get(&plan.task.target).ok_or_else(|| {
+            RunError::Config(format!(
+                "the task target `{}` is not an input of the model",
+                plan.task.target
+            ))
+        })?;
         target_shape = t.dims().get(1..).map(|d| d.to_vec()).unwrap_or_default();
         targets.extend(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
     }
@@ -87,8 +106,19 @@ pub fn evaluate(
     output_shape.extend(&row_shape);
     let mut full_target_shape = vec![indices.len()];
     full_target_shape.extend(&target_shape);
-    let task_metrics = crate::train::compute_metrics(&plan.task.kind, &plan.metrics, &outputs, &output_shape, &targets, &full_target_shape)
-        .map_err(RunError::Config)?;
+    let task_metrics = crate::train::compute_metrics(
+        &plan.task.kind,
+        &plan.metrics,
+        &outputs,
+        &output_shape,
+        &targets,
+        &full_target_shape,
+    )
+    .map_err(RunError::Config)?;
     metrics.extend(task_metrics);
-    Ok(Evaluation { metrics, outputs, output_shape })
+    Ok(Evaluation {
+        metrics,
+        outputs,
+        output_shape,
+    })
 }

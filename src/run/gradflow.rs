@@ -39,8 +39,11 @@ pub fn gradient_flow(
     inputs: &HashMap<String, Tensor>,
     rng: &SeededRng,
 ) -> candle_core::Result<Vec<GradProblem>> {
-    let saved: Vec<(String, Tensor)> =
-        net.params.iter().map(|(k, v)| v.as_tensor().copy().map(|t| (k.clone(), t))).collect::<candle_core::Result<_>>()?;
+    let saved: Vec<(String, Tensor)> = net
+        .params
+        .iter()
+        .map(|(k, v)| v.as_tensor().copy().map(|t| (k.clone(), t)))
+        .collect::<candle_core::Result<_>>()?;
     let mut rng = rng.clone();
     let mut good: HashSet<String> = HashSet::new();
     let mut issues: HashMap<String, GradIssue> = HashMap::new();
@@ -49,11 +52,16 @@ pub fn gradient_flow(
         let (loss, _) = obj.eval(&out)?;
         let grads = loss.backward()?;
         for name in assignment.get(&obj.optimizer).into_iter().flatten() {
-            let Some(var) = net.params.get(name) else { continue };
+            let Some(var) = net.params.get(name) else {
+                continue;
+            };
             let issue = match grads.get(var.as_tensor()) {
                 None => GradIssue::NoGradient,
                 Some(g) => {
-                    let g = g.to_dtype(candle_core::DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                    let g = g
+                        .to_dtype(candle_core::DType::F32)?
+                        .flatten_all()?
+                        .to_vec1::<f32>()?;
                     if g.iter().any(|x| !x.is_finite()) {
                         GradIssue::NonFinite
                     } else if g.iter().all(|x| *x == 0.0) {
@@ -66,7 +74,9 @@ pub fn gradient_flow(
             };
             // A non-finite gradient is always reported; otherwise a parameter is fine if any step reaches it.
             let entry = issues.entry(name.clone()).or_insert(issue.clone());
-            if issue == GradIssue::NonFinite || (issue == GradIssue::Zero && *entry == GradIssue::NoGradient) {
+            if issue == GradIssue::NonFinite
+                || (issue == GradIssue::Zero && *entry == GradIssue::NoGradient)
+            {
                 *entry = issue;
             }
         }
@@ -79,7 +89,11 @@ pub fn gradient_flow(
     let mut problems: Vec<GradProblem> = issues
         .into_iter()
         .filter(|(name, issue)| *issue == GradIssue::NonFinite || !good.contains(name))
-        .map(|(param, issue)| GradProblem { node: net.param_owner(&param), param, issue })
+        .map(|(param, issue)| GradProblem {
+            node: net.param_owner(&param),
+            param,
+            issue,
+        })
         .collect();
     problems.sort_by(|a, b| a.param.cmp(&b.param));
     Ok(problems)

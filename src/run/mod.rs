@@ -24,7 +24,12 @@ use std::fmt;
 #[derive(Debug)]
 pub enum RunError {
     /// A loss became NaN or infinite: which step, epoch, batch, and the value of every term.
-    NonFinite { step: String, epoch: usize, batch: usize, terms: Vec<(String, f64)> },
+    NonFinite {
+        step: String,
+        epoch: usize,
+        batch: usize,
+        terms: Vec<(String, f64)>,
+    },
     /// The plan or data does not fit the model (found at run time, reported as diagnostics by the caller).
     Config(String),
     /// Reading or writing the run directory failed.
@@ -36,8 +41,16 @@ pub enum RunError {
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RunError::NonFinite { step, epoch, batch, terms } => {
-                write!(f, "the loss of step `{step}` is not finite at epoch {epoch}, batch {batch}:")?;
+            RunError::NonFinite {
+                step,
+                epoch,
+                batch,
+                terms,
+            } => {
+                write!(
+                    f,
+                    "the loss of step `{step}` is not finite at epoch {epoch}, batch {batch}:"
+                )?;
                 for (name, v) in terms {
                     write!(f, " {name} = {v}")?;
                 }

@@ -21,14 +21,22 @@ impl Objective {
         let mut parts = Vec::with_capacity(self.terms.len());
         for (name, w, v) in &self.terms {
             let t = out.get(*v)?;
-            parts.push((name.clone(), f64::from(t.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?)));
-            let term = if (*w - 1.0).abs() < f64::EPSILON { t.clone() } else { t.affine(*w, 0.0)? };
+            parts.push((
+                name.clone(),
+                f64::from(t.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?),
+            ));
+            let term = if (*w - 1.0).abs() < f64::EPSILON {
+                t.clone()
+            } else {
+                t.affine(*w, 0.0)?
+            };
             total = Some(match total {
                 None => term,
                 Some(acc) => acc.add(&term)?,
             });
         }
-        let total = total.ok_or_else(|| candle_core::Error::Msg(format!("step `{}` has no terms", self.step)))?;
+        let total = total
+            .ok_or_else(|| candle_core::Error::Msg(format!("step `{}` has no terms", self.step)))?;
         Ok((total, parts))
     }
 }
@@ -46,12 +54,19 @@ impl Objectives {
         for s in &plan.steps {
             let mut terms = Vec::new();
             for t in &s.terms {
-                let v = model
-                    .loss_value(&t.name)
-                    .ok_or_else(|| format!("step `{}` names `{}`, which is not a loss of model `{}`", s.name, t.name, model.name))?;
+                let v = model.loss_value(&t.name).ok_or_else(|| {
+                    format!(
+                        "step `{}` names `{}`, which is not a loss of model `{}`",
+                        s.name, t.name, model.name
+                    )
+                })?;
                 terms.push((t.name.clone(), t.weight, v));
             }
-            steps.push(Objective { step: s.name.clone(), optimizer: s.optimizer.clone(), terms });
+            steps.push(Objective {
+                step: s.name.clone(),
+                optimizer: s.optimizer.clone(),
+                terms,
+            });
         }
         if steps.is_empty() {
             return Err("the training plan has no `step ... minimize ...`".into());
@@ -62,7 +77,11 @@ impl Objectives {
     /// Every named loss any step uses, and every model loss, deduplicated, in a stable order: what evaluation
     /// reports as `loss.<name>`.
     pub fn reported_losses(&self, model: &Model) -> Vec<(String, Value)> {
-        let mut out: Vec<(String, Value)> = model.losses.iter().map(|l| (l.name.clone(), l.value)).collect();
+        let mut out: Vec<(String, Value)> = model
+            .losses
+            .iter()
+            .map(|l| (l.name.clone(), l.value))
+            .collect();
         for s in &self.steps {
             for (name, _, v) in &s.terms {
                 if !out.iter().any(|(n, _)| n == name) {

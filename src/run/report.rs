@@ -32,11 +32,18 @@ impl EpochRow {
 }
 
 fn json_number(v: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+    serde_json::Number::from_f64(v)
+        .map(serde_json::Value::Number)
+        .unwrap_or(serde_json::Value::Null)
 }
 
 fn metrics_object(values: &[(String, f64)]) -> serde_json::Value {
-    serde_json::Value::Object(values.iter().map(|(k, v)| (k.clone(), json_number(*v))).collect())
+    serde_json::Value::Object(
+        values
+            .iter()
+            .map(|(k, v)| (k.clone(), json_number(*v)))
+            .collect(),
+    )
 }
 
 /// Rewrites `metrics.jsonl` and `metrics.csv` from the whole history (atomic; the history is small).
@@ -48,7 +55,10 @@ pub fn write_history(run_dir: &Path, history: &[EpochRow]) -> Result<(), RunErro
     }
     write_atomic(&run_dir.join("metrics.jsonl"), jsonl.as_bytes())?;
     let mut csv = String::from("epoch");
-    let keys: Vec<String> = history.first().map(|r| r.values.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let keys: Vec<String> = history
+        .first()
+        .map(|r| r.values.iter().map(|(k, _)| k.clone()).collect())
+        .unwrap_or_default();
     for k in &keys {
         csv.push(',');
         csv.push_str(k);
@@ -94,7 +104,8 @@ impl RunReport {
     }
 
     pub fn write(&self, run_dir: &Path) -> Result<(), RunError> {
-        let text = serde_json::to_string_pretty(&self.to_json()).map_err(|e| RunError::Io(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&self.to_json())
+            .map_err(|e| RunError::Io(e.to_string()))?;
         write_atomic(&run_dir.join("report.json"), text.as_bytes())
     }
 
@@ -112,13 +123,20 @@ impl fmt::Display for RunReport {
             self.seed,
             self.params,
             self.epochs_run,
-            if self.stopped_early { " (early stop)" } else { "" },
+            if self.stopped_early {
+                " (early stop)"
+            } else {
+                ""
+            },
             self.best_epoch,
             self.selection
         )?;
         writeln!(f, "{:<24} {:>12} {:>12}", "metric", "valid", "test")?;
         for (k, v) in &self.valid {
-            let t = self.test_metric(k).map(|t| format!("{t:>12.4}")).unwrap_or_else(|| format!("{:>12}", "-"));
+            let t = self
+                .test_metric(k)
+                .map(|t| format!("{t:>12.4}"))
+                .unwrap_or_else(|| format!("{:>12}", "-"));
             writeln!(f, "{k:<24} {v:>12.4} {t}")?;
         }
         Ok(())

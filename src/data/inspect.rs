@@ -1,0 +1,179 @@
+//! `fusec data inspect FILE`: the structure of any data file fusec reads (pickles of the feature releases,
+//! `.npy`, `.npz`, `.csv`, safetensors), the first thing a user runs on a new file. The format is chosen by the
+//! file's extension, or by its first bytes when the extension says nothing.
+
+use std::fmt::Write;
+use std::io::Read;
+use std::path::Path;
+
+use crate::data::npy::parse_npy;
+use crate::data::pickle::{read_pickle, summary};
+use crate::diag::{Diagnostic, Diagnostics};
+
+/// Reads `path` and describes it.
+pub fn inspect_file(path: &Path) -> Result<String, Diagnostics> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::error(
+            "fusec::data::inspect::read",
+            format!("cannot read `{}`: {e}", path.display()),
+        )
+    })?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    inspect_bytes(&name, &bytes)
+}
+
+/// Describes a file's contents; `name` is the file name shown (its extension picks the format).
+pub fn inspect_bytes(name: &str, bytes: &[u8]) -> Result<String, Diagnostics> {
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let body = match ext.as_str() {
+        "pkl" | "pickle" | "p" => pickle(name, bytes),
+        "npy" => npy(name, bytes),
+        "npz" => npz(name, bytes),
+        "csv" => csv(name, bytes),
+        "safetensors" => safetensors(name, bytes),
+        _ if bytes.first() == Some(&0x80) => pickle(name, bytes),
+        _ if bytes.starts_with(b"\x93NUMPY") => npy(name, bytes),
+        _ if bytes.starts_with(b"PK") => npz(name, bytes),
+        _ => Err(Diagnostic::error(
+            "fusec::data::inspect::format",
+            format!("`{name}` is not a file fusec reads"),
+        )
+        .help("fusec reads .pkl (MulT/LMF releases), .npy, .npz, .csv and .safetensors files")),
+    }?;
+    Ok(format!("file: {name} ({} bytes)\n{body}", bytes.len()))
+}
+
+fn pickle(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+    let value = read_pickle(bytes).map_err(|e| e.to_diagnostic(name))?;
+    let protocol = match bytes {
+        [0x80, p, ..] => Some(*p),
+        _ => None,
+    };
+    Ok(summary::summarize(&value, protocol))
+}
+
+fn format_error(name: &str, what: &str, message: impl std::fmt::Display) -> Diagnostic {
+    Diagnostic::error(
+        "fusec::data::inspect::format",
+        format!("cannot read `{name}` as {what}: {message}"),
+    )
+}
+
+fn npy(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+    Ok(format!(
+        "format: npy\n  {}\n",
+        npy_line(bytes).map_err(|m| format_error(name, "a .npy file", m))?
+    ))
+}
+
+/// `<f4 [3, 2], 1 NaN` for one `.npy` file.
+fn npy_line(bytes: &[u8]) -> Result<String, String> {
+    let array = parse_npy(bytes)?;
+    let nan = array.values.iter().filter(|v| v.is_nan()).count();
+    let inf = array.values.iter().filter(|v| v.is_infinite()).count();
+    Ok(format!(
+        "{} {:?}, {nan} NaN, {inf} inf",
+        npy_descr(bytes),
+        array.shape
+    ))
+}
+
+/// The `descr` entry of a `.npy` header (the dtype), read from the header text.
+fn npy_descr(bytes: &[u8]) -> String {
+    let header = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    let descr = header
+        .split_once("'descr':")
+        .map(|(_, rest)| rest.trim_start());
+    descr
+        .and_then(|rest| rest.strip_prefix('\''))
+        .and_then(|rest| rest.split_once('\''))
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_else(|| "?".to_string())
+}
+
+fn npz(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format_error(name, "an .npz archive", e))?;
+    let mut out = format!("format: npz, {} arrays\n", archive.len());
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| format_error(name, "an .npz archive", e))?;
+        let key = entry
+            .name()
+            .map_err(|e| format_error(name, "an .npz archive", e))?;
+        let key = key.trim_end_matches(".npy").to_string();
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| format_error(name, "an .npz archive", e))?;
+        let line = npy_line(&data).unwrap_or_else(|m| format!("unreadable: {m}"));
+        let _ = writeln!(out, "  {key}: {line}");
+    }
+    Ok(out)
+}
+
+fn csv(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format_error(name, "UTF-8 text", e))?;
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let Some(first) = lines.first() else {
+        return Ok("format: csv, empty\n".to_string());
+    };
+    let header = split_csv(first);
+    // A header is a first line with a cell that is not a number.
+    let has_header = header
+        .iter()
+        .any(|c| c.trim().trim_matches('"').parse::<f64>().is_err());
+    let rows = lines.len() - usize::from(has_header);
+    let widths: Vec<usize> = lines.iter().map(|l| split_csv(l).len()).collect();
+    let ragged = widths.iter().filter(|&&w| w != header.len()).count();
+    let mut out = format!("format: csv, {rows} rows, {} columns\n", header.len());
+    if has_header {
+        let _ = writeln!(out, "  header: {}", header.join(", "));
+    } else {
+        out.push_str("  no header (the first line is all numbers)\n");
+    }
+    if ragged > 0 {
+        let _ = writeln!(
+            out,
+            "  {ragged} lines have a different number of cells than the first"
+        );
+    }
+    Ok(out)
+}
+
+/// Cells of one CSV line; commas inside double quotes do not split.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(String::new()),
+            _ => cells.last_mut().into_iter().for_each(|cell| cell.push(c)),
+        }
+    }
+    cells
+}
+
+fn safetensors(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
+    let st = safetensors::SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(name, "safetensors", e))?;
+    let mut tensors: Vec<(String, String)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| (n, format!("{:?} {:?}", v.dtype(), v.shape())))
+        .collect();
+    tensors.sort();
+    let mut out = format!("format: safetensors, {} tensors\n", tensors.len());
+    for (n, what) in tensors {
+        let _ = writeln!(out, "  {n}: {what}");
+    }
+    Ok(out)
+}
