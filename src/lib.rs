@@ -1,6 +1,7 @@
 //! fusec: a compiler for multimodal neural models. See ARCHITECTURE.md for the map of stages.
 
 pub mod backend;
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod data;

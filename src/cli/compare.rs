@@ -67,7 +67,7 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
             };
             let metric = metric_name.get_or_insert_with(|| plan.select.metric.clone()).clone();
             let (model, shapes) = (&compiled.program.models[model_index], &compiled.shapes[model_index]);
-            row.flops = crate::summary::total_flops(model, shapes);
+            row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
             let opts = RunOptions {
                 run_dir: args.out.join(format!("{method}-seed{seed}")),
                 resume: false,

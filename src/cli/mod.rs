@@ -2,8 +2,15 @@
 //! own file. The CLI is the only place that reads files and prints; exit codes are 0 ok, 1 user error (a
 //! diagnostic, a missing file, a bad flag) and 2 internal error (a bug: a panic anywhere below).
 
+pub mod bench;
 pub mod check;
+pub mod compare;
+pub mod data;
+pub mod eval;
 pub mod graph;
+pub mod predict;
+pub mod run;
+pub mod session;
 pub mod summary;
 
 use std::io::IsTerminal;
@@ -46,6 +53,18 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Print a Keras-style table of a model: shapes, parameters and FLOPs per example.
     Summary(summary::SummaryArgs),
+    /// Train a model by its file's plan; writes a run directory and prints the test report.
+    Run(run::RunArgs),
+    /// Evaluate a trained run's selected checkpoint on a split.
+    Eval(eval::EvalArgs),
+    /// Run a trained model on new inputs and write its outputs.
+    Predict(predict::PredictArgs),
+    /// Train several model files with several seeds and print one comparison table.
+    Compare(compare::CompareArgs),
+    /// Look into data files.
+    Data(data::DataArgs),
+    /// Training throughput of compiled models against the same models written directly in candle.
+    Bench(bench::BenchArgs),
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -72,6 +91,12 @@ pub fn main() -> i32 {
         Command::Check(a) => check::run(a, &cli.sets, json),
         Command::Graph(a) => graph::run(a, &cli.sets, json),
         Command::Summary(a) => summary::run(a, &cli.sets, json),
+        Command::Run(a) => run::run(a, &cli.sets, json),
+        Command::Eval(a) => eval::eval(a, &cli.sets, json),
+        Command::Predict(a) => predict::predict(a, &cli.sets, json),
+        Command::Compare(a) => compare::compare(a, &cli.sets, json),
+        Command::Data(a) => data::run(a, json),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

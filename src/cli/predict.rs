@@ -10,7 +10,8 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 
 use super::run::run_error;
-use super::session::{device_from_flag, print_diagnostics, FsLoader};
+use super::session::device_from_flag;
+use super::{print_diagnostics, FsLoader};
 use crate::backend::{Mode, Network};
 use crate::diag::Diagnostic;
 use crate::front::compile;

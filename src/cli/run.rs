@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::session::{compile_for_training, device_from_flag, print_diagnostics, Prepared};
+use super::print_diagnostics;
+use super::session::{compile_for_training, device_from_flag, Prepared};
 use crate::run::{train, RunError, RunOptions};
 
 #[derive(Args, Debug, Clone)]

@@ -7,20 +7,12 @@ use candle_core::Device;
 
 use crate::backend::Network;
 use crate::data::Dataset;
-use crate::diag::{self, Diagnostic, Diagnostics};
+use super::{print_diagnostics, FsLoader};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::front::{compile, Compiled};
 use crate::ir::TrainPlan;
 use crate::run::{GradIssue, GradProblem};
-use crate::source::{Loader, SourceMap};
-
-/// Reads user files from the file system (the only loader that does IO).
-pub struct FsLoader;
-
-impl Loader for FsLoader {
-    fn load(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
-    }
-}
+use crate::source::SourceMap;
 
 /// A compiled program with everything a training run needs.
 pub struct Prepared {
@@ -30,17 +22,6 @@ pub struct Prepared {
     pub data: Dataset,
     /// The resolved configuration for `config.json`.
     pub config: serde_json::Value,
-}
-
-pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, json: bool) {
-    if diags.is_empty() {
-        return;
-    }
-    if json {
-        print!("{}", diag::render_json(diags, sources));
-    } else {
-        eprint!("{}", diag::render(diags, sources, false));
-    }
 }
 
 pub fn device_from_flag(flag: &str) -> Result<Device, String> {

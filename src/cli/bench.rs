@@ -1,0 +1,31 @@
+//! `fusec bench`: prints training steps/s of compiled models and of the same models written directly against
+//! candle, measured in this process, with their ratio.
+
+use clap::Args;
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Training steps timed for the MLP.
+    #[arg(long, default_value_t = 300)]
+    pub mlp_steps: usize,
+    /// Training steps timed for the BiLSTM.
+    #[arg(long, default_value_t = 30)]
+    pub lstm_steps: usize,
+    /// Rounds (alternating implementations); each keeps its best round.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+pub fn run(args: &BenchArgs) -> i32 {
+    match crate::bench::run_all(args.mlp_steps, args.lstm_steps, args.rounds) {
+        Ok(rows) => {
+            print!("{}", crate::bench::format_rows(&rows));
+            println!("threads: {} (set RAYON_NUM_THREADS to change)", candle_core::utils::get_num_threads());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

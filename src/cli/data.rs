@@ -1,0 +1,39 @@
+//! `fusec data inspect FILE`: the structure of any supported data file (pickled feature releases, .npy, .npz,
+//! .csv, safetensors): keys, shapes, dtypes, NaN/inf counts and label balance. The first thing to run on a new file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::print_diagnostics;
+use crate::source::SourceMap;
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    pub command: DataCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DataCommand {
+    /// Print the structure of a data file.
+    Inspect {
+        /// The file to inspect.
+        file: PathBuf,
+    },
+}
+
+pub fn run(args: &DataArgs, json: bool) -> i32 {
+    match &args.command {
+        DataCommand::Inspect { file } => match crate::data::inspect::inspect_file(file) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            Err(diags) => {
+                print_diagnostics(&diags, &SourceMap::default(), json);
+                1
+            }
+        },
+    }
+}
