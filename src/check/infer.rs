@@ -271,6 +271,12 @@ impl<'a> ModelChecker<'a> {
                 nn::positive(i64::from(*layers), "`layers`")?;
                 nn::recurrent(x0()?, ins.get(1), *cell, h, *bidirectional, *merge)
             }
+            Op::Decoder { vocab, emb, .. } => {
+                let v = self.size(vocab, scope, "attention_decoder: `vocab`")?;
+                let e = self.size(emb, scope, "attention_decoder: `emb`")?;
+                let arg = |i: usize| ins.get(i).ok_or_else(RuleError::silent);
+                one(nn::decoder([arg(0)?, arg(1)?, arg(2)?, arg(3)?], v, e)?)
+            }
             Op::TransformerLayer { heads, ff, .. } => {
                 nn::positive(
                     self.size(ff, scope, "transformer_layer: `ff`")?,

@@ -22,6 +22,10 @@ pub struct DataReport {
     pub standardized: Vec<String>,
     /// Trailing batches of one example dropped so far (see [`super::batches_counted`]).
     pub dropped_batches: usize,
+    /// Training examples dropped because a text field exceeded its `max_len`.
+    pub too_long: usize,
+    /// Per text field: vocabulary size (specials included).
+    pub vocab_sizes: BTreeMap<String, usize>,
 }
 
 /// Examples per class, index = class.
@@ -76,6 +80,8 @@ impl DataReport {
             replaced,
             standardized: spec.standardize.clone(),
             dropped_batches: 0,
+            too_long: 0,
+            vocab_sizes: BTreeMap::new(),
         }
     }
 }
@@ -103,6 +109,16 @@ impl fmt::Display for DataReport {
         }
         for (name, n) in &self.replaced {
             writeln!(f, "  {name}: {n} non-finite values replaced by 0")?;
+        }
+        for (name, n) in &self.vocab_sizes {
+            writeln!(f, "  {name}: vocabulary of {n} tokens (training split)")?;
+        }
+        if self.too_long > 0 {
+            writeln!(
+                f,
+                "  dropped {} training examples longer than max_len",
+                self.too_long
+            )?;
         }
         if self.dropped_batches > 0 {
             writeln!(

@@ -452,6 +452,7 @@ impl Lowering<'_> {
                 TaskKind::Classification => &["accuracy", "f1_macro"],
                 TaskKind::BinaryPerLabel => &["binary_accuracy", "f1_weighted"],
                 TaskKind::Regression => &["mae", "corr"],
+                TaskKind::Translation => &["bleu", "chrf"],
             };
             return Some(d.iter().map(|s| s.to_string()).collect());
         };
