@@ -112,7 +112,7 @@ impl Network {
         Ok(env)
     }
 
-    fn param_map(&self, id: NodeId) -> Result<ParamMap> {
+    pub(super) fn param_map(&self, id: NodeId) -> Result<ParamMap> {
         let mut map = ParamMap::new();
         for (suffix, full) in self.node_params.get(&id).into_iter().flatten() {
             let var = self

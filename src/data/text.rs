@@ -83,7 +83,7 @@ pub struct Vocab {
 impl Vocab {
     /// The specials, then every word seen at least `min_freq` times, most frequent first (ties by first
     /// appearance, so the order depends only on the data).
-    pub fn build<'a, I>(sentences: I, min_freq: usize) -> Vocab
+    pub fn build<'a, I>(sentences: I, min_freq: usize, max_size: Option<usize>) -> Vocab
     where
         I: IntoIterator<Item = &'a [String]>,
     {
@@ -104,6 +104,9 @@ impl Vocab {
             .map(|(w, (n, first))| (w, n, first))
             .collect();
         words.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        if let Some(m) = max_size {
+            words.truncate(m.saturating_sub(SPECIALS.len()));
+        }
         let tokens = SPECIALS
             .iter()
             .map(|s| s.to_string())
@@ -216,7 +219,9 @@ mod tests {
             tokenize("a b a c", false, Punct::Keep),
             tokenize("b a", false, Punct::Keep),
         ];
-        let v = Vocab::build(s.iter().map(|x| x.as_slice()), 2);
+        let v = Vocab::build(s.iter().map(|x| x.as_slice()), 2, None);
+        let capped = Vocab::build(s.iter().map(|x| x.as_slice()), 1, Some(5));
+        assert_eq!(capped.tokens()[4..], ["a"]);
         assert_eq!(v.tokens()[4..], ["a", "b"]);
         let ids = v.encode(&s[0], true, true);
         assert_eq!(ids, [BOS, 4, 5, 4, UNK, EOS]);

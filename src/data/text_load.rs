@@ -285,6 +285,7 @@ pub(super) fn finish_text(
                     .filter_map(|i| words.get(*i))
                     .map(|w| w.as_slice()),
                 o.min_freq,
+                o.max_vocab,
             ),
         };
         let ids: Vec<Vec<u32>> = words

@@ -88,6 +88,9 @@ pub struct TextOptions {
     pub punct: Punct,
     /// Words seen fewer times than this in the training split become UNK.
     pub min_freq: usize,
+    /// At most this many tokens (specials included): the most frequent words are kept, the rest are UNK. A
+    /// model's `vocab` sizes are compile-time numbers, so this is how data and model agree.
+    pub max_vocab: Option<usize>,
     /// Training examples with more tokens (BOS/EOS included) are dropped from the training split.
     pub max_len: Option<usize>,
     pub bos: bool,

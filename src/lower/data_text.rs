@@ -20,6 +20,7 @@ pub const TEXT_PARAMS: &[&str] = &[
     "bos",
     "eos",
     "vocab",
+    "max_vocab",
     "classes",
 ];
 
@@ -38,7 +39,7 @@ fn flag(call: &StaticCall, i: usize, default: bool, diags: &mut Diagnostics) -> 
 }
 
 /// `text(file | train/valid/test, column, lowercase = false, punct = "keep", min_freq = 1, max_len, bos = true,
-/// eos = true, vocab)`.
+/// eos = true, vocab, max_vocab)`.
 pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKind> {
     let column = opt_string(call, 4, diags)?;
     let lowercase = flag(call, 5, false, diags)?;
@@ -72,11 +73,16 @@ pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKin
     let bos = flag(call, 9, true, diags)?;
     let eos = flag(call, 10, true, diags)?;
     let vocab = opt_string(call, 11, diags)?;
+    let max_vocab = match call.arg(12) {
+        Some(e) => Some(statics::int_at_least(e, 5, diags)? as usize),
+        None => None,
+    };
     Some(SourceKind::Text(TextOptions {
         column,
         lowercase,
         punct,
         min_freq,
+        max_vocab,
         max_len,
         bos,
         eos,

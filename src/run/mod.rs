@@ -9,6 +9,8 @@ mod objective;
 mod report;
 mod standardization;
 mod trainer;
+mod translate_lines;
+pub mod translation;
 
 pub use checkpoint::{Checkpoint, TrainState};
 pub use evaluate::{evaluate, Evaluation};
@@ -17,6 +19,7 @@ pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use standardization::{load_standardization, save_standardization};
 pub use trainer::{assign_params, train, RunOptions, RunOutcome};
+pub use translate_lines::translate_lines;
 
 use std::fmt;
 

@@ -8,6 +8,7 @@ mod diagnostics;
 mod fuzz;
 mod lower;
 mod metrics;
+mod mmt_decode;
 mod nn_activation;
 mod nn_attention;
 mod nn_bench;
