@@ -73,6 +73,21 @@ pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
     out
 }
 
+/// Merges SentencePiece pieces back into words: `▁how ▁to` -> `how to`.
+pub fn merge_pieces<S: AsRef<str>>(pieces: &[S]) -> String {
+    let joined: String = pieces.iter().map(|p| p.as_ref()).collect();
+    joined.replace('\u{2581}', " ").trim().to_string()
+}
+
+/// Text for scoring and printing: pieces merged when `pieces`, else [`detokenize`].
+pub fn to_text<S: AsRef<str>>(tokens: &[S], pieces: bool) -> String {
+    if pieces {
+        merge_pieces(tokens)
+    } else {
+        detokenize(tokens)
+    }
+}
+
 /// A word vocabulary: id -> token and token -> id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vocab {
@@ -211,6 +226,8 @@ mod tests {
         assert_eq!(detokenize(&t), "flag: china „cool“");
         assert_eq!(tokenize("a, b!", false, Punct::Strip), ["a", "b"]);
         assert_eq!(tokenize("a, b!", false, Punct::Keep), ["a,", "b!"]);
+        let p = tokenize("\u{2581}how \u{2581}to \u{2581}ti e", false, Punct::Keep);
+        assert_eq!(to_text(&p, true), "how to tie");
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub struct TextOptions {
     pub eos: bool,
     /// A vocabulary file (one token per line, the four specials first) to use instead of building one.
     pub vocab: Option<String>,
+    /// The text is already split into SentencePiece pieces (`▁how ▁to`): pieces are merged back (`how to`)
+    /// before scoring and in translations.
+    pub pieces: bool,
 }
 
 /// Punctuation handling of the word tokenizer.

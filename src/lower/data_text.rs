@@ -21,6 +21,7 @@ pub const TEXT_PARAMS: &[&str] = &[
     "eos",
     "vocab",
     "max_vocab",
+    "pieces",
     "classes",
 ];
 
@@ -39,7 +40,7 @@ fn flag(call: &StaticCall, i: usize, default: bool, diags: &mut Diagnostics) -> 
 }
 
 /// `text(file | train/valid/test, column, lowercase = false, punct = "keep", min_freq = 1, max_len, bos = true,
-/// eos = true, vocab, max_vocab)`.
+/// eos = true, vocab, max_vocab, pieces = false)`.
 pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKind> {
     let column = opt_string(call, 4, diags)?;
     let lowercase = flag(call, 5, false, diags)?;
@@ -77,7 +78,9 @@ pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKin
         Some(e) => Some(statics::int_at_least(e, 5, diags)? as usize),
         None => None,
     };
+    let pieces = flag(call, 13, false, diags)?;
     Some(SourceKind::Text(TextOptions {
+        pieces,
         column,
         lowercase,
         punct,

@@ -11,7 +11,7 @@ use super::translation::load_vocab;
 use super::{load_standardization, RunError};
 use crate::backend::{DecodeOptions, Network};
 use crate::data::npy::RawArray;
-use crate::data::text::{detokenize, tokenize, Vocab};
+use crate::data::text::{to_text, tokenize, Vocab};
 use crate::ir::{DataSpec, SourceKind, TextOptions, TrainPlan};
 
 const BATCH: usize = 128;
@@ -102,6 +102,9 @@ pub fn translate_lines(
         .decoder_of(&plan.task.output)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let target = load_vocab(run_dir, &plan.task.target)?;
+    let pieces = spec.fields.iter().any(|f| {
+        f.name == plan.task.target && matches!(&f.source.kind, SourceKind::Text(o) if o.pieces)
+    });
     let feeds = feeds(net, plan, spec, run_dir)?;
     let needs_features = feeds.iter().any(|(_, f)| matches!(f, Feed::Features));
     let features = match (needs_features, features) {
@@ -165,7 +168,7 @@ pub fn translate_lines(
             }
         }
         for h in net.translate(decoder, &inputs, opts)? {
-            out.push(detokenize(&target.decode(&h.tokens)));
+            out.push(to_text(&target.decode(&h.tokens), pieces));
         }
     }
     Ok(out)

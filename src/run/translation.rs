@@ -7,7 +7,7 @@ use std::path::Path;
 use super::evaluate::batch_inputs;
 use super::{write_atomic, RunError};
 use crate::backend::{DecodeOptions, Network};
-use crate::data::text::{detokenize, Vocab};
+use crate::data::text::{to_text, Vocab};
 use crate::data::Dataset;
 use crate::ir::{Op, TrainPlan};
 use crate::train::bleu::{corpus_bleu, corpus_chrf};
@@ -61,7 +61,7 @@ pub fn translate_split(
         let mut inputs = batch_inputs(net, data, chunk)?;
         inputs.remove(&plan.task.target);
         for h in net.translate(decoder, &inputs, opts)? {
-            out.push(detokenize(&text.vocab.decode(&h.tokens)));
+            out.push(to_text(&text.vocab.decode(&h.tokens), text.options.pieces));
         }
     }
     Ok(out)
@@ -81,6 +81,10 @@ pub fn references(data: &Dataset, plan: &TrainPlan, indices: &[usize]) -> Vec<Ve
             } else {
                 line
             };
+            if text.options.pieces {
+                let pieces: Vec<&str> = line.split_whitespace().collect();
+                return vec![to_text(&pieces, true)];
+            }
             vec![line]
         })
         .collect()
