@@ -83,6 +83,11 @@ pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: b
             return Err(1);
         }
     };
+    let problems = task_fits_data(&plan, model, &compiled.shapes[model_index], &data);
+    if problems.has_errors() {
+        print_diagnostics(&problems, sources, json);
+        return Err(1);
+    }
     let config = serde_json::json!({
         "file": path,
         "overrides": overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
@@ -114,4 +119,35 @@ pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &S
         diags.push(d);
     }
     print_diagnostics(&diags, sources, json);
+}
+
+/// The labels of a classification task must index the output's classes: a model with 3 logits cannot learn
+/// 10 classes. Checked on the loaded values, so it also catches files whose labels exceed a `classes` declaration.
+pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate::check::Shapes, data: &Dataset) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let Some(out) = model.output_value(&plan.task.output) else { return diags };
+    let Some(width) = shapes.ty(out).and_then(|t| t.dims.last()).and_then(|d| d.fixed()) else { return diags };
+    let classes = match plan.task.kind {
+        crate::ir::TaskKind::Classification => width,
+        crate::ir::TaskKind::BinaryPerLabel => 2,
+        crate::ir::TaskKind::Regression => return diags,
+    };
+    let Some(field) = data.fields.get(&plan.task.target) else { return diags };
+    if let crate::data::FieldValues::I64(values) = &field.values {
+        let (lo, hi) = values.iter().fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        if !values.is_empty() && (lo < 0 || hi >= classes) {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::train::classes",
+                    format!(
+                        "the labels of `{}` take values {lo}..={hi}, but `{}` scores {classes} classes",
+                        plan.task.target, plan.task.output
+                    ),
+                )
+                .label(plan.task.span, "this task")
+                .help(format!("make `{}` produce {} logits, or check the label field", plan.task.output, hi + 1)),
+            );
+        }
+    }
+    diags
 }

@@ -15,7 +15,8 @@ pub struct RootLoader;
 impl Loader for RootLoader {
     fn load(&self, path: &str) -> Result<String, String> {
         let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-        std::fs::read_to_string(&full).map_err(|e| format!("{}: {e}", full.display()))
+        // The message names the path as given, so snapshots do not depend on where the repository lives.
+        std::fs::read_to_string(&full).map_err(|e| format!("{path}: {e}"))
     }
 }
 

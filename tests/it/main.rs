@@ -21,3 +21,4 @@ mod nn_util;
 mod optim;
 mod summary;
 mod syntax;
+mod train;
