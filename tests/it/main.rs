@@ -2,6 +2,7 @@
 
 mod bleu;
 mod check;
+mod cli;
 mod corpus;
 mod data;
 mod diagnostics;
