@@ -162,9 +162,12 @@ fn unclosed_bracket(text: &str, pos: usize) -> Option<(usize, char)> {
 /// The word just before `pos` (skipping blanks), if any.
 fn word_before(text: &str, pos: usize) -> Option<&str> {
     let head = text[..pos].trim_end();
+    // The byte after the last non-word character (which may be several bytes long).
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map(|i| i + 1)
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let w = &head[start..];
     (!w.is_empty()).then_some(w)
