@@ -714,7 +714,10 @@ fn imports_resolve_relative_to_the_importing_file() {
         )
         .with("proj/shared.fuse", "block Twice(x: f32[B, D]) -> f32[B, 2 * D] {\n  return linear(x, 2 * D)\n}\n");
     let out = run(&loader, "proj/main.fuse", &[]);
-    assert!(out.contains("z.twice_0.linear_0 = linear[out=(2 * dim(%1:0, 1))"), "{out}");
+    assert!(
+        out.contains("z.twice_0.linear_0 = linear[out=(2 * dim(%1:0, 1))"),
+        "{out}"
+    );
     // `Mlp` is visible in lib/enc.fuse, not in main.fuse.
     let loader = loader.with(
         "proj/main.fuse",
