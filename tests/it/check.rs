@@ -392,3 +392,18 @@ model M {
     let layer = 2 * 16 + (3 * 8 * 8 + 3 * 8 + 8 * 8 + 8) + (32 * 8 + 32) + (8 * 32 + 8);
     assert_eq!(s.n_trainable(), lmf + convs + 2 * layer + 16);
 }
+
+#[test]
+fn unused_named_block_outputs_warn() {
+    let src = r#"
+block Two(x: f32[B, D]) -> (a: f32[B, 4], b: f32[B, 2]) {
+  return (a = linear(x, 4), b = linear(x, 2))
+}
+model M {
+  input x: f32[B, 8]
+  t = Two(x)
+  output y = t.a
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}
