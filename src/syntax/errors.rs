@@ -162,11 +162,11 @@ fn unclosed_bracket(text: &str, pos: usize) -> Option<(usize, char)> {
 /// The word just before `pos` (skipping blanks), if any.
 fn word_before(text: &str, pos: usize) -> Option<&str> {
     let head = text[..pos].trim_end();
+    // The byte after the last non-word character (which may be several bytes long).
     let start = head
         .char_indices()
         .rev()
         .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-        // Past the whole character: it may be several bytes long (`§` in a comment).
         .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let w = &head[start..];
