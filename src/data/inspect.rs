@@ -140,10 +140,12 @@ fn csv(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
         out.push_str("  no header (the first line is all numbers)\n");
     }
     if ragged > 0 {
-        let _ = writeln!(
-            out,
-            "  {ragged} lines have a different number of cells than the first"
-        );
+        let lines = if ragged == 1 {
+            "1 line has".to_string()
+        } else {
+            format!("{ragged} lines have")
+        };
+        let _ = writeln!(out, "  {lines} a different number of cells than the first");
     }
     Ok(out)
 }

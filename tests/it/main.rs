@@ -14,3 +14,4 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod pickle;

@@ -368,14 +368,23 @@ fn mult_labels(
                 ArrayData::F32(values.iter().map(|&v| v as f32).collect()),
             ))
         }
-        _ => Err(wrong(path, expected, array).help(match kind {
-            LabelKind::EmotionBinary => {
-                "sentiment labels ([N, 1, 1]) are read with the sentiment label kind"
-            }
-            LabelKind::Sentiment => {
-                "IEMOCAP's emotion labels ([N, 4, 2]) are read with the emotion label kind"
-            }
-        })),
+        _ => {
+            // Name the other label kind when the array has its shape (a MOSI file read as IEMOCAP, say).
+            let other = match kind {
+                LabelKind::EmotionBinary if a.n_elements() == n && n > 0 => {
+                    Some("these look like sentiment scores: read them with the sentiment label kind")
+                }
+                LabelKind::Sentiment if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
+                    Some("these look like IEMOCAP's one-hot emotions: read them with the emotion label kind")
+                }
+                _ => None,
+            };
+            let problem = wrong(path, expected, array);
+            Err(match other {
+                Some(h) => problem.help(h),
+                None => problem,
+            })
+        }
     }
 }
 
