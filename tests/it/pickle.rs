@@ -252,12 +252,33 @@ fn python_2_binstring_pickle() {
     let values = a.to_f32().unwrap();
     assert_eq!((values[0], values[1], values[3]), (1.0, -2.0, 4.0));
     assert!(values[2].is_nan());
+
+    // The same array declared big-endian (Python 2 writes the byte order as a str, read as bytes).
+    let mut data = bytes("extra/py2_style.pkl");
+    let at = data.windows(3).position(|w| w == b"U\x01<").unwrap();
+    data[at + 2] = b'>';
+    let Some(Value::NdArray(a)) = read_pickle(&data).unwrap().get("train").cloned() else {
+        panic!()
+    };
+    assert_eq!(
+        a.to_f32().unwrap()[0],
+        f32::from_be_bytes(1.0f32.to_le_bytes())
+    );
+
+    // Protocol 0 as Python 2 writes it: STRING literals with escapes are bytes.
+    let v = read_pickle(b"(dp0\nS'train'\np1\nS'a\\x00\\'b'\np2\ns.").unwrap();
+    assert_eq!(v.get("train"), Some(&Value::Bytes(b"a\x00'b".to_vec())));
 }
 
 #[test]
 fn every_value_kind_reads_the_same_at_protocols_2_4_and_5() {
     let v = value("extra/misc_np2_p4.pkl");
     assert_eq!(value("extra/misc_np2_p2.pkl"), v);
+    assert_eq!(
+        value("extra/misc_np2_p0.pkl"),
+        v,
+        "protocol 0 (UNICODE, INT, FLOAT, PUT/GET)"
+    );
     let p5 = value("extra/misc_np2_p5.pkl");
     let arrays = |v: &Value, k: &str| match v.get(k) {
         Some(Value::NdArray(a)) => a.to_f64().unwrap(),
@@ -482,6 +503,7 @@ fn truncated_and_corrupted_pickles_never_panic() {
         "extra/lmf_np1_p2.pkl",
         "extra/misc_np2_p2.pkl",
         "extra/misc_np2_p4.pkl",
+        "extra/misc_np2_p0.pkl",
         "extra/py2_style.pkl",
     ];
     let mut rng = Lcg(2024);

@@ -5,6 +5,7 @@
 mod numpy;
 mod releases;
 pub mod summary;
+mod text0;
 mod unpickle;
 mod value;
 
