@@ -96,7 +96,7 @@ fn mult_mosi_sample_reads_sentiment_and_skips_the_id_strings() {
     assert_eq!(shape, &[24]);
     assert_eq!(
         &labels[..4],
-        &[-0.0049405284, 1.4182104, 0.7710597, 0.70900887]
+        &[-0.0049405284, 1.4182104, 0.7710597, 0.7090089]
     );
     let (shape, audio) = f32s(&r, "valid", "audio");
     assert_eq!(at(audio, shape, &[1, 2, 3]), -0.25624147);
@@ -202,7 +202,7 @@ fn numpy_1_pickles_with_object_ids_and_bytes_keys() {
     let r = read_mult(&v, LabelKind::Sentiment).unwrap();
     assert_eq!(
         f32s(&r, "train", "labels").1,
-        &[-2.0988016, 1.8980286, -0.7233230]
+        &[-2.0988016, 1.8980286, -0.723323]
     );
     let (shape, text) = f32s(&r, "test", "text");
     assert_eq!(at(text, shape, &[1, 0, 2]), -0.8579564690589905f64 as f32);
@@ -466,6 +466,25 @@ fn malformed_opcode_streams_are_errors() {
         let e = read_pickle(data).unwrap_err();
         assert_eq!(e.kind, kind, "{data:?}: {e}");
     }
+}
+
+#[test]
+fn shared_references_and_deep_nesting_are_bounded() {
+    // Each list holds the previous one twice: 40 levels expand to 2^40 values from a few hundred bytes.
+    let mut bomb = b"\x80\x02]q\x00".to_vec();
+    for i in 1..=40u8 {
+        bomb.extend([b']', b'(', b'h', i - 1, b'h', i - 1, b'e', b'q', i]);
+    }
+    bomb.push(b'.');
+    let e = read_pickle(&bomb).unwrap_err();
+    assert!(e.message.contains("too many values"), "{e}");
+    // Ten thousand nested lists are refused before any recursion gets deep.
+    let mut deep = b"\x80\x02".to_vec();
+    deep.extend(std::iter::repeat_n(b']', 10_000));
+    deep.extend(std::iter::repeat_n(b'a', 9_999));
+    deep.push(b'.');
+    let e = read_pickle(&deep).unwrap_err();
+    assert!(e.message.contains("nested deeper"), "{e}");
 }
 
 /// A small deterministic generator (64-bit LCG) for the fuzz variants.

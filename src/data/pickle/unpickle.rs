@@ -549,7 +549,7 @@ fn unsupported(op: u8) -> Fail {
 }
 
 fn pairs(items: &[Id]) -> Result<Vec<(Id, Id)>, Fail> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(malformed("a dict needs an even number of keys and values"));
     }
     Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())
