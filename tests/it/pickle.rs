@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use fusec::data::inspect::{inspect_bytes, inspect_file};
 use fusec::data::pickle::{
-    detect_layout, read_lmf, read_mult, read_pickle, ArrayData, LabelKind, PickleErrorKind,
-    Release, ReleaseProblem, Value,
+    detect_layout, load_release, read_lmf, read_mult, read_pickle, ArrayData, LabelKind,
+    PickleErrorKind, Release, ReleaseProblem, Value,
 };
 use fusec::diag::{render, Diagnostics};
 use fusec::source::{SourceMap, Span};
@@ -469,6 +469,36 @@ fn malformed_opcode_streams_are_errors() {
 }
 
 #[test]
+fn load_release_detects_layout_and_label_kind() {
+    let r = load_release(&bytes("mosi_data.pkl"), "mosi_data.pkl", None, None).unwrap();
+    assert_eq!(f32s(&r, "test", "labels").0, &[8]);
+    let r = load_release(&bytes("iemocap_data.pkl"), "iemocap_data.pkl", None, None).unwrap();
+    assert_eq!(i64s(&r, "test", "labels").0, &[8, 4]);
+    let r = load_release(&bytes("iemocap_lmf.pkl"), "iemocap.pkl", None, None).unwrap();
+    assert_eq!(r.layout, "lmf");
+    // Forcing the emotion kind on MOSI reports every split's labels.
+    let forced = Some(LabelKind::EmotionBinary);
+    let e = load_release(&bytes("mosi_data.pkl"), "mosi_data.pkl", forced, None).unwrap_err();
+    assert_eq!(e.0.len(), 3);
+    // Not a release: the diagnostic names the file and its top-level keys, at the given span.
+    let text = "data d { source = mult_pickle(\"misc.pkl\") }\n";
+    let mut map = SourceMap::default();
+    let file = map.add("data.fuse", text, false);
+    let span = Span::new(file, 18, 40);
+    let e = load_release(
+        &bytes("extra/misc_np2_p4.pkl"),
+        "misc.pkl",
+        None,
+        Some(span),
+    )
+    .unwrap_err();
+    insta::assert_snapshot!("pickle_not_a_release", render(&e, &map, false));
+    let e = load_release(b"\x80\x04K", "cut.pkl", None, Some(span)).unwrap_err();
+    assert_eq!(e.0[0].code, "fusec::data::pickle::truncated");
+    assert_eq!(e.0[0].labels.len(), 1);
+}
+
+#[test]
 fn shared_references_and_deep_nesting_are_bounded() {
     // Each list holds the previous one twice: 40 levels expand to 2^40 values from a few hundred bytes.
     let mut bomb = b"\x80\x02]q\x00".to_vec();
@@ -584,4 +614,37 @@ fn inspect_npy_csv_and_unknown_files() {
     assert_eq!(e.0[0].code, "fusec::data::inspect::format");
     let e = inspect_bytes("broken.pkl", b"\x80\x04\x95").unwrap_err();
     assert_eq!(e.0[0].code, "fusec::data::pickle::truncated");
+}
+
+/// A real release file, when the user has one: `FUSEC_REAL_PICKLE=/path/iemocap_data.pkl cargo test --test it
+/// pickle::real_release`. It is read as the detected layout and summarized; without the variable there is
+/// nothing to read (the release cannot be downloaded here).
+#[test]
+fn real_release_file_when_given() {
+    let Ok(file) = std::env::var("FUSEC_REAL_PICKLE") else {
+        return;
+    };
+    let start = std::time::Instant::now();
+    let v = read_pickle(&std::fs::read(&file).unwrap()).unwrap();
+    let read_s = start.elapsed().as_secs_f64();
+    let layout = detect_layout(&v).expect("a MulT or LMF layout");
+    let r = if layout == "lmf" {
+        read_lmf(&v).unwrap()
+    } else {
+        let sentiment = matches!(v.get("train").and_then(|t| t.get("labels")), Some(Value::NdArray(a)) if a.shape[1..] != [4, 2]);
+        let kind = if sentiment {
+            LabelKind::Sentiment
+        } else {
+            LabelKind::EmotionBinary
+        };
+        read_mult(&v, kind).unwrap()
+    };
+    for split in ["train", "valid", "test"] {
+        assert!(r.splits[split].n_examples() > 0, "{split} is empty");
+    }
+    eprintln!(
+        "{file}: unpickled in {read_s:.2}s, read in {:.2}s",
+        start.elapsed().as_secs_f64()
+    );
+    eprintln!("{}", inspect_file(std::path::Path::new(&file)).unwrap());
 }

@@ -142,6 +142,17 @@ pub fn detect_layout(value: &Value) -> Option<&'static str> {
     lmf.then_some("lmf")
 }
 
+/// The label kind of a MulT-layout file, from the shape of `train`'s labels: `[N, 4, 2]` is IEMOCAP's
+/// emotions, anything else is read as sentiment (and checked as such).
+pub fn mult_label_kind(value: &Value) -> LabelKind {
+    match value.get("train").and_then(|t| t.get("labels")) {
+        Some(Value::NdArray(a)) if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
+            LabelKind::EmotionBinary
+        }
+        _ => LabelKind::Sentiment,
+    }
+}
+
 /// Reads the MulT layout `{'train'|'valid'|'test': {'text', 'audio', 'vision', 'labels'[, 'id']}}`.
 pub fn read_mult(value: &Value, labels: LabelKind) -> Result<Release, Vec<ReleaseProblem>> {
     let mut release = Release {
