@@ -135,15 +135,28 @@ fn csv(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
     let ragged = widths.iter().filter(|&&w| w != header.len()).count();
     let mut out = format!("format: csv, {rows} rows, {} columns\n", header.len());
     if has_header {
-        let _ = writeln!(out, "  header: {}", header.join(", "));
+        // Cells holding a comma are shown quoted, as in the file.
+        let cells: Vec<String> = header
+            .iter()
+            .map(|c| {
+                if c.contains(',') {
+                    format!("\"{c}\"")
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  header: {}", cells.join(", "));
     } else {
         out.push_str("  no header (the first line is all numbers)\n");
     }
     if ragged > 0 {
-        let _ = writeln!(
-            out,
-            "  {ragged} lines have a different number of cells than the first"
-        );
+        let lines = if ragged == 1 {
+            "1 line has".to_string()
+        } else {
+            format!("{ragged} lines have")
+        };
+        let _ = writeln!(out, "  {lines} a different number of cells than the first");
     }
     Ok(out)
 }

@@ -20,6 +20,7 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod pickle;
 mod summary;
 mod syntax;
 mod train;

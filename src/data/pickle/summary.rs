@@ -103,7 +103,7 @@ fn truncate(s: &str) -> String {
 fn layout_section(out: &mut String, value: &Value) {
     let read = match super::detect_layout(value) {
         Some("mult") => {
-            let kind = mult_label_kind(value);
+            let kind = super::mult_label_kind(value);
             let what = match kind {
                 LabelKind::EmotionBinary => "IEMOCAP emotions",
                 LabelKind::Sentiment => "MOSI/MOSEI sentiment",
@@ -128,16 +128,6 @@ fn layout_section(out: &mut String, value: &Value) {
                 let _ = writeln!(out, "  {}", p.message());
             }
         }
-    }
-}
-
-/// Emotion labels are `[N, 4, 2]`; anything else in the MulT layout is read as sentiment.
-fn mult_label_kind(value: &Value) -> LabelKind {
-    match value.get("train").and_then(|t| t.get("labels")) {
-        Some(Value::NdArray(a)) if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
-            LabelKind::EmotionBinary
-        }
-        _ => LabelKind::Sentiment,
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::numpy::Global;
+use super::text0::{raw_unicode_escape, string_literal};
 use super::value::{Dtype, NdArray, Value};
 
 /// Why a pickle could not be read.
@@ -173,6 +174,10 @@ impl<'a> Machine<'a> {
 
     /// A newline-terminated argument of the text opcodes (GLOBAL, PUT, GET, INT, ...).
     fn line(&mut self) -> Result<String, Fail> {
+        Ok(String::from_utf8_lossy(self.raw_line()?).into_owned())
+    }
+
+    fn raw_line(&mut self) -> Result<&'a [u8], Fail> {
         let rest = &self.input[self.pos..];
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
             return Err(Fail {
@@ -181,7 +186,7 @@ impl<'a> Machine<'a> {
             });
         };
         self.pos += end + 1;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        Ok(&rest[..end])
     }
 
     pub(super) fn push(&mut self, obj: Obj) {
@@ -417,6 +422,10 @@ impl<'a> Machine<'a> {
                 let n = self.len(8)?;
                 Obj::Bytes(Arc::new(self.take(n)?.to_vec()))
             }
+            b'S' => Obj::Bytes(Arc::new(
+                string_literal(self.raw_line()?).map_err(malformed)?,
+            )),
+            b'V' => Obj::Str(raw_unicode_escape(self.raw_line()?).map_err(malformed)?),
             0x98 => return Ok(None), // READONLY_BUFFER: read-only-ness does not matter to a reader.
             _ => return self.step_object(op),
         };
@@ -540,7 +549,7 @@ fn unsupported(op: u8) -> Fail {
 }
 
 fn pairs(items: &[Id]) -> Result<Vec<(Id, Id)>, Fail> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(malformed("a dict needs an even number of keys and values"));
     }
     Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())
