@@ -151,3 +151,38 @@ pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate
     }
     diags
 }
+
+/// `fusec check --grad`: the gradient-flow check of `run`, alone: one training batch forward and backward
+/// through every step of the plan. Exit code 1 when a parameter gets no usable gradient.
+pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
+    let Prepared { compiled, model_index, plan, data, .. } = match compile_for_training(file, sets, json) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let sources = &compiled.program.sources;
+    let result = (|| -> Result<(Network, Vec<GradProblem>), crate::run::RunError> {
+        let model = &compiled.program.models[model_index];
+        let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
+        let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
+        let objectives = crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
+        let assigned = crate::run::assign_params(&plan, &net)?;
+        let assignment = assigned.iter().map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect())).collect();
+        let probe: Vec<usize> = data.train.iter().copied().take(plan.batch_size.max(2)).collect();
+        let inputs = crate::run::batch_inputs(&net, &data, &probe)?;
+        let problems = crate::run::gradient_flow(&net, &objectives, &assignment, &inputs, &crate::rng::SeededRng::stream(plan.seed, 3))?;
+        Ok((net, problems))
+    })();
+    match result {
+        Ok((net, problems)) if problems.is_empty() => {
+            if !json {
+                println!("gradient flow ok: all {} trainable parameters receive gradients", net.trainable().len());
+            }
+            0
+        }
+        Ok((net, problems)) => {
+            report_grad_problems(&problems, &net, sources, json);
+            1
+        }
+        Err(e) => super::run::run_error(&e, sources, json),
+    }
+}

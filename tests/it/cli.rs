@@ -78,3 +78,39 @@ fn user_mistakes_exit_with_one() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no `checkpoints/best`"), "{stderr}");
 }
+
+#[test]
+fn check_grad_names_a_parameter_without_gradient() {
+    let dir = temp_dir("grad");
+    let data = std::fs::canonicalize("data/mfeat").unwrap();
+    let src = format!(
+        r#"model Cut {{
+  input x: f32[B, 6]
+  input y: i64[B]
+  enc = linear(x, 8)
+  output logits = linear(stop_gradient(relu(enc)), 10)
+  loss task = cross_entropy(logits, y)
+}}
+data d {{
+  path = "{}"
+  field x: f32[6] = csv("mfeat-mor.csv", columns = 0..6)
+  field y: i64[] = csv("mfeat-mor.csv", column = 6, classes = 10)
+}}
+train {{
+  task = classification(logits, y)
+  optimizer main = adam(lr = 1e-3)
+  step main minimize task
+}}
+"#,
+        data.display()
+    );
+    let file = dir.join("cut.fuse");
+    std::fs::write(&file, src).unwrap();
+    let (code, _, stderr) = fusec(&["check", "--grad", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("fusec::grad::flow"), "{stderr}");
+    assert!(stderr.contains("parameter `enc.weight` receives no gradient from any step"), "{stderr}");
+    let (code, stdout, stderr) = fusec(&["check", "--grad", "examples/mfeat/autofusion.fuse"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("gradient flow ok"), "{stdout}");
+}
