@@ -543,6 +543,30 @@ fn exercise(data: &[u8]) -> bool {
     true
 }
 
+/// One to three byte flips or random bytes, or a chunk of the file copied over another place (which makes
+/// opcode sequences no pickler writes).
+fn mutate(data: &[u8], rng: &mut Lcg) -> Vec<u8> {
+    let mut out = data.to_vec();
+    if rng.below(4) == 0 {
+        let (from, to) = (rng.below(out.len()), rng.below(out.len()));
+        let len = (1 + rng.below(16))
+            .min(out.len() - from)
+            .min(out.len() - to);
+        let chunk = out[from..from + len].to_vec();
+        out[to..to + len].copy_from_slice(&chunk);
+        return out;
+    }
+    for _ in 0..1 + rng.below(3) {
+        let i = rng.below(out.len());
+        out[i] = if rng.below(2) == 0 {
+            out[i] ^ (1 << rng.below(8))
+        } else {
+            rng.below(256) as u8
+        };
+    }
+    out
+}
+
 #[test]
 fn truncated_and_corrupted_pickles_never_panic() {
     let small = [
@@ -555,7 +579,12 @@ fn truncated_and_corrupted_pickles_never_panic() {
         "extra/misc_np2_p0.pkl",
         "extra/py2_style.pkl",
     ];
-    let mut rng = Lcg(2024);
+    // FUSEC_FUZZ_ROUNDS multiplies the mutations per file for a longer hunt (default 1).
+    let rounds: usize = std::env::var("FUSEC_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let mut rng = Lcg(2024 + rounds as u64);
     let (mut n_variants, mut n_ok) = (0, 0);
     for name in small {
         let data = bytes(name);
@@ -563,17 +592,8 @@ fn truncated_and_corrupted_pickles_never_panic() {
             n_ok += usize::from(exercise(&data[..cut]));
             n_variants += 1;
         }
-        for _ in 0..400 {
-            let mut flipped = data.clone();
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(flipped.len());
-                flipped[i] = if rng.below(2) == 0 {
-                    flipped[i] ^ (1 << rng.below(8))
-                } else {
-                    rng.below(256) as u8
-                };
-            }
-            n_ok += usize::from(exercise(&flipped));
+        for _ in 0..400 * rounds {
+            n_ok += usize::from(exercise(&mutate(&data, &mut rng)));
             n_variants += 1;
         }
     }
