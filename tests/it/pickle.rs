@@ -628,6 +628,32 @@ fn inspect_npy_csv_and_unknown_files() {
     let npy = fusec::data::npy::write_npy(&[1.0, f64::NAN, 3.0, 4.0], &[2, 2], false);
     let out = inspect_bytes("x.npy", &npy).unwrap();
     assert!(out.contains("<f8 [2, 2], 1 NaN, 0 inf"), "{out}");
+    let mut npz = std::io::Cursor::new(Vec::new());
+    {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(&mut npz);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("x.npy", options).unwrap();
+        zip.write_all(&npy).unwrap();
+        zip.start_file("y.npy", options).unwrap();
+        zip.write_all(&fusec::data::npy::write_npy(&[1.0, 2.0, 3.0], &[3], true))
+            .unwrap();
+        zip.finish().unwrap();
+    }
+    let out = inspect_bytes("xy.npz", npz.get_ref()).unwrap();
+    insta::assert_snapshot!("inspect_npz", out);
+    let st = safetensors::serialize(
+        [(
+            "w",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8])
+                .unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    let out = inspect_bytes("m.safetensors", &st).unwrap();
+    assert!(out.contains("1 tensor\n  w: F32 [2]"), "{out}");
     let out = inspect_bytes("t.csv", b"a,b,\"c,d\"\n1,2,3\n4,5,6\n7,8\n").unwrap();
     insta::assert_snapshot!("inspect_csv", out);
     let e = inspect_bytes("notes.txt", b"hello").unwrap_err();
