@@ -508,6 +508,14 @@ fn shared_references_and_deep_nesting_are_bounded() {
     bomb.push(b'.');
     let e = read_pickle(&bomb).unwrap_err();
     assert!(e.message.contains("too many values"), "{e}");
+    // One 1 MB bytes object referenced 100,000 times would copy 100 GB.
+    let mut many = b"\x80\x04B\x00\x00\x10\x00".to_vec();
+    many.extend(std::iter::repeat_n(0u8, 1 << 20));
+    many.extend(b"\x94](");
+    many.extend(std::iter::repeat_n([b'h', 0], 100_000).flatten());
+    many.extend(b"e.");
+    let e = read_pickle(&many).unwrap_err();
+    assert!(e.message.contains("too many values"), "{e}");
     // Ten thousand nested lists are refused before any recursion gets deep.
     let mut deep = b"\x80\x02".to_vec();
     deep.extend(std::iter::repeat_n(b']', 10_000));

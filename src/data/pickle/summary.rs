@@ -47,7 +47,11 @@ fn tree(out: &mut String, value: &Value, indent: usize, depth: usize) {
         tree(&mut sub, child, indent + 1, depth + 1);
         match seen.iter().find(|(_, s)| *s == sub) {
             Some((first, _)) if sub.lines().count() > 1 => {
-                let _ = writeln!(out, "{}, same keys, shapes and counts as {first}", line(child));
+                let _ = writeln!(
+                    out,
+                    "{}, same keys, shapes and counts as {first}",
+                    line(child)
+                );
             }
             // The child's first line goes after the key; its own children keep their indentation.
             _ => out.push_str(sub.trim_start()),
