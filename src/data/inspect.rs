@@ -100,7 +100,7 @@ fn npy_descr(bytes: &[u8]) -> String {
 fn npz(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| format_error(name, "an .npz archive", e))?;
-    let mut out = format!("format: npz, {} arrays\n", archive.len());
+    let mut out = format!("format: npz, {}\n", plural(archive.len(), "array"));
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -133,7 +133,11 @@ fn csv(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
     let rows = lines.len() - usize::from(has_header);
     let widths: Vec<usize> = lines.iter().map(|l| split_csv(l).len()).collect();
     let ragged = widths.iter().filter(|&&w| w != header.len()).count();
-    let mut out = format!("format: csv, {rows} rows, {} columns\n", header.len());
+    let mut out = format!(
+        "format: csv, {}, {}\n",
+        plural(rows, "row"),
+        plural(header.len(), "column")
+    );
     if has_header {
         // Cells holding a comma are shown quoted, as in the file.
         let cells: Vec<String> = header
@@ -184,9 +188,18 @@ fn safetensors(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
         .map(|(n, v)| (n, format!("{:?} {:?}", v.dtype(), v.shape())))
         .collect();
     tensors.sort();
-    let mut out = format!("format: safetensors, {} tensors\n", tensors.len());
+    let mut out = format!("format: safetensors, {}\n", plural(tensors.len(), "tensor"));
     for (n, what) in tensors {
         let _ = writeln!(out, "  {n}: {what}");
     }
     Ok(out)
+}
+
+/// `1 row`, `3 rows`.
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
 }

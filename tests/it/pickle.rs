@@ -508,6 +508,14 @@ fn shared_references_and_deep_nesting_are_bounded() {
     bomb.push(b'.');
     let e = read_pickle(&bomb).unwrap_err();
     assert!(e.message.contains("too many values"), "{e}");
+    // One 1 MB bytes object referenced 100,000 times would copy 100 GB.
+    let mut many = b"\x80\x04B\x00\x00\x10\x00".to_vec();
+    many.extend(std::iter::repeat_n(0u8, 1 << 20));
+    many.extend(b"\x94](");
+    many.extend(std::iter::repeat_n([b'h', 0], 100_000).flatten());
+    many.extend(b"e.");
+    let e = read_pickle(&many).unwrap_err();
+    assert!(e.message.contains("too many values"), "{e}");
     // Ten thousand nested lists are refused before any recursion gets deep.
     let mut deep = b"\x80\x02".to_vec();
     deep.extend(std::iter::repeat_n(b']', 10_000));
@@ -543,6 +551,30 @@ fn exercise(data: &[u8]) -> bool {
     true
 }
 
+/// One to three byte flips or random bytes, or a chunk of the file copied over another place (which makes
+/// opcode sequences no pickler writes).
+fn mutate(data: &[u8], rng: &mut Lcg) -> Vec<u8> {
+    let mut out = data.to_vec();
+    if rng.below(4) == 0 {
+        let (from, to) = (rng.below(out.len()), rng.below(out.len()));
+        let len = (1 + rng.below(16))
+            .min(out.len() - from)
+            .min(out.len() - to);
+        let chunk = out[from..from + len].to_vec();
+        out[to..to + len].copy_from_slice(&chunk);
+        return out;
+    }
+    for _ in 0..1 + rng.below(3) {
+        let i = rng.below(out.len());
+        out[i] = if rng.below(2) == 0 {
+            out[i] ^ (1 << rng.below(8))
+        } else {
+            rng.below(256) as u8
+        };
+    }
+    out
+}
+
 #[test]
 fn truncated_and_corrupted_pickles_never_panic() {
     let small = [
@@ -555,7 +587,12 @@ fn truncated_and_corrupted_pickles_never_panic() {
         "extra/misc_np2_p0.pkl",
         "extra/py2_style.pkl",
     ];
-    let mut rng = Lcg(2024);
+    // FUSEC_FUZZ_ROUNDS multiplies the mutations per file for a longer hunt (default 1).
+    let rounds: usize = std::env::var("FUSEC_FUZZ_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    let mut rng = Lcg(2024 + rounds as u64);
     let (mut n_variants, mut n_ok) = (0, 0);
     for name in small {
         let data = bytes(name);
@@ -563,17 +600,8 @@ fn truncated_and_corrupted_pickles_never_panic() {
             n_ok += usize::from(exercise(&data[..cut]));
             n_variants += 1;
         }
-        for _ in 0..400 {
-            let mut flipped = data.clone();
-            for _ in 0..1 + rng.below(3) {
-                let i = rng.below(flipped.len());
-                flipped[i] = if rng.below(2) == 0 {
-                    flipped[i] ^ (1 << rng.below(8))
-                } else {
-                    rng.below(256) as u8
-                };
-            }
-            n_ok += usize::from(exercise(&flipped));
+        for _ in 0..400 * rounds {
+            n_ok += usize::from(exercise(&mutate(&data, &mut rng)));
             n_variants += 1;
         }
     }
@@ -608,6 +636,32 @@ fn inspect_npy_csv_and_unknown_files() {
     let npy = fusec::data::npy::write_npy(&[1.0, f64::NAN, 3.0, 4.0], &[2, 2], false);
     let out = inspect_bytes("x.npy", &npy).unwrap();
     assert!(out.contains("<f8 [2, 2], 1 NaN, 0 inf"), "{out}");
+    let mut npz = std::io::Cursor::new(Vec::new());
+    {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(&mut npz);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("x.npy", options).unwrap();
+        zip.write_all(&npy).unwrap();
+        zip.start_file("y.npy", options).unwrap();
+        zip.write_all(&fusec::data::npy::write_npy(&[1.0, 2.0, 3.0], &[3], true))
+            .unwrap();
+        zip.finish().unwrap();
+    }
+    let out = inspect_bytes("xy.npz", npz.get_ref()).unwrap();
+    insta::assert_snapshot!("inspect_npz", out);
+    let st = safetensors::serialize(
+        [(
+            "w",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8])
+                .unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    let out = inspect_bytes("m.safetensors", &st).unwrap();
+    assert!(out.contains("1 tensor\n  w: F32 [2]"), "{out}");
     let out = inspect_bytes("t.csv", b"a,b,\"c,d\"\n1,2,3\n4,5,6\n7,8\n").unwrap();
     insta::assert_snapshot!("inspect_csv", out);
     let e = inspect_bytes("notes.txt", b"hello").unwrap_err();

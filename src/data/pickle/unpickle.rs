@@ -69,6 +69,13 @@ pub(super) enum Built {
 /// Deepest nesting of containers a pickle may have; deeper ones (or cycles) are refused, not recursed into.
 const MAX_DEPTH: usize = 200;
 
+/// What materializing the value tree may still create: nodes, and bytes of copied strings and bytes
+/// (array buffers are shared, not copied).
+struct Budget {
+    nodes: usize,
+    bytes: usize,
+}
+
 pub(super) struct Machine<'a> {
     input: &'a [u8],
     pos: usize,
@@ -93,8 +100,13 @@ pub fn read_pickle(bytes: &[u8]) -> Result<Value, PickleError> {
         let op = m.take(1).map_err(|e| e.at(start))?[0];
         match m.step(op) {
             Ok(Some(root)) => {
-                // Shared references are copied into the tree; the budget bounds what a small file can expand to.
-                let mut budget = 1_000_000 + 16 * bytes.len();
+                // Shared references are copied into the tree; the budget bounds what a small file can
+                // expand to: a pickle naming one large string a million times must not allocate a
+                // million copies.
+                let mut budget = Budget {
+                    nodes: 1_000_000 + 16 * bytes.len(),
+                    bytes: (1 << 24) + 2 * bytes.len(),
+                };
                 return m
                     .to_value(root, 0, &mut budget)
                     .map_err(|msg| malformed(msg).at(start));
@@ -468,17 +480,22 @@ impl<'a> Machine<'a> {
         Ok(None)
     }
 
-    /// Turns an arena object into a value tree; `budget` counts the nodes still allowed.
-    fn to_value(&self, id: Id, depth: usize, budget: &mut usize) -> Result<Value, String> {
+    /// Turns an arena object into a value tree, within `budget`.
+    fn to_value(&self, id: Id, depth: usize, budget: &mut Budget) -> Result<Value, String> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "values nested deeper than {MAX_DEPTH} levels (or a cycle)"
             ));
         }
-        *budget = budget
-            .checked_sub(1)
-            .ok_or("the pickle expands to too many values")?;
-        let many = |ids: &[Id], budget: &mut usize| -> Result<Vec<Value>, String> {
+        let copied = match self.obj(id) {
+            Obj::Str(s) => s.len(),
+            Obj::Bytes(b) => b.len(),
+            _ => 0,
+        };
+        let too_many = "the pickle expands to too many values";
+        budget.nodes = budget.nodes.checked_sub(1).ok_or(too_many)?;
+        budget.bytes = budget.bytes.checked_sub(copied).ok_or(too_many)?;
+        let many = |ids: &[Id], budget: &mut Budget| -> Result<Vec<Value>, String> {
             ids.iter()
                 .map(|&i| self.to_value(i, depth + 1, budget))
                 .collect()
