@@ -49,7 +49,10 @@ pub fn reshape(x: &TensorType, target: &[Target]) -> Rule<TensorType> {
         (0, 0) if in_fixed == out_fixed => None,
         (1, 0) if out_fixed > 0 && in_fixed % out_fixed == 0 => {
             let n = i64::try_from(in_fixed / out_fixed).ok();
-            Some(Dim::Fixed(super::rules::bounded(n, "reshape: the inferred dim")?))
+            Some(Dim::Fixed(super::rules::bounded(
+                n,
+                "reshape: the inferred dim",
+            )?))
         }
         // The `-1` stands for exactly one leftover symbol when the fixed parts agree.
         (1, 1) if in_fixed == out_fixed => Some(Dim::Sym(left_syms[0].clone())),
