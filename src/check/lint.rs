@@ -105,7 +105,6 @@ impl Lint for UnusedBlockOutput {
 
 /// Whether any node reads this output port.
 fn value_has_users(model: &Model, v: Value) -> bool {
-    use petgraph::visit::EdgeRef;
     model
         .graph
         .inner

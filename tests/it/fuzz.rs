@@ -109,8 +109,20 @@ fn mutate(rng: &mut SeededRng, text: &str) -> String {
             // A different number where a number is: exercises the shape checker rather than the parser.
             5 => {
                 if let Some(start) = (at..len).find(|i| bytes[*i].is_ascii_digit()) {
-                    let end = (start..len).find(|i| !bytes[*i].is_ascii_digit()).unwrap_or(len);
-                    let n = ["0", "1", "2", "3", "7", "64", "100000"][pick(rng, 7)];
+                    let end = (start..len)
+                        .find(|i| !bytes[*i].is_ascii_digit())
+                        .unwrap_or(len);
+                    let n = [
+                        "0",
+                        "1",
+                        "2",
+                        "3",
+                        "7",
+                        "64",
+                        "100000",
+                        "3037000500",
+                        "4611686018427387904",
+                    ][pick(rng, 9)];
                     bytes.splice(start..end, n.bytes());
                 }
             }
