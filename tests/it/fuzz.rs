@@ -7,8 +7,8 @@ use fusec::diag::render;
 use fusec::front::compile_source;
 use fusec::rng::SeededRng;
 
-/// Variants per seed file; with the examples and the stdlib this gives well over 10,000 programs.
-const VARIANTS_PER_FILE: usize = 1700;
+/// Variants in all, spread evenly over the seed files (so more examples do not make the test slower).
+const VARIANTS: usize = 10_200;
 
 const PIECES: &[&str] = &[
     "{",
@@ -105,7 +105,27 @@ fn mutate(rng: &mut SeededRng, text: &str) -> String {
         let len = bytes.len();
         let at = pick(rng, len + 1);
         let span = 1 + pick(rng, 12);
-        match pick(rng, 5) {
+        match pick(rng, 6) {
+            // A different number where a number is: exercises the shape checker rather than the parser.
+            5 => {
+                if let Some(start) = (at..len).find(|i| bytes[*i].is_ascii_digit()) {
+                    let end = (start..len)
+                        .find(|i| !bytes[*i].is_ascii_digit())
+                        .unwrap_or(len);
+                    let n = [
+                        "0",
+                        "1",
+                        "2",
+                        "3",
+                        "7",
+                        "64",
+                        "100000",
+                        "3037000500",
+                        "4611686018427387904",
+                    ][pick(rng, 9)];
+                    bytes.splice(start..end, n.bytes());
+                }
+            }
             0 => {
                 let end = (at + span).min(len);
                 bytes.drain(at..end);
@@ -143,10 +163,11 @@ fn mutate(rng: &mut SeededRng, text: &str) -> String {
 #[test]
 fn mutated_examples_never_panic_and_always_end_in_ok_or_a_diagnostic() {
     let seeds = seeds();
+    let per_file = VARIANTS.div_ceil(seeds.len());
     let mut rng = SeededRng::new(20210419);
     let (mut ok, mut failed, mut total) = (0, 0, 0);
     for (i, seed) in seeds.iter().enumerate() {
-        for v in 0..VARIANTS_PER_FILE {
+        for v in 0..per_file {
             let text = mutate(&mut rng, seed);
             let result = catch_unwind(AssertUnwindSafe(|| {
                 compile_source("main.fuse", &text, &[], v % 2 == 0)

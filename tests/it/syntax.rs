@@ -106,3 +106,10 @@ fn deep_nesting_and_long_chains_are_limited() {
     let ok = format!("model M {{\n  y = x{}\n}}\n", " + x".repeat(100));
     assert!(!check(&ok).contains("fusec::limit"), "{}", check(&ok));
 }
+
+#[test]
+fn one_syntax_error_per_broken_item() {
+    insta::assert_snapshot!(check(
+        "block F(x: f32[B, D] -> f32[B, D] {\n  return x\n}\n\nmodel M {\n  input x: f32[B, 4]\n  y = relu(x))\n}\n\nmodel N {\n  input x: f32[B, 4]\n  output y = relu(x)\n}\n"
+    ));
+}
