@@ -158,18 +158,53 @@ pub fn report_grad_problems(
 
 /// The labels of a classification task must index the output's classes: a model with 3 logits cannot learn
 /// 10 classes. Checked on the loaded values, so it also catches files whose labels exceed a `classes` declaration.
-pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate::check::Shapes, data: &Dataset) -> Diagnostics {
+pub fn task_fits_data(
+    plan: &TrainPlan,
+    model: &crate::ir::Model,
+    shapes: &crate::check::Shapes,
+    data: &Dataset,
+) -> Diagnostics {
     let mut diags = Diagnostics::default();
-    let Some(out) = model.output_value(&plan.task.output) else { return diags };
-    let Some(width) = shapes.ty(out).and_then(|t| t.dims.last()).and_then(|d| d.fixed()) else { return diags };
+    let Some(out) = model.output_value(&plan.task.output) else {
+        return diags;
+    };
+    let Some(width) = shapes
+        .ty(out)
+        .and_then(|t| t.dims.last())
+        .and_then(|d| d.fixed())
+    else {
+        return diags;
+    };
     let classes = match plan.task.kind {
         crate::ir::TaskKind::Classification => width,
         crate::ir::TaskKind::BinaryPerLabel => 2,
         crate::ir::TaskKind::Regression => return diags,
+        // Target ids index the decoder's vocabulary: the data's vocabulary must fit the model's `vocab`.
+        crate::ir::TaskKind::Translation => {
+            let have = data
+                .texts
+                .get(&plan.task.target)
+                .map(|t| t.vocab.len() as i64);
+            if let Some(n) = have.filter(|n| *n > width) {
+                diags.push(
+                    Diagnostic::error(
+                        "fusec::train::vocab",
+                        format!("the target `{}` has a vocabulary of {n} tokens, but `{}` scores {width}", plan.task.target, plan.task.output),
+                    )
+                    .label(plan.task.span, "this task")
+                    .help(format!("raise the decoder's `vocab` to at least {n}, or cap the field with `max_vocab = {width}`")),
+                );
+            }
+            return diags;
+        }
     };
-    let Some(field) = data.fields.get(&plan.task.target) else { return diags };
+    let Some(field) = data.fields.get(&plan.task.target) else {
+        return diags;
+    };
     if let crate::data::FieldValues::I64(values) = &field.values {
-        let (lo, hi) = values.iter().fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        let (lo, hi) = values
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         if !values.is_empty() && (lo < 0 || hi >= classes) {
             diags.push(
                 Diagnostic::error(
@@ -190,7 +225,13 @@ pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate
 /// `fusec check --grad`: the gradient-flow check of `run`, alone: one training batch forward and backward
 /// through every step of the plan. Exit code 1 when a parameter gets no usable gradient.
 pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
-    let Prepared { compiled, model_index, plan, data, .. } = match compile_for_training(file, sets, json) {
+    let Prepared {
+        compiled,
+        model_index,
+        plan,
+        data,
+        ..
+    } = match compile_for_training(file, sets, json) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -199,18 +240,36 @@ pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
         let model = &compiled.program.models[model_index];
         let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
         let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
-        let objectives = crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
+        let objectives =
+            crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
         let assigned = crate::run::assign_params(&plan, &net)?;
-        let assignment = assigned.iter().map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect())).collect();
-        let probe: Vec<usize> = data.train.iter().copied().take(plan.batch_size.max(2)).collect();
+        let assignment = assigned
+            .iter()
+            .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+            .collect();
+        let probe: Vec<usize> = data
+            .train
+            .iter()
+            .copied()
+            .take(plan.batch_size.max(2))
+            .collect();
         let inputs = crate::run::batch_inputs(&net, &data, &probe)?;
-        let problems = crate::run::gradient_flow(&net, &objectives, &assignment, &inputs, &crate::rng::SeededRng::stream(plan.seed, 3))?;
+        let problems = crate::run::gradient_flow(
+            &net,
+            &objectives,
+            &assignment,
+            &inputs,
+            &crate::rng::SeededRng::stream(plan.seed, 3),
+        )?;
         Ok((net, problems))
     })();
     match result {
         Ok((net, problems)) if problems.is_empty() => {
             if !json {
-                println!("gradient flow ok: all {} trainable parameters receive gradients", net.trainable().len());
+                println!(
+                    "gradient flow ok: all {} trainable parameters receive gradients",
+                    net.trainable().len()
+                );
             }
             0
         }
