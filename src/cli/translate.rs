@@ -74,7 +74,13 @@ pub fn translate(args: &TranslateArgs, sets: &[(String, String)], json: bool) ->
         }
     };
     let path = args.file.to_string_lossy().to_string();
-    let compiled = match compile(&FsLoader, &path, sets, true) {
+    // The model must be compiled with the run's `--set` overrides; without new ones, reuse the run's.
+    let saved = if sets.is_empty() {
+        run_overrides(&args.checkpoint)
+    } else {
+        sets.to_vec()
+    };
+    let compiled = match compile(&FsLoader, &path, &saved, true) {
         Ok(c) => c,
         Err(failed) => {
             print_diagnostics(&failed.diagnostics, &failed.sources, json);
@@ -132,6 +138,21 @@ pub fn translate(args: &TranslateArgs, sets: &[(String, String)], json: bool) ->
         Ok(out) => write_output(args.output.as_deref(), &out),
         Err(e) => run_error(&e, sources, json),
     }
+}
+
+/// The `--set` overrides recorded in the run's `config.json` (none if it cannot be read).
+fn run_overrides(run_dir: &Path) -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string(run_dir.join("config.json")) else {
+        return Vec::new();
+    };
+    let Ok(config) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let list = config["overrides"].as_array().cloned().unwrap_or_default();
+    list.iter()
+        .filter_map(|v| v.as_str()?.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn write_output(path: Option<&Path>, lines: &[String]) -> i32 {

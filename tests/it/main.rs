@@ -9,6 +9,7 @@ mod diagnostics;
 mod fuzz;
 mod lower;
 mod metrics;
+mod mmt;
 mod mmt_decode;
 mod nn_activation;
 mod nn_attention;
