@@ -15,6 +15,7 @@ mod nn_activation;
 mod nn_attention;
 mod nn_bench;
 mod nn_conv;
+mod nn_decoder;
 mod nn_fusion;
 mod nn_ganfusion;
 mod nn_loss;
