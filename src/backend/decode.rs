@@ -108,6 +108,37 @@ struct Live {
     row: usize,
 }
 
+/// The last token of every live hypothesis (BOS for empty ones), indexed by its row in the state.
+fn last_tokens(live: &[Vec<Live>]) -> Vec<u32> {
+    let rows = live.iter().flatten().map(|l| l.row + 1).max().unwrap_or(0);
+    let mut prev = vec![BOS; rows];
+    for l in live.iter().flatten() {
+        prev[l.row] = l.hyp.tokens.last().copied().unwrap_or(BOS);
+    }
+    prev
+}
+
+/// The `k` best one-token continuations of a row's beams (by summed log-probability), with their parent rows.
+fn best_continuations(beams: &[Live], logp: &[Vec<f32>], k: usize) -> Vec<(Hypothesis, usize)> {
+    let mut cand: Vec<(Hypothesis, usize)> = Vec::new();
+    for l in beams {
+        for (w, lp) in top_k(&logp[l.row], k) {
+            let mut h = l.hyp.clone();
+            h.score += f64::from(lp);
+            if w == EOS {
+                h.finished = true;
+            } else {
+                h.tokens.push(w);
+            }
+            cand.push((h, l.row));
+        }
+    }
+    // Stable: ties keep beam order, then token order.
+    cand.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+    cand.truncate(k);
+    cand
+}
+
 fn normalized(h: &Hypothesis, alpha: f64) -> f64 {
     let len = h.tokens.len() + usize::from(h.finished);
     h.score / (len.max(1) as f64).powf(alpha)
@@ -140,36 +171,14 @@ pub fn beam_search<S: Stepper>(
     let mut done: Vec<Vec<Hypothesis>> = vec![Vec::new(); n];
     let mut state = state;
     for _ in 0..opts.max_len {
-        let prev: Vec<(usize, u32)> = live
-            .iter()
-            .flatten()
-            .map(|l| (l.row, l.hyp.tokens.last().copied().unwrap_or(BOS)))
-            .collect();
-        if prev.is_empty() {
+        let prev_tokens = last_tokens(&live);
+        if prev_tokens.is_empty() {
             break;
-        }
-        let mut prev_tokens = vec![BOS; prev.iter().map(|p| p.0 + 1).max().unwrap_or(0)];
-        for (row, t) in &prev {
-            prev_tokens[*row] = *t;
         }
         let (logp, next) = s.step(&prev_tokens, &state)?;
         let mut rows = Vec::new();
         for (i, beams) in live.iter_mut().enumerate() {
-            let mut cand: Vec<(Hypothesis, usize)> = Vec::new();
-            for l in beams.iter() {
-                for (w, lp) in top_k(&logp[l.row], k) {
-                    let mut h = l.hyp.clone();
-                    h.score += f64::from(lp);
-                    if w == EOS {
-                        h.finished = true;
-                    } else {
-                        h.tokens.push(w);
-                    }
-                    cand.push((h, l.row));
-                }
-            }
-            cand.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
-            cand.truncate(k);
+            let cand = best_continuations(beams, &logp, k);
             let mut keep = Vec::new();
             for (h, parent) in cand {
                 if h.finished {

@@ -247,6 +247,44 @@ pub(super) fn split_by_column(
     s
 }
 
+/// The field's vocabulary: read from `vocab = "file"`, or built on the training examples.
+fn vocabulary(
+    f: &FieldSpec,
+    o: &TextOptions,
+    words: &[Vec<String>],
+    train: &[usize],
+    dir: &Path,
+) -> Result<Vocab, Diagnostic> {
+    match &o.vocab {
+        Some(file) => Vocab::load(&dir.join(file)).map_err(|m| {
+            error(f, "fusec::data::vocab", m).help(
+                "a vocabulary file lists one token per line, starting with <pad> <s> </s> <unk>; leave \
+                 `vocab` out to build one from the training split",
+            )
+        }),
+        None => {
+            let train_words = train.iter().filter_map(|i| words.get(*i));
+            Ok(Vocab::build(
+                train_words.map(|w| w.as_slice()),
+                o.min_freq,
+                o.max_vocab,
+            ))
+        }
+    }
+}
+
+/// Token ids padded with PAD to the longest sentence: `(values, width)`.
+fn padded(ids: &[Vec<u32>]) -> (Vec<f64>, usize) {
+    let width = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let mut values = vec![0.0f64; ids.len() * width];
+    for (i, seq) in ids.iter().enumerate() {
+        for (j, id) in seq.iter().enumerate() {
+            values[i * width + j] = f64::from(*id);
+        }
+    }
+    (values, width)
+}
+
 /// Builds the vocabularies (training split only), encodes and pads every text field, fills its lengths fields,
 /// and drops training examples longer than a field's `max_len`. Returns the text fields and the number of
 /// training examples dropped.
@@ -270,59 +308,40 @@ pub(super) fn finish_text(
             .iter()
             .map(|l| tokenize(l, o.lowercase, o.punct))
             .collect();
-        let vocab = match &o.vocab {
-            Some(file) => match Vocab::load(&dir.join(file)) {
-                Ok(v) => v,
-                Err(m) => {
-                    diags.push(error(f, "fusec::data::vocab", m).help("a vocabulary file lists one token per line, starting with <pad> <s> </s> <unk>; leave `vocab` out to build one from the training split"));
-                    continue;
-                }
-            },
-            None => Vocab::build(
-                splits
-                    .train
-                    .iter()
-                    .filter_map(|i| words.get(*i))
-                    .map(|w| w.as_slice()),
-                o.min_freq,
-                o.max_vocab,
-            ),
+        let vocab = match vocabulary(f, o, &words, &splits.train, dir) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
         };
         let ids: Vec<Vec<u32>> = words
             .iter()
             .map(|w| vocab.encode(w, o.bos, o.eos))
             .collect();
-        let width = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let mut values = vec![0.0f64; ids.len() * width];
-        for (i, seq) in ids.iter().enumerate() {
-            for (j, id) in seq.iter().enumerate() {
-                values[i * width + j] = f64::from(*id);
-            }
-            if o.max_len.is_some_and(|m| seq.len() > m) {
-                if let Some(t) = too_long.get_mut(i) {
-                    *t = true;
-                }
-            }
+        for (flag, seq) in too_long.iter_mut().zip(&ids) {
+            *flag |= o.max_len.is_some_and(|m| seq.len() > m);
         }
+        let (values, width) = padded(&ids);
         lengths.insert(f.name.clone(), ids.iter().map(Vec::len).collect());
-        loaded.insert(
-            f.name.clone(),
-            Loaded {
-                values,
-                example_shape: vec![width],
-                n: ids.len(),
-                dtype: f.dtype,
-                per_split: r.per_split,
-                replaced: 0,
-                files: r.files.clone(),
-            },
-        );
+        let l = Loaded {
+            values,
+            example_shape: vec![width],
+            n: ids.len(),
+            dtype: f.dtype,
+            per_split: r.per_split,
+            replaced: 0,
+            files: r.files.clone(),
+        };
+        loaded.insert(f.name.clone(), l);
+        let lines = r.lines.clone();
+        let options = o.clone();
         texts.insert(
             f.name.clone(),
             TextField {
                 vocab,
-                lines: r.lines.clone(),
-                options: o.clone(),
+                lines,
+                options,
             },
         );
     }

@@ -216,7 +216,11 @@ pub fn next_token_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Ten
         .broadcast_eq(&classes)?
         .to_dtype(logp.dtype())?;
     let keep = gold.ne(0i64)?.to_dtype(logp.dtype())?;
-    let count = keep.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.max(1.0);
+    let count = keep
+        .sum_all()?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?
+        .max(1.0);
     let picked = logp.mul(&one_hot)?.sum(D::Minus1)?.mul(&keep)?.sum_all()?;
     picked.affine(-1.0 / count, 0.0)
 }
