@@ -331,3 +331,91 @@ fn unknown_vocabulary_files_are_diagnostics() {
     assert!(err.contains("checkpoints/best"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tiny How2-layout folder: `{split}/text.lc.nopunct.spm5000.{en,pt}` (SentencePiece pieces) and
+/// `{split}/action_meanpool.npy`.
+fn how2_folder(name: &str) -> PathBuf {
+    let dir = temp(name);
+    let words = [
+        ("\u{2581}how \u{2581}to", "\u{2581}como"),
+        (
+            "\u{2581}tie \u{2581}a \u{2581}knot",
+            "\u{2581}dar \u{2581}um \u{2581}nó",
+        ),
+        (
+            "\u{2581}cook \u{2581}rice",
+            "\u{2581}cozinhar \u{2581}arroz",
+        ),
+    ];
+    for (split, n) in [("train_tr95", 30), ("train_cv05", 6), ("dev5_test", 6)] {
+        std::fs::create_dir_all(dir.join(split)).unwrap();
+        let (mut en, mut pt) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let (a, b) = (words[0], words[1 + i % 2]);
+            en.push(format!("{} {}", a.0, b.0));
+            pt.push(format!("{} {}", a.1, b.1));
+        }
+        std::fs::write(
+            dir.join(format!("{split}/text.lc.nopunct.spm5000.en")),
+            en.join("\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{split}/text.lc.nopunct.spm5000.pt")),
+            pt.join("\n"),
+        )
+        .unwrap();
+        write_npy(
+            &dir.join(format!("{split}/action_meanpool.npy")),
+            n,
+            2048,
+            n as u64,
+        );
+    }
+    dir
+}
+
+#[test]
+fn how2_layout_trains_gan_fusion_and_translates_merged_pieces() {
+    let dir = how2_folder("how2");
+    let set = format!("data.path={}", dir.display());
+    let run = dir.join("run");
+    let (code, out, err) = fusec(&[
+        "--set",
+        &set,
+        "--set",
+        "hidden=16",
+        "--set",
+        "epochs=2",
+        "--set",
+        "src_vocab=32",
+        "--set",
+        "tgt_vocab=32",
+        "run",
+        "examples/mmt/how2_gan.fuse",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("train 30, valid 6, test 6"), "{err}");
+    std::fs::write(
+        dir.join("in.txt"),
+        "\u{2581}how \u{2581}to \u{2581}cook \u{2581}rice\n",
+    )
+    .unwrap();
+    write_npy(&dir.join("in.npy"), 1, 2048, 1);
+    let (code, out, err) = fusec(&[
+        "translate",
+        "examples/mmt/how2_gan.fuse",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--input",
+        dir.join("in.txt").to_str().unwrap(),
+        "--features",
+        dir.join("in.npy").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!out.contains('\u{2581}'), "pieces are merged: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
