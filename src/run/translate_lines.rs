@@ -20,7 +20,8 @@ const BATCH: usize = 128;
 enum Feed {
     Text(Vocab, TextOptions),
     Lengths(String),
-    Features,
+    /// With the per-example dims the data declares.
+    Features(Vec<crate::ir::DimExpr>),
 }
 
 fn feeds(
@@ -47,13 +48,13 @@ fn feeds(
         let feed = match &field.source.kind {
             SourceKind::Text(o) => Feed::Text(load_vocab(run_dir, &input.name)?, o.clone()),
             SourceKind::Lengths { of } => Feed::Lengths(of.clone()),
-            _ => Feed::Features,
+            _ => Feed::Features(field.dims.clone()),
         };
         out.push((input.name.clone(), feed));
     }
     let n_features = out
         .iter()
-        .filter(|(_, f)| matches!(f, Feed::Features))
+        .filter(|(_, f)| matches!(f, Feed::Features(_)))
         .count();
     if n_features > 1 {
         return Err(RunError::Config(format!(
@@ -87,6 +88,34 @@ fn feature_batch(
     Ok(Tensor::from_vec(v, shape, &net.device)?)
 }
 
+/// The features' example shape must be the one the data declares (`f32[2048]`, `f32[32, 32, 3]`).
+fn check_feature_shape(feeds: &[(String, Feed)], f: &RawArray) -> Result<(), RunError> {
+    for (name, feed) in feeds {
+        let Feed::Features(dims) = feed else {
+            continue;
+        };
+        let want: Vec<Option<usize>> = dims
+            .iter()
+            .map(|d| match d {
+                crate::ir::DimExpr::Const(n) => Some(*n as usize),
+                _ => None,
+            })
+            .collect();
+        let have = &f.shape[1.min(f.shape.len())..];
+        let fits = have.len() == want.len()
+            && have
+                .iter()
+                .zip(&want)
+                .all(|(h, w)| w.is_none_or(|w| w == *h));
+        if !fits {
+            return Err(RunError::Config(format!(
+                "the features are examples of shape {have:?}, but the model's `{name}` field is {want:?} per example"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Translates `lines` (one source sentence each) with `features` row i for line i when the model reads
 /// features. Returns one detokenized translation per line.
 pub fn translate_lines(
@@ -106,7 +135,7 @@ pub fn translate_lines(
         f.name == plan.task.target && matches!(&f.source.kind, SourceKind::Text(o) if o.pieces)
     });
     let feeds = feeds(net, plan, spec, run_dir)?;
-    let needs_features = feeds.iter().any(|(_, f)| matches!(f, Feed::Features));
+    let needs_features = feeds.iter().any(|(_, f)| matches!(f, Feed::Features(_)));
     let features = match (needs_features, features) {
         (false, _) => None,
         (true, None) => return Err(RunError::Config("the model reads visual features: pass them with `--features FILE.npy`".into())),
@@ -119,6 +148,9 @@ pub fn translate_lines(
         }
         (true, Some(f)) => Some(f),
     };
+    if let Some(f) = features {
+        check_feature_shape(&feeds, f)?;
+    }
     let stats = load_standardization(run_dir)?;
     let mut out = Vec::with_capacity(lines.len());
     for start in (0..lines.len()).step_by(BATCH) {
@@ -145,7 +177,7 @@ pub fn translate_lines(
                         Tensor::from_vec(flat, (ids.len(), width), &net.device)?,
                     );
                 }
-                Feed::Features => {
+                Feed::Features(_) => {
                     if let Some(f) = features {
                         inputs.insert(
                             name.clone(),
