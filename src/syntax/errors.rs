@@ -83,6 +83,11 @@ fn expected_words(expected: &[Rule], close: Option<char>) -> Vec<&'static str> {
     let mut words: Vec<&str> = expected.iter().filter_map(|r| describe(*r)).collect();
     words.sort_unstable();
     words.dedup();
+    if words.contains(&"a statement") {
+        // After a complete statement every postfix token is possible too; naming them all hides the point.
+        let continuation = ["`(`", "`..`", "`.`", "`[`", "`|>`", "a comparison", "a name", "`or`", "`and`"];
+        words.retain(|w| !continuation.contains(w));
+    }
     match close {
         Some(']') | Some(')') => {
             words.retain(|w| *w != "an operator" && *w != "a comparison");

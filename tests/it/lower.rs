@@ -699,3 +699,37 @@ fn runaway_loops_stop_with_a_diagnostic() {
     let out = check("model M {\n  input a: f32[B, 2]\n  k = 0\n  for i in 0..90000 {\n    for j in 0..90000 {\n      k = j\n    }\n  }\n  output o = relu(a)\n}\n");
     assert!(out.contains("fusec::limit::loop"), "{out}");
 }
+
+/// Relative imports resolve from the importing file's folder; each file sees only what it imports.
+#[test]
+fn imports_resolve_relative_to_the_importing_file() {
+    let loader = MemoryLoader::new()
+        .with(
+            "proj/main.fuse",
+            "import \"lib/enc.fuse\".{Enc}\nmodel M {\n  input a: f32[B, 4]\n  output z = Enc(a)\n}\n",
+        )
+        .with(
+            "proj/lib/enc.fuse",
+            "import std.encoders.Mlp\nimport \"../shared.fuse\".{Twice}\nblock Enc(x: f32[B, D]) -> f32[B, 6] {\n  return Twice(Mlp(x, sizes = [3]))\n}\n",
+        )
+        .with("proj/shared.fuse", "block Twice(x: f32[B, D]) -> f32[B, 2 * D] {\n  return linear(x, 2 * D)\n}\n");
+    let out = run(&loader, "proj/main.fuse", &[]);
+    assert!(
+        out.contains("z.twice_0.linear_0 = linear[out=(2 * dim(%1:0, 1))"),
+        "{out}"
+    );
+    // `Mlp` is visible in lib/enc.fuse, not in main.fuse.
+    let loader = loader.with(
+        "proj/main.fuse",
+        "import \"lib/enc.fuse\".{Enc}\nmodel M {\n  input a: f32[B, 4]\n  output z = Mlp(a, sizes = [2])\n}\n",
+    );
+    assert!(run(&loader, "proj/main.fuse", &[]).contains("unknown block or primitive `Mlp`"));
+}
+
+#[test]
+fn instance_arguments_inside_loops_can_be_set() {
+    let src = "import std.encoders.Mlp\nmodel M {\n  input a: f32[B, 4]\n  zs = [Mlp(a, sizes = [3]) for k in 0..2]\n  output z = concat(zs)\n}\n";
+    let out = check_with(src, &[("zs.1.sizes", "[5, 7]")]);
+    assert!(out.contains("zs.0.layer.0 = linear[out=3"), "{out}");
+    assert!(out.contains("zs.1.layer.1 = linear[out=7"), "{out}");
+}
