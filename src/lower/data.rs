@@ -2,7 +2,9 @@
 //! `--set data.path=...` (or `data.NAME.path=...`) overrides the base folder.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec};
+use crate::ir::{
+    DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec,
+};
 use crate::syntax::ast::{DataDecl, FieldDecl, Item};
 
 use super::modules::Module;

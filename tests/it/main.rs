@@ -5,6 +5,8 @@ mod check;
 mod corpus;
 mod data;
 mod diagnostics;
+mod fusion_parity;
+mod fusion_util;
 mod fuzz;
 mod lower;
 mod metrics;
