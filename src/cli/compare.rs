@@ -41,11 +41,7 @@ pub struct CompareRow {
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
+    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
     (mean, var.sqrt())
 }
 
@@ -60,37 +56,17 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
     let mut rows = Vec::new();
     let mut metric_name = args.metric.clone();
     for file in &args.files {
-        let method = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let mut row = CompareRow {
-            method: method.clone(),
-            params: 0,
-            flops: 0,
-            seconds: Vec::new(),
-            values: Vec::new(),
-        };
+        let method = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let mut row = CompareRow { method: method.clone(), params: 0, flops: 0, seconds: Vec::new(), values: Vec::new() };
         for seed in &args.seeds {
             let mut overrides = sets.to_vec();
             overrides.push(("seed".into(), seed.to_string()));
-            let Prepared {
-                compiled,
-                model_index,
-                plan,
-                data,
-                config,
-            } = match compile_for_training(file, &overrides, json) {
+            let Prepared { compiled, model_index, plan, data, config } = match compile_for_training(file, &overrides, json) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let metric = metric_name
-                .get_or_insert_with(|| plan.select.metric.clone())
-                .clone();
-            let (model, shapes) = (
-                &compiled.program.models[model_index],
-                &compiled.shapes[model_index],
-            );
+            let metric = metric_name.get_or_insert_with(|| plan.select.metric.clone()).clone();
+            let (model, shapes) = (&compiled.program.models[model_index], &compiled.shapes[model_index]);
             row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
             let opts = RunOptions {
                 run_dir: args.out.join(format!("{method}-seed{seed}")),
@@ -103,13 +79,10 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
             eprintln!("training {method} with seed {seed} ...");
             match train(model, shapes, &plan, &data, &opts, &mut |_| {}) {
                 Ok(outcome) => {
-                    let Some(report) = outcome.report else {
-                        continue;
-                    };
+                    let Some(report) = outcome.report else { continue };
                     row.params = report.params;
                     row.seconds.push(report.train_seconds);
-                    row.values
-                        .push(report.test_metric(&metric).unwrap_or(f64::NAN));
+                    row.values.push(report.test_metric(&metric).unwrap_or(f64::NAN));
                 }
                 Err(e) => return run_error(&e, &compiled.program.sources, json),
             }
@@ -123,11 +96,7 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
         eprintln!("error: cannot write the comparison files: {e}");
         return 1;
     }
-    println!(
-        "written: {} and {}",
-        args.out.join("compare.md").display(),
-        args.out.join("compare.csv").display()
-    );
+    println!("written: {} and {}", args.out.join("compare.md").display(), args.out.join("compare.csv").display());
     0
 }
 
@@ -139,30 +108,19 @@ pub fn markdown_table(rows: &[CompareRow], metric: &str, seeds: &[u64]) -> Strin
     for r in rows {
         let (m, sd) = mean_std(&r.values);
         let (t, _) = mean_std(&r.seconds);
-        s.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.4} ± {:.4} |\n",
-            r.method, r.params, r.flops, t, m, sd
-        ));
+        s.push_str(&format!("| {} | {} | {} | {:.1} | {:.4} ± {:.4} |\n", r.method, r.params, r.flops, t, m, sd));
     }
     s
 }
 
 fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut csv = format!(
-        "method,params,flops,train_seconds_mean,{metric}_mean,{metric}_std,{metric}_per_seed\n"
-    );
+    let mut csv = format!("method,params,flops,train_seconds_mean,{metric}_mean,{metric}_std,{metric}_per_seed\n");
     for r in rows {
         let (m, sd) = mean_std(&r.values);
         let (t, _) = mean_std(&r.seconds);
         let per: Vec<String> = r.values.iter().map(|v| format!("{v}")).collect();
-        csv.push_str(&format!(
-            "{},{},{},{t},{m},{sd},{}\n",
-            r.method,
-            r.params,
-            r.flops,
-            per.join(";")
-        ));
+        csv.push_str(&format!("{},{},{},{t},{m},{sd},{}\n", r.method, r.params, r.flops, per.join(";")));
     }
     std::fs::write(dir.join("compare.csv"), csv)?;
     std::fs::write(dir.join("compare.md"), md)

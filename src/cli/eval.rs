@@ -35,13 +35,7 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
             return 1;
         }
     };
-    let Prepared {
-        compiled,
-        model_index,
-        plan,
-        data,
-        ..
-    } = match compile_for_training(&args.file, sets, json) {
+    let Prepared { compiled, model_index, plan, data, .. } = match compile_for_training(&args.file, sets, json) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -57,18 +51,10 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
     };
     let result = (|| -> Result<Vec<(String, f64)>, RunError> {
         let model = &compiled.program.models[model_index];
-        let net = Network::build(
-            model,
-            &compiled.shapes[model_index],
-            &device,
-            &mut SeededRng::new(plan.seed),
-        )?;
+        let net = Network::build(model, &compiled.shapes[model_index], &device, &mut SeededRng::new(plan.seed))?;
         let which = if args.last { "last" } else { "best" };
         let dir = Checkpoint::find(&args.checkpoint, which).ok_or_else(|| {
-            RunError::Io(format!(
-                "{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?",
-                args.checkpoint.display()
-            ))
+            RunError::Io(format!("{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?", args.checkpoint.display()))
         })?;
         Checkpoint::load(&dir, &net, None)?;
         let objectives = Objectives::resolve(&plan, model).map_err(RunError::Config)?;
@@ -77,14 +63,9 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
     match result {
         Ok(metrics) => {
             if json {
-                let obj: serde_json::Map<String, serde_json::Value> = metrics
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                    .collect();
-                println!(
-                    "{}",
-                    serde_json::json!({ "split": args.split, "metrics": obj })
-                );
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    metrics.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+                println!("{}", serde_json::json!({ "split": args.split, "metrics": obj }));
             } else {
                 println!("{:<24} {:>12}", "metric", args.split);
                 for (k, v) in &metrics {

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use candle_core::Device;
 
-use super::{print_diagnostics, FsLoader};
 use crate::backend::Network;
 use crate::data::Dataset;
+use super::{print_diagnostics, FsLoader};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::front::{compile, Compiled};
 use crate::ir::TrainPlan;
@@ -28,30 +28,20 @@ pub fn device_from_flag(flag: &str) -> Result<Device, String> {
     match flag {
         "cpu" => Ok(Device::Cpu),
         f if f == "cuda" || f.starts_with("cuda:") => {
-            let ordinal = f
-                .strip_prefix("cuda:")
-                .map(|n| n.parse::<usize>())
-                .transpose()
-                .map_err(|_| {
-                    format!("`--device {f}`: the GPU index must be a number, as in `cuda:0`")
-                })?;
+            let ordinal = f.strip_prefix("cuda:").map(|n| n.parse::<usize>()).transpose().map_err(|_| {
+                format!("`--device {f}`: the GPU index must be a number, as in `cuda:0`")
+            })?;
             Device::new_cuda(ordinal.unwrap_or(0)).map_err(|e| {
                 format!("`--device {f}`: {e} (CUDA needs a build with `cargo build --release --features cuda` on a machine with the CUDA toolkit)")
             })
         }
-        other => Err(format!(
-            "unknown device `{other}`; use `cpu`, `cuda` or `cuda:N`"
-        )),
+        other => Err(format!("unknown device `{other}`; use `cpu`, `cuda` or `cuda:N`")),
     }
 }
 
 /// Compiles `file`, finds its plan, model and data set, checks the data against the model and loads it.
 /// On failure the diagnostics are printed and the exit code returned.
-pub fn compile_for_training(
-    file: &Path,
-    overrides: &[(String, String)],
-    json: bool,
-) -> Result<Prepared, i32> {
+pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: bool) -> Result<Prepared, i32> {
     let path = file.to_string_lossy().to_string();
     let compiled = match compile(&FsLoader, &path, overrides, true) {
         Ok(c) => c,
@@ -68,29 +58,15 @@ pub fn compile_for_training(
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
-    let Some(model_index) = compiled
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-    else {
-        let d = Diagnostic::error(
-            "fusec::train::model",
-            format!(
-                "the plan trains `{}`, which is not a model of this file",
-                plan.model
-            ),
-        )
-        .label(plan.span, "this plan");
+    let Some(model_index) = compiled.program.models.iter().position(|m| m.name == plan.model) else {
+        let d = Diagnostic::error("fusec::train::model", format!("the plan trains `{}`, which is not a model of this file", plan.model))
+            .label(plan.span, "this plan");
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
     let Some(spec) = compiled.program.data_spec(&plan.data).cloned() else {
-        let d = Diagnostic::error(
-            "fusec::train::data",
-            format!("the plan reads data `{}`, which is not declared", plan.data),
-        )
-        .label(plan.span, "this plan");
+        let d = Diagnostic::error("fusec::train::data", format!("the plan reads data `{}`, which is not declared", plan.data))
+            .label(plan.span, "this plan");
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
@@ -114,22 +90,11 @@ pub fn compile_for_training(
         "train": plan,
         "data": spec,
     });
-    Ok(Prepared {
-        compiled,
-        model_index,
-        plan,
-        data,
-        config,
-    })
+    Ok(Prepared { compiled, model_index, plan, data, config })
 }
 
 /// Prints the gradient-flow check's findings as warnings on the nodes that use each parameter.
-pub fn report_grad_problems(
-    problems: &[GradProblem],
-    net: &Network,
-    sources: &SourceMap,
-    json: bool,
-) {
+pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &SourceMap, json: bool) {
     let mut diags = Diagnostics::default();
     for p in problems {
         let what = match p.issue {

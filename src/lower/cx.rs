@@ -120,12 +120,9 @@ impl<'a> Cx<'a> {
             return Ok(());
         }
         if self.steps == MAX_STEPS + 1 {
-            let d = Diagnostic::error(
-                "fusec::limit::loop",
-                format!("loops unroll more than {MAX_STEPS} times"),
-            )
-            .label(span, "the limit was reached in this loop")
-            .help("loops unroll at compile time; nested loops multiply");
+            let d = Diagnostic::error("fusec::limit::loop", format!("loops unroll more than {MAX_STEPS} times"))
+                .label(span, "the limit was reached in this loop")
+                .help("loops unroll at compile time; nested loops multiply");
             self.report(d);
         }
         Err(())

@@ -2,9 +2,7 @@
 //! `--set data.path=...` (or `data.NAME.path=...`) overrides the base folder.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{
-    DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec,
-};
+use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec};
 use crate::syntax::ast::{DataDecl, FieldDecl, Item};
 
 use super::modules::Module;

@@ -63,12 +63,7 @@ fn files_in(dir: &str) -> Vec<String> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "fuse") {
-                out.push(
-                    p.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
             }
         }
     }
@@ -78,20 +73,13 @@ fn files_in(dir: &str) -> Vec<String> {
 
 #[test]
 fn every_stdlib_and_example_file_checks_clean() {
-    let files: Vec<String> = files_in("stdlib")
-        .into_iter()
-        .chain(files_in("examples"))
-        .collect();
+    let files: Vec<String> = files_in("stdlib").into_iter().chain(files_in("examples")).collect();
     assert!(files.len() >= 6, "{files:?}");
     for f in files {
         for optimize in [false, true] {
             match compile(&RootLoader, &f, &[], optimize) {
                 Ok(c) => {
-                    let errs: Vec<_> = c
-                        .warnings
-                        .iter()
-                        .map(|d| (d.code, d.message.clone()))
-                        .collect();
+                    let errs: Vec<_> = c.warnings.iter().map(|d| (d.code, d.message.clone())).collect();
                     assert!(errs.is_empty(), "{f}: {errs:?}");
                     for m in &c.program.models {
                         assert_eq!(verify(m), Ok(()), "{f}: model {}", m.name);
@@ -208,9 +196,5 @@ model M {
   output out = linear(x, 2)
 }
 "#;
-    assert!(
-        codes(src).contains(&"fusec::unused::input"),
-        "{:?}",
-        codes(src)
-    );
+    assert!(codes(src).contains(&"fusec::unused::input"), "{:?}", codes(src));
 }

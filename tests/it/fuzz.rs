@@ -11,79 +11,19 @@ use fusec::rng::SeededRng;
 const VARIANTS_PER_FILE: usize = 1700;
 
 const PIECES: &[&str] = &[
-    "{",
-    "}",
-    "(",
-    ")",
-    "[",
-    "]",
-    "=",
-    ",",
-    ".",
-    ":",
-    "+",
-    "-",
-    "*",
-    "/",
-    "@",
-    "|>",
-    "\"",
-    "..",
-    "\n",
-    " ",
-    "0",
-    "1",
-    "-1",
-    "64",
-    "999999999999999999999",
-    "B",
-    "T",
-    "_",
-    "f32",
-    "i64",
-    "x",
-    "model",
-    "block",
-    "input",
-    "output",
-    "loss",
-    "param",
-    "shared",
-    "for",
-    "in",
-    "if",
-    "else",
-    "return",
-    "import",
-    "std.",
-    "linear(",
-    "concat([",
-    "reshape(",
-    "len(",
-    "dim(",
-    "without(",
-    "...",
-    "//",
-    "1e400",
-    "0.0",
-    "true",
-    "\\",
-    "é",
+    "{", "}", "(", ")", "[", "]", "=", ",", ".", ":", "+", "-", "*", "/", "@", "|>", "\"", "..", "\n", " ", "0",
+    "1", "-1", "64", "999999999999999999999", "B", "T", "_", "f32", "i64", "x", "model", "block", "input", "output",
+    "loss", "param", "shared", "for", "in", "if", "else", "return", "import", "std.", "linear(", "concat([",
+    "reshape(", "len(", "dim(", "without(", "...", "//", "1e400", "0.0", "true", "\\", "é",
 ];
 
 fn seeds() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for dir in ["examples/mfeat", "stdlib"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
-        for f in files
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "fuse"))
-        {
+        for f in files.into_iter().filter(|p| p.extension().is_some_and(|x| x == "fuse")) {
             out.push(std::fs::read_to_string(f).unwrap());
         }
     }
@@ -148,25 +88,15 @@ fn mutated_examples_never_panic_and_always_end_in_ok_or_a_diagnostic() {
     for (i, seed) in seeds.iter().enumerate() {
         for v in 0..VARIANTS_PER_FILE {
             let text = mutate(&mut rng, seed);
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                compile_source("main.fuse", &text, &[], v % 2 == 0)
-            }));
+            let result = catch_unwind(AssertUnwindSafe(|| compile_source("main.fuse", &text, &[], v % 2 == 0)));
             total += 1;
             match result {
                 Ok(Ok(_)) => ok += 1,
                 Ok(Err(f)) => {
-                    assert!(
-                        f.diagnostics.has_errors(),
-                        "seed {i} variant {v}: failed without an error:\n{text}"
-                    );
+                    assert!(f.diagnostics.has_errors(), "seed {i} variant {v}: failed without an error:\n{text}");
                     if v % 16 == 0 {
-                        let r = catch_unwind(AssertUnwindSafe(|| {
-                            render(&f.diagnostics, &f.sources, false)
-                        }));
-                        assert!(
-                            r.is_ok(),
-                            "seed {i} variant {v}: rendering panicked:\n{text}"
-                        );
+                        let r = catch_unwind(AssertUnwindSafe(|| render(&f.diagnostics, &f.sources, false)));
+                        assert!(r.is_ok(), "seed {i} variant {v}: rendering panicked:\n{text}");
                     }
                     failed += 1;
                 }

@@ -518,13 +518,7 @@ train {
 fn set_overrides_train_model_and_instance_keys() {
     let out = check_with(
         SMALL,
-        &[
-            ("epochs", "7"),
-            ("optimizer.main.lr", "3e-4"),
-            ("latent", "12"),
-            ("fusion.dim", "5"),
-            ("data.path", "elsewhere"),
-        ],
+        &[("epochs", "7"), ("optimizer.main.lr", "3e-4"), ("latent", "12"), ("fusion.dim", "5"), ("data.path", "elsewhere")],
     );
     assert!(out.contains("epochs=7"), "{out}");
     assert!(out.contains("lr: 0.0003"), "{out}");
@@ -540,10 +534,7 @@ fn unknown_set_key_suggests_a_valid_one() {
 
 #[test]
 fn set_value_of_the_wrong_type() {
-    insta::assert_snapshot!(check_with(
-        SMALL,
-        &[("latent", "\"big\""), ("epochs", "2.5")]
-    ));
+    insta::assert_snapshot!(check_with(SMALL, &[("latent", "\"big\""), ("epochs", "2.5")]));
 }
 
 #[test]
@@ -551,14 +542,8 @@ fn shared_instances_share_parameter_paths() {
     let out = check(
         "model M {\n  input a: f32[B, 4]\n  input b: f32[B, 4]\n  proj = shared linear(out = 3)\n  pa = proj(a)\n  pb = proj(b)\n  output s = pa + pb\n}\n",
     );
-    assert!(
-        out.contains("pa = linear[out=3, bias=true](%0:0) params=proj"),
-        "{out}"
-    );
-    assert!(
-        out.contains("pb = linear[out=3, bias=true](%1:0) params=proj"),
-        "{out}"
-    );
+    assert!(out.contains("pa = linear[out=3, bias=true](%0:0) params=proj"), "{out}");
+    assert!(out.contains("pb = linear[out=3, bias=true](%1:0) params=proj"), "{out}");
 }
 
 #[test]
@@ -597,52 +582,14 @@ fn compile_time_evaluation() {
 /// checker; this one keeps lowering's own failures local.)
 #[test]
 fn mutated_programs_never_panic_in_lowering() {
-    let seeds: Vec<String> = [
-        "examples/mfeat/autofusion.fuse",
-        "examples/mfeat/concat.fuse",
-        "examples/mfeat/all_views.fuse",
-    ]
-    .iter()
-    .map(|p| DiskLoader.load(p).unwrap())
-    .chain([GAN.to_string(), SMALL.to_string()])
-    .collect();
-    let pieces = [
-        "(",
-        ")",
-        "[",
-        "]",
-        "{",
-        "}",
-        ",",
-        "=",
-        "..",
-        ".",
-        "...",
-        "|>",
-        "-",
-        "*",
-        "/",
-        "0",
-        "-1",
-        "1e9",
-        "\"",
-        "x",
-        "B",
-        "for",
-        "if",
-        "shared",
-        "return",
-        "none",
-        "Mlp(",
-        "linear(",
-        "\n",
-        "import std.fusion.AutoFusion\n",
-    ];
+    let seeds: Vec<String> = ["examples/mfeat/autofusion.fuse", "examples/mfeat/concat.fuse", "examples/mfeat/all_views.fuse"]
+        .iter()
+        .map(|p| DiskLoader.load(p).unwrap())
+        .chain([GAN.to_string(), SMALL.to_string()])
+        .collect();
+    let pieces = ["(", ")", "[", "]", "{", "}", ",", "=", "..", ".", "...", "|>", "-", "*", "/", "0", "-1", "1e9", "\"", "x", "B", "for", "if", "shared", "return", "none", "Mlp(", "linear(", "\n", "import std.fusion.AutoFusion\n"];
     let mut rng = fusec::rng::SeededRng::new(7);
-    let n = std::env::var("FUSEC_MUTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1500);
+    let n = std::env::var("FUSEC_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500);
     for i in 0..n {
         let base = seeds[i % seeds.len()].as_bytes();
         let mut bytes = base.to_vec();
@@ -664,15 +611,10 @@ fn mutated_programs_never_panic_in_lowering() {
             let loader = MemoryLoader::new().with("main.fuse", &text);
             match lower_program(&loader, "main.fuse", &[]) {
                 Ok(_) => true,
-                Err((diags, sources)) => {
-                    diags.has_errors() && !render(&diags, &sources, false).is_empty()
-                }
+                Err((diags, sources)) => diags.has_errors() && !render(&diags, &sources, false).is_empty(),
             }
         });
-        assert!(
-            matches!(result, Ok(true)),
-            "variant {i} panicked or failed without an error:\n{text}"
-        );
+        assert!(matches!(result, Ok(true)), "variant {i} panicked or failed without an error:\n{text}");
     }
 }
 

@@ -85,22 +85,10 @@ fn comparison_in_keyword_argument_is_not_an_assignment() {
 
 #[test]
 fn deep_nesting_and_long_chains_are_limited() {
-    let deep = format!(
-        "model M {{\n  y = {}x{}\n}}\n",
-        "(".repeat(200),
-        ")".repeat(200)
-    );
-    assert!(
-        check(&deep).contains("fusec::limit::nesting"),
-        "{}",
-        check(&deep)
-    );
+    let deep = format!("model M {{\n  y = {}x{}\n}}\n", "(".repeat(200), ")".repeat(200));
+    assert!(check(&deep).contains("fusec::limit::nesting"), "{}", check(&deep));
     let long = format!("model M {{\n  y = x{}\n}}\n", " + x".repeat(100_000));
-    assert!(
-        check(&long).contains("fusec::limit::nesting"),
-        "{}",
-        check(&long)
-    );
+    assert!(check(&long).contains("fusec::limit::nesting"), "{}", check(&long));
     let negs = format!("model M {{\n  y = {}x\n}}\n", "-".repeat(100_000));
     assert!(check(&negs).contains("fusec::limit::nesting"));
     let ok = format!("model M {{\n  y = x{}\n}}\n", " + x".repeat(100));
