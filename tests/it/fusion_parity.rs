@@ -4,7 +4,7 @@
 
 use candle_core::Tensor;
 
-use crate::fusion_util::{at, build, forward, inputs, load, named, vjp_term};
+use crate::fusion_util::{at, build, check_all_grads, forward, inputs, load, named, vjp_term};
 use crate::nn_util::Fixture;
 
 const MODALITIES: [&str; 3] = ["text", "audio", "video"];
@@ -125,4 +125,101 @@ fn ganfusion_block_matches_the_fixture() {
             .unwrap_or_else(|| panic!("no gradient for {target}"));
         fx.check(&name, grad);
     }
+}
+
+/// Fixture inputs named as the model's inputs, each taking gradients.
+fn same_name_inputs(
+    fx: &Fixture,
+    names: &[&str],
+    vars: &mut std::collections::HashMap<String, candle_core::Var>,
+) -> std::collections::HashMap<String, Tensor> {
+    let items: Vec<(&str, &str, Tensor)> = names.iter().map(|n| (*n, *n, fx.get(n))).collect();
+    inputs(&items, vars)
+}
+
+#[test]
+fn autofusion_block_matches_the_fixture() {
+    let fx = Fixture::load("autofusion");
+    let net = build(
+        r#"
+import std.fusion.AutoFusion
+model M {
+  input x1: f32[B, 3]
+  input x2: f32[B, 4]
+  input x3: f32[B, 5]
+  fusion = AutoFusion([x1, x2, x3], dim = 4)
+  output z = fusion.z
+  loss recon = fusion.recon
+}
+"#,
+    );
+    let mut vars = load(&net, &fx, |n| format!("fusion.{n}"));
+    let ins = same_name_inputs(&fx, &["x1", "x2", "x3"], &mut vars);
+    let outs = forward(&net, &ins);
+    let (z, recon_loss) = (named(&net, &outs, "z"), named(&net, &outs, "recon"));
+    fx.check("z", &z);
+    fx.check("recon", &at(&net, &outs, "fusion.dec2"));
+    fx.check("recon_loss", &recon_loss);
+    let scalar = (vjp_term(&z, &fx.get("upstream")) + recon_loss).unwrap();
+    check_all_grads(&fx, "grad.", &scalar, &vars);
+    fx.assert_all_checked();
+}
+
+#[test]
+fn tensor_fusion_block_matches_the_fixture() {
+    let fx = Fixture::load("tfn");
+    let net = build(
+        r#"
+import std.fusion.TensorFusion
+model M {
+  input audio: f32[B, 2]
+  input video: f32[B, 3]
+  input text: f32[B, 4]
+  fused = TensorFusion([audio, video, text])
+  head = linear(fused, 5)
+  output y = head
+}
+"#,
+    );
+    let mut vars = load(&net, &fx, |n| n.replace("linear.", "head."));
+    let ins = same_name_inputs(&fx, &["audio", "video", "text"], &mut vars);
+    let outs = forward(&net, &ins);
+    fx.check("fused", &at(&net, &outs, "fused.fused.1"));
+    let y = named(&net, &outs, "y");
+    fx.check("output", &y);
+    check_all_grads(&fx, "grad.", &vjp_term(&y, &fx.get("upstream")), &vars);
+    fx.assert_all_checked();
+}
+
+#[test]
+fn low_rank_fusion_block_matches_the_fixture() {
+    let fx = Fixture::load("lmf");
+    let net = build(
+        r#"
+import std.fusion.LowRankFusion
+model M {
+  input audio: f32[B, 2]
+  input video: f32[B, 3]
+  input text: f32[B, 4]
+  fusion = LowRankFusion([audio, video, text], out = 5, rank = 3)
+  output y = fusion
+}
+"#,
+    );
+    let map = |n: &str| match n {
+        "audio_factor" => "fusion.factor.0".to_string(),
+        "video_factor" => "fusion.factor.1".to_string(),
+        "text_factor" => "fusion.factor.2".to_string(),
+        "fusion_weights" => "fusion.weights".to_string(),
+        "fusion_bias" => "fusion.bias".to_string(),
+        other => other.to_string(),
+    };
+    let mut vars = load(&net, &fx, map);
+    let ins = same_name_inputs(&fx, &["audio", "video", "text"], &mut vars);
+    let outs = forward(&net, &ins);
+    fx.check("fusion_zy", &at(&net, &outs, "fusion.prod.2"));
+    let y = named(&net, &outs, "y");
+    fx.check("output", &y);
+    check_all_grads(&fx, "grad.", &vjp_term(&y, &fx.get("upstream")), &vars);
+    fx.assert_all_checked();
 }

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor, Var};
-use fusec::backend::{Mode, Network, Outputs};
+pub use fusec::backend::Network;
+use fusec::backend::{Mode, Outputs};
 use fusec::front::compile_source;
 use fusec::ir::Value;
 use fusec::rng::SeededRng;
@@ -58,14 +59,19 @@ pub fn load(net: &Network, fx: &Fixture, map: impl Fn(&str) -> String) -> HashMa
     vars
 }
 
-/// Model inputs from fixture tensors (`(input name, tensor)`), each a fresh variable so that gradients reach it;
-/// the variables are added to `vars` under `grad_name` (the fixture's name for the tensor).
+/// Model inputs from fixture tensors (`(input name, fixture name, tensor)`), each a fresh variable so that
+/// gradients reach it, added to `vars` under the fixture name; an empty fixture name passes the tensor as is.
 pub fn inputs(
     items: &[(&str, &str, Tensor)],
     vars: &mut HashMap<String, Var>,
 ) -> HashMap<String, Tensor> {
     let mut out = HashMap::new();
     for (input, grad_name, t) in items {
+        if grad_name.is_empty() {
+            // Integer inputs (lengths) take no gradient.
+            out.insert(input.to_string(), t.clone());
+            continue;
+        }
         let var = Var::from_tensor(t).unwrap();
         out.insert(input.to_string(), var.as_tensor().clone());
         vars.insert(grad_name.to_string(), var);
@@ -109,4 +115,9 @@ pub fn at(net: &Network, outs: &Outputs, path: &str) -> Tensor {
 /// `sum(x * upstream)`: the scalar whose gradients are a vector-Jacobian product with `upstream`.
 pub fn vjp_term(x: &Tensor, upstream: &Tensor) -> Tensor {
     x.mul(upstream).unwrap().sum_all().unwrap()
+}
+
+/// Checks every `grad.*` tensor of the fixture against the gradient of `scalar`.
+pub fn check_all_grads(fx: &Fixture, prefix: &str, scalar: &Tensor, vars: &HashMap<String, Var>) {
+    fx.check_grads(prefix, &scalar.backward().unwrap(), vars);
 }

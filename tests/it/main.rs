@@ -23,3 +23,4 @@ mod nn_util;
 mod optim;
 mod summary;
 mod syntax;
+mod fusion_prims;
