@@ -24,3 +24,4 @@ mod optim;
 mod summary;
 mod syntax;
 mod fusion_prims;
+mod fusion_counts;
