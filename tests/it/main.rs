@@ -2,6 +2,7 @@
 
 mod bleu;
 mod check;
+mod cli;
 mod corpus;
 mod data;
 mod diagnostics;
@@ -21,7 +22,9 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod pickle;
 mod summary;
 mod syntax;
+mod train;
 mod fusion_prims;
 mod fusion_counts;
