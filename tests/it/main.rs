@@ -28,3 +28,4 @@ mod syntax;
 mod train;
 mod fusion_prims;
 mod fusion_counts;
+mod fusion_examples;
