@@ -7,9 +7,9 @@ use clap::Args;
 use super::run::run_error;
 use super::session::{compile_for_training, device_from_flag, Prepared};
 use crate::backend::Network;
-use crate::rng::SeededRng;
 use crate::data::Dataset;
 use crate::ir::TrainPlan;
+use crate::rng::SeededRng;
 use crate::run::robustness::describe;
 use crate::run::{
     evaluate, robustness, robustness_cases, write_atomic, Checkpoint, Objectives, RunError,
@@ -48,7 +48,13 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
             return 1;
         }
     };
-    let Prepared { compiled, model_index, plan, mut data, .. } = match compile_for_training(&args.file, sets, json) {
+    let Prepared {
+        compiled,
+        model_index,
+        plan,
+        mut data,
+        ..
+    } = match compile_for_training(&args.file, sets, json) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -64,15 +70,24 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
     };
     let result = (|| -> Result<Vec<(String, f64)>, RunError> {
         let model = &compiled.program.models[model_index];
-        let net = Network::build(model, &compiled.shapes[model_index], &device, &mut SeededRng::new(plan.seed))?;
+        let net = Network::build(
+            model,
+            &compiled.shapes[model_index],
+            &device,
+            &mut SeededRng::new(plan.seed),
+        )?;
         let which = if args.last { "last" } else { "best" };
         let dir = Checkpoint::find(&args.checkpoint, which).ok_or_else(|| {
-            RunError::Io(format!("{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?", args.checkpoint.display()))
+            RunError::Io(format!(
+                "{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?",
+                args.checkpoint.display()
+            ))
         })?;
         Checkpoint::load(&dir, &net, None)?;
         let objectives = Objectives::resolve(&plan, model).map_err(RunError::Config)?;
         if args.robustness {
-            return robustness_table(args, &net, &mut data, &plan, &objectives, json).map(|()| Vec::new());
+            return robustness_table(args, &net, &mut data, &plan, &objectives, json)
+                .map(|()| Vec::new());
         }
         Ok(evaluate(&net, &data, &indices, &plan, &objectives)?.metrics)
     })();
@@ -85,9 +100,14 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
     match result {
         Ok(metrics) => {
             if json {
-                let obj: serde_json::Map<String, serde_json::Value> =
-                    metrics.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
-                println!("{}", serde_json::json!({ "split": args.split, "metrics": obj }));
+                let obj: serde_json::Map<String, serde_json::Value> = metrics
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "split": args.split, "metrics": obj })
+                );
             } else {
                 println!("{:<24} {:>12}", "metric", args.split);
                 for (k, v) in &metrics {
@@ -111,7 +131,9 @@ fn robustness_table(
 ) -> Result<(), RunError> {
     let cases = robustness_cases(plan, &net.model);
     let table = robustness(net, data, &args.split, plan, objectives, &cases, plan.seed)?;
-    let csv_path = args.checkpoint.join(format!("robustness_{}.csv", args.split));
+    let csv_path = args
+        .checkpoint
+        .join(format!("robustness_{}.csv", args.split));
     write_atomic(&csv_path, table.to_csv().as_bytes())?;
     if json {
         let rows: Vec<serde_json::Value> = table
@@ -130,7 +152,10 @@ fn robustness_table(
                 serde_json::json!({ "input": input, "perturbation": kind, "level": level, "metrics": metrics })
             })
             .collect();
-        println!("{}", serde_json::json!({ "split": args.split, "robustness": rows, "csv": csv_path }));
+        println!(
+            "{}",
+            serde_json::json!({ "split": args.split, "robustness": rows, "csv": csv_path })
+        );
         return Ok(());
     }
     let shown: Vec<String> = if args.metric.is_empty() {
@@ -142,7 +167,10 @@ fn robustness_table(
     } else {
         args.metric.clone()
     };
-    if let Some(bad) = shown.iter().find(|m| !table.metric_names().contains(&m.as_str())) {
+    if let Some(bad) = shown
+        .iter()
+        .find(|m| !table.metric_names().contains(&m.as_str()))
+    {
         return Err(RunError::Config(format!(
             "--metric {bad}: not measured; measured: {}",
             table.metric_names().join(", ")

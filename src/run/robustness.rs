@@ -66,7 +66,9 @@ pub fn robustness(
 ) -> Result<RobustnessTable, RunError> {
     let indices = data
         .split(split)
-        .ok_or_else(|| RunError::Config(format!("unknown split `{split}`; use train, valid or test")))?
+        .ok_or_else(|| {
+            RunError::Config(format!("unknown split `{split}`; use train, valid or test"))
+        })?
         .to_vec();
     let indices = indices.as_slice();
     let mut rows = vec![RobustnessRow {
