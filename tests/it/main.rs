@@ -5,6 +5,7 @@ mod check;
 mod corpus;
 mod data;
 mod diagnostics;
+mod emotion;
 mod fuzz;
 mod lower;
 mod metrics;
