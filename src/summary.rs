@@ -58,11 +58,13 @@ pub fn summarize(model: &Model, shapes: &Shapes, env: &HashMap<String, i64>) -> 
     let (mut trainable, mut buffers) = (0, 0);
     for id in &order {
         let (row, t, b) = node_row(model, shapes, &env, *id, &mut seen_owners, &mut unbound);
-        trainable += t;
-        buffers += b;
+        trainable = t.saturating_add(trainable);
+        buffers = b.saturating_add(buffers);
         node_rows.push((*id, row));
     }
-    let flops = node_rows.iter().map(|(_, r)| r.flops).sum();
+    let flops = node_rows
+        .iter()
+        .fold(0i64, |a, (_, r)| a.saturating_add(r.flops));
     let rows = nest(model, node_rows);
     let unbound = unbound.into_iter().collect();
     Summary {
@@ -116,11 +118,11 @@ fn node_row(
             .param_specs(&dims, &|e| shapes.eval_fixed(e))
             .unwrap_or_default()
         {
-            let n: i64 = spec.shape.iter().product();
+            let n = spec.shape.iter().fold(1i64, |a, d| a.saturating_mul(*d));
             if spec.trainable {
-                t += n;
+                t = n.saturating_add(t);
             } else {
-                b += n;
+                b = n.saturating_add(b);
             }
         }
     }
@@ -131,7 +133,7 @@ fn node_row(
         name: node.path.clone(),
         op: node.op.name().to_string(),
         shape,
-        params: t + b,
+        params: t.saturating_add(b),
         flops,
         is_block: false,
     };
@@ -154,8 +156,8 @@ fn nest(model: &Model, node_rows: Vec<(NodeId, Row)>) -> Vec<Row> {
     for (id, row) in &node_rows {
         for k in chain(*id) {
             let e = totals.entry(k).or_default();
-            e.0 += row.params;
-            e.1 += row.flops;
+            e.0 = e.0.saturating_add(row.params);
+            e.1 = e.1.saturating_add(row.flops);
         }
     }
     let mut out = Vec::with_capacity(node_rows.len() + model.blocks.len());
@@ -266,7 +268,7 @@ pub fn commas(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

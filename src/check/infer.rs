@@ -102,10 +102,8 @@ impl<'a> ModelChecker<'a> {
         if let Some(site) = node.call_sites.first() {
             d = d.label(*site, "in the block called here");
         }
-        if let Some(h) = e.help {
-            d = d.help(h);
-        }
-        self.pending.push((id, d));
+        let help = e.help.unwrap_or_else(|| default_help(e.code).to_string());
+        self.pending.push((id, d.help(help)));
     }
 
     /// Releases the held-back node errors, except those inside an instance whose arguments were already wrong.
@@ -194,7 +192,7 @@ impl<'a> ModelChecker<'a> {
 
     fn size(&self, e: &DimExpr, scope: Option<usize>, what: &str) -> Rule<i64> {
         let d = self.eval(e, scope)?;
-        r::fixed(&d, what)
+        r::bounded(Some(r::fixed(&d, what)?), what)
     }
 
     fn input_type(
@@ -214,7 +212,18 @@ impl<'a> ModelChecker<'a> {
             out.push(match d {
                 // `_` in a model input: a dim of its own that nothing else can equal.
                 DimExpr::Any => Dim::Sym(format!("_{name}{axis}")),
-                other => self.eval(other, None)?,
+                other => match self.eval(other, None)? {
+                    Dim::Fixed(n) if n < 0 => {
+                        return Err(RuleError::new(
+                            "fusec::shape::size",
+                            format!("input `{name}` has a negative dim {n}"),
+                        ))
+                    }
+                    Dim::Fixed(n) => {
+                        Dim::Fixed(r::bounded(Some(n), &format!("a dim of input `{name}`"))?)
+                    }
+                    sym => sym,
+                },
             });
         }
         Ok(r::tt(dtype, out))
@@ -322,6 +331,27 @@ impl<'a> ModelChecker<'a> {
             }
             _ => simple_rule(&op, ins).map(|t| vec![t]),
         }
+    }
+}
+
+/// The help line of an error whose rule gave none: what to look at for that kind of error.
+fn default_help(code: &str) -> &'static str {
+    match code {
+        "fusec::shape::mismatch" => {
+            "the dims shown must agree; check the widths of the values that feed this op"
+        }
+        "fusec::shape::rank" => {
+            "check how many dims the operand has (`mean`, `select`, `reshape` change it)"
+        }
+        "fusec::shape::index" => {
+            "indices count from 0; negative ones count from the end of a fixed axis"
+        }
+        "fusec::shape::size" => "sizes must be positive and fit the input",
+        "fusec::dtype::mismatch" => {
+            "both operands need the same dtype; ids and labels are i64, features f32"
+        }
+        "fusec::arity" => "see docs/LANGUAGE.md for the operands each primitive takes",
+        _ => "see docs/LANGUAGE.md for the rules of this primitive",
     }
 }
 

@@ -3,7 +3,7 @@
 //! TensorFusion is too wide, use LowRankFusion").
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Model, Op};
+use crate::ir::{Model, Op, Value};
 
 use super::Shapes;
 
@@ -16,7 +16,7 @@ pub trait Lint {
 
 /// Every lint, in the order they run.
 pub fn lints() -> Vec<Box<dyn Lint>> {
-    vec![Box::new(UnusedInput)]
+    vec![Box::new(UnusedInput), Box::new(UnusedBlockOutput)]
 }
 
 /// Runs every lint on a model that checked without errors.
@@ -50,4 +50,64 @@ impl Lint for UnusedInput {
             }
         }
     }
+}
+
+/// A named output of a top-level block call that nothing reads, while another output of the same call is used:
+/// usually a forgotten `f.attn`. Scalar outputs are exempt (a train step may name them, `fusion.recon`), and so
+/// are calls of blocks with a single output (an unused binding is lowering's `fusec::unused::name`).
+pub struct UnusedBlockOutput;
+
+impl Lint for UnusedBlockOutput {
+    fn code(&self) -> &'static str {
+        "fusec::unused::output"
+    }
+
+    fn check(&self, model: &Model, shapes: &Shapes, out: &mut Diagnostics) {
+        let roots: Vec<Value> = model
+            .outputs
+            .iter()
+            .chain(&model.losses)
+            .chain(&model.named_scalars)
+            .map(|nv| nv.value)
+            .collect();
+        let used = |v: Value| roots.contains(&v) || value_has_users(model, v);
+        for b in model
+            .blocks
+            .iter()
+            .filter(|b| b.parent.is_none() && b.outputs.len() > 1)
+        {
+            let any_used = b.outputs.iter().any(|p| p.values.iter().any(|v| used(*v)));
+            for port in &b.outputs {
+                let scalar = port
+                    .values
+                    .iter()
+                    .all(|v| shapes.ty(*v).is_some_and(|t| t.rank() == 0));
+                if !any_used || scalar || port.values.iter().any(|v| used(*v)) {
+                    continue;
+                }
+                let d = Diagnostic::warning(
+                    self.code(),
+                    format!(
+                        "the output `{}.{}` of `{}` is never used",
+                        b.path, port.name, b.block
+                    ),
+                )
+                .label(b.call_site, "called here")
+                .help(format!(
+                    "use `{}.{}`, or ignore this if the block computes it anyway",
+                    b.path, port.name
+                ));
+                out.push(d);
+            }
+        }
+    }
+}
+
+/// Whether any node reads this output port.
+fn value_has_users(model: &Model, v: Value) -> bool {
+    model
+        .graph
+        .inner
+        .edges_directed(v.node.0, petgraph::Direction::Outgoing)
+        .any(|e| e.weight().port == v.port)
 }

@@ -19,18 +19,28 @@ pub mod unify;
 pub use shapes::Shapes;
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Model, Program};
+use crate::ir::{DimExpr, Model, NodeId, Program};
 use infer::ModelChecker;
 
 /// Checks every model of a program. The shapes are index-aligned with `program.models`; the diagnostics hold
 /// errors and warnings of every model and of the train plan.
 pub fn check_program(program: &Program) -> (Vec<Shapes>, Diagnostics) {
+    let (shapes, diags, _) = check_all(program);
+    (shapes, diags)
+}
+
+/// Both results of [`check_program`] plus each model's folded size attributes (`infer::resolved_sizes`).
+type Checked = (Vec<Shapes>, Diagnostics, Vec<Vec<(NodeId, Vec<DimExpr>)>>);
+
+fn check_all(program: &Program) -> Checked {
     let mut all = Vec::with_capacity(program.models.len());
+    let mut resolved = Vec::with_capacity(program.models.len());
     let mut diags = Diagnostics::default();
     for model in &program.models {
-        let (shapes, d) = check_model(model);
-        diags.extend(d);
-        all.push(shapes);
+        let ck = run_checker(model);
+        resolved.push(infer::resolved_sizes(&ck));
+        diags.extend(ck.diags);
+        all.push(ck.shapes);
     }
     plan::check_plan(program, &all, &mut diags);
     if !diags.has_errors() {
@@ -38,7 +48,7 @@ pub fn check_program(program: &Program) -> (Vec<Shapes>, Diagnostics) {
             lint::run_lints(model, shapes, &mut diags);
         }
     }
-    (all, diags)
+    (all, diags, resolved)
 }
 
 /// Checks one model: types of all values, port unification, the parameter table, scalar losses.
@@ -64,16 +74,12 @@ fn run_checker(model: &Model) -> ModelChecker<'_> {
 /// value (`dim(x, 1)`) or to a block port's symbol, so passes may delete nodes freely and the back end folds
 /// attributes with `Shapes::eval` alone. `compile` always runs this.
 pub fn check_and_resolve(program: &mut Program) -> (Vec<Shapes>, Diagnostics) {
-    let (shapes, diags) = check_program(program);
+    let (shapes, diags, resolved) = check_all(program);
     if diags.has_errors() {
         return (shapes, diags);
     }
-    for model in &mut program.models {
-        let resolved = {
-            let ck = run_checker(model);
-            infer::resolved_sizes(&ck)
-        };
-        for (id, dims) in resolved {
+    for (model, sizes) in program.models.iter_mut().zip(resolved) {
+        for (id, dims) in sizes {
             let node = model.graph.node_mut(id);
             for (slot, d) in crate::ir::verify::dim_exprs_mut(&mut node.op)
                 .into_iter()

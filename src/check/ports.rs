@@ -58,7 +58,13 @@ fn shared_symbols<'a>(decls: &'a [PortDecl], decl: &PortDecl) -> HashSet<&'a str
 }
 
 /// Checks one value against its port; false if it does not fit (and was reported).
-fn check_value(ck: &mut ModelChecker, decl: &PortDecl, shared: &HashSet<&str>, i: usize, v: Value) -> bool {
+fn check_value(
+    ck: &mut ModelChecker,
+    decl: &PortDecl,
+    shared: &HashSet<&str>,
+    i: usize,
+    v: Value,
+) -> bool {
     // A value that failed earlier was reported there.
     let Some(actual) = ck.shapes.types.get(&v).cloned() else {
         return true;

@@ -48,7 +48,11 @@ pub fn reshape(x: &TensorType, target: &[Target]) -> Rule<TensorType> {
     let inferred = match (n_infer, left_syms.len()) {
         (0, 0) if in_fixed == out_fixed => None,
         (1, 0) if out_fixed > 0 && in_fixed % out_fixed == 0 => {
-            Some(Dim::Fixed(in_fixed / out_fixed))
+            let n = i64::try_from(in_fixed / out_fixed).ok();
+            Some(Dim::Fixed(super::rules::bounded(
+                n,
+                "reshape: the inferred dim",
+            )?))
         }
         // The `-1` stands for exactly one leftover symbol when the fixed parts agree.
         (1, 1) if in_fixed == out_fixed => Some(Dim::Sym(left_syms[0].clone())),
@@ -64,12 +68,13 @@ pub fn reshape(x: &TensorType, target: &[Target]) -> Rule<TensorType> {
     Ok(tt(x.dtype, dims))
 }
 
-fn split_dims<'a>(dims: impl Iterator<Item = &'a Dim>) -> (Vec<String>, i64) {
+/// Symbols and the product of the fixed dims (in i128: dims are at most 2^30, so a product of up to four is exact).
+fn split_dims<'a>(dims: impl Iterator<Item = &'a Dim>) -> (Vec<String>, i128) {
     let mut syms = Vec::new();
-    let mut product = 1i64;
+    let mut product = 1i128;
     for d in dims {
         match d {
-            Dim::Fixed(n) => product = product.saturating_mul(*n),
+            Dim::Fixed(n) => product = product.saturating_mul(i128::from(*n)),
             Dim::Sym(s) => syms.push(s.clone()),
         }
     }

@@ -40,6 +40,22 @@ impl RuleError {
 
 pub type Rule<T> = Result<T, RuleError>;
 
+/// The largest dim fusec accepts (2^30). Bounding every dim keeps all size arithmetic (parameter counts, FLOPs,
+/// element counts) far from integer overflow, and no real layer comes near it.
+pub const MAX_DIM: i64 = 1 << 30;
+
+/// A computed size, or an error if it overflowed (`None`) or exceeds [`MAX_DIM`].
+pub fn bounded(n: Option<i64>, what: &str) -> Rule<i64> {
+    match n {
+        Some(n) if n <= MAX_DIM => Ok(n),
+        _ => Err(RuleError::new(
+            "fusec::shape::size",
+            format!("{what} is larger than {MAX_DIM}"),
+        )
+        .help("dims are limited to 2^30 elements")),
+    }
+}
+
 /// A type shorthand for the rules and their tests.
 pub fn tt(dtype: Dtype, dims: Vec<Dim>) -> TensorType {
     TensorType { dtype, dims }
@@ -221,7 +237,8 @@ pub fn outer(a: &TensorType, b: &TensorType) -> Rule<TensorType> {
     same_dim(&a.dims[0], &b.dims[0], "outer: batch dims", a, b)?;
     let m = fixed(&a.dims[1], "outer: the width of the first operand")?;
     let n = fixed(&b.dims[1], "outer: the width of the second operand")?;
-    Ok(tt(a.dtype, vec![a.dims[0].clone(), Dim::Fixed(m * n)]))
+    let width = bounded(m.checked_mul(n), "outer: the product of the widths")?;
+    Ok(tt(a.dtype, vec![a.dims[0].clone(), Dim::Fixed(width)]))
 }
 
 /// Joins along an axis: every other dim equal, widths add (they must be fixed unless there is one operand).
@@ -250,7 +267,8 @@ pub fn concat(xs: &[TensorType], ax: i64) -> Rule<TensorType> {
             }
         }
         if xs.len() > 1 {
-            width += fixed(&x.dims[a], "concat: the width along the joined axis")?;
+            let w = fixed(&x.dims[a], "concat: the width along the joined axis")?;
+            width = bounded(width.checked_add(w), "concat: the joined width")?;
         }
     }
     let mut dims = first.dims.clone();
@@ -264,7 +282,10 @@ pub fn concat(xs: &[TensorType], ax: i64) -> Rule<TensorType> {
 pub fn split(x: &TensorType, sizes: &[i64], ax: i64) -> Rule<Vec<TensorType>> {
     let a = axis(ax, x.rank(), "split")?;
     let total = fixed(&x.dims[a], "split: the split axis")?;
-    let sum: i64 = sizes.iter().sum();
+    let sum = sizes
+        .iter()
+        .try_fold(0i64, |acc, s| acc.checked_add(*s))
+        .unwrap_or(i64::MAX);
     if sum != total || sizes.iter().any(|s| *s <= 0) {
         return Err(RuleError::new(
             "fusec::shape::mismatch",
@@ -363,7 +384,9 @@ pub fn pad(x: &TensorType, ax: i64, before: i64, after: i64) -> Rule<TensorType>
     }
     let mut dims = x.dims.clone();
     if before + after > 0 {
-        dims[a] = Dim::Fixed(fixed(&x.dims[a], "pad: the padded axis")? + before + after);
+        let n = fixed(&x.dims[a], "pad: the padded axis")?;
+        let grown = n.checked_add(before).and_then(|n| n.checked_add(after));
+        dims[a] = Dim::Fixed(bounded(grown, "pad: the padded size")?);
     }
     Ok(tt(x.dtype, dims))
 }

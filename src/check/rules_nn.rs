@@ -49,7 +49,12 @@ pub fn norm(x: &TensorType, batch: bool) -> Rule<TensorType> {
         need_rank(x, &[2, 3], what)?;
         fixed(&x.dims[1], "batch_norm: the channel dim (axis 1)")?;
     } else {
-        need_rank(x, &[1, 2, 3, 4, 5], what)?;
+        if x.rank() == 0 {
+            return Err(RuleError::new(
+                "fusec::shape::rank",
+                format!("layer_norm needs a tensor of rank >= 1, found {x}"),
+            ));
+        }
         fixed(&x.dims[x.rank() - 1], "layer_norm: the normalised width")?;
     }
     Ok(x.clone())
@@ -158,7 +163,15 @@ pub fn positions(x: &TensorType) -> Rule<TensorType> {
 /// Output length of a convolution along one axis: `(n + 2p - k) / s + 1`. A symbolic length survives only a
 /// "same" convolution (stride 1, `k = 2p + 1`), the MulT projection's case.
 pub fn conv_len(n: &Dim, kernel: i64, stride: i64, padding: i64, what: &str) -> Rule<Dim> {
-    if kernel <= 0 || stride <= 0 || padding < 0 {
+    // Bounded so that parameter counts (`C·k·k·out`) cannot overflow.
+    let limit = 1 << 15;
+    if kernel <= 0
+        || stride <= 0
+        || padding < 0
+        || kernel > limit
+        || stride > limit
+        || padding > limit
+    {
         return Err(RuleError::new(
             "fusec::shape::size",
             format!("{what}: kernel {kernel}, stride {stride}, padding {padding} are not valid"),

@@ -68,10 +68,11 @@ impl Shapes {
 
     /// Number of trainable parameters (buffers excluded).
     pub fn n_trainable(&self) -> i64 {
+        // Saturating: dims are bounded by the checker, but this must never panic on a hand-made table.
         self.params
             .values()
             .filter(|p| p.trainable)
-            .map(|p| p.shape.iter().product::<i64>())
-            .sum()
+            .map(|p| p.shape.iter().fold(1i64, |a, d| a.saturating_mul(*d)))
+            .fold(0i64, i64::saturating_add)
     }
 }

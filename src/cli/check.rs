@@ -12,6 +12,10 @@ pub struct CheckArgs {
     /// The .fuse files to check.
     #[arg(required = true)]
     pub files: Vec<String>,
+    /// Also run one batch of the file's training plan forward and backward and report every parameter that
+    /// receives no gradient, an all-zero one, or a non-finite one (needs a `train { }` plan and its data).
+    #[arg(long)]
+    pub grad: bool,
 }
 
 /// Checks every file (all of them, even after a failure); exit code 1 if any failed.
@@ -23,6 +27,9 @@ pub fn run(args: &CheckArgs, sets: &[(String, String)], json: bool) -> i32 {
                 print_diagnostics(&c.warnings, &c.program.sources, json);
                 if !json {
                     println!("{}", ok_line(file, &c));
+                }
+                if args.grad {
+                    code = code.max(super::session::grad_check(std::path::Path::new(file), sets, json));
                 }
             }
             Err(f) => {

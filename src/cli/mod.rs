@@ -35,6 +35,10 @@ pub struct Cli {
     /// Override a train key, data key, model param or block argument: `--set epochs=5 --set fusion.dim=128`.
     #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
+    /// CPU threads for tensor kernels. Default 1 (or RAYON_NUM_THREADS): on small models one thread is about
+    /// twice as fast as two (`fusec bench` measures it), because the kernels are too short to amortise the pool.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -87,6 +91,7 @@ pub fn main() -> i32 {
         }
     };
     let json = cli.message_format == MessageFormat::Json;
+    set_threads(cli.threads);
     match &cli.command {
         Command::Check(a) => check::run(a, &cli.sets, json),
         Command::Graph(a) => graph::run(a, &cli.sets, json),
@@ -177,4 +182,14 @@ pub fn pick_model<'a>(
     };
     print_diagnostics(&d.into(), &program.sources, json);
     Err(1)
+}
+
+/// candle reads `RAYON_NUM_THREADS` on every kernel launch; set it once, before any tensor exists.
+fn set_threads(flag: Option<usize>) {
+    let threads = match (flag, std::env::var("RAYON_NUM_THREADS").ok()) {
+        (Some(n), _) => n.max(1),
+        (None, Some(_)) => return,
+        (None, None) => 1,
+    };
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
 }

@@ -83,6 +83,11 @@ pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: b
             return Err(1);
         }
     };
+    let problems = task_fits_data(&plan, model, &compiled.shapes[model_index], &data);
+    if problems.has_errors() {
+        print_diagnostics(&problems, sources, json);
+        return Err(1);
+    }
     let config = serde_json::json!({
         "file": path,
         "overrides": overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
@@ -114,4 +119,70 @@ pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &S
         diags.push(d);
     }
     print_diagnostics(&diags, sources, json);
+}
+
+/// The labels of a classification task must index the output's classes: a model with 3 logits cannot learn
+/// 10 classes. Checked on the loaded values, so it also catches files whose labels exceed a `classes` declaration.
+pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate::check::Shapes, data: &Dataset) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let Some(out) = model.output_value(&plan.task.output) else { return diags };
+    let Some(width) = shapes.ty(out).and_then(|t| t.dims.last()).and_then(|d| d.fixed()) else { return diags };
+    let classes = match plan.task.kind {
+        crate::ir::TaskKind::Classification => width,
+        crate::ir::TaskKind::BinaryPerLabel => 2,
+        crate::ir::TaskKind::Regression => return diags,
+    };
+    let Some(field) = data.fields.get(&plan.task.target) else { return diags };
+    if let crate::data::FieldValues::I64(values) = &field.values {
+        let (lo, hi) = values.iter().fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        if !values.is_empty() && (lo < 0 || hi >= classes) {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::train::classes",
+                    format!(
+                        "the labels of `{}` take values {lo}..={hi}, but `{}` scores {classes} classes",
+                        plan.task.target, plan.task.output
+                    ),
+                )
+                .label(plan.task.span, "this task")
+                .help(format!("make `{}` produce {} logits, or check the label field", plan.task.output, hi + 1)),
+            );
+        }
+    }
+    diags
+}
+
+/// `fusec check --grad`: the gradient-flow check of `run`, alone: one training batch forward and backward
+/// through every step of the plan. Exit code 1 when a parameter gets no usable gradient.
+pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
+    let Prepared { compiled, model_index, plan, data, .. } = match compile_for_training(file, sets, json) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let sources = &compiled.program.sources;
+    let result = (|| -> Result<(Network, Vec<GradProblem>), crate::run::RunError> {
+        let model = &compiled.program.models[model_index];
+        let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
+        let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
+        let objectives = crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
+        let assigned = crate::run::assign_params(&plan, &net)?;
+        let assignment = assigned.iter().map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect())).collect();
+        let probe: Vec<usize> = data.train.iter().copied().take(plan.batch_size.max(2)).collect();
+        let inputs = crate::run::batch_inputs(&net, &data, &probe)?;
+        let problems = crate::run::gradient_flow(&net, &objectives, &assignment, &inputs, &crate::rng::SeededRng::stream(plan.seed, 3))?;
+        Ok((net, problems))
+    })();
+    match result {
+        Ok((net, problems)) if problems.is_empty() => {
+            if !json {
+                println!("gradient flow ok: all {} trainable parameters receive gradients", net.trainable().len());
+            }
+            0
+        }
+        Ok((net, problems)) => {
+            report_grad_problems(&problems, &net, sources, json);
+            1
+        }
+        Err(e) => super::run::run_error(&e, sources, json),
+    }
 }

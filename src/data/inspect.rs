@@ -100,7 +100,7 @@ fn npy_descr(bytes: &[u8]) -> String {
 fn npz(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| format_error(name, "an .npz archive", e))?;
-    let mut out = format!("format: npz, {} arrays\n", archive.len());
+    let mut out = format!("format: npz, {}\n", plural(archive.len(), "array"));
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -133,17 +133,34 @@ fn csv(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
     let rows = lines.len() - usize::from(has_header);
     let widths: Vec<usize> = lines.iter().map(|l| split_csv(l).len()).collect();
     let ragged = widths.iter().filter(|&&w| w != header.len()).count();
-    let mut out = format!("format: csv, {rows} rows, {} columns\n", header.len());
+    let mut out = format!(
+        "format: csv, {}, {}\n",
+        plural(rows, "row"),
+        plural(header.len(), "column")
+    );
     if has_header {
-        let _ = writeln!(out, "  header: {}", header.join(", "));
+        // Cells holding a comma are shown quoted, as in the file.
+        let cells: Vec<String> = header
+            .iter()
+            .map(|c| {
+                if c.contains(',') {
+                    format!("\"{c}\"")
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  header: {}", cells.join(", "));
     } else {
         out.push_str("  no header (the first line is all numbers)\n");
     }
     if ragged > 0 {
-        let _ = writeln!(
-            out,
-            "  {ragged} lines have a different number of cells than the first"
-        );
+        let lines = if ragged == 1 {
+            "1 line has".to_string()
+        } else {
+            format!("{ragged} lines have")
+        };
+        let _ = writeln!(out, "  {lines} a different number of cells than the first");
     }
     Ok(out)
 }
@@ -171,9 +188,18 @@ fn safetensors(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
         .map(|(n, v)| (n, format!("{:?} {:?}", v.dtype(), v.shape())))
         .collect();
     tensors.sort();
-    let mut out = format!("format: safetensors, {} tensors\n", tensors.len());
+    let mut out = format!("format: safetensors, {}\n", plural(tensors.len(), "tensor"));
     for (n, what) in tensors {
         let _ = writeln!(out, "  {n}: {what}");
     }
     Ok(out)
+}
+
+/// `1 row`, `3 rows`.
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
 }

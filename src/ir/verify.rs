@@ -181,3 +181,40 @@ pub fn dim_exprs_mut(op: &mut Op) -> Vec<&mut DimExpr> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::build::ModelBuilder;
+    use crate::ir::{Dtype, NamedValue};
+    use crate::source::Span;
+
+    #[test]
+    fn a_built_model_is_valid_and_breakage_is_reported() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "4"]);
+        let y = b.op(
+            Op::Linear {
+                out: DimExpr::Const(2),
+                bias: true,
+            },
+            "y",
+            &[x],
+        );
+        b.output("y", y);
+        let mut m = b.finish();
+        assert_eq!(verify(&m), Ok(()));
+        // A binary op with one operand, a duplicate path and an output of a missing port.
+        let z = m.graph.add_node(m.graph.node(y.node).clone());
+        m.graph.node_mut(z).op = Op::Binary(crate::ir::BinaryOp::Add);
+        m.graph.node_mut(z).params = None;
+        m.graph.connect(y, z, 0);
+        m.outputs.push(NamedValue {
+            name: "bad".into(),
+            value: Value::new(z, 3),
+            span: Span::default(),
+        });
+        let errs = verify(&m).unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+}

@@ -164,78 +164,81 @@ impl Cx<'_> {
             let PortKind::Tensor { ty, variadic } = &port.kind else {
                 continue;
             };
-            let Some(arg) = arg else {
-                match &port.default {
-                    // An optional tensor port (`lengths: i64[B] = none`) left out.
-                    Some(d) if matches!(d.kind, ExprKind::Name(ref n) if n == "none") => {
-                        self.bind_local(&port.name.name, port.name.span, Val::None, false);
-                    }
-                    _ => {
-                        self.report(missing_arg(&self.blocks_name(), port, span));
-                        ok = false;
-                    }
-                }
-                continue;
-            };
-            if matches!(arg.val, Val::None) && port.default.is_some() {
-                self.bind_local(&port.name.name, port.name.span, Val::None, false);
-                continue;
-            }
-            let values = match (&arg.val, variadic) {
-                (Val::Tensor(v), false) => vec![*v],
-                (Val::List(items), true) => match items
-                    .iter()
-                    .map(|i| {
-                        if let Val::Tensor(t) = i {
-                            Some(*t)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect::<Option<Vec<_>>>()
-                {
-                    Some(vs) => vs,
-                    None => {
-                        self.report(port_type_error(port, &arg.val, arg.span, true));
-                        ok = false;
-                        continue;
-                    }
-                },
-                (v, variadic) => {
-                    self.report(port_type_error(port, v, arg.span, *variadic));
+            let values = match self.port_values(port, arg.as_ref(), *variadic, span) {
+                Ok(Some(values)) => values,
+                Ok(None) => continue,
+                Err(()) => {
                     ok = false;
                     continue;
                 }
             };
-            let arg_tensor = if *variadic {
-                values.first().map(|v| Val::Tensor(*v))
-            } else {
-                Some(arg.val.clone())
+            let Ok((dtype, dims)) =
+                self.port_dims(ty, values.first().copied(), *variadic, &shared_syms)
+            else {
+                ok = false;
+                continue;
             };
-            match self.port_dims(ty, values.first().copied(), *variadic, &shared_syms) {
-                Ok((dtype, dims)) => {
-                    let pt = PortType {
-                        name: port.name.name.clone(),
-                        values,
-                        dtype,
-                        dims,
-                        span: port.span,
-                    };
-                    self.blocks[bi].inputs.push(pt);
-                    let val = if *variadic {
-                        arg.val.clone()
-                    } else {
-                        arg_tensor.unwrap_or(Val::Poison)
-                    };
-                    self.bind_local(&port.name.name, port.name.span, val, false);
-                }
-                Err(()) => ok = false,
-            }
+            // A variadic port is bound to the list, an ordinary one to its tensor.
+            let val = match (variadic, arg) {
+                (true, Some(a)) => a.val.clone(),
+                _ => values
+                    .first()
+                    .map(|v| Val::Tensor(*v))
+                    .unwrap_or(Val::Poison),
+            };
+            self.bind_local(&port.name.name, port.name.span, val, false);
+            let name = port.name.name.clone();
+            let pt = PortType {
+                name,
+                values,
+                dtype,
+                dims,
+                span: port.span,
+            };
+            self.blocks[bi].inputs.push(pt);
         }
         if ok {
             Ok(())
         } else {
             Err(())
+        }
+    }
+
+    /// The tensors given to one tensor port, or `Ok(None)` for an optional port left out (bound to `none`).
+    fn port_values(
+        &mut self,
+        port: &Port,
+        arg: Option<&ArgVal>,
+        variadic: bool,
+        span: Span,
+    ) -> Result<Option<Vec<crate::ir::Value>>, ()> {
+        let optional =
+            matches!(&port.default, Some(d) if matches!(&d.kind, ExprKind::Name(n) if n == "none"));
+        let arg = match arg {
+            Some(a) if !(optional && matches!(a.val, Val::None)) => a,
+            _ if optional => {
+                self.bind_local(&port.name.name, port.name.span, Val::None, false);
+                return Ok(None);
+            }
+            _ => return self.fail(missing_arg(&self.blocks_name(), port, span)),
+        };
+        let tensors = match (&arg.val, variadic) {
+            (Val::Tensor(v), false) => Some(vec![*v]),
+            (Val::List(items), true) => items
+                .iter()
+                .map(|i| {
+                    if let Val::Tensor(t) = i {
+                        Some(*t)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+            _ => None,
+        };
+        match tensors {
+            Some(t) => Ok(Some(t)),
+            None => self.fail(port_type_error(port, &arg.val, arg.span, variadic)),
         }
     }
 
@@ -280,94 +283,41 @@ impl Cx<'_> {
     fn collect_outputs(
         &mut self,
         def: &BlockDef,
-        returns: Vec<(Option<crate::syntax::ast::Ident>, Val, Span)>,
+        returns: Vec<Returned>,
         out_types: Vec<(String, (crate::ir::Dtype, Vec<DimExpr>))>,
         span: Span,
         bi: usize,
     ) -> Ev {
         let b = &def.ast;
         if b.outputs.is_empty() {
-            return Ok(returns
-                .into_iter()
-                .find(|(n, _, _)| n.is_none())
-                .map(|(_, v, _)| v)
-                .unwrap_or(Val::None));
+            let unnamed = returns.into_iter().find(|(n, _, _)| n.is_none());
+            return Ok(unnamed.map(|(_, v, _)| v).unwrap_or(Val::None));
         }
         let mut fields = Vec::new();
-        let mut ok = true;
+        let mut ok = self.undeclared_returns(def, &returns);
         for (o, (name, (dtype, dims))) in b.outputs.iter().zip(out_types) {
-            let found = returns
-                .iter()
-                .rev()
-                .find(|(n, _, _)| n.as_ref().map(|n| n.name.as_str()).unwrap_or("") == name);
-            let Some((_, val, at)) = found else {
-                let what = if name.is_empty() {
-                    "its output".to_string()
-                } else {
-                    format!("output `{name}`")
-                };
-                let d = Diagnostic::error(
-                    "fusec::block::output",
-                    format!("`{}` never returns {what}", b.name.name),
-                )
-                .label(o.ty.span, "declared here")
-                .help(if name.is_empty() {
-                    "end the body with `return expr`".to_string()
-                } else {
-                    format!("add `return ({name} = ...)`")
-                });
-                self.report(d);
+            let Ok(v) = self.returned_tensor(def, &returns, &name, o.ty.span) else {
                 ok = false;
                 continue;
             };
-            let Val::Tensor(v) = val else {
-                if !matches!(val, Val::Poison) {
-                    let d = Diagnostic::error(
-                        "fusec::block::output",
-                        format!("an output must be a tensor, found {}", val.kind()),
-                    )
-                    .label(*at, "returned here")
-                    .help("block outputs are tensors; compile-time values stay inside the block");
-                    self.report(d);
-                }
-                ok = false;
-                continue;
-            };
-            let scalar = dims.is_empty();
-            self.blocks[bi].outputs.push(PortType {
-                name: name.clone(),
-                values: vec![*v],
-                dtype,
-                dims,
-                span: o.ty.span,
-            });
-            if scalar && self.frames.len() == 2 && !name.is_empty() {
+            if dims.is_empty() && self.frames.len() == 2 && !name.is_empty() {
+                // A scalar output of a top-level call: a train step may name it (`fusion.d_loss`).
                 let full = format!("{}.{name}", self.frame().path);
                 self.named_scalars.push(NamedValue {
                     name: full,
-                    value: *v,
+                    value: v,
                     span,
                 });
             }
-            fields.push((name, Val::Tensor(*v)));
-        }
-        for (n, _, at) in &returns {
-            if let Some(n) = n {
-                if !b
-                    .outputs
-                    .iter()
-                    .any(|o| o.name.as_ref().is_some_and(|o| o.name == n.name))
-                {
-                    let d = Diagnostic::error(
-                        "fusec::block::output",
-                        format!("`{}` declares no output `{}`", b.name.name, n.name),
-                    )
-                    .label(*at, "returned here")
-                    .help("declare it in the signature: `-> (name: f32[...], ...)`");
-                    self.report(d);
-                    ok = false;
-                }
-            }
+            let pt = PortType {
+                name: name.clone(),
+                values: vec![v],
+                dtype,
+                dims,
+                span: o.ty.span,
+            };
+            self.blocks[bi].outputs.push(pt);
+            fields.push((name, Val::Tensor(v)));
         }
         if !ok {
             return Err(());
@@ -378,6 +328,76 @@ impl Cx<'_> {
             }
             _ => Ok(Val::Record(fields)),
         }
+    }
+
+    /// The tensor returned for the declared output `name` ("" for the unnamed one); the last return wins.
+    fn returned_tensor(
+        &mut self,
+        def: &BlockDef,
+        returns: &[Returned],
+        name: &str,
+        decl: Span,
+    ) -> Result<crate::ir::Value, ()> {
+        let found = returns
+            .iter()
+            .rev()
+            .find(|(n, _, _)| n.as_ref().map(|n| n.name.as_str()).unwrap_or("") == name);
+        match found {
+            Some((_, Val::Tensor(v), _)) => Ok(*v),
+            Some((_, Val::Poison, _)) => Err(()),
+            Some((_, val, at)) => {
+                let msg = format!("an output must be a tensor, found {}", val.kind());
+                let d = Diagnostic::error("fusec::block::output", msg)
+                    .label(*at, "returned here")
+                    .help("block outputs are tensors; compile-time values stay inside the block");
+                self.fail(d)
+            }
+            None => {
+                let (what, help) = if name.is_empty() {
+                    (
+                        "its output".to_string(),
+                        "end the body with `return expr`".to_string(),
+                    )
+                } else {
+                    (
+                        format!("output `{name}`"),
+                        format!("add `return ({name} = ...)`"),
+                    )
+                };
+                let d = Diagnostic::error(
+                    "fusec::block::output",
+                    format!("`{}` never returns {what}", def.ast.name.name),
+                )
+                .label(decl, "declared here")
+                .help(help);
+                self.fail(d)
+            }
+        }
+    }
+
+    /// Reports named returns the signature does not declare; `false` if there were any.
+    fn undeclared_returns(&mut self, def: &BlockDef, returns: &[Returned]) -> bool {
+        let mut ok = true;
+        for (n, _, at) in returns {
+            let Some(n) = n else { continue };
+            if def
+                .ast
+                .outputs
+                .iter()
+                .any(|o| o.name.as_ref().is_some_and(|o| o.name == n.name))
+            {
+                continue;
+            }
+            let d = Diagnostic::error(
+                "fusec::block::output",
+                format!("`{}` declares no output `{}`", def.ast.name.name, n.name),
+            )
+            .label(*at, "returned here")
+            .help("declare it in the signature: `-> (name: f32[...], ...)`");
+            self.report(d);
+            ok = false;
+        }
+        ok
     }
 
     /// Output types of the block being instantiated (innermost frame).
@@ -398,6 +418,9 @@ impl Cx<'_> {
             .map(|b| &b.val)
     }
 }
+
+/// One `return` value: its name (for named outputs), the value and where it was written.
+type Returned = (Option<crate::syntax::ast::Ident>, Val, Span);
 
 /// Symbol names that occur in more than one port or output (shared by all elements of a variadic port).
 fn symbols_in_several_ports(ports: &[Port], outputs: &[TensorTypeExpr]) -> HashSet<String> {

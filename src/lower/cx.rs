@@ -120,9 +120,12 @@ impl<'a> Cx<'a> {
             return Ok(());
         }
         if self.steps == MAX_STEPS + 1 {
-            let d = Diagnostic::error("fusec::limit::loop", format!("loops unroll more than {MAX_STEPS} times"))
-                .label(span, "the limit was reached in this loop")
-                .help("loops unroll at compile time; nested loops multiply");
+            let d = Diagnostic::error(
+                "fusec::limit::loop",
+                format!("loops unroll more than {MAX_STEPS} times"),
+            )
+            .label(span, "the limit was reached in this loop")
+            .help("loops unroll at compile time; nested loops multiply");
             self.report(d);
         }
         Err(())
@@ -276,6 +279,13 @@ impl<'a> Cx<'a> {
             .collect();
         unused.sort_by_key(|(_, s)| (s.file, s.start));
         for (name, span) in unused {
+            // A block called several times would warn once per call.
+            let seen = self.diags.iter().any(|d| {
+                d.code == "fusec::unused::name" && d.labels.first().is_some_and(|l| l.span == span)
+            });
+            if seen {
+                continue;
+            }
             let d = Diagnostic::warning("fusec::unused::name", format!("`{name}` is never used"))
                 .label(span, "bound here")
                 .help(format!(

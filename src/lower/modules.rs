@@ -313,3 +313,18 @@ pub fn normalize(path: &str) -> String {
         joined
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{join, normalize};
+
+    #[test]
+    fn paths_normalize_lexically() {
+        assert_eq!(normalize("a/./b/../c.fuse"), "a/c.fuse");
+        assert_eq!(normalize("./x.fuse"), "x.fuse");
+        assert_eq!(normalize("a/../../x.fuse"), "../x.fuse");
+        assert_eq!(normalize("/abs/../y.fuse"), "/y.fuse");
+        assert_eq!(join("", "lib/x.fuse"), "lib/x.fuse");
+        assert_eq!(join("examples/mfeat", "../shared.fuse"), "examples/mfeat/../shared.fuse");
+    }
+}

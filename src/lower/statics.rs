@@ -48,6 +48,21 @@ pub fn static_call<'e>(
         diags.push(d);
         return None;
     };
+    let bound = bind_static(&name, params, args, diags)?;
+    Some(StaticCall {
+        name,
+        span: e.span,
+        args: bound,
+    })
+}
+
+/// Binds a literal call's arguments to parameter names: positional in order, then keywords.
+fn bind_static<'e>(
+    name: &str,
+    params: &[&str],
+    args: &'e [crate::syntax::ast::Arg],
+    diags: &mut Diagnostics,
+) -> Option<Vec<Option<&'e Expr>>> {
     let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
     let mut next = 0;
     let mut ok = true;
@@ -55,57 +70,49 @@ pub fn static_call<'e>(
         let slot = match &a.name {
             None if next < params.len() => {
                 next += 1;
-                next - 1
+                Some(next - 1)
             }
             None => {
-                diags.push(
-                    Diagnostic::error(
-                        "fusec::arity",
-                        format!(
-                            "`{name}` takes at most {} positional arguments",
-                            params.len()
-                        ),
-                    )
-                    .label(a.value.span, "one too many")
-                    .help(format!("the parameters are: {}", params.join(", "))),
+                let msg = format!(
+                    "`{name}` takes at most {} positional arguments",
+                    params.len()
                 );
-                ok = false;
-                continue;
+                let d = Diagnostic::error("fusec::arity", msg)
+                    .label(a.value.span, "one too many")
+                    .help(format!("the parameters are: {}", params.join(", ")));
+                diags.push(d);
+                None
             }
-            Some(n) => match params.iter().position(|p| *p == n.name) {
-                Some(i) => i,
-                None => {
-                    let d = Diagnostic::error(
-                        "fusec::param::unknown",
-                        format!("`{name}` has no parameter `{}`", n.name),
-                    )
-                    .label(n.span, "unknown parameter");
+            Some(n) => {
+                let found = params.iter().position(|p| *p == n.name);
+                if found.is_none() {
+                    let msg = format!("`{name}` has no parameter `{}`", n.name);
+                    let d = Diagnostic::error("fusec::param::unknown", msg)
+                        .label(n.span, "unknown parameter");
                     diags.push(match did_you_mean(&n.name, params.iter().copied()) {
                         Some(s) => d.help(format!("did you mean `{s}`?")),
                         None => d.help(format!("the parameters are: {}", params.join(", "))),
                     });
-                    ok = false;
-                    continue;
                 }
-            },
+                found
+            }
+        };
+        let Some(slot) = slot else {
+            ok = false;
+            continue;
         };
         if bound[slot].replace(&a.value).is_some() {
-            diags.push(
-                Diagnostic::error(
-                    "fusec::param::duplicate",
-                    format!("`{}` is given twice", params[slot]),
-                )
-                .label(a.value.span, "given again here")
-                .help("pass each argument once"),
-            );
+            let d = Diagnostic::error(
+                "fusec::param::duplicate",
+                format!("`{}` is given twice", params[slot]),
+            )
+            .label(a.value.span, "given again here")
+            .help("pass each argument once");
+            diags.push(d);
             ok = false;
         }
     }
-    ok.then_some(StaticCall {
-        name,
-        span: e.span,
-        args: bound,
-    })
+    ok.then_some(bound)
 }
 
 fn value(e: &Expr, diags: &mut Diagnostics) -> Option<Val> {

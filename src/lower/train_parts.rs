@@ -154,22 +154,17 @@ impl Lowering<'_> {
         model: Option<&Model>,
         optimizers: &Option<Vec<OptimizerSpec>>,
     ) -> Option<Vec<StepSpec>> {
-        let mut out: Vec<StepSpec> = Vec::new();
-        let mut ok = true;
-        let loss_names: Vec<String> = model
-            .map(|m| {
-                m.losses
-                    .iter()
-                    .chain(&m.named_scalars)
-                    .map(|l| l.name.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let losses: Option<Vec<String>> = model.map(|m| {
+            let all = m.losses.iter().chain(&m.named_scalars);
+            all.map(|l| l.name.clone()).collect()
+        });
         let opt_names: Vec<String> = optimizers
             .iter()
             .flatten()
             .map(|o| o.name.clone())
             .collect();
+        let mut out: Vec<StepSpec> = Vec::new();
+        let mut ok = true;
         for e in &decl.entries {
             let TrainEntry::Step {
                 name,
@@ -183,65 +178,28 @@ impl Lowering<'_> {
             let step_name = name
                 .as_ref()
                 .map(|n| n.name.clone())
-                .unwrap_or_else(|| "main".to_string());
+                .unwrap_or_else(|| "main".into());
             if out.iter().any(|s| s.name == step_name) {
-                self.diags.push(
-                    Diagnostic::error(
-                        "fusec::train::duplicate",
-                        format!("step `{step_name}` is declared twice"),
-                    )
-                    .label(*span, "declared again here")
-                    .help("give each step its own name"),
-                );
+                let d = Diagnostic::error(
+                    "fusec::train::duplicate",
+                    format!("step `{step_name}` is declared twice"),
+                )
+                .label(*span, "declared again here")
+                .help("give each step its own name");
+                self.diags.push(d);
                 ok = false;
                 continue;
             }
-            let mut ts: Vec<LossTerm> = Vec::new();
-            if !terms(objective, &mut ts) {
-                self.diags.push(
-                    Diagnostic::error(
-                        "fusec::train::objective",
-                        "an objective is a weighted sum of loss names",
-                    )
-                    .label(objective.span, "not a weighted sum")
-                    .help("write `task + 0.5 * recon + fusion.g_loss`"),
-                );
-                ok = false;
-                continue;
-            }
-            for t in &ts {
-                if model.is_some() && !loss_names.contains(&t.name) {
-                    let d = Diagnostic::error(
-                        "fusec::train::loss",
-                        format!("no loss named `{}`", t.name),
-                    )
-                    .label(t.span, "not a loss of the model");
-                    self.diags.push(suggest(
-                        d,
-                        &t.name,
-                        &loss_names,
-                        "losses and scalar block outputs",
-                    ));
-                    ok = false;
-                }
-            }
+            let terms = self.objective(objective, losses.as_deref());
             let opt = using
                 .as_ref()
                 .map(|u| (u.name.clone(), u.span))
                 .unwrap_or((step_name.clone(), *span));
-            if optimizers.is_some() && !opt_names.contains(&opt.0) && !opt_names.is_empty() {
-                let d = Diagnostic::error(
-                    "fusec::train::optimizer",
-                    format!("no optimizer named `{}`", opt.0),
-                )
-                .label(opt.1, "unknown optimizer");
-                self.diags
-                    .push(suggest(d, &opt.0, &opt_names, "optimizers"));
-                ok = false;
-            }
+            ok &= terms.is_some() && self.optimizer_exists(&opt.0, opt.1, &opt_names);
+            let terms = terms.unwrap_or_default();
             out.push(StepSpec {
                 name: step_name,
-                terms: ts,
+                terms,
                 optimizer: opt.0,
                 span: *span,
             });
@@ -259,6 +217,57 @@ impl Lowering<'_> {
             self.check_optimizers_used(optimizers, &out);
         }
         ok.then_some(out)
+    }
+
+    /// The terms of one objective, each naming a loss (checked when the model lowered).
+    fn objective(&mut self, objective: &Expr, losses: Option<&[String]>) -> Option<Vec<LossTerm>> {
+        let mut ts: Vec<LossTerm> = Vec::new();
+        if !terms(objective, &mut ts) {
+            let d = Diagnostic::error(
+                "fusec::train::objective",
+                "an objective is a weighted sum of loss names",
+            )
+            .label(objective.span, "not a weighted sum")
+            .help("write `task + 0.5 * recon + fusion.g_loss`");
+            self.diags.push(d);
+            return None;
+        }
+        let mut ok = true;
+        for t in ts
+            .iter()
+            .filter(|t| losses.is_some_and(|l| !l.contains(&t.name)))
+        {
+            let d = Diagnostic::error("fusec::train::loss", format!("no loss named `{}`", t.name))
+                .label(t.span, "not a loss of the model");
+            let known = losses.unwrap_or_default().to_vec();
+            self.diags.push(suggest(
+                d,
+                &t.name,
+                &known,
+                "losses and scalar block outputs",
+            ));
+            ok = false;
+        }
+        ok.then_some(ts)
+    }
+
+    /// Whether a step's optimizer is declared (always true when none is: each step then gets Adam).
+    fn optimizer_exists(
+        &mut self,
+        name: &str,
+        at: crate::source::Span,
+        declared: &[String],
+    ) -> bool {
+        if declared.is_empty() || declared.iter().any(|d| d == name) {
+            return true;
+        }
+        let d = Diagnostic::error(
+            "fusec::train::optimizer",
+            format!("no optimizer named `{name}`"),
+        )
+        .label(at, "unknown optimizer");
+        self.diags.push(suggest(d, name, declared, "optimizers"));
+        false
     }
 
     fn check_optimizers_used(

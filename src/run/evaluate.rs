@@ -21,9 +21,22 @@ pub struct Evaluation {
     /// The task output over the split, row-major, and its shape `[n, ..]`.
     pub outputs: Vec<f32>,
     pub output_shape: Vec<usize>,
+    /// The task target over the split, row-major.
+    pub targets: Vec<f64>,
 }
 
 impl Evaluation {
+    /// The confusion matrix (rows are true classes) for a classification output `[n, C]`.
+    pub fn confusion(&self) -> Option<Vec<Vec<usize>>> {
+        let (&n, &c) = (self.output_shape.first()?, self.output_shape.get(1)?);
+        if self.output_shape.len() != 2 || self.targets.len() != n || c == 0 {
+            return None;
+        }
+        let preds: Vec<usize> = self.outputs.chunks(c).map(crate::train::metrics::argmax).collect();
+        let labels: Vec<usize> = self.targets.iter().map(|t| (*t).max(0.0) as usize).collect();
+        Some(crate::train::confusion_matrix(&preds, &labels, c))
+    }
+
     pub fn get(&self, name: &str) -> Option<f64> {
         self.metrics
             .iter()
@@ -119,9 +132,5 @@ pub fn evaluate(
     )
     .map_err(RunError::Config)?;
     metrics.extend(task_metrics);
-    Ok(Evaluation {
-        metrics,
-        outputs,
-        output_shape,
-    })
+    Ok(Evaluation { metrics, outputs, output_shape, targets })
 }

@@ -12,7 +12,7 @@ mod standardization;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, TrainState};
-pub use evaluate::{evaluate, Evaluation};
+pub use evaluate::{batch_inputs, evaluate, Evaluation};
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};

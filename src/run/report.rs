@@ -90,6 +90,8 @@ pub struct RunReport {
     pub selection: String,
     pub valid: Vec<(String, f64)>,
     pub test: Vec<(String, f64)>,
+    /// Test confusion matrix of a classification task (rows: true class, columns: predicted).
+    pub confusion: Option<Vec<Vec<usize>>>,
     pub run_dir: String,
 }
 
@@ -99,7 +101,8 @@ impl RunReport {
             "model": self.model, "seed": self.seed, "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "params": self.params,
             "train_seconds": self.train_seconds, "selection": self.selection,
-            "valid": metrics_object(&self.valid), "test": metrics_object(&self.test), "run_dir": self.run_dir,
+            "valid": metrics_object(&self.valid), "test": metrics_object(&self.test),
+            "test_confusion": self.confusion, "run_dir": self.run_dir,
         })
     }
 
@@ -138,6 +141,13 @@ impl fmt::Display for RunReport {
                 .map(|t| format!("{t:>12.4}"))
                 .unwrap_or_else(|| format!("{:>12}", "-"));
             writeln!(f, "{k:<24} {v:>12.4} {t}")?;
+        }
+        if let Some(m) = &self.confusion {
+            writeln!(f, "test confusion matrix (rows: true class, columns: predicted)")?;
+            for row in m {
+                let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
+                writeln!(f, "{}", cells.join(""))?;
+            }
         }
         Ok(())
     }

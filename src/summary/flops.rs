@@ -18,25 +18,30 @@
 
 use std::collections::HashMap;
 
-use crate::ir::{Cell, Dim, Op, TensorType};
+use crate::ir::{Cell, Dim, DimExpr, Op, TensorType};
 
-/// Product of dims under the bindings (unbound symbols count as 1).
-pub fn elems(t: &TensorType, env: &HashMap<String, i64>) -> i64 {
+/// Product of dims under the bindings (unbound symbols count as 1). In f64: counts are estimates and must never
+/// overflow, whatever the sizes.
+pub fn elems(t: &TensorType, env: &HashMap<String, i64>) -> f64 {
     t.dims.iter().map(|d| size(d, env)).product()
 }
 
-pub fn size(d: &Dim, env: &HashMap<String, i64>) -> i64 {
+pub fn size(d: &Dim, env: &HashMap<String, i64>) -> f64 {
     match d {
-        Dim::Fixed(n) => *n,
-        Dim::Sym(s) => env.get(s).copied().unwrap_or(1),
+        Dim::Fixed(n) => *n as f64,
+        Dim::Sym(s) => env.get(s).copied().unwrap_or(1) as f64,
     }
 }
 
-fn last(t: &TensorType, env: &HashMap<String, i64>) -> i64 {
-    t.dims.last().map(|d| size(d, env)).unwrap_or(1)
+fn last(t: &TensorType, env: &HashMap<String, i64>) -> f64 {
+    t.dims.last().map(|d| size(d, env)).unwrap_or(1.0)
 }
 
-/// FLOPs of one node given its operand and output types.
+fn axis1(t: &TensorType, env: &HashMap<String, i64>) -> f64 {
+    t.dims.get(1).map(|d| size(d, env)).unwrap_or(1.0)
+}
+
+/// FLOPs of one node given its operand and output types (saturating at `i64::MAX`).
 pub fn node_flops(
     op: &Op,
     ins: &[TensorType],
@@ -47,31 +52,31 @@ pub fn node_flops(
         return 0;
     };
     let n_out = elems(y, env);
-    match op {
-        Op::Linear { bias, .. } => {
+    let bias = |b: bool, o: f64| if b { o } else { 0.0 };
+    let f = match op {
+        Op::Linear { bias: b, .. } => {
             let (i, o) = (last(x, env), last(y, env));
-            let rows = n_out / o.max(1);
-            rows * (2 * i * o + if *bias { o } else { 0 })
+            (n_out / o.max(1.0)) * (2.0 * i * o + bias(*b, o))
         }
-        Op::MatMul => {
-            let k = last(x, env);
-            // Every output element is one dot product of length k.
-            2 * k * n_out
-        }
+        // Every output element is one dot product of length k.
+        Op::MatMul => 2.0 * last(x, env) * n_out,
         Op::Outer | Op::Act(_) | Op::Dropout { .. } | Op::Noise { .. } | Op::Binary(_) => n_out,
-        Op::Softmax { .. } => 3 * n_out,
-        Op::LayerNorm { .. } => 5 * n_out,
-        Op::BatchNorm { .. } => 2 * n_out,
+        Op::Softmax { .. } => 3.0 * n_out,
+        Op::LayerNorm { .. } => 5.0 * n_out,
+        Op::BatchNorm { .. } => 2.0 * n_out,
         Op::Reduce { .. } => elems(x, env),
-        Op::Loss(_) => 3 * elems(x, env),
-        Op::Conv1d { kernel, bias, .. } => {
+        Op::Loss(_) => 3.0 * elems(x, env),
+        Op::Conv1d {
+            kernel, bias: b, ..
+        } => {
             let (c, o) = (last(x, env), last(y, env));
-            (n_out / o.max(1)) * (2 * c * kernel * o + if *bias { o } else { 0 })
+            (n_out / o.max(1.0)) * (2.0 * c * *kernel as f64 * o + bias(*b, o))
         }
-        Op::Conv2d { kernel, bias, .. } => {
-            let c = x.dims.get(1).map(|d| size(d, env)).unwrap_or(1);
-            let o = y.dims.get(1).map(|d| size(d, env)).unwrap_or(1);
-            (n_out / o.max(1)) * (2 * c * kernel * kernel * o + if *bias { o } else { 0 })
+        Op::Conv2d {
+            kernel, bias: b, ..
+        } => {
+            let (c, o, k) = (axis1(x, env), axis1(y, env), *kernel as f64);
+            (n_out / o.max(1.0)) * (2.0 * c * k * k * o + bias(*b, o))
         }
         Op::Recurrent {
             cell,
@@ -80,56 +85,48 @@ pub fn node_flops(
             bidirectional,
             ..
         } => {
-            let h = hidden_of(hidden, y, *bidirectional, env);
+            let h = match hidden {
+                DimExpr::Const(h) => *h as f64,
+                // Unresolved: recover it from the output width.
+                _ => last(y, env) / if *bidirectional { 2.0 } else { 1.0 },
+            };
             recurrent(*cell, x, h, *layers, *bidirectional, env)
         }
         Op::Attention { heads, .. } => attention(x, ins.get(1), *heads, env),
         Op::TransformerLayer { heads, ff, .. } => {
-            let (t, d) = (
-                x.dims.get(1).map(|d| size(d, env)).unwrap_or(1),
-                last(x, env),
-            );
+            let (t, d) = (axis1(x, env), last(x, env));
             let f = match ff {
-                crate::ir::DimExpr::Const(f) => *f,
-                _ => 4 * d,
+                DimExpr::Const(f) => *f as f64,
+                _ => 4.0 * d,
             };
-            attention(x, ins.get(1), *heads, env) + t * (2 * 5 * d + 2 * d + 4 * d * f + f + 2 * d)
+            attention(x, ins.get(1), *heads, env) + t * (2.0 * 5.0 * d + 2.0 * d + 4.0 * d * f + f)
         }
-        _ => 0,
-    }
-}
-
-fn hidden_of(
-    hidden: &crate::ir::DimExpr,
-    y: &TensorType,
-    bidirectional: bool,
-    env: &HashMap<String, i64>,
-) -> i64 {
-    match hidden {
-        crate::ir::DimExpr::Const(h) => *h,
-        // Unresolved: recover it from the output width.
-        _ => last(y, env) / if bidirectional { 2 } else { 1 },
-    }
+        _ => 0.0,
+    };
+    f as i64
 }
 
 fn recurrent(
     cell: Cell,
     x: &TensorType,
-    h: i64,
+    h: f64,
     layers: u32,
     bi: bool,
     env: &HashMap<String, i64>,
-) -> i64 {
-    let g = if cell == Cell::Lstm { 4 } else { 3 };
-    let update = if cell == Cell::Lstm { 5 } else { 4 };
-    let t = x.dims.get(1).map(|d| size(d, env)).unwrap_or(1);
-    let dirs = if bi { 2 } else { 1 };
-    let mut total = 0;
-    for layer in 0..i64::from(layers) {
-        let i = if layer == 0 { last(x, env) } else { h * dirs };
-        total += dirs * t * (2 * g * h * (i + h) + 2 * g * h + update * h);
-    }
-    total
+) -> f64 {
+    let (g, update) = if cell == Cell::Lstm {
+        (4.0, 5.0)
+    } else {
+        (3.0, 4.0)
+    };
+    let t = axis1(x, env);
+    let dirs = if bi { 2.0 } else { 1.0 };
+    (0..layers)
+        .map(|layer| {
+            let i = if layer == 0 { last(x, env) } else { h * dirs };
+            dirs * t * (2.0 * g * h * (i + h) + 2.0 * g * h + update * h)
+        })
+        .sum()
 }
 
 fn attention(
@@ -137,13 +134,11 @@ fn attention(
     kv: Option<&TensorType>,
     heads: u32,
     env: &HashMap<String, i64>,
-) -> i64 {
+) -> f64 {
     let d = last(q, env);
-    let tq = q.dims.get(1).map(|d| size(d, env)).unwrap_or(1);
-    let tk = kv
-        .and_then(|k| k.dims.get(1))
-        .map(|d| size(d, env))
-        .unwrap_or(tq);
-    let proj = 2 * d * d * (tq + 2 * tk) + 2 * d * d * tq;
-    proj + 2 * 2 * tq * tk * d + 3 * tq * tk * i64::from(heads)
+    let tq = axis1(q, env);
+    let tk = kv.map(|k| axis1(k, env)).unwrap_or(tq);
+    // q, k, v and output projections; scores and the weighted sum; the softmax.
+    let proj = 2.0 * d * d * (tq + 2.0 * tk) + 2.0 * d * d * tq;
+    proj + 2.0 * 2.0 * tq * tk * d + 3.0 * tq * tk * f64::from(heads)
 }

@@ -83,6 +83,11 @@ fn expected_words(expected: &[Rule], close: Option<char>) -> Vec<&'static str> {
     let mut words: Vec<&str> = expected.iter().filter_map(|r| describe(*r)).collect();
     words.sort_unstable();
     words.dedup();
+    if words.contains(&"a statement") {
+        // After a complete statement every postfix token is possible too; naming them all hides the point.
+        let continuation = ["`(`", "`..`", "`.`", "`[`", "`|>`", "a comparison", "a name", "`or`", "`and`"];
+        words.retain(|w| !continuation.contains(w));
+    }
     match close {
         Some(']') | Some(')') => {
             words.retain(|w| *w != "an operator" && *w != "a comparison");
@@ -162,11 +167,11 @@ fn unclosed_bracket(text: &str, pos: usize) -> Option<(usize, char)> {
 /// The word just before `pos` (skipping blanks), if any.
 fn word_before(text: &str, pos: usize) -> Option<&str> {
     let head = text[..pos].trim_end();
+    // The byte after the last non-word character (which may be several bytes long).
     let start = head
         .char_indices()
         .rev()
         .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-        // Past the whole character: it may be several bytes long (`§` in a comment).
         .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let w = &head[start..];

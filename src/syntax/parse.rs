@@ -22,7 +22,7 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
     if let Some(d) = super::limits::nesting_error(file, text) {
         return Err(d.into());
     }
-    let mut pairs = FuseParser::parse(Rule::file, text).map_err(|e| from_pest(file, text, e))?;
+    let mut pairs = FuseParser::parse(Rule::file, text).map_err(|e| recover(file, text, e))?;
     let b = Builder { file };
     let top = pairs
         .next()
@@ -37,6 +37,55 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
         Some(d) => Err(d.into()),
         None => Ok(ast),
     }
+}
+
+/// Most syntax errors reported for one file.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// After a syntax error, parsing resumes at the next item that starts a line (`block`, `model`, ...), with
+/// the text before it blanked so positions stay those of the file: one run reports one error per broken item.
+fn recover(file: FileId, text: &str, first: pest::error::Error<Rule>) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let mut err = first;
+    loop {
+        let pos = match err.location {
+            pest::error::InputLocation::Pos(p) => p,
+            pest::error::InputLocation::Span((p, _)) => p,
+        };
+        diags.extend(from_pest(file, text, err));
+        let Some(next) = next_item_start(text, pos) else {
+            break;
+        };
+        if diags.0.len() >= MAX_SYNTAX_ERRORS {
+            break;
+        }
+        let mut blanked = " ".repeat(next);
+        blanked.push_str(&text[next..]);
+        match FuseParser::parse(Rule::file, &blanked) {
+            Ok(_) => break,
+            Err(e) => err = e,
+        }
+    }
+    diags
+}
+
+/// Byte offset of the first line after `pos` that starts with an item keyword.
+fn next_item_start(text: &str, pos: usize) -> Option<usize> {
+    let mut at = text.get(pos..)?.find('\n')? + pos + 1;
+    while at < text.len() {
+        let line = &text[at..];
+        let starts_item = ["import", "block", "model", "data", "train"]
+            .iter()
+            .any(|k| {
+                line.strip_prefix(k)
+                    .is_some_and(|rest| rest.starts_with([' ', '{', '\t']))
+            });
+        if starts_item {
+            return Some(at);
+        }
+        at += line.find('\n')? + 1;
+    }
+    None
 }
 
 /// Parses a lone expression (a `--set` value) in the given file.

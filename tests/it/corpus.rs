@@ -15,12 +15,20 @@ fn every_invalid_program_fails_with_its_expected_code() {
         .filter(|p| p.extension().is_some_and(|x| x == "fuse"))
         .collect();
     files.sort();
-    assert!(files.len() >= 40, "the corpus has only {} programs", files.len());
+    assert!(
+        files.len() >= 40,
+        "the corpus has only {} programs",
+        files.len()
+    );
     let mut failures = Vec::new();
     for path in files {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
-        let Some(expect) = text.lines().next().and_then(|l| l.strip_prefix("// expect: ")) else {
+        let Some(expect) = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// expect: "))
+        else {
             failures.push(format!("{name}: first line is not `// expect: fusec::...`"));
             continue;
         };
@@ -28,7 +36,12 @@ fn every_invalid_program_fails_with_its_expected_code() {
         match compile(&RootLoader, &rel, &[], false) {
             Ok(_) => failures.push(format!("{name}: compiled, expected {expect}")),
             Err(f) => {
-                let got: Vec<&str> = f.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.code).collect();
+                let got: Vec<&str> = f
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.code)
+                    .collect();
                 if !got.contains(&expect.trim()) {
                     failures.push(format!("{name}: expected {expect}, got {got:?}"));
                 }

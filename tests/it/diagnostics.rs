@@ -71,8 +71,19 @@ model M {
 }
 "#;
     let out = check(src);
-    let errors: Vec<_> = codes(src).into_iter().filter(|c| !c.starts_with("fusec::unused")).collect();
-    assert_eq!(errors, vec!["fusec::shape::mismatch", "fusec::shape::axis", "fusec::dtype::mismatch"], "{out}");
+    let errors: Vec<_> = codes(src)
+        .into_iter()
+        .filter(|c| !c.starts_with("fusec::unused"))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            "fusec::shape::mismatch",
+            "fusec::shape::axis",
+            "fusec::dtype::mismatch"
+        ],
+        "{out}"
+    );
     insta::assert_snapshot!(out);
 }
 

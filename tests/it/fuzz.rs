@@ -7,23 +7,83 @@ use fusec::diag::render;
 use fusec::front::compile_source;
 use fusec::rng::SeededRng;
 
-/// Variants per seed file; with the examples and the stdlib this gives well over 10,000 programs.
-const VARIANTS_PER_FILE: usize = 1700;
+/// Variants in all, spread evenly over the seed files (so more examples do not make the test slower).
+const VARIANTS: usize = 10_200;
 
 const PIECES: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "=", ",", ".", ":", "+", "-", "*", "/", "@", "|>", "\"", "..", "\n", " ", "0",
-    "1", "-1", "64", "999999999999999999999", "B", "T", "_", "f32", "i64", "x", "model", "block", "input", "output",
-    "loss", "param", "shared", "for", "in", "if", "else", "return", "import", "std.", "linear(", "concat([",
-    "reshape(", "len(", "dim(", "without(", "...", "//", "1e400", "0.0", "true", "\\", "é",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "=",
+    ",",
+    ".",
+    ":",
+    "+",
+    "-",
+    "*",
+    "/",
+    "@",
+    "|>",
+    "\"",
+    "..",
+    "\n",
+    " ",
+    "0",
+    "1",
+    "-1",
+    "64",
+    "999999999999999999999",
+    "B",
+    "T",
+    "_",
+    "f32",
+    "i64",
+    "x",
+    "model",
+    "block",
+    "input",
+    "output",
+    "loss",
+    "param",
+    "shared",
+    "for",
+    "in",
+    "if",
+    "else",
+    "return",
+    "import",
+    "std.",
+    "linear(",
+    "concat([",
+    "reshape(",
+    "len(",
+    "dim(",
+    "without(",
+    "...",
+    "//",
+    "1e400",
+    "0.0",
+    "true",
+    "\\",
+    "é",
 ];
 
 fn seeds() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for dir in ["examples/mfeat", "stdlib"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
-        for f in files.into_iter().filter(|p| p.extension().is_some_and(|x| x == "fuse")) {
+        for f in files
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "fuse"))
+        {
             out.push(std::fs::read_to_string(f).unwrap());
         }
     }
@@ -45,7 +105,27 @@ fn mutate(rng: &mut SeededRng, text: &str) -> String {
         let len = bytes.len();
         let at = pick(rng, len + 1);
         let span = 1 + pick(rng, 12);
-        match pick(rng, 5) {
+        match pick(rng, 6) {
+            // A different number where a number is: exercises the shape checker rather than the parser.
+            5 => {
+                if let Some(start) = (at..len).find(|i| bytes[*i].is_ascii_digit()) {
+                    let end = (start..len)
+                        .find(|i| !bytes[*i].is_ascii_digit())
+                        .unwrap_or(len);
+                    let n = [
+                        "0",
+                        "1",
+                        "2",
+                        "3",
+                        "7",
+                        "64",
+                        "100000",
+                        "3037000500",
+                        "4611686018427387904",
+                    ][pick(rng, 9)];
+                    bytes.splice(start..end, n.bytes());
+                }
+            }
             0 => {
                 let end = (at + span).min(len);
                 bytes.drain(at..end);
@@ -83,20 +163,31 @@ fn mutate(rng: &mut SeededRng, text: &str) -> String {
 #[test]
 fn mutated_examples_never_panic_and_always_end_in_ok_or_a_diagnostic() {
     let seeds = seeds();
+    let per_file = VARIANTS.div_ceil(seeds.len());
     let mut rng = SeededRng::new(20210419);
     let (mut ok, mut failed, mut total) = (0, 0, 0);
     for (i, seed) in seeds.iter().enumerate() {
-        for v in 0..VARIANTS_PER_FILE {
+        for v in 0..per_file {
             let text = mutate(&mut rng, seed);
-            let result = catch_unwind(AssertUnwindSafe(|| compile_source("main.fuse", &text, &[], v % 2 == 0)));
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                compile_source("main.fuse", &text, &[], v % 2 == 0)
+            }));
             total += 1;
             match result {
                 Ok(Ok(_)) => ok += 1,
                 Ok(Err(f)) => {
-                    assert!(f.diagnostics.has_errors(), "seed {i} variant {v}: failed without an error:\n{text}");
+                    assert!(
+                        f.diagnostics.has_errors(),
+                        "seed {i} variant {v}: failed without an error:\n{text}"
+                    );
                     if v % 16 == 0 {
-                        let r = catch_unwind(AssertUnwindSafe(|| render(&f.diagnostics, &f.sources, false)));
-                        assert!(r.is_ok(), "seed {i} variant {v}: rendering panicked:\n{text}");
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            render(&f.diagnostics, &f.sources, false)
+                        }));
+                        assert!(
+                            r.is_ok(),
+                            "seed {i} variant {v}: rendering panicked:\n{text}"
+                        );
                     }
                     failed += 1;
                 }

@@ -2,6 +2,7 @@
 
 mod bleu;
 mod check;
+mod cli;
 mod corpus;
 mod data;
 mod diagnostics;
@@ -20,5 +21,7 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod pickle;
 mod summary;
 mod syntax;
+mod train;

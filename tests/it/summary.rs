@@ -8,9 +8,8 @@ use fusec::summary::summarize;
 use super::check::RootLoader;
 
 fn summary(src: &str) -> String {
-    let c = compile_source("main.fuse", src, &[], false).unwrap_or_else(|f| {
-        panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false))
-    });
+    let c = compile_source("main.fuse", src, &[], false)
+        .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)));
     summarize(&c.program.models[0], &c.shapes[0], &HashMap::new()).render()
 }
 

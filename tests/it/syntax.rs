@@ -85,12 +85,31 @@ fn comparison_in_keyword_argument_is_not_an_assignment() {
 
 #[test]
 fn deep_nesting_and_long_chains_are_limited() {
-    let deep = format!("model M {{\n  y = {}x{}\n}}\n", "(".repeat(200), ")".repeat(200));
-    assert!(check(&deep).contains("fusec::limit::nesting"), "{}", check(&deep));
+    let deep = format!(
+        "model M {{\n  y = {}x{}\n}}\n",
+        "(".repeat(200),
+        ")".repeat(200)
+    );
+    assert!(
+        check(&deep).contains("fusec::limit::nesting"),
+        "{}",
+        check(&deep)
+    );
     let long = format!("model M {{\n  y = x{}\n}}\n", " + x".repeat(100_000));
-    assert!(check(&long).contains("fusec::limit::nesting"), "{}", check(&long));
+    assert!(
+        check(&long).contains("fusec::limit::nesting"),
+        "{}",
+        check(&long)
+    );
     let negs = format!("model M {{\n  y = {}x\n}}\n", "-".repeat(100_000));
     assert!(check(&negs).contains("fusec::limit::nesting"));
     let ok = format!("model M {{\n  y = x{}\n}}\n", " + x".repeat(100));
     assert!(!check(&ok).contains("fusec::limit"), "{}", check(&ok));
+}
+
+#[test]
+fn one_syntax_error_per_broken_item() {
+    insta::assert_snapshot!(check(
+        "block F(x: f32[B, D] -> f32[B, D] {\n  return x\n}\n\nmodel M {\n  input x: f32[B, 4]\n  y = relu(x))\n}\n\nmodel N {\n  input x: f32[B, 4]\n  output y = relu(x)\n}\n"
+    ));
 }

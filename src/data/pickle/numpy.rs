@@ -140,8 +140,13 @@ impl Machine<'_> {
 
     /// `(version, byteorder, subarray, names, fields, elsize, alignment, flags[, metadata])`.
     fn dtype_state(&self, mut dtype: Dtype, items: &[Id]) -> Result<Dtype, Fail> {
-        if let Some(Obj::Str(order)) = items.get(1).map(|&i| self.obj(i)) {
-            dtype.byte_order = order.chars().next().unwrap_or('|');
+        // Python 2 writes the byte order as a `str`, which reads as bytes.
+        match items.get(1).map(|&i| self.obj(i)) {
+            Some(Obj::Str(order)) => dtype.byte_order = order.chars().next().unwrap_or('|'),
+            Some(Obj::Bytes(order)) => {
+                dtype.byte_order = order.first().map_or('|', |&b| char::from(b))
+            }
+            _ => {}
         }
         if let Some(Obj::Int(elsize)) = items.get(5).map(|&i| self.obj(i)) {
             if *elsize > 0 && matches!(dtype.kind, 'U' | 'S' | 'V') {

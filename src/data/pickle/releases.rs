@@ -142,6 +142,17 @@ pub fn detect_layout(value: &Value) -> Option<&'static str> {
     lmf.then_some("lmf")
 }
 
+/// The label kind of a MulT-layout file, from the shape of `train`'s labels: `[N, 4, 2]` is IEMOCAP's
+/// emotions, anything else is read as sentiment (and checked as such).
+pub fn mult_label_kind(value: &Value) -> LabelKind {
+    match value.get("train").and_then(|t| t.get("labels")) {
+        Some(Value::NdArray(a)) if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
+            LabelKind::EmotionBinary
+        }
+        _ => LabelKind::Sentiment,
+    }
+}
+
 /// Reads the MulT layout `{'train'|'valid'|'test': {'text', 'audio', 'vision', 'labels'[, 'id']}}`.
 pub fn read_mult(value: &Value, labels: LabelKind) -> Result<Release, Vec<ReleaseProblem>> {
     let mut release = Release {
@@ -152,62 +163,77 @@ pub fn read_mult(value: &Value, labels: LabelKind) -> Result<Release, Vec<Releas
     let mut problems = Vec::new();
     if !matches!(value, Value::Dict(_)) {
         let expected = "a dict with keys 'train', 'valid', 'test' (the MulT layout)";
-        return Err(vec![ReleaseProblem::new(
-            "fusec::data::pickle::layout",
-            &[],
-            expected,
-            describe(value),
-        )]);
+        let found = describe(value);
+        let code = "fusec::data::pickle::layout";
+        return Err(vec![ReleaseProblem::new(code, &[], expected, found)]);
     }
     for split in SPLITS {
         let path = vec![key_in(value, split)];
-        let Some(split_value) = child(value, split, &path, "a dict of arrays", &mut problems)
-        else {
-            continue;
-        };
-        let mut arrays = SplitArrays::default();
-        for key in MULT_FEATURES {
-            let path = [path.clone(), vec![key_in(split_value, key)]].concat();
-            let Some(array) = child(
-                split_value,
-                key,
+        if let Some(v) = child(value, split, &path, "a dict of arrays", &mut problems) {
+            let arrays = mult_split(
+                split,
+                v,
                 &path,
-                "a float array [N, T, D]",
+                labels,
+                &mut release.replaced,
                 &mut problems,
-            ) else {
-                continue;
-            };
-            match features(array, 3, "a float array [N, T, D]", &path) {
-                Ok((shape, values, n_replaced)) => {
-                    release
-                        .replaced
-                        .insert(format!("{split}/{key}"), n_replaced);
-                    arrays
-                        .fields
-                        .insert(key.to_string(), (shape, ArrayData::F32(values)));
-                }
-                Err(p) => problems.push(p),
-            }
+            );
+            release.splits.insert(split.to_string(), arrays);
         }
-        let label_path = [path.clone(), vec![key_in(split_value, "labels")]].concat();
-        if let Some(array) = child(
-            split_value,
-            "labels",
-            &label_path,
-            label_expectation(labels),
-            &mut problems,
-        ) {
-            match mult_labels(array, labels, &label_path) {
-                Ok(field) => {
-                    arrays.fields.insert("labels".to_string(), field);
-                }
-                Err(p) => problems.push(p),
-            }
-        }
-        check_rows(&arrays, &path, &mut problems);
-        release.splits.insert(split.to_string(), arrays);
     }
     finish(release, problems)
+}
+
+/// One MulT split: the three modalities as f32 `[N, T, D]` and the labels.
+fn mult_split(
+    split: &str,
+    value: &Value,
+    path: &[String],
+    labels: LabelKind,
+    replaced: &mut BTreeMap<String, usize>,
+    problems: &mut Vec<ReleaseProblem>,
+) -> SplitArrays {
+    let mut arrays = SplitArrays::default();
+    let expected = "a float array [N, T, D]";
+    for key in MULT_FEATURES {
+        let path = [path.to_vec(), vec![key_in(value, key)]].concat();
+        if let Some(array) = child(value, key, &path, expected, problems) {
+            let read = features(array, 3, expected, &path);
+            add_feature(&mut arrays, replaced, split, key, read, problems);
+        }
+    }
+    let label_path = [path.to_vec(), vec![key_in(value, "labels")]].concat();
+    let expected = label_expectation(labels);
+    if let Some(array) = child(value, "labels", &label_path, expected, problems) {
+        match mult_labels(array, labels, &label_path) {
+            Ok(field) => {
+                arrays.fields.insert("labels".to_string(), field);
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    check_rows(&arrays, path, problems);
+    arrays
+}
+
+/// Records a read feature array (and its replacement count), or its problem.
+fn add_feature(
+    arrays: &mut SplitArrays,
+    replaced: &mut BTreeMap<String, usize>,
+    split: &str,
+    key: &str,
+    read: Result<(Vec<usize>, Vec<f32>, usize), ReleaseProblem>,
+    problems: &mut Vec<ReleaseProblem>,
+) {
+    match read {
+        Ok((shape, values, n_replaced)) => {
+            replaced.insert(format!("{split}/{key}"), n_replaced);
+            arrays
+                .fields
+                .insert(key.to_string(), (shape, ArrayData::F32(values)));
+        }
+        Err(p) => problems.push(p),
+    }
 }
 
 /// Reads the LMF layout `data[emotion][split][key]`, merging the four emotions' one-hot labels into i64
@@ -278,15 +304,8 @@ fn lmf_split(
                 None => problems.push(missing(&other_key, other, expected)),
             }
         }
-        match features(array, n_axes, expected, &path) {
-            Ok((shape, values, n_replaced)) => {
-                replaced.insert(format!("{split}/{key}"), n_replaced);
-                arrays
-                    .fields
-                    .insert(key.to_string(), (shape, ArrayData::F32(values)));
-            }
-            Err(p) => problems.push(p),
-        }
+        let read = features(array, n_axes, expected, &path);
+        add_feature(&mut arrays, replaced, split, key, read, problems);
     }
     if let Some(labels) = lmf_labels(per_emotion, problems) {
         arrays.fields.insert("labels".to_string(), labels);
@@ -368,14 +387,23 @@ fn mult_labels(
                 ArrayData::F32(values.iter().map(|&v| v as f32).collect()),
             ))
         }
-        _ => Err(wrong(path, expected, array).help(match kind {
-            LabelKind::EmotionBinary => {
-                "sentiment labels ([N, 1, 1]) are read with the sentiment label kind"
-            }
-            LabelKind::Sentiment => {
-                "IEMOCAP's emotion labels ([N, 4, 2]) are read with the emotion label kind"
-            }
-        })),
+        _ => {
+            // Name the other label kind when the array has its shape (a MOSI file read as IEMOCAP, say).
+            let other = match kind {
+                LabelKind::EmotionBinary if a.n_elements() == n && n > 0 => {
+                    Some("these look like sentiment scores: read them with the sentiment label kind")
+                }
+                LabelKind::Sentiment if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
+                    Some("these look like IEMOCAP's one-hot emotions: read them with the emotion label kind")
+                }
+                _ => None,
+            };
+            let problem = wrong(path, expected, array);
+            Err(match other {
+                Some(h) => problem.help(h),
+                None => problem,
+            })
+        }
     }
 }
 

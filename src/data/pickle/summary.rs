@@ -39,12 +39,24 @@ fn tree(out: &mut String, value: &Value, indent: usize, depth: usize) {
             .collect(),
         _ => return,
     };
+    // Subtrees printed so far, so a sibling with the same summary (LMF's four emotions) is one line.
+    let mut seen: Vec<(&str, String)> = Vec::new();
     for (key, child) in children.iter().take(MAX_CHILDREN) {
         let _ = write!(out, "{pad}  {key}: ");
         let mut sub = String::new();
         tree(&mut sub, child, indent + 1, depth + 1);
-        // The child's first line goes after the key; its own children keep their indentation.
-        out.push_str(sub.trim_start());
+        match seen.iter().find(|(_, s)| *s == sub) {
+            Some((first, _)) if sub.lines().count() > 1 => {
+                let _ = writeln!(
+                    out,
+                    "{}, same keys, shapes and counts as {first}",
+                    line(child)
+                );
+            }
+            // The child's first line goes after the key; its own children keep their indentation.
+            _ => out.push_str(sub.trim_start()),
+        }
+        seen.push((key, sub));
     }
     if children.len() > MAX_CHILDREN {
         let _ = writeln!(out, "{pad}  ... and {} more", children.len() - MAX_CHILDREN);
@@ -103,7 +115,7 @@ fn truncate(s: &str) -> String {
 fn layout_section(out: &mut String, value: &Value) {
     let read = match super::detect_layout(value) {
         Some("mult") => {
-            let kind = mult_label_kind(value);
+            let kind = super::mult_label_kind(value);
             let what = match kind {
                 LabelKind::EmotionBinary => "IEMOCAP emotions",
                 LabelKind::Sentiment => "MOSI/MOSEI sentiment",
@@ -128,16 +140,6 @@ fn layout_section(out: &mut String, value: &Value) {
                 let _ = writeln!(out, "  {}", p.message());
             }
         }
-    }
-}
-
-/// Emotion labels are `[N, 4, 2]`; anything else in the MulT layout is read as sentiment.
-fn mult_label_kind(value: &Value) -> LabelKind {
-    match value.get("train").and_then(|t| t.get("labels")) {
-        Some(Value::NdArray(a)) if a.shape.len() == 3 && a.shape[1..] == [4, 2] => {
-            LabelKind::EmotionBinary
-        }
-        _ => LabelKind::Sentiment,
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::numpy::Global;
+use super::text0::{raw_unicode_escape, string_literal};
 use super::value::{Dtype, NdArray, Value};
 
 /// Why a pickle could not be read.
@@ -68,6 +69,13 @@ pub(super) enum Built {
 /// Deepest nesting of containers a pickle may have; deeper ones (or cycles) are refused, not recursed into.
 const MAX_DEPTH: usize = 200;
 
+/// What materializing the value tree may still create: nodes, and bytes of copied strings and bytes
+/// (array buffers are shared, not copied).
+struct Budget {
+    nodes: usize,
+    bytes: usize,
+}
+
 pub(super) struct Machine<'a> {
     input: &'a [u8],
     pos: usize,
@@ -92,8 +100,13 @@ pub fn read_pickle(bytes: &[u8]) -> Result<Value, PickleError> {
         let op = m.take(1).map_err(|e| e.at(start))?[0];
         match m.step(op) {
             Ok(Some(root)) => {
-                // Shared references are copied into the tree; the budget bounds what a small file can expand to.
-                let mut budget = 1_000_000 + 16 * bytes.len();
+                // Shared references are copied into the tree; the budget bounds what a small file can
+                // expand to: a pickle naming one large string a million times must not allocate a
+                // million copies.
+                let mut budget = Budget {
+                    nodes: 1_000_000 + 16 * bytes.len(),
+                    bytes: (1 << 24) + 2 * bytes.len(),
+                };
                 return m
                     .to_value(root, 0, &mut budget)
                     .map_err(|msg| malformed(msg).at(start));
@@ -173,6 +186,10 @@ impl<'a> Machine<'a> {
 
     /// A newline-terminated argument of the text opcodes (GLOBAL, PUT, GET, INT, ...).
     fn line(&mut self) -> Result<String, Fail> {
+        Ok(String::from_utf8_lossy(self.raw_line()?).into_owned())
+    }
+
+    fn raw_line(&mut self) -> Result<&'a [u8], Fail> {
         let rest = &self.input[self.pos..];
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
             return Err(Fail {
@@ -181,7 +198,7 @@ impl<'a> Machine<'a> {
             });
         };
         self.pos += end + 1;
-        Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        Ok(&rest[..end])
     }
 
     pub(super) fn push(&mut self, obj: Obj) {
@@ -417,6 +434,10 @@ impl<'a> Machine<'a> {
                 let n = self.len(8)?;
                 Obj::Bytes(Arc::new(self.take(n)?.to_vec()))
             }
+            b'S' => Obj::Bytes(Arc::new(
+                string_literal(self.raw_line()?).map_err(malformed)?,
+            )),
+            b'V' => Obj::Str(raw_unicode_escape(self.raw_line()?).map_err(malformed)?),
             0x98 => return Ok(None), // READONLY_BUFFER: read-only-ness does not matter to a reader.
             _ => return self.step_object(op),
         };
@@ -459,17 +480,22 @@ impl<'a> Machine<'a> {
         Ok(None)
     }
 
-    /// Turns an arena object into a value tree; `budget` counts the nodes still allowed.
-    fn to_value(&self, id: Id, depth: usize, budget: &mut usize) -> Result<Value, String> {
+    /// Turns an arena object into a value tree, within `budget`.
+    fn to_value(&self, id: Id, depth: usize, budget: &mut Budget) -> Result<Value, String> {
         if depth > MAX_DEPTH {
             return Err(format!(
                 "values nested deeper than {MAX_DEPTH} levels (or a cycle)"
             ));
         }
-        *budget = budget
-            .checked_sub(1)
-            .ok_or("the pickle expands to too many values")?;
-        let many = |ids: &[Id], budget: &mut usize| -> Result<Vec<Value>, String> {
+        let copied = match self.obj(id) {
+            Obj::Str(s) => s.len(),
+            Obj::Bytes(b) => b.len(),
+            _ => 0,
+        };
+        let too_many = "the pickle expands to too many values";
+        budget.nodes = budget.nodes.checked_sub(1).ok_or(too_many)?;
+        budget.bytes = budget.bytes.checked_sub(copied).ok_or(too_many)?;
+        let many = |ids: &[Id], budget: &mut Budget| -> Result<Vec<Value>, String> {
             ids.iter()
                 .map(|&i| self.to_value(i, depth + 1, budget))
                 .collect()
@@ -540,7 +566,7 @@ fn unsupported(op: u8) -> Fail {
 }
 
 fn pairs(items: &[Id]) -> Result<Vec<(Id, Id)>, Fail> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(malformed("a dict needs an even number of keys and values"));
     }
     Ok(items.chunks_exact(2).map(|p| (p[0], p[1])).collect())

@@ -48,9 +48,14 @@ pub struct Dtype {
 }
 
 impl Dtype {
-    /// The array-interface string, e.g. `<f4`.
+    /// The array-interface string, e.g. `<f4` (`<U6` counts characters of 4 bytes, as NumPy writes it).
     pub fn descr(&self) -> String {
-        format!("{}{}{}", self.byte_order, self.kind, self.item_size)
+        let size = if self.kind == 'U' {
+            self.item_size / 4
+        } else {
+            self.item_size
+        };
+        format!("{}{}{}", self.byte_order, self.kind, size)
     }
 
     /// Whether elements decode to numbers (floats, integers, bools).
@@ -75,21 +80,45 @@ impl NdArray {
 
     /// The elements as f64 in C (row-major) order. Errors name the dtype when it is not numeric.
     pub fn to_f64(&self) -> Result<Vec<f64>, String> {
-        if !self.dtype.is_numeric() {
-            return Err(format!(
-                "an array of dtype `{}` does not hold numbers",
-                self.dtype.descr()
-            ));
+        self.decoded(|v| v)
+    }
+
+    /// The elements as f32 in C order (f8 data is narrowed: models compute in f32). No f64 copy is made,
+    /// which matters for the multi-gigabyte MOSEI arrays.
+    pub fn to_f32(&self) -> Result<Vec<f32>, String> {
+        self.decoded(|v| v as f32)
+    }
+
+    /// Counts of NaN, +inf and -inf elements (all zero for non-float dtypes).
+    pub fn non_finite_counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        if self.dtype.kind != 'f' {
+            return counts;
         }
+        if let Ok(bytes) = self.element_bytes() {
+            for v in bytes
+                .chunks_exact(self.dtype.item_size)
+                .map(|b| self.decode(b))
+            {
+                if v.is_nan() {
+                    counts.0 += 1;
+                } else if v == f64::INFINITY {
+                    counts.1 += 1;
+                } else if v == f64::NEG_INFINITY {
+                    counts.2 += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    fn decoded<T: Copy>(&self, convert: impl Fn(f64) -> T) -> Result<Vec<T>, String> {
+        let bytes = self.element_bytes()?;
         let size = self.dtype.item_size;
-        let n = self.n_elements();
-        let bytes = self.data.get(..n * size).ok_or_else(|| {
-            format!(
-                "the array's buffer has {} bytes, fewer than its shape needs",
-                self.data.len()
-            )
-        })?;
-        let values: Vec<f64> = bytes.chunks_exact(size).map(|b| self.decode(b)).collect();
+        let values: Vec<T> = bytes
+            .chunks_exact(size)
+            .map(|b| convert(self.decode(b)))
+            .collect();
         Ok(if self.fortran_order {
             fortran_to_c(&values, &self.shape)
         } else {
@@ -97,21 +126,21 @@ impl NdArray {
         })
     }
 
-    /// The elements as f32 in C order (f8 data is narrowed: models compute in f32).
-    pub fn to_f32(&self) -> Result<Vec<f32>, String> {
-        Ok(self.to_f64()?.into_iter().map(|v| v as f32).collect())
-    }
-
-    /// Counts of NaN, +inf and -inf elements (all zero for non-float dtypes).
-    pub fn non_finite_counts(&self) -> (usize, usize, usize) {
-        if self.dtype.kind != 'f' {
-            return (0, 0, 0);
+    /// The buffer bytes of all elements, for numeric dtypes.
+    fn element_bytes(&self) -> Result<&[u8], String> {
+        if !self.dtype.is_numeric() {
+            return Err(format!(
+                "an array of dtype `{}` does not hold numbers",
+                self.dtype.descr()
+            ));
         }
-        let values = self.to_f64().unwrap_or_default();
-        let nan = values.iter().filter(|v| v.is_nan()).count();
-        let pos = values.iter().filter(|v| **v == f64::INFINITY).count();
-        let neg = values.iter().filter(|v| **v == f64::NEG_INFINITY).count();
-        (nan, pos, neg)
+        let need = self.n_elements().saturating_mul(self.dtype.item_size);
+        self.data.get(..need).ok_or_else(|| {
+            format!(
+                "the array's buffer has {} bytes, fewer than its shape needs",
+                self.data.len()
+            )
+        })
     }
 
     /// Decodes one element of a numeric dtype (checked by the caller).

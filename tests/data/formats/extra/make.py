@@ -106,6 +106,7 @@ if NP == "np2":
     dump("misc_np2_p4.pkl", misc(), 4)
     dump("misc_np2_p5.pkl", misc(), 5)
     dump("misc_np2_p2.pkl", misc(), 2)
+    dump("misc_np2_p0.pkl", misc(), 0)
 else:
     dump("mosi_np1_p4.pkl", mult_dict(rng, True, "f8"), 4)
     dump("lmf_np1_p2.pkl", lmf_dict(rng), 2)
