@@ -372,3 +372,79 @@ fn default_robustness_cases_cover_every_float_input() {
         ]
     );
 }
+
+#[test]
+fn lmf_release_reads_with_merged_emotion_labels() {
+    let program = r#"model M {
+  input covarep: f32[B, 74]
+  input facet: f32[B, 35]
+  input glove: f32[B, T, 300]
+  input labels: i64[B, 4]
+  h = linear(concat([covarep, facet, mean(glove, axis = 1)]), 8)
+  output logits = reshape(h, [B, 4, 2])
+  loss task = cross_entropy(logits, labels)
+}
+
+data iemocap {
+  path = "tests/data/formats"
+  field covarep: f32[74] = lmf_pickle("iemocap_lmf.pkl")
+  field facet: f32[35] = lmf_pickle("iemocap_lmf.pkl")
+  field glove: f32[20, 300] = lmf_pickle("iemocap_lmf.pkl")
+  field labels: i64[4] = lmf_pickle("iemocap_lmf.pkl", labels = "emotions", classes = 2)
+  split = files()
+  standardize = [covarep, facet]
+}
+
+train {
+  task = binary_per_label(logits, labels)
+  step main minimize task
+  epochs = 1
+}
+"#;
+    let c = compile_source("lmf.fuse", program, &[], true).unwrap();
+    let d = load(&c).unwrap();
+    assert_eq!(
+        d.label_names["labels"],
+        ["neutral", "happy", "sad", "angry"]
+    );
+    insta::assert_snapshot!(d.report.to_string());
+}
+
+/// `fusec run` then `fusec eval --robustness`, through the CLI functions: the CSV lands in the run directory
+/// with the baseline and one row per case of the plan (3 zeroed, 3 mean-imputed, 9 noised).
+#[test]
+fn eval_robustness_writes_the_csv() {
+    use fusec::cli::eval::{eval, EvalArgs};
+    use fusec::cli::run::{run, RunArgs};
+    let dir = temp_dir("cli");
+    let file = PathBuf::from("examples/mosi/concat.fuse");
+    let args = RunArgs {
+        file: file.clone(),
+        out: Some(dir.clone()),
+        device: "cpu".into(),
+        epochs: Some(1),
+        seed: None,
+        resume: None,
+        quiet: true,
+        stop_after: None,
+    };
+    assert_eq!(run(&args, &[], true), 0);
+    let eval_args = EvalArgs {
+        file,
+        checkpoint: dir.clone(),
+        split: "valid".into(),
+        last: false,
+        device: "cpu".into(),
+        robustness: true,
+        metric: vec!["mae".into()],
+    };
+    assert_eq!(eval(&eval_args, &[], false), 0);
+    let csv = std::fs::read_to_string(dir.join("robustness_valid.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 1 + 1 + 15);
+    assert!(rows[0].starts_with("input,perturbation,level,loss,loss.task,mae,corr,acc2"));
+    assert!(rows[1].starts_with("none,none,,"));
+    assert!(rows[2].starts_with("text,zero,,"));
+    assert!(rows[16].starts_with("vision,noise,1,"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
