@@ -448,3 +448,26 @@ fn eval_robustness_writes_the_csv() {
     assert!(rows[16].starts_with("vision,noise,1,"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--set data.path=...` points the example at another folder (here the samples by absolute path, then a folder
+/// without the pickle, which is one diagnostic for the file, not one per field).
+#[test]
+fn set_data_path_points_at_the_users_folder() {
+    let folder = std::fs::canonicalize("tests/data/formats").unwrap();
+    let folder = folder.to_string_lossy().to_string();
+    let c = compile_file(
+        "examples/iemocap/concat.fuse",
+        &[("data.path", folder.as_str())],
+    );
+    let d = load(&c).unwrap();
+    assert_eq!(d.n_examples(), 40);
+    let empty = temp_dir("empty-data");
+    let empty = empty.to_string_lossy().to_string();
+    let c = compile_file(
+        "examples/iemocap/concat.fuse",
+        &[("data.path", empty.as_str())],
+    );
+    let err = load(&c).err().unwrap();
+    assert_eq!(err.matches("fusec::data::missing_file").count(), 1, "{err}");
+    assert!(err.contains("iemocap_data.pkl"), "{err}");
+}
