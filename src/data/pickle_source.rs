@@ -102,6 +102,7 @@ fn release(
         return cached.clone();
     }
     let read = decode(field, layout, path, shown, files).map_err(|d| diags.extend(d));
+    files.forget(path);
     let release = read.ok().map(Rc::new);
     files.pickles.releases.insert(cache_key, release.clone());
     release

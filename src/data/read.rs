@@ -39,6 +39,11 @@ pub struct FileCache {
 }
 
 impl FileCache {
+    /// Drops a file's bytes once what was decoded from them is cached (a release pickle can be gigabytes).
+    pub(super) fn forget(&mut self, path: &Path) {
+        self.files.remove(path);
+    }
+
     pub(super) fn bytes(&mut self, path: &Path, shown: &str) -> Result<Rc<Vec<u8>>, ReadError> {
         if let Some(b) = self.files.get(path) {
             return Ok(b.clone());
