@@ -23,19 +23,7 @@ const KEYS: &[&str] = &[
     "patience",
     "select",
     "metrics",
-];
-
-/// Metrics the back end reports; `select` may also name `loss`.
-pub const METRICS: &[&str] = &[
-    "accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "f1_micro",
-    "binary_accuracy",
-    "mae",
-    "corr",
-    "loss",
-    "bleu",
+    "robustness",
 ];
 
 const TASKS: &[(&str, &[&str])] = &[
@@ -187,8 +175,9 @@ impl<'a> Lowering<'a> {
         let patience = self.opt_count("patience");
         let schedule = self.schedule();
         let task = task?;
-        let select = self.select();
+        let select = self.select(&task.kind);
         let metrics = self.metrics(&task.kind);
+        let robustness = self.robustness(model);
         let data_name = data_name?;
         if !data.iter().any(|d| d.name == data_name) {
             return None;
@@ -208,6 +197,7 @@ impl<'a> Lowering<'a> {
             patience: patience?.map(|p| p as usize),
             select: select?,
             metrics: metrics?,
+            robustness: robustness?,
             span: decl.span,
         })
     }
@@ -333,6 +323,9 @@ pub(super) fn keyword_span(plan: Span) -> Span {
         ..plan
     }
 }
+
+#[path = "train_robustness.rs"]
+mod robustness;
 
 /// `a.b.c` written as nested field accesses, as one dotted name.
 fn dotted(e: &Expr) -> Option<String> {
