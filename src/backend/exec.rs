@@ -434,20 +434,19 @@ impl Network {
                 )?)
             }
             Op::Loss(kind) => {
-                let (x, y) = (arg(0)?, arg(1)?);
-                // A constant target (`bce_with_logits(d_real, 1.0)`) is a scalar broadcast to the prediction.
-                let yf = if y.rank() == 0 && x.rank() > 0 {
-                    y.to_dtype(x.dtype())?
-                        .broadcast_as(x.shape())?
-                        .contiguous()?
-                } else {
-                    y.to_dtype(x.dtype())?
+                let x = arg(0)?;
+                // A number as target (`bce_with_logits(d_real, 1.0)`) arrives as a scalar constant.
+                let y = match (arg(1)?, kind) {
+                    (y, LossKind::CrossEntropy) => y.clone(),
+                    (y, _) if y.rank() == 0 => y.broadcast_as(x.shape())?,
+                    (y, _) => y.clone(),
                 };
+                let y = &y;
                 one(match kind {
                     LossKind::CrossEntropy => nn::cross_entropy(x, y)?,
-                    LossKind::BceWithLogits => nn::bce_with_logits(x, &yf)?,
-                    LossKind::Mse => nn::mse(x, &yf)?,
-                    LossKind::L1 => nn::l1(x, &yf)?,
+                    LossKind::BceWithLogits => nn::bce_with_logits(x, &y.to_dtype(x.dtype())?)?,
+                    LossKind::Mse => nn::mse(x, &y.to_dtype(x.dtype())?)?,
+                    LossKind::L1 => nn::l1(x, &y.to_dtype(x.dtype())?)?,
                     LossKind::NextToken => nn::next_token_cross_entropy(x, y)?,
                 })
             }

@@ -8,6 +8,7 @@ mod fields;
 pub mod inspect;
 pub mod npy;
 pub mod pickle;
+mod pickle_source;
 mod read;
 mod report;
 mod split;
@@ -61,6 +62,8 @@ pub struct Dataset {
     /// Text fields (`text(...)` sources): vocabulary, original lines and options. Their `fields` entries hold
     /// the token ids padded to the longest sentence; [`Dataset::gather`] trims each batch to its longest.
     pub texts: BTreeMap<String, TextField>,
+    /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
+    pub label_names: BTreeMap<String, Vec<String>>,
 }
 
 /// Loads `spec`; files are looked up in `base_dir / spec.declared_in / spec.path`. Every problem found is
@@ -100,9 +103,17 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let stats = fields::fit_standardization(spec, &loaded, &splits.train);
     let mut fields = BTreeMap::new();
     let mut replaced = BTreeMap::new();
-    for (name, f) in loaded {
+    let mut source_replaced = BTreeMap::new();
+    let mut label_names = BTreeMap::new();
+    for (name, mut f) in loaded {
         if f.replaced > 0 {
             replaced.insert(name.clone(), f.replaced);
+        }
+        if f.source_replaced.iter().any(|(_, n)| *n > 0) {
+            source_replaced.insert(name.clone(), std::mem::take(&mut f.source_replaced));
+        }
+        if let Some(names) = f.label_names.take() {
+            label_names.insert(name.clone(), names);
         }
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
@@ -112,6 +123,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         .iter()
         .map(|(k, t)| (k.clone(), t.vocab.len()))
         .collect();
+    report.source_replaced = source_replaced;
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
@@ -125,6 +137,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         report,
         standardization,
         texts,
+        label_names,
     })
 }
 

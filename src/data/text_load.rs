@@ -152,6 +152,8 @@ fn placeholder(field: &FieldSpec, raw: &RawText) -> Loaded {
         per_split: raw.per_split,
         replaced: 0,
         files: raw.files.clone(),
+        source_replaced: Vec::new(),
+        label_names: None,
     }
 }
 
@@ -332,6 +334,8 @@ pub(super) fn finish_text(
             per_split: r.per_split,
             replaced: 0,
             files: r.files.clone(),
+            source_replaced: Vec::new(),
+            label_names: None,
         };
         loaded.insert(f.name.clone(), l);
         let lines = r.lines.clone();

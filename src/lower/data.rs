@@ -3,7 +3,8 @@
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{
-    DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec,
+    DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, PickleLabels, PickleLayout, SourceKind,
+    SourceSpec, SplitSpec,
 };
 use crate::syntax::ast::{DataDecl, FieldDecl, Item};
 
@@ -21,6 +22,8 @@ const SOURCES: &[(&str, &[&str])] = &[
     ("safetensors", &["file", "key", "classes"]),
     ("text", super::data_text::TEXT_PARAMS),
     ("lengths", &["of", "classes"]),
+    ("mult_pickle", &["file", "key", "labels", "classes"]),
+    ("lmf_pickle", &["file", "key", "labels", "classes"]),
 ];
 
 const SPLITS: &[(&str, &[&str])] = &[
@@ -194,7 +197,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
     let call = static_call(
         &f.source,
         SOURCES,
-        "a source: csv, npy, npz, safetensors, text or lengths",
+        "a source: csv, npy, npz, safetensors, mult_pickle, lmf_pickle, text or lengths",
         diags,
     )?;
     let classes = match call.arg(call.args.len() - 1) {
@@ -217,6 +220,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
                 SourceKind::Safetensors { key }
             }
         }
+        "mult_pickle" | "lmf_pickle" => pickle_kind(&call, &f.name.name, diags)?,
         _ => return None,
     };
     let files = if call.name == "lengths" {
@@ -236,6 +240,44 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         source,
         classes,
         span: f.name.span,
+    })
+}
+
+/// `mult_pickle(file, key = NAME, labels = "emotions" | "argmax" | "sentiment")`; the key defaults to the
+/// field's name.
+fn pickle_kind(
+    call: &statics::StaticCall,
+    field: &str,
+    diags: &mut Diagnostics,
+) -> Option<SourceKind> {
+    let key = match call.arg(1) {
+        Some(k) => statics::string(k, diags)?,
+        None => field.to_string(),
+    };
+    let labels = match call.arg(2) {
+        Some(e) => {
+            let s = statics::string(e, diags)?;
+            let Some(l) = PickleLabels::parse(&s) else {
+                diags.push(
+                    Diagnostic::error("fusec::data::labels", format!("`labels = \"{s}\"` is not a label reading"))
+                        .label(e.span, "expected \"emotions\", \"argmax\" or \"sentiment\"")
+                        .help("IEMOCAP: \"emotions\" (one binary label per emotion) or \"argmax\" (4-way); MOSI/MOSEI: \"sentiment\""),
+                );
+                return None;
+            };
+            Some(l)
+        }
+        None => None,
+    };
+    let layout = if call.name == "lmf_pickle" {
+        PickleLayout::Lmf
+    } else {
+        PickleLayout::Mult
+    };
+    Some(SourceKind::Pickle {
+        layout,
+        key,
+        labels,
     })
 }
 

@@ -141,9 +141,12 @@ pub fn evaluate(
             targets: Vec::new(),
         });
     }
-    let task_metrics = crate::train::compute_metrics(
+    // Named labels (IEMOCAP's emotions) give per-label metrics such as `happy.acc`.
+    let label_names = data.label_names.get(&plan.task.target).map(Vec::as_slice);
+    let task_metrics = crate::train::metrics::compute_metrics_with_labels(
         &plan.task.kind,
         &plan.metrics,
+        label_names,
         &outputs,
         &output_shape,
         &targets,
