@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::npy::RawArray;
+use super::pickle_source;
 use super::read::{plural, read_source, FileCache, ReadError};
 use super::{FieldData, FieldValues};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SplitSpec};
+use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SplitSpec};
 
 /// The split names of `split = files()`, in the order their examples are concatenated.
 pub const SPLITS: [&str; 3] = ["train", "valid", "test"];
@@ -25,6 +26,10 @@ pub struct Loaded {
     pub replaced: usize,
     /// The files read, as diagnostics print them (`` `bad/mor.csv` ``).
     pub files: String,
+    /// Pickle sources: `(key path, count)` of non-finite values the release reader replaced by 0.
+    pub source_replaced: Vec<(String, usize)>,
+    /// Pickle sources: the names of per-emotion labels.
+    pub label_names: Option<Vec<String>>,
 }
 
 /// Loads every field, pushing a diagnostic for each problem; fields whose files cannot be read or do not
@@ -62,6 +67,19 @@ fn load_field(
     cache: &mut FileCache,
     diags: &mut Diagnostics,
 ) -> Option<Loaded> {
+    if let SourceKind::Pickle {
+        layout,
+        key,
+        labels,
+    } = &field.source.kind
+    {
+        let req = pickle_source::Request {
+            layout: *layout,
+            key,
+            labels: *labels,
+        };
+        return load_pickle_field(spec, field, &req, dir, cache, diags);
+    }
     let files = ordered_files(spec, field, diags)?;
     let mut parts = Vec::new();
     for (split, file) in &files {
@@ -77,6 +95,33 @@ fn load_field(
     let shown: Vec<String> = parts.iter().map(|(_, s, _)| format!("`{s}`")).collect();
     let mut loaded = concat_parts(spec, field, parts, diags)?;
     loaded.files = shown.join(", ");
+    check_values(spec, field, &mut loaded, diags);
+    Some(loaded)
+}
+
+/// A `mult_pickle` / `lmf_pickle` field: the release's splits in order, checked like files of a split.
+fn load_pickle_field(
+    spec: &DataSpec,
+    field: &FieldSpec,
+    req: &pickle_source::Request,
+    dir: &Path,
+    cache: &mut FileCache,
+    diags: &mut Diagnostics,
+) -> Option<Loaded> {
+    let Some((_, file)) = field.source.files.first() else {
+        return None;
+    };
+    let shown = Path::new(&spec.path).join(file).display().to_string();
+    let mut problems = Vec::new();
+    let read = pickle_source::read_field(field, req, &dir.join(file), &shown, cache, &mut problems);
+    for d in problems {
+        diags.push(d);
+    }
+    let read = read?;
+    let mut loaded = concat_parts(spec, field, read.parts, diags)?;
+    loaded.files = format!("`{shown}`");
+    loaded.source_replaced = read.replaced;
+    loaded.label_names = read.label_names;
     check_values(spec, field, &mut loaded, diags);
     Some(loaded)
 }
@@ -120,6 +165,8 @@ fn concat_parts(
         per_split: matches!(spec.split, SplitSpec::Files).then_some(per_split),
         replaced: 0,
         files: String::new(),
+        source_replaced: Vec::new(),
+        label_names: None,
     })
 }
 

@@ -8,6 +8,7 @@ mod fields;
 pub mod inspect;
 pub mod npy;
 pub mod pickle;
+mod pickle_source;
 mod read;
 mod report;
 mod split;
@@ -55,6 +56,8 @@ pub struct Dataset {
     /// Per standardized field: per-feature (last axis) mean and standard deviation fitted on the training
     /// split, already applied to `fields`; evaluation of new data must apply the same.
     pub standardization: BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+    /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
+    pub label_names: BTreeMap<String, Vec<String>>,
 }
 
 /// Loads `spec`; files are looked up in `base_dir / spec.declared_in / spec.path`. Every problem found is
@@ -72,13 +75,22 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let stats = fields::fit_standardization(spec, &loaded, &splits.train);
     let mut fields = BTreeMap::new();
     let mut replaced = BTreeMap::new();
-    for (name, f) in loaded {
+    let mut source_replaced = BTreeMap::new();
+    let mut label_names = BTreeMap::new();
+    for (name, mut f) in loaded {
         if f.replaced > 0 {
             replaced.insert(name.clone(), f.replaced);
         }
+        if f.source_replaced.iter().any(|(_, n)| *n > 0) {
+            source_replaced.insert(name.clone(), std::mem::take(&mut f.source_replaced));
+        }
+        if let Some(names) = f.label_names.take() {
+            label_names.insert(name.clone(), names);
+        }
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
-    let report = DataReport::new(spec, &fields, &splits, replaced);
+    let mut report = DataReport::new(spec, &fields, &splits, replaced);
+    report.source_replaced = source_replaced;
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
@@ -91,6 +103,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         test: splits.test,
         report,
         standardization,
+        label_names,
     })
 }
 

@@ -34,10 +34,17 @@ impl ReadError {
 #[derive(Default)]
 pub struct FileCache {
     files: HashMap<PathBuf, Rc<Vec<u8>>>,
+    /// Decoded feature-release pickles, so one file feeding several fields is decoded once.
+    pub(super) pickles: super::pickle_source::PickleCache,
 }
 
 impl FileCache {
-    fn bytes(&mut self, path: &Path, shown: &str) -> Result<Rc<Vec<u8>>, ReadError> {
+    /// Drops a file's bytes once what was decoded from them is cached (a release pickle can be gigabytes).
+    pub(super) fn forget(&mut self, path: &Path) {
+        self.files.remove(path);
+    }
+
+    pub(super) fn bytes(&mut self, path: &Path, shown: &str) -> Result<Rc<Vec<u8>>, ReadError> {
         if let Some(b) = self.files.get(path) {
             return Ok(b.clone());
         }
@@ -95,6 +102,11 @@ pub fn read_source(
         SourceKind::Npy => parse_npy(&bytes).map_err(|m| format_error(shown, m)),
         SourceKind::Npz { key } => read_npz(&bytes, shown, key),
         SourceKind::Safetensors { key } => read_safetensors(&bytes, shown, key),
+        // Pickles hold several splits; `fields` reads them through `pickle_source`.
+        SourceKind::Pickle { .. } => Err(format_error(
+            shown,
+            "a feature-release pickle is read per split, not as one array".into(),
+        )),
     }
 }
 

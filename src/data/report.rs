@@ -19,6 +19,9 @@ pub struct DataReport {
     pub classes: BTreeMap<String, ClassCounts>,
     /// Per field: non-finite values replaced by 0 (`nonfinite = "zero"`).
     pub replaced: BTreeMap<String, usize>,
+    /// Per field read from a feature-release pickle: non-finite values the reader replaced by 0 (as MulT and
+    /// LMF do), as `(key path, count)` per split; only fields with at least one.
+    pub source_replaced: BTreeMap<String, Vec<(String, usize)>>,
     pub standardized: Vec<String>,
     /// Trailing batches of one example dropped so far (see [`super::batches_counted`]).
     pub dropped_batches: usize,
@@ -74,6 +77,7 @@ impl DataReport {
             n_test: splits.test.len(),
             classes,
             replaced,
+            source_replaced: BTreeMap::new(),
             standardized: spec.standardize.clone(),
             dropped_batches: 0,
         }
@@ -103,6 +107,15 @@ impl fmt::Display for DataReport {
         }
         for (name, n) in &self.replaced {
             writeln!(f, "  {name}: {n} non-finite values replaced by 0")?;
+        }
+        for (name, per_split) in &self.source_replaced {
+            let total: usize = per_split.iter().map(|(_, n)| n).sum();
+            let parts: Vec<String> = per_split.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            writeln!(
+                f,
+                "  {name}: {total} non-finite values replaced by 0 when read ({})",
+                parts.join(", ")
+            )?;
         }
         if self.dropped_batches > 0 {
             writeln!(

@@ -69,6 +69,44 @@ pub enum SourceKind {
     Safetensors {
         key: String,
     },
+    /// A key of a multimodal feature-release pickle (`mult_pickle` / `lmf_pickle`). The file holds its own
+    /// train/valid/test splits; non-finite features become 0 (as MulT and LMF do) and are counted.
+    Pickle {
+        layout: PickleLayout,
+        key: String,
+        labels: Option<PickleLabels>,
+    },
+}
+
+/// The two public layouts of the IEMOCAP / CMU-MOSI / CMU-MOSEI features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum PickleLayout {
+    /// MulT's `{split: {text, audio, vision, labels}}`.
+    Mult,
+    /// LMF's `data[emotion][split][key]`, one-hot labels merged over the four emotions.
+    Lmf,
+}
+
+/// How a pickle's label array becomes a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PickleLabels {
+    /// IEMOCAP: one binary label per emotion, i64 `[4]` (neutral, happy, sad, angry).
+    Emotions,
+    /// IEMOCAP's 4-way formulation: the index of the first emotion present (argmax, ties to the first), i64 `[]`.
+    Argmax,
+    /// CMU-MOSI / MOSEI: the sentiment score in [-3, 3], f32 `[]`.
+    Sentiment,
+}
+
+impl PickleLabels {
+    pub fn parse(s: &str) -> Option<PickleLabels> {
+        match s {
+            "emotions" => Some(PickleLabels::Emotions),
+            "argmax" => Some(PickleLabels::Argmax),
+            "sentiment" => Some(PickleLabels::Sentiment),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -219,5 +257,28 @@ pub struct TrainPlan {
     pub patience: Option<usize>,
     pub select: Selection,
     pub metrics: Vec<String>,
+    /// The robustness evaluation (`robustness = [...]`), empty when the plan declares none.
+    pub robustness: Vec<RobustnessCase>,
+    pub span: Span,
+}
+
+/// How the robustness evaluation perturbs one input at evaluation time.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub enum Perturbation {
+    /// The modality removed: every value replaced by 0.
+    Zero,
+    /// The modality removed: every value replaced by its per-feature mean over the training split.
+    Mean,
+    /// Gaussian noise of `std` times the per-feature training standard deviation added to every value (on
+    /// standardized inputs, a noise of standard deviation `std`).
+    Noise { std: f64 },
+}
+
+/// One row of the robustness table: an input field perturbed one way.
+#[derive(Clone, Debug, Serialize)]
+pub struct RobustnessCase {
+    /// A model input (data field) name.
+    pub field: String,
+    pub perturbation: Perturbation,
     pub span: Span,
 }

@@ -2,7 +2,10 @@
 //! `--set data.path=...` (or `data.NAME.path=...`) overrides the base folder.
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, SourceKind, SourceSpec, SplitSpec};
+use crate::ir::{
+    DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, PickleLabels, PickleLayout, SourceKind,
+    SourceSpec, SplitSpec,
+};
 use crate::syntax::ast::{DataDecl, FieldDecl, Item};
 
 use super::modules::Module;
@@ -17,6 +20,8 @@ const SOURCES: &[(&str, &[&str])] = &[
     ("npy", &["file", "train", "valid", "test", "classes"]),
     ("npz", &["file", "key", "classes"]),
     ("safetensors", &["file", "key", "classes"]),
+    ("mult_pickle", &["file", "key", "labels", "classes"]),
+    ("lmf_pickle", &["file", "key", "labels", "classes"]),
 ];
 
 const SPLITS: &[(&str, &[&str])] = &[
@@ -185,7 +190,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
     let call = static_call(
         &f.source,
         SOURCES,
-        "a source: csv, npy, npz or safetensors",
+        "a source: csv, npy, npz, safetensors, mult_pickle or lmf_pickle",
         diags,
     )?;
     let classes = match call.arg(call.args.len() - 1) {
@@ -206,6 +211,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
                 SourceKind::Safetensors { key }
             }
         }
+        "mult_pickle" | "lmf_pickle" => pickle_kind(&call, &f.name.name, diags)?,
         _ => return None,
     };
     let files = source_files(&call, diags)?;
@@ -221,6 +227,44 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         source,
         classes,
         span: f.name.span,
+    })
+}
+
+/// `mult_pickle(file, key = NAME, labels = "emotions" | "argmax" | "sentiment")`; the key defaults to the
+/// field's name.
+fn pickle_kind(
+    call: &statics::StaticCall,
+    field: &str,
+    diags: &mut Diagnostics,
+) -> Option<SourceKind> {
+    let key = match call.arg(1) {
+        Some(k) => statics::string(k, diags)?,
+        None => field.to_string(),
+    };
+    let labels = match call.arg(2) {
+        Some(e) => {
+            let s = statics::string(e, diags)?;
+            let Some(l) = PickleLabels::parse(&s) else {
+                diags.push(
+                    Diagnostic::error("fusec::data::labels", format!("`labels = \"{s}\"` is not a label reading"))
+                        .label(e.span, "expected \"emotions\", \"argmax\" or \"sentiment\"")
+                        .help("IEMOCAP: \"emotions\" (one binary label per emotion) or \"argmax\" (4-way); MOSI/MOSEI: \"sentiment\""),
+                );
+                return None;
+            };
+            Some(l)
+        }
+        None => None,
+    };
+    let layout = if call.name == "lmf_pickle" {
+        PickleLayout::Lmf
+    } else {
+        PickleLayout::Mult
+    };
+    Some(SourceKind::Pickle {
+        layout,
+        key,
+        labels,
     })
 }
 

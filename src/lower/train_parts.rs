@@ -8,7 +8,7 @@ use crate::syntax::ast::{Expr, ExprKind, TrainDecl, TrainEntry};
 use super::super::statics::{self, static_call};
 use super::super::suggest;
 use super::super::value::Val;
-use super::{optimizer_kind, terms, Lowering, METRICS, OPTIMIZERS, SCHEDULES};
+use super::{optimizer_kind, terms, Lowering, OPTIMIZERS, SCHEDULES};
 
 impl Lowering<'_> {
     pub(super) fn optimizers(&mut self, decl: &TrainDecl) -> Option<Vec<OptimizerSpec>> {
@@ -207,7 +207,7 @@ impl Lowering<'_> {
         if out.is_empty() {
             self.diags.push(
                 Diagnostic::error("fusec::train::missing", "the train plan minimizes nothing")
-                    .label(decl.span, "no `step` or `minimize`")
+                    .label(super::keyword_span(decl.span), "no `step` or `minimize`")
                     .help("write `minimize task` or `step main minimize task + recon`"),
             );
             return None;
@@ -413,7 +413,7 @@ impl Lowering<'_> {
     }
 
     /// `select = valid.accuracy`: maximised unless the metric is a loss or an error.
-    pub(super) fn select(&mut self) -> Option<Selection> {
+    pub(super) fn select(&mut self, task: &TaskKind) -> Option<Selection> {
         let Some(e) = self.get("select") else {
             return Some(Selection {
                 split: "valid".into(),
@@ -421,13 +421,11 @@ impl Lowering<'_> {
                 maximize: false,
             });
         };
-        let parsed = match &e.kind {
-            ExprKind::Field(base, m) => match &base.kind {
-                ExprKind::Name(split) => Some((split.clone(), m.name.clone())),
-                _ => None,
-            },
-            _ => None,
-        };
+        // `valid.accuracy`, or `valid.happy.acc` for a per-label metric.
+        let parsed = super::dotted(e).and_then(|d| {
+            d.split_once('.')
+                .map(|(split, m)| (split.to_string(), m.to_string()))
+        });
         let Some((split, metric)) = parsed else {
             self.diags.push(
                 Diagnostic::error(
@@ -446,7 +444,7 @@ impl Lowering<'_> {
             self.diags.push(suggest(d, &split, &splits, "splits"));
             return None;
         }
-        self.known_metric(&metric, e.span)?;
+        self.known_metric(&metric, e.span, task)?;
         let maximize = !(metric == "loss" || metric.ends_with("_loss") || metric == "mae");
         Some(Selection {
             split,
@@ -457,35 +455,71 @@ impl Lowering<'_> {
 
     pub(super) fn metrics(&mut self, task: &TaskKind) -> Option<Vec<String>> {
         let Some(e) = self.get("metrics") else {
+            // Empty means every metric of the task (per-label ones included), as `compute_metrics` has it.
             let d: &[&str] = match task {
                 TaskKind::Classification => &["accuracy", "f1_macro"],
-                TaskKind::BinaryPerLabel => &["binary_accuracy", "f1_weighted"],
-                TaskKind::Regression => &["mae", "corr"],
+                TaskKind::BinaryPerLabel | TaskKind::Regression => &[],
             };
             return Some(d.iter().map(|s| s.to_string()).collect());
         };
-        let list = statics::names(e, self.diags)?;
+        let list = dotted_names(e, self.diags)?;
         let mut out = Vec::new();
         for (m, at) in list {
-            self.known_metric(&m, at)?;
+            self.known_metric(&m, at, task)?;
             out.push(m);
         }
         Some(out)
     }
 
-    fn known_metric(&mut self, m: &str, at: crate::source::Span) -> Option<()> {
-        if METRICS.contains(&m) {
+    /// A metric the task computes: `train::valid_metric_names`, `loss`, and for binary-per-label tasks the
+    /// per-label names `LABEL.METRIC` (`happy.acc`; the label must exist in the data, checked at run time).
+    fn known_metric(&mut self, m: &str, at: crate::source::Span, task: &TaskKind) -> Option<()> {
+        let valid = crate::train::valid_metric_names(task);
+        let per_label = matches!(task, TaskKind::BinaryPerLabel)
+            && m.split_once('.')
+                .is_some_and(|(l, s)| !l.is_empty() && valid.contains(&s));
+        if m == "loss" || valid.contains(&m) || per_label {
             return Some(());
         }
         let d = Diagnostic::error("fusec::train::metric", format!("unknown metric `{m}`"))
-            .label(at, "not a metric");
-        self.diags.push(suggest(
-            d,
-            m,
-            &METRICS.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            "metrics",
-        ));
+            .label(at, format!("not a metric of a {} task", task_name(task)));
+        let mut all: Vec<String> = valid.iter().map(|s| s.to_string()).collect();
+        all.push("loss".into());
+        self.diags.push(suggest(d, m, &all, "metrics"));
         None
+    }
+}
+
+/// A list of metric names, bare (`acc`) or dotted (`happy.acc`).
+fn dotted_names(
+    e: &Expr,
+    diags: &mut crate::diag::Diagnostics,
+) -> Option<Vec<(String, crate::source::Span)>> {
+    let ExprKind::List(items) = &e.kind else {
+        return statics::names(e, diags);
+    };
+    let mut out = Vec::new();
+    for i in items {
+        match super::dotted(i) {
+            Some(n) => out.push((n, i.span)),
+            None => {
+                diags.push(
+                    Diagnostic::error("fusec::value::type", "expected a metric name")
+                        .label(i.span, "not a name")
+                        .help("write a bare name such as `acc`, or `happy.acc` for one label"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn task_name(task: &TaskKind) -> &'static str {
+    match task {
+        TaskKind::Classification => "classification",
+        TaskKind::BinaryPerLabel => "binary_per_label",
+        TaskKind::Regression => "regression",
     }
 }
 

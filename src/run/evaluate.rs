@@ -119,9 +119,12 @@ pub fn evaluate(
     output_shape.extend(&row_shape);
     let mut full_target_shape = vec![indices.len()];
     full_target_shape.extend(&target_shape);
-    let task_metrics = crate::train::compute_metrics(
+    // Named labels (IEMOCAP's emotions) give per-label metrics such as `happy.acc`.
+    let label_names = data.label_names.get(&plan.task.target).map(Vec::as_slice);
+    let task_metrics = crate::train::metrics::compute_metrics_with_labels(
         &plan.task.kind,
         &plan.metrics,
+        label_names,
         &outputs,
         &output_shape,
         &targets,

@@ -7,6 +7,7 @@ mod evaluate;
 mod gradflow;
 mod objective;
 mod report;
+pub mod robustness;
 mod standardization;
 mod trainer;
 
@@ -15,6 +16,7 @@ pub use evaluate::{batch_inputs, evaluate, Evaluation};
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
+pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
 pub use standardization::{load_standardization, save_standardization};
 pub use trainer::{assign_params, train, RunOptions, RunOutcome};
 
