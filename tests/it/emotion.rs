@@ -471,3 +471,8 @@ fn set_data_path_points_at_the_users_folder() {
     assert_eq!(err.matches("fusec::data::missing_file").count(), 1, "{err}");
     assert!(err.contains("iemocap_data.pkl"), "{err}");
 }
+
+#[test]
+fn iemocap_concat_4way_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/concat_4way.fuse"));
+}
