@@ -6,6 +6,7 @@ const MODULES: &[(&str, &str)] = &[
     ("encoders", include_str!("../stdlib/encoders.fuse")),
     ("fusion", include_str!("../stdlib/fusion.fuse")),
     ("heads", include_str!("../stdlib/heads.fuse")),
+    ("mult", include_str!("../stdlib/mult.fuse")),
 ];
 
 /// The source of module `std.name`.

@@ -1,6 +1,7 @@
 //! `fusec summary`: a Keras-style table of a checked model, per block instance and node: output shape,
-//! parameter count and forward FLOPs per example (conventions in `summary/flops.rs`), with totals of trainable
-//! parameters, buffers and FLOPs. Everything comes from the IR and `Shapes`; no tensor is allocated.
+//! parameter count (trainable parameters and buffers; a shared instance counts at its first application) and
+//! forward FLOPs per example (conventions in `summary/flops.rs`), with totals of trainable parameters, buffers
+//! and FLOPs. Everything comes from the IR and `Shapes`; no tensor is allocated.
 
 pub mod flops;
 
@@ -65,7 +66,7 @@ pub fn summarize(model: &Model, shapes: &Shapes, env: &HashMap<String, i64>) -> 
     let flops = node_rows
         .iter()
         .fold(0i64, |a, (_, r)| a.saturating_add(r.flops));
-    let rows = nest(model, node_rows);
+    let rows = nest(model, shapes, node_rows);
     let unbound = unbound.into_iter().collect();
     Summary {
         model: model.name.clone(),
@@ -140,8 +141,31 @@ fn node_row(
     (row, t, b)
 }
 
+/// The declared outputs of a block instance with their checked types: `f32[B, 16]`, or
+/// `(z: f32[B, 16], recon: f32[])` for named outputs.
+fn block_outputs(b: &crate::ir::BlockInstance, shapes: &Shapes) -> String {
+    let ty = |p: &crate::ir::PortType| {
+        p.values
+            .first()
+            .and_then(|v| shapes.ty(*v))
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "?".to_string())
+    };
+    match b.outputs.as_slice() {
+        [] => String::new(),
+        [one] if one.name.is_empty() => ty(one),
+        many => {
+            let parts: Vec<String> = many
+                .iter()
+                .map(|p| format!("{}: {}", p.name, ty(p)))
+                .collect();
+            format!("({})", parts.join(", "))
+        }
+    }
+}
+
 /// Inserts a row per block instance before its first node and indents nodes by their nesting depth.
-fn nest(model: &Model, node_rows: Vec<(NodeId, Row)>) -> Vec<Row> {
+fn nest(model: &Model, shapes: &Shapes, node_rows: Vec<(NodeId, Row)>) -> Vec<Row> {
     let chain = |id: NodeId| {
         let mut c = Vec::new();
         let mut k = model.graph.node(id).block;
@@ -165,14 +189,16 @@ fn nest(model: &Model, node_rows: Vec<(NodeId, Row)>) -> Vec<Row> {
     for (id, mut row) in node_rows {
         let c = chain(id);
         for (depth, k) in c.iter().enumerate() {
+            let Some(b) = model.blocks.get(*k) else {
+                continue;
+            };
             if emitted.insert(*k) {
-                let b = &model.blocks[*k];
                 let (params, flops) = totals.get(k).copied().unwrap_or_default();
                 out.push(Row {
                     depth,
                     name: b.path.clone(),
                     op: b.block.clone(),
-                    shape: String::new(),
+                    shape: block_outputs(b, shapes),
                     params,
                     flops,
                     is_block: true,

@@ -415,7 +415,14 @@ impl Network {
             }
             Op::StopGradient => one(arg(0)?.detach()),
             Op::Loss(kind) => {
-                let (x, y) = (arg(0)?, arg(1)?);
+                let x = arg(0)?;
+                // A number as target (`bce_with_logits(d_real, 1.0)`) arrives as a scalar constant.
+                let y = match (arg(1)?, kind) {
+                    (y, LossKind::CrossEntropy) => y.clone(),
+                    (y, _) if y.rank() == 0 => y.broadcast_as(x.shape())?,
+                    (y, _) => y.clone(),
+                };
+                let y = &y;
                 one(match kind {
                     LossKind::CrossEntropy => nn::cross_entropy(x, y)?,
                     LossKind::BceWithLogits => nn::bce_with_logits(x, &y.to_dtype(x.dtype())?)?,

@@ -258,60 +258,12 @@ impl<'a> ModelChecker<'a> {
                 one(r::tt(Dtype::F32, dims))
             }
             Op::Scalar { .. } => one(r::tt(Dtype::F32, Vec::new())),
-            Op::Linear { out, .. } => {
-                let out = self.size(out, scope, "linear: `out`")?;
-                one(nn::linear(x0()?, out)?)
-            }
-            Op::Embedding { vocab, dim } => {
-                let (v, d) = (
-                    self.size(vocab, scope, "embedding: `vocab`")?,
-                    self.size(dim, scope, "embedding: `dim`")?,
-                );
-                one(nn::embedding(x0()?, v, d)?)
-            }
-            Op::Recurrent {
-                cell,
-                hidden,
-                bidirectional,
-                merge,
-                layers,
-            } => {
-                let h = self.size(hidden, scope, "the recurrent `hidden` size")?;
-                nn::positive(i64::from(*layers), "`layers`")?;
-                nn::recurrent(x0()?, ins.get(1), *cell, h, *bidirectional, *merge)
-            }
-            Op::TransformerLayer { heads, ff, .. } => {
-                nn::positive(
-                    self.size(ff, scope, "transformer_layer: `ff`")?,
-                    "transformer_layer: `ff`",
-                )?;
-                one(nn::attention(
-                    x0()?,
-                    ins.get(1),
-                    *heads,
-                    "transformer_layer",
-                )?)
-            }
-            Op::Conv1d {
-                out,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let o = self.size(out, scope, "conv1d: `out`")?;
-                one(nn::conv1d(x0()?, o, *kernel, *stride, *padding)?)
-            }
-            Op::Conv2d {
-                out,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let o = self.size(out, scope, "conv2d: `out`")?;
-                one(nn::conv2d(x0()?, o, *kernel, *stride, *padding)?)
-            }
+            Op::Linear { .. }
+            | Op::Embedding { .. }
+            | Op::Recurrent { .. }
+            | Op::TransformerLayer { .. }
+            | Op::Conv1d { .. }
+            | Op::Conv2d { .. } => self.layer_rule(&op, scope, ins),
             Op::Split { sizes, axis } => {
                 let mut n = Vec::with_capacity(sizes.len());
                 for s in sizes {
@@ -330,6 +282,73 @@ impl<'a> ModelChecker<'a> {
                 one(reshape(x0()?, &target)?)
             }
             _ => simple_rule(&op, ins).map(|t| vec![t]),
+        }
+    }
+
+    /// Rules of the layers whose sizes are attributes to fold first.
+    fn layer_rule(
+        &self,
+        op: &Op,
+        scope: Option<usize>,
+        ins: &[TensorType],
+    ) -> Rule<Vec<TensorType>> {
+        let x0 = || ins.first().ok_or_else(RuleError::silent);
+        match op {
+            Op::Linear { out, .. } => {
+                let out = self.size(out, scope, "linear: `out`")?;
+                Ok(vec![nn::linear(x0()?, out)?])
+            }
+            Op::Embedding { vocab, dim } => {
+                let (v, d) = (
+                    self.size(vocab, scope, "embedding: `vocab`")?,
+                    self.size(dim, scope, "embedding: `dim`")?,
+                );
+                Ok(vec![nn::embedding(x0()?, v, d)?])
+            }
+            Op::Recurrent {
+                cell,
+                hidden,
+                bidirectional,
+                merge,
+                layers,
+            } => {
+                let h = self.size(hidden, scope, "the recurrent `hidden` size")?;
+                nn::positive(i64::from(*layers), "`layers`")?;
+                nn::recurrent(x0()?, ins.get(1), *cell, h, *bidirectional, *merge)
+            }
+            Op::TransformerLayer { heads, ff, .. } => {
+                nn::positive(
+                    self.size(ff, scope, "transformer_layer: `ff`")?,
+                    "transformer_layer: `ff`",
+                )?;
+                Ok(vec![nn::attention(
+                    x0()?,
+                    ins.get(1),
+                    *heads,
+                    "transformer_layer",
+                )?])
+            }
+            Op::Conv1d {
+                out,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                let o = self.size(out, scope, "conv1d: `out`")?;
+                Ok(vec![nn::conv1d(x0()?, o, *kernel, *stride, *padding)?])
+            }
+            Op::Conv2d {
+                out,
+                kernel,
+                stride,
+                padding,
+                ..
+            } => {
+                let o = self.size(out, scope, "conv2d: `out`")?;
+                Ok(vec![nn::conv2d(x0()?, o, *kernel, *stride, *padding)?])
+            }
+            _ => Err(RuleError::silent()),
         }
     }
 }

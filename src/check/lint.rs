@@ -3,7 +3,7 @@
 //! TensorFusion is too wide, use LowRankFusion").
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Model, Op, Value};
+use crate::ir::{Model, NodeId, Op, Value};
 
 use super::Shapes;
 
@@ -16,7 +16,11 @@ pub trait Lint {
 
 /// Every lint, in the order they run.
 pub fn lints() -> Vec<Box<dyn Lint>> {
-    vec![Box::new(UnusedInput), Box::new(UnusedBlockOutput)]
+    vec![
+        Box::new(UnusedInput),
+        Box::new(UnusedBlockOutput),
+        Box::new(TensorFusionWidth),
+    ]
 }
 
 /// Runs every lint on a model that checked without errors.
@@ -110,4 +114,100 @@ fn value_has_users(model: &Model, v: Value) -> bool {
         .inner
         .edges_directed(v.node.0, petgraph::Direction::Outgoing)
         .any(|e| e.weight().port == v.port)
+}
+
+/// A TensorFusion whose fused width F = prod(d_m + 1), or the linear layer reading it, is too large to train:
+/// 257^3 = 16,974,593 for three 256-d latents (2.2 billion weights at 128 units).
+pub struct TensorFusionWidth;
+
+/// Warn above this fused width, or above this many weights in the layer after the fusion.
+const TFN_MAX_WIDTH: i64 = 1_000_000;
+const TFN_MAX_NEXT_WEIGHTS: i64 = 50_000_000;
+
+impl Lint for TensorFusionWidth {
+    fn code(&self) -> &'static str {
+        "fusec::fusion::tfn_width"
+    }
+
+    fn check(&self, model: &Model, shapes: &Shapes, out: &mut Diagnostics) {
+        for b in model.blocks.iter().filter(|b| b.block == "TensorFusion") {
+            let Some(v) = b.outputs.first().and_then(|p| p.values.first()) else {
+                continue;
+            };
+            let Some(width) = shapes
+                .ty(*v)
+                .and_then(|t| t.dims.last())
+                .and_then(|d| d.fixed())
+            else {
+                continue;
+            };
+            let factors: Vec<String> = b
+                .inputs
+                .first()
+                .map(|p| p.values.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| {
+                    shapes
+                        .ty(*v)
+                        .and_then(|t| t.dims.last())
+                        .and_then(|d| d.fixed())
+                })
+                .map(|d| format!("({d} + 1)"))
+                .collect();
+            let next = next_linear_width(model, shapes, v.node);
+            let weights = next.map(|n| n.saturating_mul(width));
+            if width <= TFN_MAX_WIDTH && weights.is_none_or(|w| w <= TFN_MAX_NEXT_WEIGHTS) {
+                continue;
+            }
+            let mut msg = format!(
+                "this TensorFusion's fused width is {} = {}",
+                thousands(width),
+                factors.join(" * ")
+            );
+            if let (Some(n), Some(w)) = (next, weights) {
+                msg.push_str(&format!(
+                    "; the linear layer after it ({n} units) has {} weights",
+                    thousands(w)
+                ));
+            }
+            let d = Diagnostic::warning(self.code(), msg)
+                .label(b.call_site, "fused here")
+                .help("project the latents to a few dozen units first (32 / 32 / 64 in TFN's matched setting), or use LowRankFusion, whose size grows with the sum of the widths instead of their product");
+            out.push(d);
+        }
+    }
+}
+
+/// The output width of the first linear layer reading `node`, looking through single-operand ops (dropout,
+/// activations) on the way.
+fn next_linear_width(model: &Model, shapes: &Shapes, node: NodeId) -> Option<i64> {
+    let mut at = node;
+    for _ in 0..4 {
+        let users = model.graph.users(at);
+        let first = *users.first()?;
+        match &model.graph.node(first).op {
+            Op::Linear { out, .. } => return shapes.eval_fixed(out),
+            _ if model.graph.operands(first).len() == 1 => at = first,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// `16974593` -> `16,974,593`.
+fn thousands(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
 }

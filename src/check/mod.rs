@@ -208,4 +208,17 @@ mod tests {
         );
         let _ = Value::new(h.node, 0);
     }
+
+    #[test]
+    fn a_cycle_is_one_diagnostic_and_nothing_else_is_checked() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "4"]);
+        let a = b.op(Op::Binary(crate::ir::BinaryOp::Add), "a", &[x]);
+        let c = b.op(Op::Act(Activation::Relu), "c", &[a]);
+        b.model_mut().graph.connect(c, a.node, 1);
+        b.output("c", c);
+        let (_, diags) = check_model(&b.finish());
+        let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, vec!["fusec::graph::cycle"]);
+    }
 }

@@ -1,5 +1,5 @@
-//! Compile-time builtins: `len(list)`, `dim(x, axis)`, `without(list, i)`, and `sum(list)` / `max(list)` over a
-//! list (the tensor reductions `sum(x, axis)` / `max(x, axis)` are primitives).
+//! Compile-time builtins: `len(list)`, `dim(x, axis)`, `without(list, i)`, `sqrt(number)`, and `sum(list)` /
+//! `max(list)` over a list (the tensor reductions `sum(x, axis)` / `max(x, axis)` are primitives).
 
 use crate::diag::Diagnostic;
 use crate::ir::DimExpr;
@@ -11,7 +11,7 @@ use super::cx::Cx;
 use super::eval::Ev;
 use super::value::Val;
 
-pub const NAMES: &[&str] = &["len", "dim", "without", "sum", "max", "min", "range"];
+pub const NAMES: &[&str] = &["len", "dim", "without", "sum", "max", "min", "range", "sqrt"];
 
 /// Whether a builtin (rather than the primitive of the same name) handles this call.
 pub fn applies(name: &str, args: &[ArgVal]) -> bool {
@@ -27,6 +27,7 @@ impl Cx<'_> {
             "dim" => &["x", "axis"],
             "without" => &["xs", "index"],
             "range" => &["start", "end"],
+            "sqrt" => &["x"],
             _ => &["xs"],
         };
         let bound = self.bind_args(name, params, args, span)?;
@@ -62,6 +63,9 @@ impl Cx<'_> {
                 }
                 Ok(Val::List((a..b).map(Val::Int).collect()))
             }
+            // MulT's embedding scale sqrt(d) for a compile-time width d.
+            ("sqrt", [(Val::Int(x), _)]) if *x >= 0 => Ok(Val::Float((*x as f64).sqrt())),
+            ("sqrt", [(Val::Float(x), _)]) if *x >= 0.0 => Ok(Val::Float(x.sqrt())),
             ("sum", [(Val::List(xs), at)]) => self.fold(xs.clone(), BinOp::Add, *at, hint),
             ("max" | "min", [(Val::List(xs), at)]) => self.extremum(name, xs, *at),
             _ => {
@@ -76,6 +80,7 @@ impl Cx<'_> {
                     "dim" => "`dim(tensor, axis)` with an int axis",
                     "without" => "`without(list, index)` with an int index",
                     "range" => "`range(start, end)` with ints",
+                    "sqrt" => "`sqrt(number)` with a non-negative int or float",
                     _ => "pass a list",
                 });
                 self.fail(d)

@@ -325,6 +325,9 @@ mod tests {
         assert_eq!(normalize("a/../../x.fuse"), "../x.fuse");
         assert_eq!(normalize("/abs/../y.fuse"), "/y.fuse");
         assert_eq!(join("", "lib/x.fuse"), "lib/x.fuse");
-        assert_eq!(join("examples/mfeat", "../shared.fuse"), "examples/mfeat/../shared.fuse");
+        assert_eq!(
+            join("examples/mfeat", "../shared.fuse"),
+            "examples/mfeat/../shared.fuse"
+        );
     }
 }

@@ -72,8 +72,8 @@ pub fn lower_train(
                 "fusec::train::duplicate",
                 "a file has at most one `train` plan",
             )
-            .label(extra.span, "second plan")
-            .label(decl.span, "first plan")
+            .label(keyword_span(extra.span), "second plan")
+            .label(keyword_span(decl.span), "first plan")
             .help("keep one `train { }` and use `--set` for variants"),
         );
     }
@@ -159,10 +159,11 @@ impl<'a> Lowering<'a> {
             .map(|m| m.name.clone())
             .chain(failed.iter().cloned())
             .collect();
-        let model_name = self.reference("model", decl.span, &model_names, "models")?;
-        let data_name = self.reference("data", decl.span, data_names, "data sets");
+        let keyword = keyword_span(decl.span);
+        let model_name = self.reference("model", keyword, &model_names, "models")?;
+        let data_name = self.reference("data", keyword, data_names, "data sets");
         let model = models.iter().find(|m| m.name == model_name);
-        let task = self.task(decl.span, model);
+        let task = self.task(keyword, model);
         let optimizers = self.optimizers(decl);
         let steps = self.steps(decl, model, &optimizers);
         let (batch_size, epochs, seed) = (
@@ -314,6 +315,14 @@ fn default_optimizers(
 
 #[path = "train_parts.rs"]
 mod parts;
+
+/// The `train` keyword of a plan's span: labels about the whole plan point there, not at every line of it.
+pub(super) fn keyword_span(plan: Span) -> Span {
+    Span {
+        end: plan.start.saturating_add(5).min(plan.end),
+        ..plan
+    }
+}
 
 #[path = "train_robustness.rs"]
 mod robustness;

@@ -207,7 +207,7 @@ impl Lowering<'_> {
         if out.is_empty() {
             self.diags.push(
                 Diagnostic::error("fusec::train::missing", "the train plan minimizes nothing")
-                    .label(decl.span, "no `step` or `minimize`")
+                    .label(super::keyword_span(decl.span), "no `step` or `minimize`")
                     .help("write `minimize task` or `step main minimize task + recon`"),
             );
             return None;
