@@ -476,3 +476,43 @@ fn set_data_path_points_at_the_users_folder() {
 fn iemocap_concat_4way_one_epoch() {
     insta::assert_snapshot!(example_summary("examples/iemocap/concat_4way.fuse"));
 }
+
+#[test]
+fn iemocap_tfn_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/tfn.fuse"));
+}
+
+#[test]
+fn iemocap_lmf_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/lmf.fuse"));
+}
+
+#[test]
+fn iemocap_mult_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/mult.fuse"));
+}
+
+#[test]
+fn iemocap_ganfusion_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/ganfusion.fuse"));
+}
+
+#[test]
+fn mosi_tfn_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/tfn.fuse"));
+}
+
+#[test]
+fn mosi_lmf_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/lmf.fuse"));
+}
+
+#[test]
+fn mosi_mult_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/mult.fuse"));
+}
+
+#[test]
+fn mosi_ganfusion_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/ganfusion.fuse"));
+}
