@@ -516,3 +516,27 @@ fn mosi_mult_one_epoch() {
 fn mosi_ganfusion_one_epoch() {
     insta::assert_snapshot!(example_summary("examples/mosi/ganfusion.fuse"));
 }
+
+/// A pickle cut short (an incomplete download) is one diagnostic labelled at the first field reading it.
+#[test]
+fn truncated_pickle_through_the_data_block() {
+    let dir = temp_dir("truncated");
+    let bytes = std::fs::read("tests/data/formats/iemocap_data.pkl").unwrap();
+    std::fs::write(dir.join("iemocap_data.pkl"), &bytes[..bytes.len() / 2]).unwrap();
+    let fields =
+        format!("  field text: f32[20, 300] = mult_pickle(\"iemocap_data.pkl\")\n{LABELS}");
+    let text = iemocap_program(&fields, "");
+    let path = dir.to_string_lossy().to_string();
+    let c = compile_source("emotion.fuse", &text, &sets(&[("data.path", &path)]), true).unwrap();
+    // Not a snapshot: the rendering wraps at a width that depends on the temporary folder's name.
+    let err = load(&c).err().unwrap();
+    assert_eq!(
+        err.matches("fusec::data::pickle::truncated").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("fusec::").count(), 1, "{err}");
+    assert!(err.contains("field `text` reads it here"), "{err}");
+    assert!(err.contains("incomplete download"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
