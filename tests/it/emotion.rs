@@ -540,3 +540,22 @@ fn truncated_pickle_through_the_data_block() {
     assert!(err.contains("incomplete download"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn select_a_per_emotion_metric() {
+    let fields =
+        format!("  field text: f32[20, 300] = mult_pickle(\"iemocap_data.pkl\")\n{LABELS}");
+    let program = iemocap_program(&fields, "  select = valid.happy.f1_weighted");
+    let c = compile_source("emotion.fuse", &program, &[], true).unwrap();
+    let select = &c.program.train.as_ref().unwrap().select;
+    assert_eq!(
+        (select.split.as_str(), select.metric.as_str()),
+        ("valid", "happy.f1_weighted")
+    );
+    assert!(select.maximize);
+    let summary = train_summary(&c, "select_happy");
+    assert!(
+        summary.contains("selection valid.happy.f1_weighted"),
+        "{summary}"
+    );
+}
