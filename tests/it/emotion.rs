@@ -559,3 +559,13 @@ fn select_a_per_emotion_metric() {
         "{summary}"
     );
 }
+
+#[test]
+fn iemocap_concat_mlp_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/concat_mlp.fuse"));
+}
+
+#[test]
+fn mosi_concat_mlp_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/concat_mlp.fuse"));
+}
