@@ -130,7 +130,7 @@ impl Cx<'_> {
                 }
             };
             match self.check_value_type(ty, val, at, &port.name.name) {
-                Ok(v) => self.bind_local(&port.name.name, port.name.span, v, false),
+                Ok(v) => self.bind_port(port, v),
                 Err(()) => ok = false,
             }
         }
@@ -186,7 +186,7 @@ impl Cx<'_> {
                     .map(|v| Val::Tensor(*v))
                     .unwrap_or(Val::Poison),
             };
-            self.bind_local(&port.name.name, port.name.span, val, false);
+            self.bind_port(port, val);
             let name = port.name.name.clone();
             let pt = PortType {
                 name,
@@ -217,7 +217,7 @@ impl Cx<'_> {
         let arg = match arg {
             Some(a) if !(optional && matches!(a.val, Val::None)) => a,
             _ if optional => {
-                self.bind_local(&port.name.name, port.name.span, Val::None, false);
+                self.bind_port(port, Val::None);
                 return Ok(None);
             }
             _ => return self.fail(missing_arg(&self.blocks_name(), port, span)),
@@ -398,6 +398,12 @@ impl Cx<'_> {
             ok = false;
         }
         ok
+    }
+
+    /// Binds a port or parameter; in a user file one that the body never reads gets a warning.
+    fn bind_port(&mut self, port: &Port, val: Val) {
+        let warn = !self.frame().is_std && !port.name.name.starts_with('_');
+        self.bind_local(&port.name.name, port.name.span, val, warn);
     }
 
     /// Output types of the block being instantiated (innermost frame).

@@ -573,7 +573,7 @@ fn shared_instances_share_parameter_paths() {
 #[test]
 fn unused_names_warn_in_user_files_only() {
     insta::assert_snapshot!(check(
-        "import std.encoders.Mlp\nmodel M {\n  input a: f32[B, 4]\n  spare = relu(a)\n  _quiet = tanh(a)\n  output z = Mlp(a, sizes = [2])\n}\n"
+        "import std.encoders.Mlp\nblock Id(x: f32[B, D], scale: float = 1.0) -> f32[B, D] {\n  return x\n}\nmodel M {\n  input a: f32[B, 4]\n  spare = relu(a)\n  _quiet = tanh(a)\n  output z = Mlp(Id(a), sizes = [2])\n  output w = Id(a)\n}\n"
     ));
 }
 
