@@ -105,6 +105,10 @@ impl<'a> ModelChecker<'a> {
         if let Some(site) = node.call_sites.first() {
             d = d.label(*site, "in the block called here");
         }
+        // For nested blocks, also the outermost call: the line in the user's model that led here.
+        if let (true, Some(site)) = (node.call_sites.len() > 1, node.call_sites.last()) {
+            d = d.label(*site, "called from here");
+        }
         let help = e.help.unwrap_or_else(|| default_help(e.code).to_string());
         self.pending.push((id, d.help(help)));
     }
