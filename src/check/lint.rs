@@ -39,12 +39,12 @@ impl Lint for UnusedInput {
         // only feeds the metrics is still "unused" here. Losses normally read the labels, which keeps it quiet.
         for input in &model.inputs {
             let node = model.graph.node(input.node);
-            let named = model
+            let mut named = model
                 .outputs
                 .iter()
                 .chain(&model.losses)
                 .chain(&model.named_scalars);
-            let is_output = named.clone().any(|nv| nv.value.node == input.node);
+            let is_output = named.any(|nv| nv.value.node == input.node);
             if matches!(node.op, Op::Input { .. })
                 && !is_output
                 && model.graph.users(input.node).is_empty()
