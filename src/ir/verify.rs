@@ -89,6 +89,13 @@ pub fn verify(model: &Model) -> Result<(), Vec<String>> {
         }
     }
     for (i, b) in model.blocks.iter().enumerate() {
+        let ports = b.inputs.iter().chain(&b.outputs);
+        if ports.flat_map(|p| &p.values).any(|v| !exists(v)) {
+            errs.push(format!(
+                "block instance `{}` binds a port to a missing value",
+                b.path
+            ));
+        }
         if b.parent.is_some_and(|p| p >= i) {
             errs.push(format!(
                 "block instance `{}` has a parent that does not precede it",
