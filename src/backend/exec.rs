@@ -21,7 +21,7 @@ impl Mode<'_> {
         matches!(self, Mode::Train(_))
     }
 
-    fn rng(&mut self) -> Option<&mut SeededRng> {
+    pub(super) fn rng(&mut self) -> Option<&mut SeededRng> {
         match self {
             Mode::Train(r) => Some(&mut **r),
             Mode::Eval => None,
@@ -82,12 +82,16 @@ impl Network {
     }
 
     /// Binds every symbolic dim of the model's inputs (as the checker resolved them) to the size in the batch.
-    fn bind_symbols(&self, inputs: &HashMap<String, Tensor>) -> Result<HashMap<String, i64>> {
+    pub(super) fn bind_symbols(
+        &self,
+        inputs: &HashMap<String, Tensor>,
+    ) -> Result<HashMap<String, i64>> {
         let mut env = HashMap::new();
         for input in &self.model.inputs {
-            let t = inputs
-                .get(&input.name)
-                .ok_or_else(|| bug(format!("no tensor for input `{}`", input.name)))?;
+            // Decoding runs the encoder without the target input; a node that needs a missing input fails there.
+            let Some(t) = inputs.get(&input.name) else {
+                continue;
+            };
             let Some(ty) = self.shapes.ty(Value::new(input.node, 0)) else {
                 continue;
             };
@@ -108,7 +112,7 @@ impl Network {
         Ok(env)
     }
 
-    fn param_map(&self, id: NodeId) -> Result<ParamMap> {
+    pub(super) fn param_map(&self, id: NodeId) -> Result<ParamMap> {
         let mut map = ParamMap::new();
         for (suffix, full) in self.node_params.get(&id).into_iter().flatten() {
             let var = self
@@ -158,7 +162,7 @@ impl Network {
         Ok(dims)
     }
 
-    fn run_node(
+    pub(super) fn run_node(
         &self,
         id: NodeId,
         a: &[&Tensor],
@@ -414,6 +418,21 @@ impl Network {
                 )?)
             }
             Op::StopGradient => one(arg(0)?.detach()),
+            Op::Decoder { dropout, init, .. } => {
+                let w = nn::DecoderWeights::new(&self.param_map(id)?)?;
+                let memory = arg(0)?;
+                let mask = nn::source_mask_bias(arg(1)?, memory.dim(1)?, memory.dtype())?;
+                let state = nn::DecoderState::initial(arg(2)?, *init)?;
+                one(nn::teacher_forced(
+                    &w,
+                    memory,
+                    &mask,
+                    state,
+                    arg(3)?,
+                    *dropout,
+                    mode.rng(),
+                )?)
+            }
             Op::Loss(kind) => {
                 let x = arg(0)?;
                 // A number as target (`bce_with_logits(d_real, 1.0)`) arrives as a scalar constant.
@@ -428,6 +447,7 @@ impl Network {
                     LossKind::BceWithLogits => nn::bce_with_logits(x, &y.to_dtype(x.dtype())?)?,
                     LossKind::Mse => nn::mse(x, &y.to_dtype(x.dtype())?)?,
                     LossKind::L1 => nn::l1(x, &y.to_dtype(x.dtype())?)?,
+                    LossKind::NextToken => nn::next_token_cross_entropy(x, y)?,
                 })
             }
         }

@@ -2,9 +2,11 @@
 //! parameters live in candle `Var`s under the IR's hierarchical names, and runs it forward. Only checked IR
 //! arrives here, so a failure in this module is a bug in fusec (or an out-of-memory), not a user error.
 
+pub mod decode;
 mod exec;
 mod params;
 
+pub use decode::{DecodeOptions, Hypothesis};
 pub use exec::{Mode, Outputs};
 pub use params::{load_params, save_params, save_tensors};
 

@@ -293,7 +293,8 @@ impl<'a> ModelChecker<'a> {
             | Op::Recurrent { .. }
             | Op::TransformerLayer { .. }
             | Op::Conv1d { .. }
-            | Op::Conv2d { .. } => self.layer_rule(&op, scope, ins),
+            | Op::Conv2d { .. }
+            | Op::Decoder { .. } => self.layer_rule(&op, scope, ins),
             Op::Split { sizes, axis } => {
                 let mut n = Vec::with_capacity(sizes.len());
                 for s in sizes {
@@ -345,6 +346,16 @@ impl<'a> ModelChecker<'a> {
                 let h = self.size(hidden, scope, "the recurrent `hidden` size")?;
                 nn::positive(i64::from(*layers), "`layers`")?;
                 nn::recurrent(x0()?, ins.get(1), *cell, h, *bidirectional, *merge)
+            }
+            Op::Decoder { vocab, emb, .. } => {
+                let v = self.size(vocab, scope, "attention_decoder: `vocab`")?;
+                let e = self.size(emb, scope, "attention_decoder: `emb`")?;
+                let arg = |i: usize| ins.get(i).ok_or_else(RuleError::silent);
+                Ok(vec![nn::decoder(
+                    [arg(0)?, arg(1)?, arg(2)?, arg(3)?],
+                    v,
+                    e,
+                )?])
             }
             Op::TransformerLayer { heads, ff, .. } => {
                 nn::positive(

@@ -60,6 +60,7 @@ fn task_name(kind: &TaskKind) -> &'static str {
         TaskKind::Classification => "classification",
         TaskKind::BinaryPerLabel => "binary_per_label",
         TaskKind::Regression => "regression",
+        TaskKind::Translation => "translation",
     }
 }
 
@@ -89,6 +90,18 @@ fn task_fits(kind: &TaskKind, out: &TensorType, target: &TensorType) -> (bool, S
                 ok,
                 "binary_per_label compares logits [B, K, 2] (or [B, 2K]) with labels i64[B, K]"
                     .into(),
+            )
+        }
+        TaskKind::Translation => {
+            let ok = out.dtype.is_float()
+                && out.rank() == 3
+                && int
+                && target.rank() == 2
+                && batch_same
+                && out.dims.get(1) == target.dims.get(1);
+            (
+                ok,
+                "translation compares decoder logits [B, T, V] (an `attention_decoder` output) with target token ids i64[B, T]".into(),
             )
         }
         TaskKind::Regression => {

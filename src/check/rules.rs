@@ -396,7 +396,15 @@ pub fn loss(kind: LossKind, pred: &TensorType, target: &TensorType) -> Rule<Tens
     let name = crate::ir::Op::Loss(kind).name();
     need_float(pred, name)?;
     match kind {
-        LossKind::CrossEntropy => {
+        LossKind::CrossEntropy | LossKind::NextToken => {
+            if kind == LossKind::NextToken && pred.rank() != 3 {
+                return Err(RuleError::new(
+                    "fusec::shape::rank",
+                    format!(
+                        "next_token_cross_entropy expects decoder logits [B, T, V], found {pred}"
+                    ),
+                ));
+            }
             if pred.rank() < 2 {
                 return Err(RuleError::new(
                     "fusec::shape::rank",

@@ -105,6 +105,51 @@ fn check_lengths(seq: &TensorType, lengths: &TensorType, what: &str) -> Rule<()>
     )
 }
 
+/// `attention_decoder(memory [B, Tx, H], lengths i64[B], init [B, H], targets i64[B, Ty]) -> [B, Ty, V]`.
+pub fn decoder(ins: [&TensorType; 4], vocab: i64, emb: i64) -> Rule<TensorType> {
+    let [memory, lengths, init, targets] = ins;
+    let what = "attention_decoder";
+    need_float(memory, what)?;
+    need_rank(memory, &[3], "attention_decoder: `memory`")?;
+    let h = fixed(&memory.dims[2], "attention_decoder: the memory width")?;
+    check_lengths(memory, lengths, what)?;
+    need_float(init, "attention_decoder: `init`")?;
+    need_rank(init, &[2], "attention_decoder: `init`")?;
+    same_dim(
+        &memory.dims[0],
+        &init.dims[0],
+        "attention_decoder: batch dims of memory and init",
+        memory,
+        init,
+    )?;
+    if init.dims[1].fixed() != Some(h) {
+        return Err(RuleError::new(
+            "fusec::shape::mismatch",
+            format!("attention_decoder: `init` {init} must have the memory's width {h}"),
+        )
+        .help("the decoder's state size is the memory width; project the fused vector with `linear(z, H)`"));
+    }
+    need_int(targets, "attention_decoder: `targets`")?;
+    need_rank(targets, &[2], "attention_decoder: `targets`")?;
+    same_dim(
+        &memory.dims[0],
+        &targets.dims[0],
+        "attention_decoder: batch dims of memory and targets",
+        memory,
+        targets,
+    )?;
+    positive(vocab, "attention_decoder: `vocab`")?;
+    positive(emb, "attention_decoder: `emb`")?;
+    Ok(tt(
+        Dtype::F32,
+        vec![
+            targets.dims[0].clone(),
+            targets.dims[1].clone(),
+            Dim::Fixed(vocab),
+        ],
+    ))
+}
+
 /// `last_valid(seq [B, T, D], lengths i64[B]) -> [B, D]`.
 pub fn last_valid(seq: &TensorType, lengths: &TensorType) -> Rule<TensorType> {
     need_rank(seq, &[3], "last_valid")?;

@@ -12,6 +12,7 @@ pub mod predict;
 pub mod run;
 pub mod session;
 pub mod summary;
+pub mod translate;
 
 use std::io::IsTerminal;
 
@@ -69,6 +70,8 @@ pub enum Command {
     Data(data::DataArgs),
     /// Training throughput of compiled models against the same models written directly in candle.
     Bench(bench::BenchArgs),
+    /// Translate sentences with a trained translation run (greedy or beam search).
+    Translate(translate::TranslateArgs),
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -102,6 +105,7 @@ pub fn main() -> i32 {
         Command::Compare(a) => compare::compare(a, &cli.sets, json),
         Command::Data(a) => data::run(a, json),
         Command::Bench(a) => bench::run(a),
+        Command::Translate(a) => translate::translate(a, &cli.sets, json),
     }
 }
 

@@ -131,6 +131,26 @@ pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate
         crate::ir::TaskKind::Classification => width,
         crate::ir::TaskKind::BinaryPerLabel => 2,
         crate::ir::TaskKind::Regression => return diags,
+        // Target ids index the decoder's vocabulary: the data's vocabulary must fit the model's `vocab`.
+        crate::ir::TaskKind::Translation => {
+            let have = data.texts.get(&plan.task.target).map(|t| t.vocab.len() as i64);
+            if let Some(n) = have.filter(|n| *n > width) {
+                diags.push(
+                    Diagnostic::error(
+                        "fusec::train::vocab",
+                        format!(
+                            "the target `{}` has a vocabulary of {n} tokens, but `{}` scores {width}",
+                            plan.task.target, plan.task.output
+                        ),
+                    )
+                    .label(plan.task.span, "this task")
+                    .help(format!(
+                        "raise the decoder's `vocab` to at least {n}, or cap the field with `max_vocab = {width}`"
+                    )),
+                );
+            }
+            return diags;
+        }
     };
     let Some(field) = data.fields.get(&plan.task.target) else { return diags };
     if let crate::data::FieldValues::I64(values) = &field.values {

@@ -126,7 +126,7 @@ fn check_split(spec: &DataSpec, diags: &mut Diagnostics) {
         SplitSpec::Random {
             train, valid, test, ..
         } => [*train, *valid, *test],
-        SplitSpec::Files => return,
+        SplitSpec::Files | SplitSpec::Column { .. } => return,
     };
     if !fractions_ok(fractions) {
         let [train, valid, test] = fractions;

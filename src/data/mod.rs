@@ -12,6 +12,8 @@ mod pickle_source;
 mod read;
 mod report;
 mod split;
+pub mod text;
+mod text_load;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,11 +21,12 @@ use std::path::Path;
 use candle_core::{DType, Device, Error, Tensor};
 
 use crate::diag::Diagnostics;
-use crate::ir::{DataSpec, Dtype};
+use crate::ir::{DataSpec, Dtype, SplitSpec};
 use crate::rng::SeededRng;
 
 pub use check::check_against_model;
 pub use report::{ClassCounts, DataReport};
+pub use text_load::TextField;
 
 /// A field's values for every example, in example order (row-major within an example).
 #[derive(Clone, Debug, PartialEq)]
@@ -56,6 +59,9 @@ pub struct Dataset {
     /// Per standardized field: per-feature (last axis) mean and standard deviation fitted on the training
     /// split, already applied to `fields`; evaluation of new data must apply the same.
     pub standardization: BTreeMap<String, (Vec<f32>, Vec<f32>)>,
+    /// Text fields (`text(...)` sources): vocabulary, original lines and options. Their `fields` entries hold
+    /// the token ids padded to the longest sentence; [`Dataset::gather`] trims each batch to its longest.
+    pub texts: BTreeMap<String, TextField>,
     /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
     pub label_names: BTreeMap<String, Vec<String>>,
 }
@@ -66,12 +72,34 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let dir = base_dir.join(&spec.declared_in).join(&spec.path);
     let mut diags = Diagnostics::default();
     check::check_spec(spec, &mut diags);
-    let loaded = fields::load_fields(spec, &dir, &mut diags);
+    // Text fields are read apart: their encoding waits for the split (the vocabulary is the training split's).
+    let numeric = DataSpec {
+        fields: spec
+            .fields
+            .iter()
+            .filter(|f| !text_load::is_text(f))
+            .cloned()
+            .collect(),
+        ..spec.clone()
+    };
+    let mut loaded = fields::load_fields(&numeric, &dir, &mut diags);
+    let raw_text = text_load::read_text_fields(spec, &dir, &mut loaded, &mut diags);
     fields::check_row_counts(spec, &loaded, &mut diags);
     if diags.has_errors() {
         return Err(diags);
     }
-    let splits = split::split(spec, &loaded);
+    let mut splits = match spec.split {
+        SplitSpec::Column { .. } => {
+            let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
+            text_load::split_by_column(spec, &dir, n, &mut diags)
+        }
+        _ => split::split(spec, &loaded),
+    };
+    let (texts, too_long) =
+        text_load::finish_text(spec, &raw_text, &mut splits, &mut loaded, &dir, &mut diags);
+    if diags.has_errors() {
+        return Err(diags);
+    }
     let stats = fields::fit_standardization(spec, &loaded, &splits.train);
     let mut fields = BTreeMap::new();
     let mut replaced = BTreeMap::new();
@@ -90,6 +118,11 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
     let mut report = DataReport::new(spec, &fields, &splits, replaced);
+    report.too_long = too_long;
+    report.vocab_sizes = texts
+        .iter()
+        .map(|(k, t)| (k.clone(), t.vocab.len()))
+        .collect();
     report.source_replaced = source_replaced;
     for (name, names) in &label_names {
         if let Some(data) = fields.get(name) {
@@ -110,6 +143,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         test: splits.test,
         report,
         standardization,
+        texts,
         label_names,
     })
 }
@@ -151,6 +185,9 @@ impl Dataset {
         let per: usize = f.example_shape.iter().product();
         let mut shape = vec![idx.len()];
         shape.extend(&f.example_shape);
+        if self.texts.contains_key(field) {
+            return gather_tokens(f, idx, per, device);
+        }
         let t = match &f.values {
             FieldValues::F32(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
             FieldValues::I64(v) => Tensor::from_vec(pick(v, idx, per), shape, device)?,
@@ -162,6 +199,41 @@ impl Dataset {
             Dtype::U32 => t.to_dtype(DType::U32),
             Dtype::Bool => t.to_dtype(DType::U8),
         }
+    }
+}
+
+/// Token ids of `idx` as i64 `[n, T]`, T the longest sentence among them (the rest is PAD = 0).
+fn gather_tokens(
+    f: &FieldData,
+    idx: &[usize],
+    per: usize,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let FieldValues::I64(v) = &f.values else {
+        return Err(Error::Msg("internal: a text field holds floats".into()));
+    };
+    let len = |i: usize| {
+        let row = &v[i * per..(i + 1) * per];
+        row.iter()
+            .rposition(|x| *x != 0)
+            .map(|p| p + 1)
+            .unwrap_or(0)
+    };
+    let width = idx
+        .iter()
+        .map(|i| len(*i))
+        .max()
+        .unwrap_or(0)
+        .max(1)
+        .min(per.max(1));
+    let mut out = Vec::with_capacity(idx.len() * width);
+    for &i in idx {
+        out.extend_from_slice(&v[i * per..i * per + width.min(per)]);
+    }
+    let t = Tensor::from_vec(out, (idx.len(), width.min(per)), device)?;
+    match f.dtype {
+        Dtype::U32 => t.to_dtype(DType::U32),
+        _ => Ok(t),
     }
 }
 

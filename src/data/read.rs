@@ -102,6 +102,11 @@ pub fn read_source(
         SourceKind::Npy => parse_npy(&bytes).map_err(|m| format_error(shown, m)),
         SourceKind::Npz { key } => read_npz(&bytes, shown, key),
         SourceKind::Safetensors { key } => read_safetensors(&bytes, shown, key),
+        // `data::text_load` reads these; they never reach the array reader.
+        SourceKind::Text(_) | SourceKind::Lengths { .. } => Err(ReadError::new(
+            "fusec::internal",
+            format!("`{shown}`: text sources are read by the text loader"),
+        )),
         // Pickles hold several splits; `fields` reads them through `pickle_source`.
         SourceKind::Pickle { .. } => Err(format_error(
             shown,

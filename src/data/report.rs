@@ -28,6 +28,10 @@ pub struct DataReport {
     pub standardized: Vec<String>,
     /// Trailing batches of one example dropped so far (see [`super::batches_counted`]).
     pub dropped_batches: usize,
+    /// Training examples dropped because a text field exceeded its `max_len`.
+    pub too_long: usize,
+    /// Per text field: vocabulary size (specials included).
+    pub vocab_sizes: BTreeMap<String, usize>,
 }
 
 /// Examples per class, index = class.
@@ -84,6 +88,8 @@ impl DataReport {
             label_positives: BTreeMap::new(),
             standardized: spec.standardize.clone(),
             dropped_batches: 0,
+            too_long: 0,
+            vocab_sizes: BTreeMap::new(),
         }
     }
 }
@@ -146,6 +152,16 @@ impl fmt::Display for DataReport {
         }
         for (name, n) in &self.replaced {
             writeln!(f, "  {name}: {n} non-finite values replaced by 0")?;
+        }
+        for (name, n) in &self.vocab_sizes {
+            writeln!(f, "  {name}: vocabulary of {n} tokens (training split)")?;
+        }
+        if self.too_long > 0 {
+            writeln!(
+                f,
+                "  dropped {} training examples longer than max_len",
+                self.too_long
+            )?;
         }
         for (name, per_split) in &self.source_replaced {
             let total: usize = per_split.iter().map(|(_, n)| n).sum();

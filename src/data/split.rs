@@ -22,6 +22,8 @@ pub fn split(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Splits {
     let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
     match &spec.split {
         SplitSpec::Files => by_files(loaded),
+        // Read from its file by `data::text_load::split_by_column`.
+        SplitSpec::Column { .. } => Splits::default(),
         SplitSpec::Random {
             train,
             valid,

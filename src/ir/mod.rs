@@ -11,8 +11,12 @@ pub mod print;
 pub mod types;
 pub mod verify;
 
-pub use graph::{BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, PortType, Value};
-pub use op::{Activation, BinaryOp, Cell, Init, LossKind, Merge, Op, ParamSpec, ReduceKind};
+pub use graph::{
+    BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, PortType, Value,
+};
+pub use op::{
+    Activation, BinaryOp, Cell, DecoderInit, Init, LossKind, Merge, Op, ParamSpec, ReduceKind,
+};
 pub use plan::*;
 pub use types::{Dim, DimExpr, Dtype, TensorType};
 

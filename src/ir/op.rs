@@ -56,6 +56,20 @@ pub enum LossKind {
     BceWithLogits,
     Mse,
     L1,
+    /// Sequence cross-entropy for decoders: `logits [B, T, V]` at position t score target position t + 1
+    /// (`targets i64[B, T]`); PAD (id 0) targets are ignored and the mean is over the remaining tokens.
+    NextToken,
+}
+
+/// How an attention decoder's initial LSTM state comes from its `init` operand (architectures.md §5.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DecoderInit {
+    /// `c0 = init`, `h0 = 0` (the paper's code, the default).
+    Cell,
+    /// `h0 = init`, `c0 = 0`.
+    Hidden,
+    /// `h0 = c0 = init`.
+    Both,
 }
 
 /// Initialiser of a parameter. All follow PyTorch's definitions so fixtures and published models line up.
@@ -225,6 +239,20 @@ pub enum Op {
         bias: bool,
     },
     StopGradient,
+    /// An LSTM decoder with Luong dot attention (architectures.md §5.4), the only op that runs step by step.
+    /// Operands: `memory [B, Tx, H]` (zero at padding), `lengths i64[B]` (source mask), `init [B, H]`,
+    /// `targets i64[B, Ty]`. Port 0: teacher-forced `logits [B, Ty, V]`, position t scoring token t + 1 from
+    /// tokens 0..=t (use with `LossKind::NextToken`). At evaluation `backend::decode` reruns the same
+    /// parameters one step at a time (greedy or beam search). Owns `embed.weight [V, E]`, `cell.weight_ih
+    /// [4H, E]`, `cell.weight_hh [4H, H]`, `cell.bias_ih`, `cell.bias_hh [4H]`, `cat.weight [H, 2H]`,
+    /// `cat.bias [H]`, `out.weight [V, H + E]`, `out.bias [V]`. Other decoders (GRU, other attention scores)
+    /// would be further variants with the same operands and the same step interface in `nn::decoder`.
+    Decoder {
+        vocab: DimExpr,
+        emb: DimExpr,
+        dropout: f64,
+        init: DecoderInit,
+    },
     /// Two operands (prediction, target) -> f32[] mean loss. Lowering writes a number given as the target
     /// (`bce_with_logits(d_real, 1.0)`) as a `Scalar` operand of type f32[]: a constant target broadcast to the
     /// prediction's shape (GAN-Fusion's real/fake labels).
@@ -306,6 +334,8 @@ impl Op {
             Op::Conv1d { .. } => "conv1d",
             Op::Conv2d { .. } => "conv2d",
             Op::StopGradient => "stop_gradient",
+            Op::Decoder { .. } => "attention_decoder",
+            Op::Loss(LossKind::NextToken) => "next_token_cross_entropy",
             Op::Loss(LossKind::CrossEntropy) => "cross_entropy",
             Op::Loss(LossKind::BceWithLogits) => "bce_with_logits",
             Op::Loss(LossKind::Mse) => "mse",
@@ -318,7 +348,7 @@ impl Op {
         match self {
             Op::Dropout { p } => *p > 0.0,
             Op::Noise { std } => *std > 0.0,
-            Op::Attention { dropout, .. } => *dropout > 0.0,
+            Op::Attention { dropout, .. } | Op::Decoder { dropout, .. } => *dropout > 0.0,
             Op::TransformerLayer {
                 attn_dropout,
                 relu_dropout,
@@ -474,6 +504,27 @@ impl Op {
                     v.push(p("bias", vec![o], init));
                 }
                 v
+            }
+            Op::Decoder { vocab, emb, .. } => {
+                let (v, e) = (eval(vocab)?, eval(emb)?);
+                let h = inputs
+                    .first()
+                    .and_then(|d| d.get(2))
+                    .and_then(|d| d.fixed())?;
+                let cell = Init::UniformFanIn { fan_in: h };
+                let cat = Init::UniformFanIn { fan_in: 2 * h };
+                let out = Init::UniformFanIn { fan_in: h + e };
+                vec![
+                    p("embed.weight", vec![v, e], Init::StdNormal),
+                    p("cell.weight_ih", vec![4 * h, e], cell),
+                    p("cell.weight_hh", vec![4 * h, h], cell),
+                    p("cell.bias_ih", vec![4 * h], cell),
+                    p("cell.bias_hh", vec![4 * h], cell),
+                    p("cat.weight", vec![h, 2 * h], cat),
+                    p("cat.bias", vec![h], cat),
+                    p("out.weight", vec![v, h + e], out),
+                    p("out.bias", vec![v], out),
+                ]
             }
             _ => Vec::new(),
         };

@@ -69,6 +69,14 @@ pub enum SourceKind {
     Safetensors {
         key: String,
     },
+    /// Sentences tokenized into word ids (`data::text`): one per line of a text file (optionally gzipped), or
+    /// one per row of a tab-separated file's `column` (header row naming the columns). The vocabulary is built
+    /// on the training split (or read from `vocab`); ids are PAD 0, BOS 1, EOS 2, UNK 3, then words.
+    Text(TextOptions),
+    /// The token count (BOS/EOS included) of each example of the text field `of`.
+    Lengths {
+        of: String,
+    },
     /// A key of a multimodal feature-release pickle (`mult_pickle` / `lmf_pickle`). The file holds its own
     /// train/valid/test splits; non-finite features become 0 (as MulT and LMF do) and are counted.
     Pickle {
@@ -109,6 +117,40 @@ impl PickleLabels {
     }
 }
 
+/// Tokenization and vocabulary options of a `text(...)` source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TextOptions {
+    /// The column of a `.tsv` file; `None` reads one sentence per line.
+    pub column: Option<String>,
+    pub lowercase: bool,
+    pub punct: Punct,
+    /// Words seen fewer times than this in the training split become UNK.
+    pub min_freq: usize,
+    /// At most this many tokens (specials included): the most frequent words are kept, the rest are UNK. A
+    /// model's `vocab` sizes are compile-time numbers, so this is how data and model agree.
+    pub max_vocab: Option<usize>,
+    /// Training examples with more tokens (BOS/EOS included) are dropped from the training split.
+    pub max_len: Option<usize>,
+    pub bos: bool,
+    pub eos: bool,
+    /// A vocabulary file (one token per line, the four specials first) to use instead of building one.
+    pub vocab: Option<String>,
+    /// The text is already split into SentencePiece pieces (`▁how ▁to`): pieces are merged back (`how to`)
+    /// before scoring and in translations.
+    pub pieces: bool,
+}
+
+/// Punctuation handling of the word tokenizer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Punct {
+    /// Split on whitespace only.
+    Keep,
+    /// Punctuation characters become tokens of their own.
+    Split,
+    /// Punctuation characters are removed.
+    Strip,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub enum SplitSpec {
     /// Seeded, stratified by a label field.
@@ -128,6 +170,9 @@ pub enum SplitSpec {
     },
     /// Every source names its own file per split.
     Files,
+    /// A `.tsv` file's `column` names each example's split (`train`, `valid`/`val`/`dev`, `test`), row i for
+    /// example i (emoji-mt's `split.tsv`).
+    Column { file: String, column: String },
 }
 
 /// What the metrics compare.
@@ -139,6 +184,9 @@ pub enum TaskKind {
     BinaryPerLabel,
     /// Predictions `[B]` or `[B, 1]`, targets f32.
     Regression,
+    /// Decoder logits `[B, T, V]` (an `attention_decoder` output) and target token ids `i64[B, T]`: metrics
+    /// decode (greedy; beam search in the final test report) and score with BLEU and chrF.
+    Translation,
 }
 
 #[derive(Clone, Debug, Serialize)]

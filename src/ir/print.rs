@@ -140,6 +140,17 @@ pub fn attrs(op: &Op, num: &Numbering) -> String {
             Vec::new()
         }
         Op::Binary(_) | Op::Loss(_) => Vec::new(),
+        Op::Decoder {
+            vocab,
+            emb,
+            dropout,
+            init,
+        } => vec![
+            format!("vocab={}", num.dim(vocab)),
+            format!("emb={}", num.dim(emb)),
+            format!("dropout={dropout}"),
+            format!("init={}", format!("{init:?}").to_lowercase()),
+        ],
         Op::Dropout { p } => vec![format!("p={p}")],
         Op::Noise { std } => vec![format!("std={std}")],
         Op::LayerNorm { eps } => vec![format!("eps={eps}")],

@@ -12,6 +12,7 @@ pub fn arity(op: &Op) -> (usize, Option<usize>) {
         Op::Concat { .. } => (1, None),
         Op::Binary(_) | Op::MatMul | Op::Outer | Op::Loss(_) | Op::LastValid => (2, Some(2)),
         Op::Recurrent { .. } | Op::Attention { .. } | Op::TransformerLayer { .. } => (1, Some(2)),
+        Op::Decoder { .. } => (4, Some(4)),
         _ => (1, Some(1)),
     }
 }
@@ -30,6 +31,7 @@ pub fn owns_params(op: &Op) -> bool {
             | Op::TransformerLayer { .. }
             | Op::Conv1d { .. }
             | Op::Conv2d { .. }
+            | Op::Decoder { .. }
     )
 }
 

@@ -323,5 +323,6 @@ pub fn owns_params(op: &Op) -> bool {
             | Op::TransformerLayer { .. }
             | Op::Conv1d { .. }
             | Op::Conv2d { .. }
+            | Op::Decoder { .. }
     )
 }

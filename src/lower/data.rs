@@ -20,6 +20,8 @@ const SOURCES: &[(&str, &[&str])] = &[
     ("npy", &["file", "train", "valid", "test", "classes"]),
     ("npz", &["file", "key", "classes"]),
     ("safetensors", &["file", "key", "classes"]),
+    ("text", super::data_text::TEXT_PARAMS),
+    ("lengths", &["of", "classes"]),
     ("mult_pickle", &["file", "key", "labels", "classes"]),
     ("lmf_pickle", &["file", "key", "labels", "classes"]),
 ];
@@ -28,6 +30,7 @@ const SPLITS: &[(&str, &[&str])] = &[
     ("stratified", &["by", "train", "valid", "test", "seed"]),
     ("random", &["train", "valid", "test", "seed"]),
     ("files", &[]),
+    ("column", &["file", "column"]),
 ];
 
 pub fn lower_data(
@@ -182,15 +185,19 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
             return None;
         }
     };
+    // A name is a symbolic dim: a text field's padded length differs per batch (`field src: i64[T] = text(..)`).
     let dims =
         f.ty.dims
             .iter()
-            .map(|d| statics::int_at_least(d, 1, diags).map(DimExpr::Const))
+            .map(|d| match &d.kind {
+                crate::syntax::ast::ExprKind::Name(n) => Some(DimExpr::Sym(n.clone())),
+                _ => statics::int_at_least(d, 1, diags).map(DimExpr::Const),
+            })
             .collect::<Option<Vec<_>>>()?;
     let call = static_call(
         &f.source,
         SOURCES,
-        "a source: csv, npy, npz, safetensors, mult_pickle or lmf_pickle",
+        "a source: csv, npy, npz, safetensors, mult_pickle, lmf_pickle, text or lengths",
         diags,
     )?;
     let classes = match call.arg(call.args.len() - 1) {
@@ -200,6 +207,8 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
     let kind = match call.name.as_str() {
         "csv" => csv_kind(&call, dims.is_empty(), diags)?,
         "npy" => SourceKind::Npy,
+        "text" => super::data_text::text_kind(&call, diags)?,
+        "lengths" => super::data_text::lengths_kind(&call, diags)?,
         "npz" | "safetensors" => {
             let key = match call.arg(1) {
                 Some(k) => statics::string(k, diags)?,
@@ -214,7 +223,11 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         "mult_pickle" | "lmf_pickle" => pickle_kind(&call, &f.name.name, diags)?,
         _ => return None,
     };
-    let files = source_files(&call, diags)?;
+    let files = if call.name == "lengths" {
+        Vec::new()
+    } else {
+        source_files(&call, diags)?
+    };
     let source = SourceSpec {
         kind,
         files,
@@ -318,7 +331,7 @@ fn source_files(
     if let Some(f) = call.arg(0) {
         return Some(vec![("all".to_string(), statics::string(f, diags)?)]);
     }
-    if call.name == "npy" {
+    if call.name == "npy" || call.name == "text" {
         let mut files = Vec::new();
         for (i, split) in ["train", "valid", "test"].iter().enumerate() {
             if let Some(e) = call.arg(i + 1) {
@@ -341,6 +354,9 @@ fn split_spec(
     let call = static_call(e, SPLITS, "a split: stratified, random or files", diags)?;
     if call.name == "files" {
         return Some(SplitSpec::Files);
+    }
+    if call.name == "column" {
+        return super::data_text::column_split(&call, diags);
     }
     let off = usize::from(call.name == "stratified");
     let frac = |i: usize, default: f64, diags: &mut Diagnostics| {

@@ -9,6 +9,7 @@ mod builtins;
 mod call;
 mod cx;
 mod data;
+mod data_text;
 mod eval;
 mod model;
 pub mod modules;

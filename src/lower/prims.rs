@@ -2,7 +2,9 @@
 //! operands are its tensor arguments. Size arguments stay `DimExpr`s for the checker to fold.
 
 use crate::diag::Diagnostic;
-use crate::ir::{Activation, Cell, DimExpr, Init, LossKind, Merge, Op, ReduceKind, Value};
+use crate::ir::{
+    Activation, Cell, DecoderInit, DimExpr, Init, LossKind, Merge, Op, ReduceKind, Value,
+};
 use crate::source::Span;
 
 use super::call::ArgVal;
@@ -64,6 +66,8 @@ pub const NAMES: &[&str] = &[
     "bce_with_logits",
     "mse",
     "l1",
+    "attention_decoder",
+    "next_token_cross_entropy",
 ];
 
 fn signature(name: &str) -> &'static [(&'static str, Def)] {
@@ -129,7 +133,19 @@ fn signature(name: &str) -> &'static [(&'static str, Def)] {
             ("bias", B(true)),
         ],
         "param" => &[("shape", Req), ("init", S("xavier_normal"))],
-        "cross_entropy" | "bce_with_logits" | "mse" | "l1" => &[("pred", Req), ("target", Req)],
+        "cross_entropy" | "bce_with_logits" | "mse" | "l1" | "next_token_cross_entropy" => {
+            &[("pred", Req), ("target", Req)]
+        }
+        "attention_decoder" => &[
+            ("memory", Req),
+            ("lengths", Req),
+            ("state", Req),
+            ("targets", Req),
+            ("vocab", Req),
+            ("emb", I(300)),
+            ("dropout", F(0.0)),
+            ("init", S("cell")),
+        ],
         _ => &[("x", Req)],
     }
 }
@@ -323,6 +339,20 @@ impl Cx<'_> {
             "cross_entropy" => Op::Loss(LossKind::CrossEntropy),
             "bce_with_logits" => Op::Loss(LossKind::BceWithLogits),
             "mse" => Op::Loss(LossKind::Mse),
+            "next_token_cross_entropy" => Op::Loss(LossKind::NextToken),
+            "attention_decoder" => Op::Decoder {
+                vocab: self.a_dim(a, "vocab")?,
+                emb: self.a_dim(a, "emb")?,
+                dropout: self.a_prob(a, "dropout")?,
+                init: match self
+                    .a_choice(a, "init", &["cell", "hidden", "both"])?
+                    .as_str()
+                {
+                    "hidden" => DecoderInit::Hidden,
+                    "both" => DecoderInit::Both,
+                    _ => DecoderInit::Cell,
+                },
+            },
             _ => Op::Loss(LossKind::L1),
         };
         let operands = self.tensor_operands(a)?;
@@ -332,7 +362,8 @@ impl Cx<'_> {
     /// The tensor arguments of a primitive, in signature order, skipping optional ones not given.
     fn tensor_operands(&mut self, a: &Args) -> Result<Vec<Value>, ()> {
         const TENSOR_PARAMS: &[&str] = &[
-            "x", "ids", "seq", "lengths", "a", "b", "q", "kv", "pred", "target",
+            "x", "ids", "seq", "lengths", "a", "b", "q", "kv", "pred", "target", "memory", "state",
+            "targets",
         ];
         let mut out = Vec::new();
         for (name, v, at) in &a.vals {

@@ -30,6 +30,7 @@ const TASKS: &[(&str, &[&str])] = &[
     ("classification", &["output", "target"]),
     ("binary_per_label", &["output", "target"]),
     ("regression", &["output", "target"]),
+    ("translation", &["output", "target"]),
 ];
 
 const OPTIMIZERS: &[(&str, &[&str])] = &[
@@ -241,12 +242,13 @@ impl<'a> Lowering<'a> {
         let call = static_call(
             e,
             TASKS,
-            "a task: classification, binary_per_label or regression",
+            "a task: classification, binary_per_label, regression or translation",
             self.diags,
         )?;
         let kind = match call.name.as_str() {
             "classification" => TaskKind::Classification,
             "binary_per_label" => TaskKind::BinaryPerLabel,
+            "translation" => TaskKind::Translation,
             _ => TaskKind::Regression,
         };
         let (Some(o), Some(t)) = (call.arg(0), call.arg(1)) else {

@@ -459,6 +459,7 @@ impl Lowering<'_> {
             let d: &[&str] = match task {
                 TaskKind::Classification => &["accuracy", "f1_macro"],
                 TaskKind::BinaryPerLabel | TaskKind::Regression => &[],
+                TaskKind::Translation => &["bleu", "chrf"],
             };
             return Some(d.iter().map(|s| s.to_string()).collect());
         };
@@ -520,6 +521,7 @@ fn task_name(task: &TaskKind) -> &'static str {
         TaskKind::Classification => "classification",
         TaskKind::BinaryPerLabel => "binary_per_label",
         TaskKind::Regression => "regression",
+        TaskKind::Translation => "translation",
     }
 }
 

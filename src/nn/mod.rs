@@ -8,6 +8,7 @@
 mod activation;
 mod attention;
 mod conv;
+mod decoder;
 mod init;
 mod linear;
 mod loss;
@@ -24,6 +25,10 @@ pub use attention::{
     attention, attention_with_probs, position_frequencies, positions, transformer_layer,
 };
 pub use conv::{conv1d, conv2d};
+pub use decoder::{
+    next_token_cross_entropy, source_mask_bias, step as decoder_step, teacher_forced, DecoderState,
+    DecoderWeights,
+};
 pub use init::init_tensor;
 pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};

@@ -9,7 +9,7 @@ use super::objective::Objectives;
 use super::RunError;
 use crate::backend::{Mode, Network};
 use crate::data::Dataset;
-use crate::ir::TrainPlan;
+use crate::ir::{TaskKind, TrainPlan};
 
 /// Evaluation batches hold this many examples; results do not depend on it beyond float rounding.
 const EVAL_BATCH: usize = 256;
@@ -77,6 +77,7 @@ pub fn evaluate(
         .steps
         .last()
         .ok_or_else(|| RunError::Config("no steps".into()))?;
+    let translation = plan.task.kind == TaskKind::Translation;
     let mut sums: BTreeMap<String, f64> = BTreeMap::new();
     let mut outputs: Vec<f32> = Vec::new();
     let mut row_shape: Vec<usize> = Vec::new();
@@ -96,6 +97,10 @@ pub fn evaluate(
         for (name, v) in &losses {
             let x = out.get(*v)?.to_dtype(DType::F32)?.to_scalar::<f32>()?;
             *sums.entry(format!("loss.{name}")).or_default() += f64::from(x) * w;
+        }
+        if translation {
+            // Logits of different batches differ in length; translation metrics decode instead (below).
+            continue;
         }
         let y = out.get(output)?.to_dtype(DType::F32)?;
         row_shape = y.dims().get(1..).map(|d| d.to_vec()).unwrap_or_default();
@@ -119,6 +124,15 @@ pub fn evaluate(
     output_shape.extend(&row_shape);
     let mut full_target_shape = vec![indices.len()];
     full_target_shape.extend(&target_shape);
+    if translation {
+        metrics.extend(super::translation::metrics(net, data, indices, plan, &[1])?);
+        return Ok(Evaluation {
+            metrics,
+            outputs,
+            output_shape: Vec::new(),
+            targets: Vec::new(),
+        });
+    }
     // Named labels (IEMOCAP's emotions) give per-label metrics such as `happy.acc`.
     let label_names = data.label_names.get(&plan.task.target).map(Vec::as_slice);
     let task_metrics = crate::train::metrics::compute_metrics_with_labels(

@@ -10,6 +10,8 @@ mod report;
 pub mod robustness;
 mod standardization;
 mod trainer;
+mod translate_lines;
+pub mod translation;
 
 pub use checkpoint::{Checkpoint, TrainState};
 pub use evaluate::{batch_inputs, evaluate, Evaluation};
@@ -19,6 +21,7 @@ pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
 pub use standardization::{load_standardization, save_standardization};
 pub use trainer::{assign_params, train, RunOptions, RunOutcome};
+pub use translate_lines::translate_lines;
 
 use std::fmt;
 

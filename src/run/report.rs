@@ -142,6 +142,14 @@ impl fmt::Display for RunReport {
                 .unwrap_or_else(|| format!("{:>12}", "-"));
             writeln!(f, "{k:<24} {v:>12.4} {t}")?;
         }
+        // Test-only metrics (beam-search BLEU of a translation task).
+        for (k, t) in self
+            .test
+            .iter()
+            .filter(|(k, _)| !self.valid.iter().any(|(v, _)| v == k))
+        {
+            writeln!(f, "{k:<24} {:>12} {t:>12.4}", "-")?;
+        }
         if let Some(m) = &self.confusion {
             writeln!(f, "test confusion matrix (rows: true class, columns: predicted)")?;
             for row in m {

@@ -174,6 +174,8 @@ pub fn train(
         .collect();
 
     std::fs::create_dir_all(&opts.run_dir)?;
+    super::translation::check_vocab_sizes(&net, data)?;
+    super::translation::save_vocabs(data, &opts.run_dir)?;
     let mut state = if opts.resume {
         let dir = Checkpoint::find(&opts.run_dir, "last").ok_or_else(|| {
             RunError::Io(format!(
@@ -397,7 +399,12 @@ fn finish(
         Checkpoint::load(&dir, net, None)?;
     }
     let valid = evaluate(net, data, &data.valid, plan, objectives)?;
-    let test = evaluate(net, data, &data.test, plan, objectives)?;
+    let mut test = evaluate(net, data, &data.test, plan, objectives)?;
+    if plan.task.kind == crate::ir::TaskKind::Translation {
+        let beam = super::translation::TEST_BEAM;
+        let extra = super::translation::metrics(net, data, &data.test, plan, &[beam])?;
+        test.metrics.extend(extra);
+    }
     let report = RunReport {
         model: net.model.name.clone(),
         seed: plan.seed,

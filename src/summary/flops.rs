@@ -9,6 +9,8 @@
 //! - `attention`: the q/k/v and output projections (`2·d²` per position each), the scores and the weighted sum
 //!   (`2·Tq·Tk·d` each) and the softmax (`3·Tq·Tk·heads`); `transformer_layer` adds two layer norms, the residuals
 //!   and the feed-forward block (`4·d·ff + ff` per position);
+//! - `attention_decoder` per target step: the LSTM cell as above, dot attention (`4·Tx·H + 3·Tx`), the
+//!   concat layer (`4·H² + 2·H`) and the output layer (`2·(H + E)·V + V`);
 //! - `softmax` 3, `layer_norm` 5, `batch_norm` 2, a loss 3 FLOPs per element; reductions 1 per input element;
 //! - data movement (concat, split, reshape, transpose, select, slice, pad, last_valid, positions, stop_gradient,
 //!   embedding lookups) and inputs, params and numbers count 0.
@@ -93,6 +95,16 @@ pub fn node_flops(
             recurrent(*cell, x, h, *layers, *bidirectional, env)
         }
         Op::Attention { heads, .. } => attention(x, ins.get(1), *heads, env),
+        Op::Decoder { emb, .. } => {
+            let (h, tx, ty, v) = (last(x, env), axis1(x, env), axis1(y, env), last(y, env));
+            let e = match emb {
+                DimExpr::Const(e) => *e as f64,
+                _ => 0.0,
+            };
+            let cell = 2.0 * 4.0 * h * (e + h) + 8.0 * h + 5.0 * h;
+            let attend = 4.0 * tx * h + 3.0 * tx + 4.0 * h * h + 2.0 * h;
+            ty * (cell + attend + 2.0 * (h + e) * v + v)
+        }
         Op::TransformerLayer { heads, ff, .. } => {
             let (t, d) = (axis1(x, env), last(x, env));
             let f = match ff {

@@ -31,6 +31,7 @@ pub fn valid_metric_names(kind: &TaskKind) -> Vec<&'static str> {
         TaskKind::Classification => CLASSIFICATION.to_vec(),
         TaskKind::BinaryPerLabel => PER_LABEL.to_vec(),
         TaskKind::Regression => REGRESSION.to_vec(),
+        TaskKind::Translation => vec!["bleu", "chrf", "bleu_beam5", "chrf_beam5"],
     }
 }
 
@@ -76,6 +77,10 @@ pub fn compute_metrics_with_labels(
             per_label_set(outputs, output_shape, targets, target_shape, label_names)?
         }
         TaskKind::Regression => regression_set(outputs, output_shape, targets, target_shape)?,
+        // BLEU and chrF need decoding, which `run::translation` does with the network.
+        TaskKind::Translation => {
+            return Err("translation metrics come from decoding, not from logits".into())
+        }
     };
     if names.is_empty() {
         return Ok(all);

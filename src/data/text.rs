@@ -1,0 +1,250 @@
+//! Text for sequence-to-sequence models: a word tokenizer (lower-casing and punctuation options), a simple
+//! detokenizer for printing, and word vocabularies with the special ids PAD 0, BOS 1, EOS 2, UNK 3. A
+//! vocabulary file has one token per line, the four specials first, so it can be read back exactly.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::ir::Punct;
+
+pub const PAD: u32 = 0;
+pub const BOS: u32 = 1;
+pub const EOS: u32 = 2;
+pub const UNK: u32 = 3;
+pub const SPECIALS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
+
+/// Punctuation as the tokenizer sees it: Unicode punctuation and symbols other than letters and digits
+/// (so `„cool“` splits into `„ cool “` and `flag:` into `flag :`).
+fn is_punct(c: char) -> bool {
+    c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_control())
+}
+
+/// Splits a sentence into words on whitespace, after optional lower-casing; with `Punct::Split` every
+/// punctuation character becomes its own token, with `Punct::Strip` punctuation is dropped.
+pub fn tokenize(line: &str, lowercase: bool, punct: Punct) -> Vec<String> {
+    let text = if lowercase {
+        line.to_lowercase()
+    } else {
+        line.to_string()
+    };
+    let mut out = Vec::new();
+    for word in text.split_whitespace() {
+        if punct == Punct::Keep {
+            out.push(word.to_string());
+            continue;
+        }
+        let mut cur = String::new();
+        for c in word.chars() {
+            if is_punct(c) {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                if punct == Punct::Split {
+                    out.push(c.to_string());
+                }
+            } else {
+                cur.push(c);
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+    }
+    out
+}
+
+/// Joins tokens with spaces, then removes the space before closing punctuation and after opening brackets,
+/// which undoes `Punct::Split` for common text (`flag : china` -> `flag: china`).
+pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
+    let mut out = String::new();
+    let mut glue_next = false;
+    for t in tokens {
+        let t = t.as_ref();
+        let closing = matches!(
+            t,
+            "." | "," | ":" | ";" | "!" | "?" | ")" | "]" | "}" | "%" | "“"
+        );
+        if !out.is_empty() && !closing && !glue_next {
+            out.push(' ');
+        }
+        out.push_str(t);
+        glue_next = matches!(t, "(" | "[" | "{" | "„");
+    }
+    out
+}
+
+/// Merges SentencePiece pieces back into words: `▁how ▁to` -> `how to`.
+pub fn merge_pieces<S: AsRef<str>>(pieces: &[S]) -> String {
+    let joined: String = pieces.iter().map(|p| p.as_ref()).collect();
+    joined.replace('\u{2581}', " ").trim().to_string()
+}
+
+/// Text for scoring and printing: pieces merged when `pieces`, else [`detokenize`].
+pub fn to_text<S: AsRef<str>>(tokens: &[S], pieces: bool) -> String {
+    if pieces {
+        merge_pieces(tokens)
+    } else {
+        detokenize(tokens)
+    }
+}
+
+/// A word vocabulary: id -> token and token -> id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vocab {
+    tokens: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Vocab {
+    /// The specials, then every word seen at least `min_freq` times, most frequent first (ties by first
+    /// appearance, so the order depends only on the data).
+    pub fn build<'a, I>(sentences: I, min_freq: usize, max_size: Option<usize>) -> Vocab
+    where
+        I: IntoIterator<Item = &'a [String]>,
+    {
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+        let mut order = 0usize;
+        for s in sentences {
+            for w in s {
+                let e = counts.entry(w.as_str()).or_insert_with(|| {
+                    order += 1;
+                    (0, order)
+                });
+                e.0 += 1;
+            }
+        }
+        let mut words: Vec<(&str, usize, usize)> = counts
+            .into_iter()
+            .filter(|(w, (n, _))| *n >= min_freq && !SPECIALS.contains(w))
+            .map(|(w, (n, first))| (w, n, first))
+            .collect();
+        words.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        if let Some(m) = max_size {
+            words.truncate(m.saturating_sub(SPECIALS.len()));
+        }
+        let tokens = SPECIALS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(words.into_iter().map(|(w, _, _)| w.to_string()));
+        Vocab::from_tokens(tokens.collect()).unwrap_or_else(|_| Vocab::specials_only())
+    }
+
+    fn specials_only() -> Vocab {
+        let tokens: Vec<String> = SPECIALS.iter().map(|s| s.to_string()).collect();
+        let index = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        Vocab { tokens, index }
+    }
+
+    /// A vocabulary from its token list; the four specials must come first, and no token may repeat.
+    pub fn from_tokens(tokens: Vec<String>) -> Result<Vocab, String> {
+        if tokens.len() < 4 || tokens[..4] != SPECIALS {
+            return Err(format!(
+                "a vocabulary must start with the special tokens {}",
+                SPECIALS.join(" ")
+            ));
+        }
+        let mut index = HashMap::with_capacity(tokens.len());
+        for (i, t) in tokens.iter().enumerate() {
+            if index.insert(t.clone(), i as u32).is_some() {
+                return Err(format!("the token `{t}` appears twice (line {})", i + 1));
+            }
+        }
+        Ok(Vocab { tokens, index })
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    pub fn tokens(&self) -> &[String] {
+        &self.tokens
+    }
+
+    pub fn id(&self, token: &str) -> u32 {
+        self.index.get(token).copied().unwrap_or(UNK)
+    }
+
+    /// Word ids with BOS/EOS added as asked.
+    pub fn encode<S: AsRef<str>>(&self, words: &[S], bos: bool, eos: bool) -> Vec<u32> {
+        let mut ids = Vec::with_capacity(words.len() + 2);
+        if bos {
+            ids.push(BOS);
+        }
+        ids.extend(words.iter().map(|w| self.id(w.as_ref())));
+        if eos {
+            ids.push(EOS);
+        }
+        ids
+    }
+
+    /// Tokens of `ids` up to the first EOS, without PAD and BOS (UNK prints as `<unk>`).
+    pub fn decode(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .take_while(|i| **i != EOS)
+            .filter(|i| **i != PAD && **i != BOS)
+            .map(|i| {
+                self.tokens
+                    .get(*i as usize)
+                    .cloned()
+                    .unwrap_or_else(|| SPECIALS[UNK as usize].to_string())
+            })
+            .collect()
+    }
+
+    /// The vocabulary file's text: one token per line.
+    pub fn to_text(&self) -> String {
+        let mut s = self.tokens.join("\n");
+        s.push('\n');
+        s
+    }
+
+    /// Reads a vocabulary file written by [`Vocab::to_text`] (or any list in that layout).
+    pub fn load(path: &Path) -> Result<Vocab, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the vocabulary file `{}`: {e}", path.display()))?;
+        let tokens: Vec<String> = text.lines().map(str::to_string).collect();
+        Vocab::from_tokens(tokens).map_err(|e| format!("`{}`: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_strip_punctuation() {
+        let t = tokenize("Flag: China „cool“", true, Punct::Split);
+        assert_eq!(t, ["flag", ":", "china", "„", "cool", "“"]);
+        assert_eq!(detokenize(&t), "flag: china „cool“");
+        assert_eq!(tokenize("a, b!", false, Punct::Strip), ["a", "b"]);
+        assert_eq!(tokenize("a, b!", false, Punct::Keep), ["a,", "b!"]);
+        let p = tokenize("\u{2581}how \u{2581}to \u{2581}ti e", false, Punct::Keep);
+        assert_eq!(to_text(&p, true), "how to tie");
+    }
+
+    #[test]
+    fn vocab_round_trip_and_min_freq() {
+        let s: Vec<Vec<String>> = vec![
+            tokenize("a b a c", false, Punct::Keep),
+            tokenize("b a", false, Punct::Keep),
+        ];
+        let v = Vocab::build(s.iter().map(|x| x.as_slice()), 2, None);
+        let capped = Vocab::build(s.iter().map(|x| x.as_slice()), 1, Some(5));
+        assert_eq!(capped.tokens()[4..], ["a"]);
+        assert_eq!(v.tokens()[4..], ["a", "b"]);
+        let ids = v.encode(&s[0], true, true);
+        assert_eq!(ids, [BOS, 4, 5, 4, UNK, EOS]);
+        assert_eq!(v.decode(&ids), ["a", "b", "a", "<unk>"]);
+        let back = Vocab::from_tokens(v.to_text().lines().map(String::from).collect()).unwrap();
+        assert_eq!(back, v);
+        assert!(Vocab::from_tokens(vec!["x".into()]).is_err());
+    }
+}

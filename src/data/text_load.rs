@@ -1,0 +1,393 @@
+//! Loading `text(...)` and `lengths(...)` fields and `split = column(...)`. Text is read first as sentences
+//! (placeholders with the example count let row counts and splits treat text like any field); once the split
+//! is known, the vocabulary is built on the training examples only (or read from `vocab = "file"`), every
+//! sentence is encoded and padded with PAD to the longest, and `max_len` drops long training examples.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::fields::{Loaded, SPLITS};
+use super::split::Splits;
+use super::text::{tokenize, Vocab};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::ir::{DataSpec, FieldSpec, SourceKind, SplitSpec, TextOptions};
+
+/// A text field after loading: its vocabulary, the original lines (BLEU references), and its options.
+#[derive(Clone, Debug)]
+pub struct TextField {
+    pub vocab: Vocab,
+    pub lines: Vec<String>,
+    pub options: TextOptions,
+}
+
+/// Sentences of one text field, before encoding.
+pub(super) struct RawText {
+    lines: Vec<String>,
+    per_split: Option<[usize; 3]>,
+    files: String,
+}
+
+pub(super) fn is_text(f: &FieldSpec) -> bool {
+    matches!(
+        f.source.kind,
+        SourceKind::Text(_) | SourceKind::Lengths { .. }
+    )
+}
+
+fn error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
+    Diagnostic::error(code, message).label(
+        field.source.span,
+        format!("field `{}` reads it here", field.name),
+    )
+}
+
+/// The file's lines, gunzipped when the name ends in `.gz`.
+fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, String)> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            "fusec::data::missing_file"
+        } else {
+            "fusec::data::io"
+        };
+        (
+            code,
+            format!("cannot read `{shown}`: {e} (full path: {})", path.display()),
+        )
+    })?;
+    let bytes = if shown.ends_with(".gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                (
+                    "fusec::data::format",
+                    format!("cannot gunzip `{shown}`: {e}"),
+                )
+            })?;
+        out
+    } else {
+        bytes
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        (
+            "fusec::data::format",
+            format!("`{shown}` is not UTF-8: {e}"),
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .collect())
+}
+
+/// Column `column` of a tab-separated file with a header row (no quoting: emoji-mt's convention).
+fn tsv_column(lines: &[String], column: &str, shown: &str) -> Result<Vec<String>, String> {
+    let Some((header, rows)) = lines.split_first() else {
+        return Err(format!(
+            "`{shown}` is empty; a header row naming the columns is expected"
+        ));
+    };
+    let names: Vec<&str> = header.split('\t').collect();
+    let Some(k) = names.iter().position(|n| *n == column) else {
+        let hint = did_you_mean(column, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(format!(
+            "`{shown}` has no column `{column}`{hint}; its columns: {}",
+            names.join(", ")
+        ));
+    };
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.split('\t').nth(k).map(str::to_string).ok_or_else(|| {
+                format!(
+                    "`{shown}` line {} has no column `{column}` (too few tabs)",
+                    i + 2
+                )
+            })
+        })
+        .collect()
+}
+
+fn read_field(
+    spec: &DataSpec,
+    field: &FieldSpec,
+    o: &TextOptions,
+    dir: &Path,
+) -> Result<RawText, Diagnostic> {
+    let mut files = field.source.files.clone();
+    let per_split = matches!(spec.split, SplitSpec::Files);
+    files.sort_by_key(|(s, _)| SPLITS.iter().position(|x| x == s).unwrap_or(0));
+    let (mut lines, mut counts, mut shown_all) = (Vec::new(), [0usize; 3], Vec::new());
+    for (split, file) in &files {
+        let shown = Path::new(&spec.path).join(file).display().to_string();
+        let raw = read_lines(&dir.join(file), &shown).map_err(|(c, m)| error(field, c, m))?;
+        let part = match &o.column {
+            Some(c) => {
+                tsv_column(&raw, c, &shown).map_err(|m| error(field, "fusec::data::column", m))?
+            }
+            None => raw,
+        };
+        if let Some(i) = SPLITS.iter().position(|s| s == split) {
+            counts[i] = part.len();
+        }
+        lines.extend(part);
+        shown_all.push(format!("`{shown}`"));
+    }
+    Ok(RawText {
+        lines,
+        per_split: per_split.then_some(counts),
+        files: shown_all.join(", "),
+    })
+}
+
+fn placeholder(field: &FieldSpec, raw: &RawText) -> Loaded {
+    Loaded {
+        values: Vec::new(),
+        example_shape: vec![0],
+        n: raw.lines.len(),
+        dtype: field.dtype,
+        per_split: raw.per_split,
+        replaced: 0,
+        files: raw.files.clone(),
+        source_replaced: Vec::new(),
+        label_names: None,
+    }
+}
+
+/// Reads every text field; inserts a placeholder into `loaded` for each text and lengths field so that row
+/// counts and the split see their example counts.
+pub(super) fn read_text_fields(
+    spec: &DataSpec,
+    dir: &Path,
+    loaded: &mut BTreeMap<String, Loaded>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, RawText> {
+    let mut raw = BTreeMap::new();
+    for f in &spec.fields {
+        let SourceKind::Text(o) = &f.source.kind else {
+            continue;
+        };
+        if f.dtype.is_float() || f.dims.len() != 1 {
+            diags.push(error(f, "fusec::data::text", format!("text field `{}` must be declared `i64[T]` (one padded token sequence per example)", f.name)));
+            continue;
+        }
+        match read_field(spec, f, o, dir) {
+            Ok(r) => {
+                loaded.insert(f.name.clone(), placeholder(f, &r));
+                raw.insert(f.name.clone(), r);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    for f in &spec.fields {
+        let SourceKind::Lengths { of } = &f.source.kind else {
+            continue;
+        };
+        match raw.get(of) {
+            Some(r) => {
+                loaded.insert(f.name.clone(), placeholder(f, r));
+            }
+            None => diags.push(error(
+                f,
+                "fusec::data::field",
+                format!("`lengths({of})`: `{of}` is not a text field of this data set"),
+            )),
+        }
+    }
+    raw
+}
+
+/// `split = column(file, column)`: each row names its example's split.
+pub(super) fn split_by_column(
+    spec: &DataSpec,
+    dir: &Path,
+    n: usize,
+    diags: &mut Diagnostics,
+) -> Splits {
+    let SplitSpec::Column { file, column } = &spec.split else {
+        return Splits::default();
+    };
+    let shown = Path::new(&spec.path).join(file).display().to_string();
+    let fail =
+        |m: String| Diagnostic::error("fusec::data::split", m).label(spec.span, "in this data set");
+    let values = match read_lines(&dir.join(file), &shown) {
+        Ok(lines) => tsv_column(&lines, column, &shown),
+        Err((_, m)) => Err(m),
+    };
+    let values = match values {
+        Ok(v) => v,
+        Err(m) => {
+            diags.push(fail(m));
+            return Splits::default();
+        }
+    };
+    if values.len() != n {
+        diags.push(fail(format!(
+            "`{shown}` names the split of {} examples, but the fields hold {n}",
+            values.len()
+        )));
+        return Splits::default();
+    }
+    let mut s = Splits::default();
+    for (i, v) in values.iter().enumerate() {
+        match v.as_str() {
+            "train" => s.train.push(i),
+            "valid" | "val" | "dev" => s.valid.push(i),
+            "test" => s.test.push(i),
+            other => {
+                diags.push(fail(format!(
+                    "`{shown}` line {}: `{other}` is not a split (train, valid, test)",
+                    i + 2
+                )));
+                return Splits::default();
+            }
+        }
+    }
+    s
+}
+
+/// The field's vocabulary: read from `vocab = "file"`, or built on the training examples.
+fn vocabulary(
+    f: &FieldSpec,
+    o: &TextOptions,
+    words: &[Vec<String>],
+    train: &[usize],
+    dir: &Path,
+) -> Result<Vocab, Diagnostic> {
+    match &o.vocab {
+        Some(file) => Vocab::load(&dir.join(file)).map_err(|m| {
+            error(f, "fusec::data::vocab", m).help(
+                "a vocabulary file lists one token per line, starting with <pad> <s> </s> <unk>; leave \
+                 `vocab` out to build one from the training split",
+            )
+        }),
+        None => {
+            let train_words = train.iter().filter_map(|i| words.get(*i));
+            Ok(Vocab::build(
+                train_words.map(|w| w.as_slice()),
+                o.min_freq,
+                o.max_vocab,
+            ))
+        }
+    }
+}
+
+/// Token ids padded with PAD to the longest sentence: `(values, width)`.
+fn padded(ids: &[Vec<u32>]) -> (Vec<f64>, usize) {
+    let width = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let mut values = vec![0.0f64; ids.len() * width];
+    for (i, seq) in ids.iter().enumerate() {
+        for (j, id) in seq.iter().enumerate() {
+            values[i * width + j] = f64::from(*id);
+        }
+    }
+    (values, width)
+}
+
+/// Builds the vocabularies (training split only), encodes and pads every text field, fills its lengths fields,
+/// and drops training examples longer than a field's `max_len`. Returns the text fields and the number of
+/// training examples dropped.
+pub(super) fn finish_text(
+    spec: &DataSpec,
+    raw: &BTreeMap<String, RawText>,
+    splits: &mut Splits,
+    loaded: &mut BTreeMap<String, Loaded>,
+    dir: &Path,
+    diags: &mut Diagnostics,
+) -> (BTreeMap<String, TextField>, usize) {
+    let mut texts = BTreeMap::new();
+    let mut lengths: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut too_long = vec![false; raw.values().next().map(|r| r.lines.len()).unwrap_or(0)];
+    for f in &spec.fields {
+        let (SourceKind::Text(o), Some(r)) = (&f.source.kind, raw.get(&f.name)) else {
+            continue;
+        };
+        let words: Vec<Vec<String>> = r
+            .lines
+            .iter()
+            .map(|l| tokenize(l, o.lowercase, o.punct))
+            .collect();
+        let vocab = match vocabulary(f, o, &words, &splits.train, dir) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let ids: Vec<Vec<u32>> = words
+            .iter()
+            .map(|w| vocab.encode(w, o.bos, o.eos))
+            .collect();
+        for (flag, seq) in too_long.iter_mut().zip(&ids) {
+            *flag |= o.max_len.is_some_and(|m| seq.len() > m);
+        }
+        let (values, width) = padded(&ids);
+        lengths.insert(f.name.clone(), ids.iter().map(Vec::len).collect());
+        let l = Loaded {
+            values,
+            example_shape: vec![width],
+            n: ids.len(),
+            dtype: f.dtype,
+            per_split: r.per_split,
+            replaced: 0,
+            files: r.files.clone(),
+            source_replaced: Vec::new(),
+            label_names: None,
+        };
+        loaded.insert(f.name.clone(), l);
+        let lines = r.lines.clone();
+        let options = o.clone();
+        texts.insert(
+            f.name.clone(),
+            TextField {
+                vocab,
+                lines,
+                options,
+            },
+        );
+    }
+    for f in &spec.fields {
+        let SourceKind::Lengths { of } = &f.source.kind else {
+            continue;
+        };
+        let (Some(ls), Some(l)) = (lengths.get(of), loaded.get_mut(&f.name)) else {
+            continue;
+        };
+        l.values = ls.iter().map(|n| *n as f64).collect();
+        l.example_shape = Vec::new();
+    }
+    let before = splits.train.len();
+    splits
+        .train
+        .retain(|i| !too_long.get(*i).copied().unwrap_or(false));
+    (texts, before - splits.train.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn gzipped_text_and_tsv_columns() {
+        let dir = std::env::temp_dir().join(format!("fusec-text-gz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("train.en.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all("two dogs .\r\na cat\n".as_bytes()).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let lines = read_lines(&path, "train.en.gz").unwrap();
+        assert_eq!(lines, ["two dogs .", "a cat"]);
+        let rows: Vec<String> = ["id\ten\tde", "0\tsocks\tsocken"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(tsv_column(&rows, "de", "p.tsv").unwrap(), ["socken"]);
+        let e = tsv_column(&rows, "dee", "p.tsv").unwrap_err();
+        assert!(e.contains("did you mean `de`"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

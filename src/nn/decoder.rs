@@ -1,0 +1,256 @@
+//! The attention decoder's numerics (architectures.md §5.4): an LSTM cell over target embeddings, Luong dot
+//! attention over the encoder memory with a source mask, `h_att = tanh(W_cat [h; ctx])` and logits
+//! `W_out [h_att; e]`. [`teacher_forced`] runs a whole gold sequence at once (training, losses); [`step`] runs one
+//! step for a batch of hypotheses (greedy and beam search in `backend::decode`). Both read the same parameters.
+
+use candle_core::{DType, Result, Tensor, D};
+
+use super::activation::{dropout, log_softmax, softmax};
+use super::linear::linear;
+use super::{param, ParamMap};
+use crate::ir::DecoderInit;
+use crate::rng::SeededRng;
+
+/// The score of padded source positions before the softmax (the paper's code uses -1e10, not -inf, so a row
+/// with no valid position still gives finite probabilities).
+const MASKED: f64 = -1e10;
+
+/// The decoder's parameters, looked up once (suffixes of `Op::Decoder` in `ir::op`).
+#[derive(Clone)]
+pub struct DecoderWeights {
+    pub embed: Tensor,
+    w_ih: Tensor,
+    w_hh_t: Tensor,
+    /// `bias_ih + bias_hh`: the LSTM adds both before any non-linearity.
+    bias: Tensor,
+    cat_w: Tensor,
+    cat_b: Tensor,
+    out_w: Tensor,
+    out_b: Tensor,
+    hidden: usize,
+}
+
+impl DecoderWeights {
+    pub fn new(p: &ParamMap) -> Result<DecoderWeights> {
+        let w_hh = param(p, "cell.weight_hh")?;
+        Ok(DecoderWeights {
+            embed: param(p, "embed.weight")?.clone(),
+            w_ih: param(p, "cell.weight_ih")?.clone(),
+            w_hh_t: w_hh.t()?,
+            bias: param(p, "cell.bias_ih")?.add(param(p, "cell.bias_hh")?)?,
+            cat_w: param(p, "cat.weight")?.clone(),
+            cat_b: param(p, "cat.bias")?.clone(),
+            out_w: param(p, "out.weight")?.clone(),
+            out_b: param(p, "out.bias")?.clone(),
+            hidden: w_hh.dim(1)?,
+        })
+    }
+
+    /// Target vocabulary size.
+    pub fn vocab(&self) -> Result<usize> {
+        self.out_w.dim(0)
+    }
+}
+
+/// The recurrent state of every row (example or hypothesis).
+#[derive(Clone, Debug)]
+pub struct DecoderState {
+    pub h: Tensor,
+    pub c: Tensor,
+}
+
+impl DecoderState {
+    /// The initial state from the fused vector `init [B, H]`.
+    pub fn initial(init: &Tensor, how: DecoderInit) -> Result<DecoderState> {
+        let zeros = init.zeros_like()?;
+        Ok(match how {
+            DecoderInit::Cell => DecoderState {
+                h: zeros,
+                c: init.clone(),
+            },
+            DecoderInit::Hidden => DecoderState {
+                h: init.clone(),
+                c: zeros,
+            },
+            DecoderInit::Both => DecoderState {
+                h: init.clone(),
+                c: init.clone(),
+            },
+        })
+    }
+
+    /// Rows `rows` (u32 `[N]`) of the state: reorders and repeats hypotheses in beam search.
+    pub fn select(&self, rows: &Tensor) -> Result<DecoderState> {
+        Ok(DecoderState {
+            h: self.h.index_select(rows, 0)?,
+            c: self.c.index_select(rows, 0)?,
+        })
+    }
+}
+
+/// `[B, Tx]`: 0 at valid source positions (`t < lengths[b]`), -1e10 at padding.
+pub fn source_mask_bias(lengths: &Tensor, tx: usize, dtype: DType) -> Result<Tensor> {
+    let steps = Tensor::arange(0i64, tx as i64, lengths.device())?.unsqueeze(0)?;
+    let valid = steps.broadcast_lt(&lengths.to_dtype(DType::I64)?.unsqueeze(1)?)?;
+    let zeros = Tensor::zeros(valid.dims(), dtype, lengths.device())?;
+    let masked = Tensor::full(MASKED, valid.dims(), lengths.device())?.to_dtype(dtype)?;
+    valid.where_cond(&zeros, &masked)
+}
+
+/// One LSTM cell step (PyTorch gate order i, f, g, o); `gx [N, 4H]` holds `x W_ih^T + b_ih + b_hh`.
+fn cell(gx: &Tensor, s: &DecoderState, w: &DecoderWeights) -> Result<DecoderState> {
+    let hs = w.hidden;
+    let gates = gx.add(&s.h.matmul(&w.w_hh_t)?)?;
+    let sig = candle_nn::ops::sigmoid(&gates)?;
+    let (i, f, o) = (
+        sig.narrow(1, 0, hs)?,
+        sig.narrow(1, hs, hs)?,
+        sig.narrow(1, 3 * hs, hs)?,
+    );
+    let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
+    let c = f.mul(&s.c)?.add(&i.mul(&g)?)?;
+    let h = o.mul(&c.tanh()?)?;
+    Ok(DecoderState { h, c })
+}
+
+/// Attention and output layers for decoder states `h [N, T, H]` and input embeddings `e [N, T, E]` over
+/// `memory [N, Tx, H]` with `mask_bias [N, Tx]` -> logits `[N, T, V]`.
+fn readout(
+    w: &DecoderWeights,
+    h: &Tensor,
+    e: &Tensor,
+    memory: &Tensor,
+    mask_bias: &Tensor,
+) -> Result<Tensor> {
+    let scores = h.matmul(&memory.transpose(1, 2)?.contiguous()?)?; // [N, T, Tx]
+    let scores = scores.broadcast_add(&mask_bias.unsqueeze(1)?)?;
+    let attn = softmax(&scores, 2)?;
+    let ctx = attn.matmul(memory)?; // [N, T, H]
+    let h_att = linear(&Tensor::cat(&[h, &ctx], 2)?, &w.cat_w, Some(&w.cat_b))?.tanh()?;
+    linear(&Tensor::cat(&[&h_att, e], 2)?, &w.out_w, Some(&w.out_b))
+}
+
+fn embed(w: &DecoderWeights, ids: &Tensor) -> Result<Tensor> {
+    let mut dims = ids.dims().to_vec();
+    dims.push(w.embed.dim(1)?);
+    let flat = ids.flatten_all()?.to_dtype(DType::U32)?;
+    w.embed.index_select(&flat, 0)?.reshape(dims)
+}
+
+/// Teacher forcing: feeds the gold `targets i64[B, Ty]` and returns `logits [B, Ty, V]`, position t scoring
+/// token t + 1. Dropout (`p`, on the embeddings) applies when `rng` is given (training).
+pub fn teacher_forced(
+    w: &DecoderWeights,
+    memory: &Tensor,
+    mask_bias: &Tensor,
+    state: DecoderState,
+    targets: &Tensor,
+    p: f64,
+    rng: Option<&mut SeededRng>,
+) -> Result<Tensor> {
+    let (_, ty) = targets.dims2()?;
+    let mut e = embed(w, targets)?;
+    if let Some(rng) = rng.filter(|_| p > 0.0) {
+        e = dropout(&e, p, rng)?;
+    }
+    // One matmul for the input projections of every step; the recurrence then only multiplies by W_hh.
+    let gx = linear(&e, &w.w_ih, Some(&w.bias))?
+        .transpose(0, 1)?
+        .contiguous()?; // [Ty, B, 4H]
+    let mut s = state;
+    let mut hs = Vec::with_capacity(ty);
+    for t in 0..ty {
+        s = cell(&gx.get(t)?, &s, w)?;
+        hs.push(s.h.clone());
+    }
+    let h = Tensor::stack(&hs, 1)?;
+    readout(w, &h, &e, memory, mask_bias)
+}
+
+/// One decoding step for `N` rows: the previous tokens `prev u32[N]` -> log-probabilities `[N, V]` of the next
+/// token, and the new state. Evaluation only (no dropout).
+pub fn step(
+    w: &DecoderWeights,
+    memory: &Tensor,
+    mask_bias: &Tensor,
+    state: &DecoderState,
+    prev: &Tensor,
+) -> Result<(Tensor, DecoderState)> {
+    let e = embed(w, prev)?; // [N, E]
+    let gx = linear(&e, &w.w_ih, Some(&w.bias))?;
+    let s = cell(&gx, state, w)?;
+    let logits = readout(w, &s.h.unsqueeze(1)?, &e.unsqueeze(1)?, memory, mask_bias)?;
+    Ok((log_softmax(&logits.squeeze(1)?, 1)?, s))
+}
+
+/// Sequence cross-entropy: `logits [B, T, V]` at position t against `targets i64[B, T]` at t + 1, PAD (0)
+/// targets ignored, averaged over the remaining tokens (0 when there are none).
+pub fn next_token_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    if targets.dims() != [b, t] {
+        candle_core::bail!(
+            "next_token_cross_entropy: logits {:?} but targets {:?}",
+            logits.dims(),
+            targets.dims()
+        );
+    }
+    if t < 2 {
+        return Tensor::zeros((), logits.dtype(), logits.device());
+    }
+    let rows = b * (t - 1);
+    let gold = targets
+        .narrow(1, 1, t - 1)?
+        .to_dtype(DType::I64)?
+        .reshape(rows)?;
+    let hi = gold.max_all()?.to_scalar::<i64>()?;
+    let lo = gold.min_all()?.to_scalar::<i64>()?;
+    if lo < 0 || hi >= v as i64 {
+        candle_core::bail!(
+            "next_token_cross_entropy: target ids must be in 0..{v}, found {lo}..={hi}"
+        );
+    }
+    let logp = log_softmax(&logits.narrow(1, 0, t - 1)?.reshape((rows, v))?, 1)?;
+    let classes = Tensor::arange(0i64, v as i64, logits.device())?.unsqueeze(0)?;
+    let one_hot = gold
+        .unsqueeze(1)?
+        .broadcast_eq(&classes)?
+        .to_dtype(logp.dtype())?;
+    let keep = gold.ne(0i64)?.to_dtype(logp.dtype())?;
+    let count = keep
+        .sum_all()?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?
+        .max(1.0);
+    let picked = logp.mul(&one_hot)?.sum(D::Minus1)?.mul(&keep)?.sum_all()?;
+    picked.affine(-1.0 / count, 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn next_token_loss_ignores_pad_and_shifts() {
+        let dev = Device::Cpu;
+        // B=1, T=3, V=3: position 0 predicts token 1 (id 2), position 1 predicts a PAD (ignored).
+        let logits = Tensor::new(&[[[0f32, 0., 5.], [9., 0., 0.], [0., 0., 0.]]], &dev).unwrap();
+        let targets = Tensor::new(&[[1i64, 2, 0]], &dev).unwrap();
+        let l = next_token_cross_entropy(&logits, &targets)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let expect = -(5f32 - (2f32 + 5f32.exp()).ln());
+        assert!((l - expect).abs() < 1e-5, "{l} vs {expect}");
+    }
+
+    #[test]
+    fn mask_bias_marks_padding() {
+        let dev = Device::Cpu;
+        let m = source_mask_bias(&Tensor::new(&[1i64, 3], &dev).unwrap(), 3, DType::F32).unwrap();
+        let v = m.to_vec2::<f32>().unwrap();
+        assert_eq!(v[0][0], 0.0);
+        assert!(v[0][1] < -1e9 && v[0][2] < -1e9);
+        assert_eq!(v[1], vec![0.0, 0.0, 0.0]);
+    }
+}

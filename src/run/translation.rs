@@ -1,0 +1,153 @@
+//! Translation tasks in a run: decoding a split with the trained decoder (greedy for validation and model
+//! selection, greedy and beam 5 in the final test report), scoring with sacreBLEU-exact corpus BLEU and chrF,
+//! and saving the vocabularies to the run directory (`vocab/<field>.txt`) for evaluation and `fusec translate`.
+
+use std::path::Path;
+
+use super::evaluate::batch_inputs;
+use super::{write_atomic, RunError};
+use crate::backend::{DecodeOptions, Network};
+use crate::data::text::{to_text, Vocab};
+use crate::data::Dataset;
+use crate::ir::{Op, TrainPlan};
+use crate::train::bleu::{corpus_bleu, corpus_chrf};
+
+/// Sentences decoded per batch.
+const DECODE_BATCH: usize = 128;
+
+/// Beam size of the final test report's second decoding.
+pub const TEST_BEAM: usize = 5;
+
+/// Writes every text field's vocabulary to `run_dir/vocab/<field>.txt`.
+pub fn save_vocabs(data: &Dataset, run_dir: &Path) -> Result<(), RunError> {
+    if data.texts.is_empty() {
+        return Ok(());
+    }
+    let dir = run_dir.join("vocab");
+    std::fs::create_dir_all(&dir)?;
+    for (name, t) in &data.texts {
+        write_atomic(
+            &dir.join(format!("{name}.txt")),
+            t.vocab.to_text().as_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Reads the vocabulary of `field` saved by [`save_vocabs`].
+pub fn load_vocab(run_dir: &Path, field: &str) -> Result<Vocab, RunError> {
+    Vocab::load(&run_dir.join("vocab").join(format!("{field}.txt"))).map_err(RunError::Config)
+}
+
+/// Detokenized translations of the examples `indices`, with `opts`.
+pub fn translate_split(
+    net: &Network,
+    data: &Dataset,
+    indices: &[usize],
+    plan: &TrainPlan,
+    opts: &DecodeOptions,
+) -> Result<Vec<String>, RunError> {
+    let decoder = net
+        .decoder_of(&plan.task.output)
+        .map_err(|e| RunError::Config(e.to_string()))?;
+    let text = data.texts.get(&plan.task.target).ok_or_else(|| {
+        RunError::Config(format!(
+            "the translation target `{}` is not a `text(...)` field",
+            plan.task.target
+        ))
+    })?;
+    let mut out = Vec::with_capacity(indices.len());
+    for chunk in indices.chunks(DECODE_BATCH) {
+        let mut inputs = batch_inputs(net, data, chunk)?;
+        inputs.remove(&plan.task.target);
+        for h in net.translate(decoder, &inputs, opts)? {
+            out.push(to_text(&text.vocab.decode(&h.tokens), text.options.pieces));
+        }
+    }
+    Ok(out)
+}
+
+/// The references of `indices`: the target field's lines, lower-cased when the field lower-cases.
+pub fn references(data: &Dataset, plan: &TrainPlan, indices: &[usize]) -> Vec<Vec<String>> {
+    let Some(text) = data.texts.get(&plan.task.target) else {
+        return Vec::new();
+    };
+    indices
+        .iter()
+        .map(|i| {
+            let line = text.lines.get(*i).cloned().unwrap_or_default();
+            let line = if text.options.lowercase {
+                line.to_lowercase()
+            } else {
+                line
+            };
+            if text.options.pieces {
+                let pieces: Vec<&str> = line.split_whitespace().collect();
+                return vec![to_text(&pieces, true)];
+            }
+            vec![line]
+        })
+        .collect()
+}
+
+/// BLEU and chrF of the split decoded with each beam size in `beams` (1 = greedy, named `bleu`/`chrf`;
+/// k > 1 named `bleu_beam{k}`/`chrf_beam{k}`).
+pub fn metrics(
+    net: &Network,
+    data: &Dataset,
+    indices: &[usize],
+    plan: &TrainPlan,
+    beams: &[usize],
+) -> Result<Vec<(String, f64)>, RunError> {
+    let refs = references(data, plan, indices);
+    let mut out = Vec::new();
+    for &beam in beams {
+        let opts = DecodeOptions {
+            beam,
+            ..DecodeOptions::default()
+        };
+        let hyps = translate_split(net, data, indices, plan, &opts)?;
+        let bleu = corpus_bleu(&hyps, &refs).map_err(RunError::Config)?;
+        let chrf = corpus_chrf(&hyps, &refs).map_err(RunError::Config)?;
+        let sfx = if beam > 1 {
+            format!("_beam{beam}")
+        } else {
+            String::new()
+        };
+        out.push((format!("bleu{sfx}"), bleu.score));
+        out.push((format!("chrf{sfx}"), chrf));
+    }
+    Ok(out)
+}
+
+/// Every `embedding` or `attention_decoder` that reads a text field directly must have room for the field's
+/// vocabulary: model sizes are compile-time numbers, vocabularies come from the data.
+pub fn check_vocab_sizes(net: &Network, data: &Dataset) -> Result<(), RunError> {
+    let graph = &net.model.graph;
+    for id in graph.node_ids() {
+        let node = graph.node(id);
+        let (vocab, operand) = match &node.op {
+            Op::Embedding { vocab, .. } => (vocab, 0),
+            Op::Decoder { vocab, .. } => (vocab, 3),
+            _ => continue,
+        };
+        let Some(v) = graph.operands(id).get(operand).copied() else {
+            continue;
+        };
+        let Op::Input { name } = &graph.node(v.node).op else {
+            continue;
+        };
+        let (Some(text), Some(room)) = (data.texts.get(name), net.shapes.eval_fixed(vocab)) else {
+            continue;
+        };
+        if text.vocab.len() as i64 > room {
+            return Err(RunError::Config(format!(
+                "the text field `{name}` has a vocabulary of {} tokens, but `{}` reading it has vocab = {room}; \
+                 raise the model's vocab size or cap the field with `max_vocab = {room}`",
+                text.vocab.len(),
+                node.path
+            )));
+        }
+    }
+    Ok(())
+}

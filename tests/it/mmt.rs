@@ -1,0 +1,421 @@
+//! Multimodal machine translation end to end (issue 6): the emoji-mt examples train, select by validation BLEU,
+//! save their vocabularies and translate again through `fusec translate` with the same scores; the Multi30K
+//! layout trains from one command; tokenizer round trips; diagnostics for mismatched line counts and unknown
+//! vocabulary files. Runs use one thread so the rounded numbers are the same on every machine.
+
+use std::path::{Path, PathBuf};
+
+use fusec::data::text::{detokenize, tokenize, Vocab};
+use fusec::ir::Punct;
+use fusec::train::bleu::corpus_bleu;
+
+/// Runs the `fusec` binary in the crate root with one compute thread; returns (exit code, stdout, stderr).
+/// `FUSEC_BIN` overrides the binary (a build folder shared by several checkouts may hold another one).
+fn fusec(args: &[&str]) -> (i32, String, String) {
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fusec-mmt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn emoji_column(name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/emoji-mt/pairs.tsv"),
+    )
+    .unwrap();
+    let mut lines = text.lines();
+    let k = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .position(|c| c == name)
+        .unwrap();
+    lines
+        .map(|l| l.split('\t').nth(k).unwrap().to_string())
+        .collect()
+}
+
+fn emoji_split(split: &str) -> Vec<usize> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/emoji-mt/split.tsv"),
+    )
+    .unwrap();
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .filter(|(_, l)| l.ends_with(&format!("\t{split}")))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn tokenizer_and_vocabulary_round_trip_on_emoji_mt() {
+    for lang in ["en", "de", "pt"] {
+        let lines = emoji_column(lang);
+        let toks: Vec<Vec<String>> = lines
+            .iter()
+            .map(|l| tokenize(l, false, Punct::Split))
+            .collect();
+        let vocab = Vocab::build(toks.iter().map(|t| t.as_slice()), 1, None);
+        let reread =
+            Vocab::from_tokens(vocab.to_text().lines().map(String::from).collect()).unwrap();
+        assert_eq!(reread, vocab);
+        for t in &toks {
+            assert_eq!(&vocab.decode(&vocab.encode(t, true, true)), t);
+            assert_eq!(&tokenize(&detokenize(t), false, Punct::Split), t, "{t:?}");
+        }
+    }
+}
+
+/// Report metrics rounded for a snapshot: BLEU and chrF to 0.1, losses to 0.001.
+fn rounded_report(dir: &Path) -> String {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let mut out = format!("best_epoch {}\n", report["best_epoch"]);
+    for split in ["valid", "test"] {
+        for (k, v) in report[split].as_object().unwrap() {
+            let v = v.as_f64().unwrap();
+            let shown = if k.starts_with("loss") {
+                format!("{v:.3}")
+            } else {
+                format!("{v:.1}")
+            };
+            out.push_str(&format!("{split}.{k} {shown}\n"));
+        }
+    }
+    out
+}
+
+#[test]
+fn emoji_mt_trains_selects_by_bleu_and_translate_reproduces_it() {
+    let dir = temp("emoji");
+    let d = dir.to_str().unwrap();
+    let (code, out, err) = fusec(&[
+        "--set",
+        "epochs=3",
+        "run",
+        "examples/mmt/emoji_de_text.fuse",
+        "--out",
+        d,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let vocab = std::fs::read_to_string(dir.join("vocab/tgt.txt")).unwrap();
+    let head: Vec<&str> = vocab.lines().take(8).collect();
+    insta::assert_snapshot!(format!(
+        "{}vocab/tgt.txt: {}",
+        rounded_report(&dir),
+        head.join(" ")
+    ));
+
+    // Greedy translation of the validation sentences through the CLI gives the BLEU that selected the model,
+    // and beam 5 on the test sentences gives the report's bleu_beam5.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let (en, de) = (emoji_column("en"), emoji_column("de"));
+    for (split, beam, key) in [("valid", "1", "bleu"), ("test", "5", "bleu_beam5")] {
+        let idx = emoji_split(split);
+        let input = dir.join(format!("{split}.en"));
+        std::fs::write(
+            &input,
+            idx.iter()
+                .map(|i| en[*i].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .unwrap();
+        let output = dir.join(format!("{split}.hyp"));
+        let (code, _, err) = fusec(&[
+            "translate",
+            "examples/mmt/emoji_de_text.fuse",
+            "--checkpoint",
+            d,
+            "--input",
+            input.to_str().unwrap(),
+            "--beam",
+            beam,
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let hyps: Vec<String> = std::fs::read_to_string(&output)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        assert_eq!(hyps.len(), idx.len());
+        let refs: Vec<Vec<String>> = idx.iter().map(|i| vec![de[*i].clone()]).collect();
+        let bleu = corpus_bleu(&hyps, &refs).unwrap().score;
+        let want = report[split][key].as_f64().unwrap();
+        assert!(
+            (bleu - want).abs() < 1e-9,
+            "{split} beam {beam}: {bleu} vs report {want}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Writes a little-endian f32 `.npy` of shape `[rows, cols]`.
+fn write_npy(path: &Path, rows: usize, cols: usize, seed: u64) {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    let mut rng = fusec::rng::SeededRng::new(seed);
+    for _ in 0..rows * cols {
+        bytes.extend((rng.uniform(0.0, 1.0) as f32).to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A tiny Multi30K-layout folder: `tok/{split}.lc.norm.tok.{en,de}` and `features/{split}-resnet50-avgpool.npy`.
+fn multi30k_folder(name: &str, drop_de_line: bool) -> PathBuf {
+    let dir = temp(name);
+    std::fs::create_dir_all(dir.join("tok")).unwrap();
+    std::fs::create_dir_all(dir.join("features")).unwrap();
+    let words = [
+        ("a dog", "ein hund"),
+        ("a cat", "eine katze"),
+        ("runs", "rennt"),
+        ("sleeps", "schläft"),
+    ];
+    for (split, n) in [("train", 24), ("val", 6), ("test_2016_flickr", 6)] {
+        let (mut en, mut de) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let (s, v) = (words[i % 2], words[2 + (i / 2) % 2]);
+            en.push(format!("{} {} .", s.0, v.0));
+            de.push(format!("{} {} .", s.1, v.1));
+        }
+        if drop_de_line && split == "train" {
+            de.pop();
+        }
+        std::fs::write(
+            dir.join(format!("tok/{split}.lc.norm.tok.en")),
+            en.join("\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("tok/{split}.lc.norm.tok.de")),
+            de.join("\n"),
+        )
+        .unwrap();
+        write_npy(
+            &dir.join(format!("features/{split}-resnet50-avgpool.npy")),
+            n,
+            2048,
+            n as u64,
+        );
+    }
+    dir
+}
+
+#[test]
+fn multi30k_layout_trains_with_one_command() {
+    let dir = multi30k_folder("m30k", false);
+    let set = format!("data.path={}", dir.display());
+    let (code, out, err) = fusec(&[
+        "--set",
+        &set,
+        "--set",
+        "hidden=16",
+        "--set",
+        "epochs=1",
+        "--set",
+        "src_vocab=64",
+        "--set",
+        "tgt_vocab=64",
+        "run",
+        "examples/mmt/multi30k_autofusion.fuse",
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("train 24, valid 6, test 6"), "{err}");
+    assert!(out.contains("bleu_beam5"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn mismatched_line_counts_are_diagnostics() {
+    let dir = multi30k_folder("m30k-bad", true);
+    let set = format!("data.path={}", dir.display());
+    let (code, _, err) = fusec(&[
+        "--set",
+        &set,
+        "run",
+        "examples/mmt/multi30k_concat.fuse",
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fusec::data::rows"), "{err}");
+    assert!(
+        err.contains("`tgt` has 35 examples (train 23, valid 6, test 6)"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_vocabulary_files_are_diagnostics() {
+    let dir = temp("vocab");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mmt/emoji_de_text.fuse"),
+    )
+    .unwrap();
+    let emoji = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/emoji-mt");
+    let src = src
+        .replace(
+            "\"../../data/emoji-mt\"",
+            &format!("{:?}", emoji.display().to_string()),
+        )
+        .replace(
+            "column = \"de\", punct = \"split\"",
+            "column = \"de\", punct = \"split\", vocab = \"de.vocab\"",
+        )
+        .replace(
+            "import \"mmt.fuse\"",
+            &format!(
+                "import {:?}",
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("examples/mmt/mmt.fuse")
+                    .display()
+                    .to_string()
+            ),
+        );
+    let file = dir.join("m.fuse");
+    std::fs::write(&file, src).unwrap();
+    let (code, _, err) = fusec(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("fusec::data::vocab") && err.contains("de.vocab"),
+        "{err}"
+    );
+    // A run directory without saved vocabularies cannot translate.
+    std::fs::write(dir.join("in.txt"), "red heart\n").unwrap();
+    let (code, _, err) = fusec(&[
+        "translate",
+        "examples/mmt/emoji_de_text.fuse",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--input",
+        dir.join("in.txt").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("checkpoints/best"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tiny How2-layout folder: `{split}/text.lc.nopunct.spm5000.{en,pt}` (SentencePiece pieces) and
+/// `{split}/action_meanpool.npy`.
+fn how2_folder(name: &str) -> PathBuf {
+    let dir = temp(name);
+    let words = [
+        ("\u{2581}how \u{2581}to", "\u{2581}como"),
+        (
+            "\u{2581}tie \u{2581}a \u{2581}knot",
+            "\u{2581}dar \u{2581}um \u{2581}nó",
+        ),
+        (
+            "\u{2581}cook \u{2581}rice",
+            "\u{2581}cozinhar \u{2581}arroz",
+        ),
+    ];
+    for (split, n) in [("train_tr95", 30), ("train_cv05", 6), ("dev5_test", 6)] {
+        std::fs::create_dir_all(dir.join(split)).unwrap();
+        let (mut en, mut pt) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let (a, b) = (words[0], words[1 + i % 2]);
+            en.push(format!("{} {}", a.0, b.0));
+            pt.push(format!("{} {}", a.1, b.1));
+        }
+        std::fs::write(
+            dir.join(format!("{split}/text.lc.nopunct.spm5000.en")),
+            en.join("\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{split}/text.lc.nopunct.spm5000.pt")),
+            pt.join("\n"),
+        )
+        .unwrap();
+        write_npy(
+            &dir.join(format!("{split}/action_meanpool.npy")),
+            n,
+            2048,
+            n as u64,
+        );
+    }
+    dir
+}
+
+#[test]
+fn how2_layout_trains_gan_fusion_and_translates_merged_pieces() {
+    let dir = how2_folder("how2");
+    let set = format!("data.path={}", dir.display());
+    let run = dir.join("run");
+    let (code, out, err) = fusec(&[
+        "--set",
+        &set,
+        "--set",
+        "hidden=16",
+        "--set",
+        "epochs=2",
+        "--set",
+        "src_vocab=32",
+        "--set",
+        "tgt_vocab=32",
+        "run",
+        "examples/mmt/how2_gan.fuse",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("train 30, valid 6, test 6"), "{err}");
+    std::fs::write(
+        dir.join("in.txt"),
+        "\u{2581}how \u{2581}to \u{2581}cook \u{2581}rice\n",
+    )
+    .unwrap();
+    write_npy(&dir.join("in.npy"), 1, 2048, 1);
+    let (code, out, err) = fusec(&[
+        "translate",
+        "examples/mmt/how2_gan.fuse",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--input",
+        dir.join("in.txt").to_str().unwrap(),
+        "--features",
+        dir.join("in.npy").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(!out.contains('\u{2581}'), "pieces are merged: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
