@@ -99,11 +99,41 @@ impl<'a> ModelChecker<'a> {
         let node = self.model.graph.node(id);
         let mut d =
             Diagnostic::error(e.code, e.message).label(node.span, format!("in `{}`", node.path));
+        if matches!(e.code, "fusec::shape::mismatch" | "fusec::dtype::mismatch") {
+            d = self.operand_labels(id, d);
+        }
         if let Some(site) = node.call_sites.first() {
             d = d.label(*site, "in the block called here");
         }
+        // For nested blocks, also the outermost call: the line in the user's model that led here.
+        if let (true, Some(site)) = (node.call_sites.len() > 1, node.call_sites.last()) {
+            d = d.label(*site, "called from here");
+        }
         let help = e.help.unwrap_or_else(|| default_help(e.code).to_string());
         self.pending.push((id, d.help(help)));
+    }
+
+    /// Labels the operands of a node that disagree, where they are defined (in the node's own file, so the
+    /// labels stay on one snippet): "`a` is f32[B, 8]".
+    fn operand_labels(&self, id: NodeId, mut d: Diagnostic) -> Diagnostic {
+        let node = self.model.graph.node(id);
+        let mut seen = Vec::new();
+        for v in self.model.graph.operands(id).into_iter().take(4) {
+            let def = self.model.graph.node(v.node);
+            let span = def.span;
+            // Overlapping underlines on one line render badly, so only definitions outside the expression get one.
+            let overlaps = span.start < node.span.end && node.span.start < span.end;
+            let far = span.file != node.span.file || overlaps || seen.contains(&span);
+            let Some(ty) = self.shapes.types.get(&v) else {
+                continue;
+            };
+            if far || matches!(def.op, Op::Scalar { .. }) {
+                continue;
+            }
+            seen.push(span);
+            d = d.label(span, format!("`{}` is {ty}", def.path));
+        }
+        d
     }
 
     /// Releases the held-back node errors, except those inside an instance whose arguments were already wrong.

@@ -43,7 +43,16 @@ impl Lint for UnusedInput {
         // only feeds the metrics is still "unused" here. Losses normally read the labels, which keeps it quiet.
         for input in &model.inputs {
             let node = model.graph.node(input.node);
-            if matches!(node.op, Op::Input { .. }) && model.graph.users(input.node).is_empty() {
+            let mut named = model
+                .outputs
+                .iter()
+                .chain(&model.losses)
+                .chain(&model.named_scalars);
+            let is_output = named.any(|nv| nv.value.node == input.node);
+            if matches!(node.op, Op::Input { .. })
+                && !is_output
+                && model.graph.users(input.node).is_empty()
+            {
                 let d = Diagnostic::warning(
                     self.code(),
                     format!("the input `{}` is never used", input.name),
@@ -200,7 +209,7 @@ fn thousands(n: i64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -167,13 +167,15 @@ fn robustness_table(
     } else {
         args.metric.clone()
     };
-    if let Some(bad) = shown
-        .iter()
-        .find(|m| !table.metric_names().contains(&m.as_str()))
-    {
+    let measured = table.metric_names();
+    if let Some(bad) = shown.iter().find(|m| !measured.contains(&m.as_str())) {
+        let hint = crate::diag::did_you_mean(bad, measured.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
         return Err(RunError::Config(format!(
-            "--metric {bad}: not measured; measured: {}",
-            table.metric_names().join(", ")
+            "--metric {bad}: not measured{hint}; measured: {} (every metric is in {})",
+            measured.join(", "),
+            csv_path.display()
         )));
     }
     print!("{}", table.render(&shown));

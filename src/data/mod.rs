@@ -124,6 +124,13 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         .map(|(k, t)| (k.clone(), t.vocab.len()))
         .collect();
     report.source_replaced = source_replaced;
+    for (name, names) in &label_names {
+        if let Some(data) = fields.get(name) {
+            let splits = [&splits.train[..], &splits.valid[..], &splits.test[..]];
+            let positives = report::label_positives(data, names, splits);
+            report.label_positives.insert(name.clone(), positives);
+        }
+    }
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()

@@ -22,6 +22,9 @@ pub struct DataReport {
     /// Per field read from a feature-release pickle: non-finite values the reader replaced by 0 (as MulT and
     /// LMF do), as `(key path, count)` per split; only fields with at least one.
     pub source_replaced: BTreeMap<String, Vec<(String, usize)>>,
+    /// Per label field with named labels (IEMOCAP's emotions): examples with each label present (value 1) in
+    /// train, valid and test.
+    pub label_positives: BTreeMap<String, Vec<(String, [usize; 3])>>,
     pub standardized: Vec<String>,
     /// Trailing batches of one example dropped so far (see [`super::batches_counted`]).
     pub dropped_batches: usize,
@@ -82,12 +85,34 @@ impl DataReport {
             classes,
             replaced,
             source_replaced: BTreeMap::new(),
+            label_positives: BTreeMap::new(),
             standardized: spec.standardize.clone(),
             dropped_batches: 0,
             too_long: 0,
             vocab_sizes: BTreeMap::new(),
         }
     }
+}
+
+/// Per named label (column `j` of a `[n, names.len()]` field): examples of each split with the value 1.
+pub(super) fn label_positives(
+    data: &FieldData,
+    names: &[String],
+    splits: [&[usize]; 3],
+) -> Vec<(String, [usize; 3])> {
+    let FieldValues::I64(values) = &data.values else {
+        return Vec::new();
+    };
+    let k = names.len();
+    if data.example_shape != [k] {
+        return Vec::new();
+    }
+    let count = |idx: &[usize], j: usize| idx.iter().filter(|i| values[*i * k + j] == 1).count();
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| (n.clone(), splits.map(|s| count(s, j))))
+        .collect()
 }
 
 impl fmt::Display for DataReport {
@@ -103,6 +128,20 @@ impl fmt::Display for DataReport {
                 let list: Vec<String> = counts.iter().map(usize::to_string).collect();
                 writeln!(f, "    {split:<5} [{}]", list.join(", "))?;
             }
+        }
+        for (name, per_label) in &self.label_positives {
+            let parts: Vec<String> = per_label
+                .iter()
+                .map(|(l, [a, b, c])| format!("{l} {a}/{b}/{c}"))
+                .collect();
+            writeln!(
+                f,
+                "  {name}: examples with the label present (train/valid/test of {}/{}/{}): {}",
+                self.n_train,
+                self.n_valid,
+                self.n_test,
+                parts.join(", ")
+            )?;
         }
         if !self.standardized.is_empty() {
             writeln!(

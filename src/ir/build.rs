@@ -51,7 +51,7 @@ impl ModelBuilder {
 
     /// Like [`ModelBuilder::op`], returning the node for multi-port ops.
     pub fn node(&mut self, op: Op, path: &str, operands: &[Value]) -> NodeId {
-        let params = if super::verify::owns_params(&op) {
+        let params = if op.owns_params() {
             Some(path.to_string())
         } else {
             None

@@ -343,6 +343,24 @@ impl Op {
         }
     }
 
+    /// True for the ops that [`Op::param_specs`] gives parameters to (so lowering names their owner).
+    pub fn owns_params(&self) -> bool {
+        matches!(
+            self,
+            Op::Param { .. }
+                | Op::Linear { .. }
+                | Op::Embedding { .. }
+                | Op::LayerNorm { .. }
+                | Op::BatchNorm { .. }
+                | Op::Recurrent { .. }
+                | Op::Attention { .. }
+                | Op::TransformerLayer { .. }
+                | Op::Conv1d { .. }
+                | Op::Conv2d { .. }
+                | Op::Decoder { .. }
+        )
+    }
+
     /// True for ops whose result depends on the training/evaluation mode or on the seeded generator.
     pub fn is_stochastic(&self) -> bool {
         match self {

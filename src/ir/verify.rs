@@ -17,23 +17,6 @@ pub fn arity(op: &Op) -> (usize, Option<usize>) {
     }
 }
 
-/// True for the ops that `Op::param_specs` gives parameters to.
-pub fn owns_params(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Param { .. }
-            | Op::Linear { .. }
-            | Op::Embedding { .. }
-            | Op::LayerNorm { .. }
-            | Op::BatchNorm { .. }
-            | Op::Recurrent { .. }
-            | Op::Attention { .. }
-            | Op::TransformerLayer { .. }
-            | Op::Conv1d { .. }
-            | Op::Conv2d { .. }
-            | Op::Decoder { .. }
-    )
-}
 
 /// Every violated invariant of a model, or `Ok` if there is none.
 pub fn verify(model: &Model) -> Result<(), Vec<String>> {
@@ -63,7 +46,7 @@ pub fn verify(model: &Model) -> Result<(), Vec<String>> {
         for e in dim_exprs(&node.op) {
             verify_dim(e, &exists, &node.path, &mut errs);
         }
-        if !owns_params(&node.op) && node.params.is_some() {
+        if !node.op.owns_params() && node.params.is_some() {
             errs.push(format!(
                 "node `{}` owns parameters but its op has none",
                 node.path
@@ -91,6 +74,13 @@ pub fn verify(model: &Model) -> Result<(), Vec<String>> {
         }
     }
     for (i, b) in model.blocks.iter().enumerate() {
+        let ports = b.inputs.iter().chain(&b.outputs);
+        if ports.flat_map(|p| &p.values).any(|v| !exists(v)) {
+            errs.push(format!(
+                "block instance `{}` binds a port to a missing value",
+                b.path
+            ));
+        }
         if b.parent.is_some_and(|p| p >= i) {
             errs.push(format!(
                 "block instance `{}` has a parent that does not precede it",

@@ -11,7 +11,9 @@ use super::cx::Cx;
 use super::eval::Ev;
 use super::value::Val;
 
-pub const NAMES: &[&str] = &["len", "dim", "without", "sum", "max", "min", "range", "sqrt"];
+pub const NAMES: &[&str] = &[
+    "len", "dim", "without", "sum", "max", "min", "range", "sqrt",
+];
 
 /// Whether a builtin (rather than the primitive of the same name) handles this call.
 pub fn applies(name: &str, args: &[ArgVal]) -> bool {

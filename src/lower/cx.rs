@@ -193,7 +193,7 @@ impl<'a> Cx<'a> {
         let local = self.local_name(hint, op.name());
         let f = self.frame();
         let path = Self::qualify(&f.path, &local);
-        let params = if owns_params(&op) {
+        let params = if op.owns_params() {
             Some(
                 shared
                     .map(str::to_string)
@@ -309,20 +309,3 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// Ops that own parameters (see `Op::param_specs`).
-pub fn owns_params(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Param { .. }
-            | Op::Linear { .. }
-            | Op::Embedding { .. }
-            | Op::LayerNorm { .. }
-            | Op::BatchNorm { .. }
-            | Op::Recurrent { .. }
-            | Op::Attention { .. }
-            | Op::TransformerLayer { .. }
-            | Op::Conv1d { .. }
-            | Op::Conv2d { .. }
-            | Op::Decoder { .. }
-    )
-}

@@ -24,6 +24,12 @@ impl Pass for DeadNodes {
         for id in &dead {
             model.graph.remove_node(*id);
         }
+        // Port bindings are provenance for diagnostics and summaries: they lose the values that are gone.
+        for b in &mut model.blocks {
+            for p in b.inputs.iter_mut().chain(b.outputs.iter_mut()) {
+                p.values.retain(|v| live.contains(&v.node));
+            }
+        }
         !dead.is_empty()
     }
 }

@@ -119,3 +119,30 @@ fn is_noop_view(model: &Model, id: NodeId) -> bool {
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::build::ModelBuilder;
+    use crate::ir::{Dtype, Op};
+
+    #[test]
+    fn one_operand_concat_and_self_transpose_fold_but_real_transposes_stay() {
+        let mut b = ModelBuilder::new("M");
+        let x = b.input("x", Dtype::F32, &["B", "4", "4"]);
+        let c = b.op(Op::Concat { axis: -1 }, "c", &[x]);
+        let t = b.op(Op::Transpose { a: 1, b: 1 }, "t", &[c]);
+        let u = b.op(Op::Transpose { a: 1, b: 2 }, "u", &[t]);
+        b.output("u", u);
+        let mut m = b.finish();
+        let (shapes, _) = crate::check::check_model(&m);
+        crate::passes::optimize(&mut m, &shapes, &mut |_, _| {});
+        // Only the input and the real transpose (same type as its input, but it moves elements) remain.
+        let ops: Vec<&str> = m
+            .graph
+            .node_ids()
+            .map(|id| m.graph.node(id).op.name())
+            .collect();
+        assert_eq!(ops, vec!["input", "transpose"]);
+        assert_eq!(m.graph.operands(u.node), vec![x]);
+    }
+}

@@ -43,19 +43,30 @@ pub fn optimize(
     changed
 }
 
-/// Redirects every use of `from` (operands and the model's named values) to `to`.
+/// Redirects every use of `from` (operands, the model's named values, block port bindings) to `to`.
 pub fn replace_value(model: &mut Model, from: Value, to: Value) {
     model.graph.replace_uses(from, to);
-    for nv in model
+    let named = model
         .outputs
         .iter_mut()
         .chain(model.losses.iter_mut())
-        .chain(model.named_scalars.iter_mut())
+        .chain(model.named_scalars.iter_mut());
+    for v in named
+        .map(|nv| &mut nv.value)
+        .chain(port_values(&mut model.blocks))
     {
-        if nv.value == from {
-            nv.value = to;
+        if *v == from {
+            *v = to;
         }
     }
+}
+
+/// Every value bound to a block instance's ports, for passes that rewrite or delete values.
+fn port_values(blocks: &mut [crate::ir::BlockInstance]) -> impl Iterator<Item = &mut Value> {
+    blocks
+        .iter_mut()
+        .flat_map(|b| b.inputs.iter_mut().chain(b.outputs.iter_mut()))
+        .flat_map(|p| p.values.iter_mut())
 }
 
 #[cfg(test)]

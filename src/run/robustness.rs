@@ -261,6 +261,7 @@ mod tests {
             report: DataReport::default(),
             standardization: BTreeMap::new(),
             label_names: BTreeMap::new(),
+            texts: BTreeMap::new(),
         }
     }
 

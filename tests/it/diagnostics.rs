@@ -123,3 +123,20 @@ fn json_lines_carry_code_file_and_position() {
     assert_eq!(v["labels"][0]["file"], "main.fuse");
     assert_eq!(v["labels"][0]["line"], 3);
 }
+
+#[test]
+fn error_in_a_nested_block_labels_inner_and_outer_call_sites() {
+    let src = r#"
+block Inner(x: f32[B, D]) -> f32[B, D] {
+  return mean(x, axis = 2)
+}
+block Outer(x: f32[B, D]) -> f32[B, D] {
+  return Inner(x)
+}
+model M {
+  input a: f32[B, 8]
+  output y = Outer(a)
+}
+"#;
+    insta::assert_snapshot!(check(src));
+}

@@ -471,3 +471,101 @@ fn set_data_path_points_at_the_users_folder() {
     assert_eq!(err.matches("fusec::data::missing_file").count(), 1, "{err}");
     assert!(err.contains("iemocap_data.pkl"), "{err}");
 }
+
+#[test]
+fn iemocap_concat_4way_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/concat_4way.fuse"));
+}
+
+#[test]
+fn iemocap_tfn_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/tfn.fuse"));
+}
+
+#[test]
+fn iemocap_lmf_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/lmf.fuse"));
+}
+
+#[test]
+fn iemocap_mult_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/mult.fuse"));
+}
+
+#[test]
+fn iemocap_ganfusion_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/ganfusion.fuse"));
+}
+
+#[test]
+fn mosi_tfn_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/tfn.fuse"));
+}
+
+#[test]
+fn mosi_lmf_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/lmf.fuse"));
+}
+
+#[test]
+fn mosi_mult_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/mult.fuse"));
+}
+
+#[test]
+fn mosi_ganfusion_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/ganfusion.fuse"));
+}
+
+/// A pickle cut short (an incomplete download) is one diagnostic labelled at the first field reading it.
+#[test]
+fn truncated_pickle_through_the_data_block() {
+    let dir = temp_dir("truncated");
+    let bytes = std::fs::read("tests/data/formats/iemocap_data.pkl").unwrap();
+    std::fs::write(dir.join("iemocap_data.pkl"), &bytes[..bytes.len() / 2]).unwrap();
+    let fields =
+        format!("  field text: f32[20, 300] = mult_pickle(\"iemocap_data.pkl\")\n{LABELS}");
+    let text = iemocap_program(&fields, "");
+    let path = dir.to_string_lossy().to_string();
+    let c = compile_source("emotion.fuse", &text, &sets(&[("data.path", &path)]), true).unwrap();
+    // Not a snapshot: the rendering wraps at a width that depends on the temporary folder's name.
+    let err = load(&c).err().unwrap();
+    assert_eq!(
+        err.matches("fusec::data::pickle::truncated").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(err.matches("fusec::").count(), 1, "{err}");
+    assert!(err.contains("field `text` reads it here"), "{err}");
+    assert!(err.contains("incomplete download"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn select_a_per_emotion_metric() {
+    let fields =
+        format!("  field text: f32[20, 300] = mult_pickle(\"iemocap_data.pkl\")\n{LABELS}");
+    let program = iemocap_program(&fields, "  select = valid.happy.f1_weighted");
+    let c = compile_source("emotion.fuse", &program, &[], true).unwrap();
+    let select = &c.program.train.as_ref().unwrap().select;
+    assert_eq!(
+        (select.split.as_str(), select.metric.as_str()),
+        ("valid", "happy.f1_weighted")
+    );
+    assert!(select.maximize);
+    let summary = train_summary(&c, "select_happy");
+    assert!(
+        summary.contains("selection valid.happy.f1_weighted"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn iemocap_concat_mlp_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/iemocap/concat_mlp.fuse"));
+}
+
+#[test]
+fn mosi_concat_mlp_one_epoch() {
+    insta::assert_snapshot!(example_summary("examples/mosi/concat_mlp.fuse"));
+}

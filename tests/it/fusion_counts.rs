@@ -94,3 +94,57 @@ fn projected_tensor_fusion_is_quiet() {
     let text = fusec::diag::render(&c.warnings, &c.program.sources, false);
     assert!(!text.contains("tfn_width"), "{text}");
 }
+
+#[test]
+fn encoder_blocks_have_the_documented_parameters() {
+    let text = r#"
+import std.encoders.TextEncoder
+model M {
+  input ids: i64[B, T]
+  output z = TextEncoder(ids, vocab = 100, width = 8, hidden = 4, out = 6)
+}
+"#;
+    // embedding 100 x 8; BiLSTM 2 directions x 4 gates x 4 units x (8 + 4 + 2); projection 8 -> 6.
+    assert_eq!(trainable(text), 800 + 2 * 4 * 4 * 14 + 54);
+    let conv = r#"
+import std.encoders.TemporalProjection
+model M {
+  input x: f32[B, 10, 5]
+  output z = TemporalProjection(x, 3, kernel = 3)
+}
+"#;
+    assert_eq!(trainable(conv), 3 * 5 * 3);
+    let c = compile_source("main.fuse", conv, &[], false).unwrap();
+    let z = c.program.models[0].outputs[0].value;
+    assert_eq!(format!("{}", c.shapes[0].ty(z).unwrap()), "f32[B, 8, 3]");
+    let enc = r#"
+import std.encoders.TransformerEncoder
+model M {
+  input x: f32[B, T, 8]
+  output z = TransformerEncoder(x, layers = 2, heads = 2)
+}
+"#;
+    // Two layers of 12 d^2 + 13 d and the final LayerNorm.
+    assert_eq!(trainable(enc), 2 * (12 * 64 + 13 * 8) + 16);
+}
+
+#[test]
+fn ganfusion_discriminators_form_one_parameter_group() {
+    let mut src = vectors(
+        &TRIMODAL,
+        "fusion.GanFusion",
+        "GanFusion([a, v, t], hidden = 32)",
+    );
+    // The instance must be bound to `fusion` for its parameters to live under `fusion.`.
+    src = src.replace("output y = fusion\n", "output y = fusion.z\n");
+    let c = compile_source("main.fuse", &src, &[], false).unwrap();
+    let group: i64 = c.shapes[0]
+        .params
+        .iter()
+        .filter(|(name, p)| name.starts_with("fusion.d.") && p.trainable)
+        .map(|(_, p)| p.shape.iter().product::<i64>())
+        .sum();
+    // D = 256 -> 32 -> 32 -> 1 with two batch norms, once per target.
+    let d = (256 * 32 + 32) + 2 * 32 + (32 * 32 + 32) + 2 * 32 + (32 + 1);
+    assert_eq!(group, 3 * d);
+}

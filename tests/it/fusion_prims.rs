@@ -191,3 +191,21 @@ fn crossmodal_layer_matches_the_fixture() {
         }
     }
 }
+
+/// TransformerEncoder's input embedding is MulT's `sqrt(d) * x + positions` (fixture `sinusoidal_positions`).
+#[test]
+fn transformer_encoder_embeds_like_mult() {
+    let fx = Fixture::load("sinusoidal_positions");
+    let net = build(
+        "import std.encoders.TransformerEncoder\nmodel M {\n  input x: f32[B, T, 8]\n  enc = TransformerEncoder(x, layers = 1, heads = 2, scale = sqrt(8), embed_dropout = 0.0)\n  output z = enc\n}\n",
+    );
+    let outs = forward(
+        &net,
+        &inputs(&[("x", "x", fx.get("x"))], &mut HashMap::new()),
+    );
+    fx.check("embedded", &crate::fusion_util::at(&net, &outs, "enc.h"));
+    fx.check(
+        "positions",
+        &crate::fusion_util::at(&net, &outs, "enc.positions_0"),
+    );
+}
