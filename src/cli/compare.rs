@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::run::run_error;
-use super::session::{compile_for_training, device_from_flag, Prepared};
+use super::session::{compile_for_training, device_or_report, Prepared};
 use crate::run::{train, RunOptions};
 
 #[derive(Args, Debug, Clone)]
@@ -48,12 +48,9 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 }
 
 pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let device = match device_from_flag(&args.device) {
+    let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let mut rows = Vec::new();
     let mut metric_name = args.metric.clone();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::run::run_error;
-use super::session::{compile_for_training, device_from_flag, Prepared};
+use super::session::{compile_for_training, device_or_report, Prepared};
 use crate::backend::Network;
 use crate::data::Dataset;
 use crate::ir::TrainPlan;
@@ -41,12 +41,9 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let device = match device_from_flag(&args.device) {
+    let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let Prepared {
         compiled,
@@ -64,7 +61,12 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
         "valid" => data.valid.clone(),
         "test" => data.test.clone(),
         other => {
-            eprintln!("error: unknown split `{other}`; use train, valid or test");
+            let help = match crate::diag::did_you_mean(other, ["train", "valid", "test"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "use `--split train`, `valid` or `test`".to_string(),
+            };
+            let d = crate::diag::Diagnostic::error("fusec::cli::split", format!("unknown split `{other}`")).help(help);
+            super::print_diagnostics(&d.into(), sources, json);
             return 1;
         }
     };

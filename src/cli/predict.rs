@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use clap::Args;
 
 use super::run::run_error;
-use super::session::device_from_flag;
+use super::session::device_or_report;
 use super::{print_diagnostics, FsLoader};
 use crate::backend::{Mode, Network};
 use crate::diag::Diagnostic;
@@ -48,12 +48,9 @@ fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, 
 }
 
 pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let device = match device_from_flag(&args.device) {
+    let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let path = args.file.to_string_lossy().to_string();
     let compiled = match compile(&FsLoader, &path, sets, true) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::print_diagnostics;
-use super::session::{compile_for_training, device_from_flag, Prepared};
+use super::session::{compile_for_training, device_or_report, Prepared};
 use crate::run::{train, RunError, RunOptions};
 
 #[derive(Args, Debug, Clone)]
@@ -43,12 +43,9 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
     if let Some(s) = args.seed {
         overrides.push(("seed".into(), s.to_string()));
     }
-    let device = match device_from_flag(&args.device) {
+    let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let prepared = match compile_for_training(&args.file, &overrides, json) {
         Ok(p) => p,
@@ -82,8 +79,7 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(outcome) => {
             super::session::report_grad_problems(&outcome.grad_problems, &outcome.net, &compiled.program.sources, json);
             if let Err(e) = crate::run::save_standardization(&data, &run_dir) {
-                eprintln!("error: {e}");
-                return 1;
+                return run_error(&e, &compiled.program.sources, json);
             }
             match outcome.report {
                 Some(report) => {

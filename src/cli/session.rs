@@ -24,6 +24,15 @@ pub struct Prepared {
     pub config: serde_json::Value,
 }
 
+/// The device of `--device`, or the exit code after printing a `fusec::cli::device` diagnostic.
+pub fn device_or_report(flag: &str, json: bool) -> Result<Device, i32> {
+    device_from_flag(flag).map_err(|msg| {
+        let d = Diagnostic::error("fusec::cli::device", msg).help("`--device cpu` runs everywhere");
+        print_diagnostics(&d.into(), &SourceMap::default(), json);
+        1
+    })
+}
+
 pub fn device_from_flag(flag: &str) -> Result<Device, String> {
     match flag {
         "cpu" => Ok(Device::Cpu),

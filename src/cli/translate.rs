@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::run::run_error;
-use super::session::device_from_flag;
+use super::session::device_or_report;
 use super::{print_diagnostics, FsLoader};
 use crate::backend::{DecodeOptions, Network};
 use crate::diag::Diagnostic;
@@ -66,12 +66,9 @@ fn read_inputs(
 }
 
 pub fn translate(args: &TranslateArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let device = match device_from_flag(&args.device) {
+    let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
-        Err(msg) => {
-            eprintln!("error: {msg}");
-            return 1;
-        }
+        Err(code) => return code,
     };
     let path = args.file.to_string_lossy().to_string();
     // The model must be compiled with the run's `--set` overrides; without new ones, reuse the run's.
