@@ -10,7 +10,14 @@ use candle_nn::{Optimizer as _, ParamsAdamW, VarBuilder, VarMap, RNN};
 use super::{Batch, F32};
 
 fn adam(vars: Vec<Var>) -> Result<candle_nn::AdamW> {
-    candle_nn::AdamW::new(vars, ParamsAdamW { lr: 1e-3, weight_decay: 0.0, ..Default::default() })
+    candle_nn::AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: 1e-3,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )
 }
 
 fn timed(steps: usize, mut step: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -45,7 +52,10 @@ pub fn bilstm_steps_per_second(batch: &Batch, steps: usize) -> Result<f64> {
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, F32, &Device::Cpu);
     let fwd = candle_nn::lstm(300, 128, Default::default(), vb.pp("fwd"))?;
-    let cfg = candle_nn::LSTMConfig { direction: candle_nn::rnn::Direction::Backward, ..Default::default() };
+    let cfg = candle_nn::LSTMConfig {
+        direction: candle_nn::rnn::Direction::Backward,
+        ..Default::default()
+    };
     let bwd = candle_nn::lstm(300, 128, cfg, vb.pp("bwd"))?;
     let head = candle_nn::linear(256, 4, vb.pp("head"))?;
     let mut opt = adam(varmap.all_vars())?;

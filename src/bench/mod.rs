@@ -55,22 +55,40 @@ pub struct Batch {
 
 pub fn random_batch(dims: &[usize], classes: i64, rng: &mut SeededRng) -> Result<Batch> {
     let x = rng.normal_tensor(dims, 1.0, &Device::Cpu)?;
-    let labels: Vec<i64> = (0..dims[0]).map(|_| (rng.next_u64() % classes as u64) as i64).collect();
+    let labels: Vec<i64> = (0..dims[0])
+        .map(|_| (rng.next_u64() % classes as u64) as i64)
+        .collect();
     let y = Tensor::from_vec(labels, dims[0], &Device::Cpu)?;
     Ok(Batch { x, y })
 }
 
 /// Trains a compiled model for `steps` steps on one fixed batch; returns steps per second.
-pub fn fusec_steps_per_second(src: &str, batch: &Batch, steps: usize) -> std::result::Result<f64, String> {
+pub fn fusec_steps_per_second(
+    src: &str,
+    batch: &Batch,
+    steps: usize,
+) -> std::result::Result<f64, String> {
     let compiled = crate::front::compile_source("bench.fuse", src, &[], true)
         .map_err(|f| crate::diag::render(&f.diagnostics, &f.sources, false))?;
     let (model, shapes) = (&compiled.program.models[0], &compiled.shapes[0]);
     let run = || -> Result<f64> {
         let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(0))?;
-        let kind = OptimizerKind::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 };
+        let kind = OptimizerKind::Adam {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        };
         let mut opt = Optimizer::new(&kind, net.trainable())?;
-        let loss_value = model.loss_value("task").ok_or_else(|| candle_core::Error::Msg("no loss".into()))?;
-        let inputs: HashMap<String, Tensor> = [("x".to_string(), batch.x.clone()), ("y".to_string(), batch.y.clone())].into();
+        let loss_value = model
+            .loss_value("task")
+            .ok_or_else(|| candle_core::Error::Msg("no loss".into()))?;
+        let inputs: HashMap<String, Tensor> = [
+            ("x".to_string(), batch.x.clone()),
+            ("y".to_string(), batch.y.clone()),
+        ]
+        .into();
         let mut rng = SeededRng::new(1);
         let mut step = |opt: &mut Optimizer| -> Result<()> {
             let out = net.forward(&inputs, &mut Mode::Train(&mut rng))?;
@@ -90,29 +108,54 @@ pub fn fusec_steps_per_second(src: &str, batch: &Batch, steps: usize) -> std::re
 }
 
 /// Runs both comparisons `rounds` times, alternating implementations, and keeps each one's best round.
-pub fn run_all(steps_mlp: usize, steps_lstm: usize, rounds: usize) -> std::result::Result<Vec<BenchRow>, String> {
+pub fn run_all(
+    steps_mlp: usize,
+    steps_lstm: usize,
+    rounds: usize,
+) -> std::result::Result<Vec<BenchRow>, String> {
     let mut rng = SeededRng::new(42);
     let mlp = random_batch(&[32, 409], 4, &mut rng).map_err(|e| e.to_string())?;
     let seq = random_batch(&[32, 20, 300], 4, &mut rng).map_err(|e| e.to_string())?;
     let mut rows = vec![
-        BenchRow { name: "MLP 409-128-64-4, batch 32, Adam".into(), fusec: 0.0, direct: 0.0 },
-        BenchRow { name: "BiLSTM 300->2x128, T 20, batch 32, Adam".into(), fusec: 0.0, direct: 0.0 },
+        BenchRow {
+            name: "MLP 409-128-64-4, batch 32, Adam".into(),
+            fusec: 0.0,
+            direct: 0.0,
+        },
+        BenchRow {
+            name: "BiLSTM 300->2x128, T 20, batch 32, Adam".into(),
+            fusec: 0.0,
+            direct: 0.0,
+        },
     ];
     for _ in 0..rounds.max(1) {
         let d = direct::mlp_steps_per_second(&mlp, steps_mlp).map_err(|e| e.to_string())?;
         rows[0].direct = rows[0].direct.max(d);
-        rows[0].fusec = rows[0].fusec.max(fusec_steps_per_second(MLP_SRC, &mlp, steps_mlp)?);
+        rows[0].fusec = rows[0]
+            .fusec
+            .max(fusec_steps_per_second(MLP_SRC, &mlp, steps_mlp)?);
         let d = direct::bilstm_steps_per_second(&seq, steps_lstm).map_err(|e| e.to_string())?;
         rows[1].direct = rows[1].direct.max(d);
-        rows[1].fusec = rows[1].fusec.max(fusec_steps_per_second(BILSTM_SRC, &seq, steps_lstm)?);
+        rows[1].fusec = rows[1]
+            .fusec
+            .max(fusec_steps_per_second(BILSTM_SRC, &seq, steps_lstm)?);
     }
     Ok(rows)
 }
 
 pub fn format_rows(rows: &[BenchRow]) -> String {
-    let mut s = format!("{:<42} {:>14} {:>14} {:>8}\n", "model", "fusec steps/s", "candle steps/s", "ratio");
+    let mut s = format!(
+        "{:<42} {:>14} {:>14} {:>8}\n",
+        "model", "fusec steps/s", "candle steps/s", "ratio"
+    );
     for r in rows {
-        s.push_str(&format!("{:<42} {:>14.1} {:>14.1} {:>8.3}\n", r.name, r.fusec, r.direct, r.ratio()));
+        s.push_str(&format!(
+            "{:<42} {:>14.1} {:>14.1} {:>8.3}\n",
+            r.name,
+            r.fusec,
+            r.direct,
+            r.ratio()
+        ));
     }
     s
 }

@@ -20,7 +20,10 @@ pub fn run(args: &BenchArgs) -> i32 {
     match crate::bench::run_all(args.mlp_steps, args.lstm_steps, args.rounds) {
         Ok(rows) => {
             print!("{}", crate::bench::format_rows(&rows));
-            println!("threads: {} (set RAYON_NUM_THREADS to change)", candle_core::utils::get_num_threads());
+            println!(
+                "threads: {} (set RAYON_NUM_THREADS to change)",
+                candle_core::utils::get_num_threads()
+            );
             0
         }
         Err(e) => {

@@ -29,7 +29,11 @@ pub fn run(args: &CheckArgs, sets: &[(String, String)], json: bool) -> i32 {
                     println!("{}", ok_line(file, &c));
                 }
                 if args.grad {
-                    code = code.max(super::session::grad_check(std::path::Path::new(file), sets, json));
+                    code = code.max(super::session::grad_check(
+                        std::path::Path::new(file),
+                        sets,
+                        json,
+                    ));
                 }
             }
             Err(f) => {

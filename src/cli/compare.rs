@@ -43,7 +43,11 @@ pub struct CompareRow {
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len().max(1) as f64;
     let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 { xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (mean, var.sqrt())
 }
 
@@ -55,17 +59,38 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
     let mut rows = Vec::new();
     let mut metric_name = args.metric.clone();
     for file in &args.files {
-        let method = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-        let mut row = CompareRow { method: method.clone(), params: 0, flops: 0, seconds: Vec::new(), epoch_seconds: Vec::new(), values: Vec::new() };
+        let method = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut row = CompareRow {
+            method: method.clone(),
+            params: 0,
+            flops: 0,
+            seconds: Vec::new(),
+            epoch_seconds: Vec::new(),
+            values: Vec::new(),
+        };
         for seed in &args.seeds {
             let mut overrides = sets.to_vec();
             overrides.push(("seed".into(), seed.to_string()));
-            let Prepared { compiled, model_index, plan, data, config } = match compile_for_training(file, &overrides, json) {
+            let Prepared {
+                compiled,
+                model_index,
+                plan,
+                data,
+                config,
+            } = match compile_for_training(file, &overrides, json) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            let metric = metric_name.get_or_insert_with(|| plan.select.metric.clone()).clone();
-            let (model, shapes) = (&compiled.program.models[model_index], &compiled.shapes[model_index]);
+            let metric = metric_name
+                .get_or_insert_with(|| plan.select.metric.clone())
+                .clone();
+            let (model, shapes) = (
+                &compiled.program.models[model_index],
+                &compiled.shapes[model_index],
+            );
             row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
             let opts = RunOptions {
                 run_dir: args.out.join(format!("{method}-seed{seed}")),
@@ -78,11 +103,15 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
             eprintln!("training {method} with seed {seed} ...");
             match train(model, shapes, &plan, &data, &opts, &mut |_| {}) {
                 Ok(outcome) => {
-                    let Some(report) = outcome.report else { continue };
+                    let Some(report) = outcome.report else {
+                        continue;
+                    };
                     row.params = report.params;
                     row.seconds.push(report.train_seconds);
-                    row.epoch_seconds.push(report.train_seconds / report.epochs_run.max(1) as f64);
-                    row.values.push(report.test_metric(&metric).unwrap_or(f64::NAN));
+                    row.epoch_seconds
+                        .push(report.train_seconds / report.epochs_run.max(1) as f64);
+                    row.values
+                        .push(report.test_metric(&metric).unwrap_or(f64::NAN));
                 }
                 Err(e) => return run_error(&e, &compiled.program.sources, json),
             }
@@ -97,7 +126,11 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
         eprintln!("error: cannot write the comparison files: {e}");
         return 1;
     }
-    println!("written: {} and {}", args.out.join("compare.md").display(), args.out.join("compare.csv").display());
+    println!(
+        "written: {} and {}",
+        args.out.join("compare.md").display(),
+        args.out.join("compare.csv").display()
+    );
     0
 }
 
@@ -110,7 +143,10 @@ pub fn markdown_table(rows: &[CompareRow], metric: &str, seeds: &[u64]) -> Strin
         let (m, sd) = mean_std(&r.values);
         let (t, _) = mean_std(&r.seconds);
         let (e, _) = mean_std(&r.epoch_seconds);
-        s.push_str(&format!("| {} | {} | {} | {:.1} | {:.3} | {:.4} ± {:.4} |\n", r.method, r.params, r.flops, t, e, m, sd));
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.1} | {:.3} | {:.4} ± {:.4} |\n",
+            r.method, r.params, r.flops, t, e, m, sd
+        ));
     }
     s
 }
@@ -123,7 +159,13 @@ fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std:
         let (t, _) = mean_std(&r.seconds);
         let (e, _) = mean_std(&r.epoch_seconds);
         let per: Vec<String> = r.values.iter().map(|v| format!("{v}")).collect();
-        csv.push_str(&format!("{},{},{},{t},{e},{m},{sd},{}\n", r.method, r.params, r.flops, per.join(";")));
+        csv.push_str(&format!(
+            "{},{},{},{t},{e},{m},{sd},{}\n",
+            r.method,
+            r.params,
+            r.flops,
+            per.join(";")
+        ));
     }
     std::fs::write(dir.join("compare.csv"), csv)?;
     std::fs::write(dir.join("compare.md"), md)
@@ -164,7 +206,9 @@ pub fn decisions(rows: &[CompareRow], metric: &str) -> String {
             let line = match decide(&a.values, &b.values, hb) {
                 Verdict::Beats => format!("- {} beats {}\n", a.method, b.method),
                 Verdict::Loses => format!("- {} beats {}\n", b.method, a.method),
-                Verdict::NoDifference => format!("- {} vs {}: no difference detected\n", a.method, b.method),
+                Verdict::NoDifference => {
+                    format!("- {} vs {}: no difference detected\n", a.method, b.method)
+                }
             };
             s.push_str(&line);
         }
@@ -178,10 +222,21 @@ mod tests {
 
     #[test]
     fn a_difference_must_exceed_the_larger_std() {
-        assert_eq!(decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], true), Verdict::Beats);
-        assert_eq!(decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], false), Verdict::Loses);
+        assert_eq!(
+            decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], true),
+            Verdict::Beats
+        );
+        assert_eq!(
+            decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], false),
+            Verdict::Loses
+        );
         // Means 0.91 and 0.89, but one std is 0.05: no difference.
-        assert_eq!(decide(&[0.86, 0.91, 0.96], &[0.89, 0.89, 0.89], true), Verdict::NoDifference);
-        assert!(!higher_is_better("loss") && !higher_is_better("mae") && higher_is_better("accuracy"));
+        assert_eq!(
+            decide(&[0.86, 0.91, 0.96], &[0.89, 0.89, 0.89], true),
+            Verdict::NoDifference
+        );
+        assert!(
+            !higher_is_better("loss") && !higher_is_better("mae") && higher_is_better("accuracy")
+        );
     }
 }

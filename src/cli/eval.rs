@@ -65,7 +65,11 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => "use `--split train`, `valid` or `test`".to_string(),
             };
-            let d = crate::diag::Diagnostic::error("fusec::cli::split", format!("unknown split `{other}`")).help(help);
+            let d = crate::diag::Diagnostic::error(
+                "fusec::cli::split",
+                format!("unknown split `{other}`"),
+            )
+            .help(help);
             super::print_diagnostics(&d.into(), sources, json);
             return 1;
         }

@@ -40,9 +40,17 @@ fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, 
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let read = |e: candle_core::Error| RunError::Io(format!("cannot read {}: {e}", path.display()));
     let pairs: Vec<(String, Tensor)> = match ext {
-        "safetensors" => candle_core::safetensors::load(path, device).map_err(read)?.into_iter().collect(),
+        "safetensors" => candle_core::safetensors::load(path, device)
+            .map_err(read)?
+            .into_iter()
+            .collect(),
         "npz" => Tensor::read_npz(path).map_err(read)?,
-        other => return Err(RunError::Io(format!("{}: unsupported input format `.{other}`; use .safetensors or .npz", path.display()))),
+        other => {
+            return Err(RunError::Io(format!(
+                "{}: unsupported input format `.{other}`; use .safetensors or .npz",
+                path.display()
+            )))
+        }
     };
     Ok(pairs.into_iter().collect())
 }
@@ -61,16 +69,37 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
         }
     };
     let plan = compiled.program.train.clone();
-    let index = plan.as_ref().and_then(|p| compiled.program.models.iter().position(|m| m.name == p.model)).unwrap_or(0);
+    let index = plan
+        .as_ref()
+        .and_then(|p| {
+            compiled
+                .program
+                .models
+                .iter()
+                .position(|m| m.name == p.model)
+        })
+        .unwrap_or(0);
     let Some(model) = compiled.program.models.get(index) else {
-        let d = Diagnostic::error("fusec::predict::no_model", format!("`{path}` declares no model"));
+        let d = Diagnostic::error(
+            "fusec::predict::no_model",
+            format!("`{path}` declares no model"),
+        );
         print_diagnostics(&d.into(), &compiled.program.sources, json);
         return 1;
     };
     let result = (|| -> Result<usize, RunError> {
-        let net = Network::build(model, &compiled.shapes[index], &device, &mut SeededRng::new(0))?;
-        let dir = Checkpoint::find(&args.checkpoint, "best")
-            .ok_or_else(|| RunError::Io(format!("{} has no checkpoints/best", args.checkpoint.display())))?;
+        let net = Network::build(
+            model,
+            &compiled.shapes[index],
+            &device,
+            &mut SeededRng::new(0),
+        )?;
+        let dir = Checkpoint::find(&args.checkpoint, "best").ok_or_else(|| {
+            RunError::Io(format!(
+                "{} has no checkpoints/best",
+                args.checkpoint.display()
+            ))
+        })?;
         Checkpoint::load(&dir, &net, None)?;
         let mut inputs = read_inputs(&args.input, &device)?;
         let stats = load_standardization(&args.checkpoint)?;
@@ -81,13 +110,21 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
                     if let Some((mean, std)) = stats.get(&input.name) {
                         let m = Tensor::new(mean.as_slice(), &device)?;
                         let s = Tensor::new(std.as_slice(), &device)?;
-                        let x = t.to_dtype(DType::F32)?.broadcast_sub(&m)?.broadcast_div(&s)?;
+                        let x = t
+                            .to_dtype(DType::F32)?
+                            .broadcast_sub(&m)?
+                            .broadcast_div(&s)?;
                         inputs.insert(input.name.clone(), x);
                     }
                 }
                 None if Some(&input.name) == target.as_ref() => {
                     // Predictions need no labels; a dummy target keeps losses computable.
-                    let n = inputs.values().next().map(|t| t.dim(0)).transpose()?.unwrap_or(0);
+                    let n = inputs
+                        .values()
+                        .next()
+                        .map(|t| t.dim(0))
+                        .transpose()?
+                        .unwrap_or(0);
                     let mut dims = vec![n];
                     for d in input.dims.iter().skip(1) {
                         dims.push(match d {
@@ -95,9 +132,18 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
                             _ => 1,
                         });
                     }
-                    inputs.insert(input.name.clone(), Tensor::zeros(dims, input.dtype_candle(), &device)?);
+                    inputs.insert(
+                        input.name.clone(),
+                        Tensor::zeros(dims, input.dtype_candle(), &device)?,
+                    );
                 }
-                None => return Err(RunError::Config(format!("{} has no tensor named `{}` (a model input)", args.input.display(), input.name))),
+                None => {
+                    return Err(RunError::Config(format!(
+                        "{} has no tensor named `{}` (a model input)",
+                        args.input.display(),
+                        input.name
+                    )))
+                }
             }
         }
         let out = net.forward(&inputs, &mut Mode::Eval)?;
@@ -105,27 +151,42 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
         for o in &model.outputs {
             results.push((o.name.clone(), out.get(o.value)?.to_dtype(DType::F32)?));
         }
-        let classify = plan.as_ref().filter(|p| p.task.kind == TaskKind::Classification).map(|p| p.task.output.clone());
+        let classify = plan
+            .as_ref()
+            .filter(|p| p.task.kind == TaskKind::Classification)
+            .map(|p| p.task.output.clone());
         write_outputs(&args.output, &results, classify.as_deref())
     })();
     match result {
         Ok(n) => {
-            println!("wrote predictions for {n} example(s) to {}", args.output.display());
+            println!(
+                "wrote predictions for {n} example(s) to {}",
+                args.output.display()
+            );
             0
         }
         Err(e) => run_error(&e, &compiled.program.sources, json),
     }
 }
 
-fn write_outputs(path: &Path, results: &[(String, Tensor)], classify: Option<&str>) -> Result<usize, RunError> {
-    let n = results.first().map(|(_, t)| t.dim(0)).transpose()?.unwrap_or(0);
+fn write_outputs(
+    path: &Path,
+    results: &[(String, Tensor)],
+    classify: Option<&str>,
+) -> Result<usize, RunError> {
+    let n = results
+        .first()
+        .map(|(_, t)| t.dim(0))
+        .transpose()?
+        .unwrap_or(0);
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "safetensors" => {
             let map: HashMap<String, Tensor> = results.iter().cloned().collect();
             crate::backend::save_tensors(&map, path)?;
         }
         "npz" => {
-            let pairs: Vec<(&str, &Tensor)> = results.iter().map(|(k, t)| (k.as_str(), t)).collect();
+            let pairs: Vec<(&str, &Tensor)> =
+                results.iter().map(|(k, t)| (k.as_str(), t)).collect();
             Tensor::write_npz(&pairs, path)?;
         }
         "csv" => {
@@ -152,11 +213,25 @@ fn write_outputs(path: &Path, results: &[(String, Tensor)], classify: Option<&st
             }
             crate::run::write_atomic(path, s.as_bytes())?;
         }
-        other => return Err(RunError::Io(format!("{}: unsupported output format `.{other}`; use .safetensors, .npz or .csv", path.display()))),
+        other => {
+            return Err(RunError::Io(format!(
+                "{}: unsupported output format `.{other}`; use .safetensors, .npz or .csv",
+                path.display()
+            )))
+        }
     }
     Ok(n)
 }
 
 fn argmax(row: &[f32]) -> usize {
-    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| if *v > bv { (i, *v) } else { (bi, bv) }).0
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
+            if *v > bv {
+                (i, *v)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
 }

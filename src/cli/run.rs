@@ -51,7 +51,13 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let Prepared { compiled, model_index, plan, data, config } = prepared;
+    let Prepared {
+        compiled,
+        model_index,
+        plan,
+        data,
+        config,
+    } = prepared;
     let model = &compiled.program.models[model_index];
     let shapes = &compiled.shapes[model_index];
     if !args.quiet {
@@ -59,7 +65,12 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
     }
     let (run_dir, resume) = match &args.resume {
         Some(dir) => (dir.clone(), true),
-        None => (args.out.clone().unwrap_or_else(|| default_run_dir(&model.name)), false),
+        None => (
+            args.out
+                .clone()
+                .unwrap_or_else(|| default_run_dir(&model.name)),
+            false,
+        ),
     };
     let opts = RunOptions {
         run_dir: run_dir.clone(),
@@ -77,7 +88,12 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
     };
     match train(model, shapes, &plan, &data, &opts, &mut log) {
         Ok(outcome) => {
-            super::session::report_grad_problems(&outcome.grad_problems, &outcome.net, &compiled.program.sources, json);
+            super::session::report_grad_problems(
+                &outcome.grad_problems,
+                &outcome.net,
+                &compiled.program.sources,
+                json,
+            );
             if let Err(e) = crate::run::save_standardization(&data, &run_dir) {
                 return run_error(&e, &compiled.program.sources, json);
             }
@@ -90,7 +106,11 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
                         println!("run directory: {}", run_dir.display());
                     }
                 }
-                None => println!("stopped after {} epoch(s); continue with --resume {}", args.stop_after.unwrap_or(0), run_dir.display()),
+                None => println!(
+                    "stopped after {} epoch(s); continue with --resume {}",
+                    args.stop_after.unwrap_or(0),
+                    run_dir.display()
+                ),
             }
             0
         }
@@ -116,6 +136,9 @@ pub fn run_error(e: &RunError, sources: &crate::source::SourceMap, json: bool) -
 }
 
 fn default_run_dir(model: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     Path::new("runs").join(format!("{model}-{secs}"))
 }

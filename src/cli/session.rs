@@ -5,9 +5,9 @@ use std::path::Path;
 
 use candle_core::Device;
 
+use super::{print_diagnostics, FsLoader};
 use crate::backend::Network;
 use crate::data::Dataset;
-use super::{print_diagnostics, FsLoader};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::front::{compile, Compiled};
 use crate::ir::TrainPlan;
@@ -37,20 +37,30 @@ pub fn device_from_flag(flag: &str) -> Result<Device, String> {
     match flag {
         "cpu" => Ok(Device::Cpu),
         f if f == "cuda" || f.starts_with("cuda:") => {
-            let ordinal = f.strip_prefix("cuda:").map(|n| n.parse::<usize>()).transpose().map_err(|_| {
-                format!("`--device {f}`: the GPU index must be a number, as in `cuda:0`")
-            })?;
+            let ordinal = f
+                .strip_prefix("cuda:")
+                .map(|n| n.parse::<usize>())
+                .transpose()
+                .map_err(|_| {
+                    format!("`--device {f}`: the GPU index must be a number, as in `cuda:0`")
+                })?;
             Device::new_cuda(ordinal.unwrap_or(0)).map_err(|e| {
                 format!("`--device {f}`: {e} (CUDA needs a build with `cargo build --release --features cuda` on a machine with the CUDA toolkit)")
             })
         }
-        other => Err(format!("unknown device `{other}`; use `cpu`, `cuda` or `cuda:N`")),
+        other => Err(format!(
+            "unknown device `{other}`; use `cpu`, `cuda` or `cuda:N`"
+        )),
     }
 }
 
 /// Compiles `file`, finds its plan, model and data set, checks the data against the model and loads it.
 /// On failure the diagnostics are printed and the exit code returned.
-pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: bool) -> Result<Prepared, i32> {
+pub fn compile_for_training(
+    file: &Path,
+    overrides: &[(String, String)],
+    json: bool,
+) -> Result<Prepared, i32> {
     let path = file.to_string_lossy().to_string();
     let compiled = match compile(&FsLoader, &path, overrides, true) {
         Ok(c) => c,
@@ -67,15 +77,29 @@ pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: b
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
-    let Some(model_index) = compiled.program.models.iter().position(|m| m.name == plan.model) else {
-        let d = Diagnostic::error("fusec::train::model", format!("the plan trains `{}`, which is not a model of this file", plan.model))
-            .label(plan.span, "this plan");
+    let Some(model_index) = compiled
+        .program
+        .models
+        .iter()
+        .position(|m| m.name == plan.model)
+    else {
+        let d = Diagnostic::error(
+            "fusec::train::model",
+            format!(
+                "the plan trains `{}`, which is not a model of this file",
+                plan.model
+            ),
+        )
+        .label(plan.span, "this plan");
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
     let Some(spec) = compiled.program.data_spec(&plan.data).cloned() else {
-        let d = Diagnostic::error("fusec::train::data", format!("the plan reads data `{}`, which is not declared", plan.data))
-            .label(plan.span, "this plan");
+        let d = Diagnostic::error(
+            "fusec::train::data",
+            format!("the plan reads data `{}`, which is not declared", plan.data),
+        )
+        .label(plan.span, "this plan");
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
@@ -104,11 +128,22 @@ pub fn compile_for_training(file: &Path, overrides: &[(String, String)], json: b
         "train": plan,
         "data": spec,
     });
-    Ok(Prepared { compiled, model_index, plan, data, config })
+    Ok(Prepared {
+        compiled,
+        model_index,
+        plan,
+        data,
+        config,
+    })
 }
 
 /// Prints the gradient-flow check's findings as warnings on the nodes that use each parameter.
-pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &SourceMap, json: bool) {
+pub fn report_grad_problems(
+    problems: &[GradProblem],
+    net: &Network,
+    sources: &SourceMap,
+    json: bool,
+) {
     let mut diags = Diagnostics::default();
     for p in problems {
         let what = match p.issue {
@@ -132,17 +167,33 @@ pub fn report_grad_problems(problems: &[GradProblem], net: &Network, sources: &S
 
 /// The labels of a classification task must index the output's classes: a model with 3 logits cannot learn
 /// 10 classes. Checked on the loaded values, so it also catches files whose labels exceed a `classes` declaration.
-pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate::check::Shapes, data: &Dataset) -> Diagnostics {
+pub fn task_fits_data(
+    plan: &TrainPlan,
+    model: &crate::ir::Model,
+    shapes: &crate::check::Shapes,
+    data: &Dataset,
+) -> Diagnostics {
     let mut diags = Diagnostics::default();
-    let Some(out) = model.output_value(&plan.task.output) else { return diags };
-    let Some(width) = shapes.ty(out).and_then(|t| t.dims.last()).and_then(|d| d.fixed()) else { return diags };
+    let Some(out) = model.output_value(&plan.task.output) else {
+        return diags;
+    };
+    let Some(width) = shapes
+        .ty(out)
+        .and_then(|t| t.dims.last())
+        .and_then(|d| d.fixed())
+    else {
+        return diags;
+    };
     let classes = match plan.task.kind {
         crate::ir::TaskKind::Classification => width,
         crate::ir::TaskKind::BinaryPerLabel => 2,
         crate::ir::TaskKind::Regression => return diags,
         // Target ids index the decoder's vocabulary: the data's vocabulary must fit the model's `vocab`.
         crate::ir::TaskKind::Translation => {
-            let have = data.texts.get(&plan.task.target).map(|t| t.vocab.len() as i64);
+            let have = data
+                .texts
+                .get(&plan.task.target)
+                .map(|t| t.vocab.len() as i64);
             if let Some(n) = have.filter(|n| *n > width) {
                 diags.push(
                     Diagnostic::error(
@@ -161,9 +212,13 @@ pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate
             return diags;
         }
     };
-    let Some(field) = data.fields.get(&plan.task.target) else { return diags };
+    let Some(field) = data.fields.get(&plan.task.target) else {
+        return diags;
+    };
     if let crate::data::FieldValues::I64(values) = &field.values {
-        let (lo, hi) = values.iter().fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        let (lo, hi) = values
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
         if !values.is_empty() && (lo < 0 || hi >= classes) {
             diags.push(
                 Diagnostic::error(
@@ -184,7 +239,13 @@ pub fn task_fits_data(plan: &TrainPlan, model: &crate::ir::Model, shapes: &crate
 /// `fusec check --grad`: the gradient-flow check of `run`, alone: one training batch forward and backward
 /// through every step of the plan. Exit code 1 when a parameter gets no usable gradient.
 pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
-    let Prepared { compiled, model_index, plan, data, .. } = match compile_for_training(file, sets, json) {
+    let Prepared {
+        compiled,
+        model_index,
+        plan,
+        data,
+        ..
+    } = match compile_for_training(file, sets, json) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -193,18 +254,36 @@ pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
         let model = &compiled.program.models[model_index];
         let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
         let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
-        let objectives = crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
+        let objectives =
+            crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
         let assigned = crate::run::assign_params(&plan, &net)?;
-        let assignment = assigned.iter().map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect())).collect();
-        let probe: Vec<usize> = data.train.iter().copied().take(plan.batch_size.max(2)).collect();
+        let assignment = assigned
+            .iter()
+            .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+            .collect();
+        let probe: Vec<usize> = data
+            .train
+            .iter()
+            .copied()
+            .take(plan.batch_size.max(2))
+            .collect();
         let inputs = crate::run::batch_inputs(&net, &data, &probe)?;
-        let problems = crate::run::gradient_flow(&net, &objectives, &assignment, &inputs, &crate::rng::SeededRng::stream(plan.seed, 3))?;
+        let problems = crate::run::gradient_flow(
+            &net,
+            &objectives,
+            &assignment,
+            &inputs,
+            &crate::rng::SeededRng::stream(plan.seed, 3),
+        )?;
         Ok((net, problems))
     })();
     match result {
         Ok((net, problems)) if problems.is_empty() => {
             if !json {
-                println!("gradient flow ok: all {} trainable parameters receive gradients", net.trainable().len());
+                println!(
+                    "gradient flow ok: all {} trainable parameters receive gradients",
+                    net.trainable().len()
+                );
             }
             0
         }

@@ -17,7 +17,6 @@ pub fn arity(op: &Op) -> (usize, Option<usize>) {
     }
 }
 
-
 /// Every violated invariant of a model, or `Ok` if there is none.
 pub fn verify(model: &Model) -> Result<(), Vec<String>> {
     let mut errs = Vec::new();

@@ -32,8 +32,16 @@ impl Evaluation {
         if self.output_shape.len() != 2 || self.targets.len() != n || c == 0 {
             return None;
         }
-        let preds: Vec<usize> = self.outputs.chunks(c).map(crate::train::metrics::argmax).collect();
-        let labels: Vec<usize> = self.targets.iter().map(|t| (*t).max(0.0) as usize).collect();
+        let preds: Vec<usize> = self
+            .outputs
+            .chunks(c)
+            .map(crate::train::metrics::argmax)
+            .collect();
+        let labels: Vec<usize> = self
+            .targets
+            .iter()
+            .map(|t| (*t).max(0.0) as usize)
+            .collect();
         Some(crate::train::confusion_matrix(&preds, &labels, c))
     }
 
@@ -146,5 +154,10 @@ pub fn evaluate(
     )
     .map_err(RunError::Config)?;
     metrics.extend(task_metrics);
-    Ok(Evaluation { metrics, outputs, output_shape, targets })
+    Ok(Evaluation {
+        metrics,
+        outputs,
+        output_shape,
+        targets,
+    })
 }

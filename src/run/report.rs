@@ -151,7 +151,10 @@ impl fmt::Display for RunReport {
             writeln!(f, "{k:<24} {:>12} {t:>12.4}", "-")?;
         }
         if let Some(m) = &self.confusion {
-            writeln!(f, "test confusion matrix (rows: true class, columns: predicted)")?;
+            writeln!(
+                f,
+                "test confusion matrix (rows: true class, columns: predicted)"
+            )?;
             for row in m {
                 let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
                 writeln!(f, "{}", cells.join(""))?;

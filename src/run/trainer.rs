@@ -414,7 +414,11 @@ fn finish(
         params: net.n_trainable(),
         train_seconds: state.train_seconds,
         selection: format!("{}.{}", plan.select.split, plan.select.metric),
-        confusion: if plan.task.kind == crate::ir::TaskKind::Classification { test.confusion() } else { None },
+        confusion: if plan.task.kind == crate::ir::TaskKind::Classification {
+            test.confusion()
+        } else {
+            None
+        },
         valid: valid.metrics,
         test: test.metrics,
         run_dir: run_dir.display().to_string(),

@@ -85,7 +85,17 @@ fn expected_words(expected: &[Rule], close: Option<char>) -> Vec<&'static str> {
     words.dedup();
     if words.contains(&"a statement") {
         // After a complete statement every postfix token is possible too; naming them all hides the point.
-        let continuation = ["`(`", "`..`", "`.`", "`[`", "`|>`", "a comparison", "a name", "`or`", "`and`"];
+        let continuation = [
+            "`(`",
+            "`..`",
+            "`.`",
+            "`[`",
+            "`|>`",
+            "a comparison",
+            "a name",
+            "`or`",
+            "`and`",
+        ];
         words.retain(|w| !continuation.contains(w));
     }
     match close {

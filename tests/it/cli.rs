@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fusec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusec")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fusec"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -29,36 +32,84 @@ fn run_eval_predict() {
     let dir = temp_dir("run");
     let run_dir = dir.join("run");
     let rd = run_dir.to_str().unwrap();
-    let (code, stdout, stderr) = fusec(&["run", "examples/mfeat/autofusion.fuse", "--epochs", "2", "--out", rd, "-q"]);
+    let (code, stdout, stderr) = fusec(&[
+        "run",
+        "examples/mfeat/autofusion.fuse",
+        "--epochs",
+        "2",
+        "--out",
+        rd,
+        "-q",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("accuracy"), "{stdout}");
-    for f in ["config.json", "metrics.jsonl", "metrics.csv", "report.json", "checkpoints/best/model.safetensors",
-        "checkpoints/last/optimizer.safetensors", "checkpoints/last/state.json"]
-    {
+    for f in [
+        "config.json",
+        "metrics.jsonl",
+        "metrics.csv",
+        "report.json",
+        "checkpoints/best/model.safetensors",
+        "checkpoints/last/optimizer.safetensors",
+        "checkpoints/last/state.json",
+    ] {
         assert!(run_dir.join(f).exists(), "{f} is missing");
     }
     let rep = report(&run_dir);
-    for key in ["model", "seed", "epochs_run", "best_epoch", "params", "train_seconds", "valid", "test"] {
+    for key in [
+        "model",
+        "seed",
+        "epochs_run",
+        "best_epoch",
+        "params",
+        "train_seconds",
+        "valid",
+        "test",
+    ] {
         assert!(rep.get(key).is_some(), "report.json lacks {key}");
     }
-    assert_eq!(std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap().lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
 
-    let (code, stdout, stderr) =
-        fusec(&["--message-format", "json", "eval", "examples/mfeat/autofusion.fuse", "--checkpoint", rd]);
+    let (code, stdout, stderr) = fusec(&[
+        "--message-format",
+        "json",
+        "eval",
+        "examples/mfeat/autofusion.fuse",
+        "--checkpoint",
+        rd,
+    ]);
     assert_eq!(code, 0, "{stderr}");
     let eval: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(eval["metrics"]["accuracy"], rep["test"]["accuracy"], "eval reproduces the report");
+    assert_eq!(
+        eval["metrics"]["accuracy"], rep["test"]["accuracy"],
+        "eval reproduces the report"
+    );
 
     let input = dir.join("new.safetensors");
     let dev = candle_core::Device::Cpu;
     let t = |d: usize| candle_core::Tensor::zeros((5, d), candle_core::DType::F32, &dev).unwrap();
-    let tensors: std::collections::HashMap<String, candle_core::Tensor> =
-        [("fou".to_string(), t(76)), ("zer".to_string(), t(47)), ("mor".to_string(), t(6))].into();
+    let tensors: std::collections::HashMap<String, candle_core::Tensor> = [
+        ("fou".to_string(), t(76)),
+        ("zer".to_string(), t(47)),
+        ("mor".to_string(), t(6)),
+    ]
+    .into();
     candle_core::safetensors::save(&tensors, &input).unwrap();
     let output = dir.join("pred.csv");
     let (code, _, stderr) = fusec(&[
-        "predict", "examples/mfeat/autofusion.fuse", "--checkpoint", rd, "--input", input.to_str().unwrap(),
-        "--output", output.to_str().unwrap(),
+        "predict",
+        "examples/mfeat/autofusion.fuse",
+        "--checkpoint",
+        rd,
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stderr}");
     let csv = std::fs::read_to_string(&output).unwrap();
@@ -68,13 +119,33 @@ fn run_eval_predict() {
 
 #[test]
 fn user_mistakes_exit_with_one() {
-    let (code, _, stderr) = fusec(&["run", "examples/mfeat/autofusion.fuse", "--set", "epoch=3", "-q"]);
+    let (code, _, stderr) = fusec(&[
+        "run",
+        "examples/mfeat/autofusion.fuse",
+        "--set",
+        "epoch=3",
+        "-q",
+    ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("epochs"), "a did-you-mean for the key: {stderr}");
-    let (code, _, stderr) = fusec(&["run", "examples/mfeat/autofusion.fuse", "--device", "tpu", "-q"]);
+    assert!(
+        stderr.contains("epochs"),
+        "a did-you-mean for the key: {stderr}"
+    );
+    let (code, _, stderr) = fusec(&[
+        "run",
+        "examples/mfeat/autofusion.fuse",
+        "--device",
+        "tpu",
+        "-q",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.contains("unknown device"), "{stderr}");
-    let (code, _, stderr) = fusec(&["eval", "examples/mfeat/autofusion.fuse", "--checkpoint", "no/such/run"]);
+    let (code, _, stderr) = fusec(&[
+        "eval",
+        "examples/mfeat/autofusion.fuse",
+        "--checkpoint",
+        "no/such/run",
+    ]);
     assert_eq!(code, 1);
     assert!(stderr.contains("no `checkpoints/best`"), "{stderr}");
 }
@@ -109,7 +180,10 @@ train {{
     let (code, _, stderr) = fusec(&["check", "--grad", file.to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("fusec::grad::flow"), "{stderr}");
-    assert!(stderr.contains("parameter `enc.weight` receives no gradient from any step"), "{stderr}");
+    assert!(
+        stderr.contains("parameter `enc.weight` receives no gradient from any step"),
+        "{stderr}"
+    );
     let (code, stdout, stderr) = fusec(&["check", "--grad", "examples/mfeat/autofusion.fuse"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("gradient flow ok"), "{stdout}");

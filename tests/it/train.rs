@@ -17,16 +17,29 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn compiled(path: &str, sets: &[(&str, &str)]) -> Compiled {
-    let sets: Vec<(String, String)> = sets.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     match compile(&FsLoader, path, &sets, true) {
         Ok(c) => c,
         Err(f) => panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)),
     }
 }
 
-fn run(c: &Compiled, dir: &Path, resume: bool, stop_after: Option<usize>) -> Result<RunOutcome, RunError> {
+fn run(
+    c: &Compiled,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> Result<RunOutcome, RunError> {
     let plan = c.program.train.clone().unwrap();
-    let index = c.program.models.iter().position(|m| m.name == plan.model).unwrap();
+    let index = c
+        .program
+        .models
+        .iter()
+        .position(|m| m.name == plan.model)
+        .unwrap();
     let spec = c.program.data_spec(&plan.data).unwrap();
     let data = fusec::data::load(spec, Path::new(".")).unwrap();
     let opts = RunOptions {
@@ -37,7 +50,14 @@ fn run(c: &Compiled, dir: &Path, resume: bool, stop_after: Option<usize>) -> Res
         stop_after,
         config: serde_json::json!({}),
     };
-    train(&c.program.models[index], &c.shapes[index], &plan, &data, &opts, &mut |_| {})
+    train(
+        &c.program.models[index],
+        &c.shapes[index],
+        &plan,
+        &data,
+        &opts,
+        &mut |_| {},
+    )
 }
 
 /// The per-epoch history and the test metrics, rounded so the snapshot reads well.
@@ -56,7 +76,10 @@ fn summary(outcome: &RunOutcome) -> String {
         s.push_str(&cells.join(","));
         s.push('\n');
     }
-    s.push_str(&format!("best epoch {} of {}, {} parameters\n", report.best_epoch, report.epochs_run, report.params));
+    s.push_str(&format!(
+        "best epoch {} of {}, {} parameters\n",
+        report.best_epoch, report.epochs_run, report.params
+    ));
     for (k, v) in &report.test {
         s.push_str(&format!("test {k} = {v:.3}\n"));
     }
@@ -77,9 +100,23 @@ fn mfeat_autofusion_trains_deterministically() {
 
 #[test]
 fn a_different_seed_gives_different_numbers() {
-    let a = run(&compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1")]), &temp_dir("seed-a"), false, None).unwrap();
-    let b = run(&compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1"), ("seed", "5")]), &temp_dir("seed-b"), false, None)
-        .unwrap();
+    let a = run(
+        &compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1")]),
+        &temp_dir("seed-a"),
+        false,
+        None,
+    )
+    .unwrap();
+    let b = run(
+        &compiled(
+            "examples/mfeat/autofusion.fuse",
+            &[("epochs", "1"), ("seed", "5")],
+        ),
+        &temp_dir("seed-b"),
+        false,
+        None,
+    )
+    .unwrap();
     assert_ne!(a.report.unwrap().valid, b.report.unwrap().valid);
 }
 
@@ -96,11 +133,26 @@ fn resumed_run_equals_uninterrupted_run() {
     assert_eq!(f.test, r.test);
     assert_eq!(f.best_epoch, r.best_epoch);
     let metrics = |d: &str| std::fs::read_to_string(Path::new(d).join("metrics.jsonl")).unwrap();
-    assert_eq!(metrics(&f.run_dir), metrics(&r.run_dir), "the same history epoch by epoch");
+    assert_eq!(
+        metrics(&f.run_dir),
+        metrics(&r.run_dir),
+        "the same history epoch by epoch"
+    );
     for (name, var) in &full.net.params {
         let other = resumed.net.params.get(name).unwrap();
-        let diff = var.as_tensor().sub(other.as_tensor()).unwrap().abs().unwrap().max_all().unwrap();
-        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0, "{name} differs after resume");
+        let diff = var
+            .as_tensor()
+            .sub(other.as_tensor())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+        assert_eq!(
+            diff.to_scalar::<f32>().unwrap(),
+            0.0,
+            "{name} differs after resume"
+        );
     }
 }
 
@@ -117,24 +169,46 @@ model Detached {
 
 #[test]
 fn gradient_flow_check_names_a_detached_layer() {
-    let c = compile_source("detached.fuse", DETACHED, &[], true).unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
+    let c = compile_source("detached.fuse", DETACHED, &[], true)
+        .unwrap_or_else(|f| panic!("{:?}", f.diagnostics));
     let plan_src = format!(
         "{DETACHED}\ndata d {{\n  path = \"../../data/mfeat\"\n  field x: f32[6] = csv(\"mfeat-mor.csv\", columns = 0..6)\n  field y: i64[] = csv(\"mfeat-mor.csv\", column = 6, classes = 10)\n}}\ntrain {{\n  task = classification(logits, y)\n  optimizer main = adam(lr = 1e-3)\n  step main minimize task\n  epochs = 1\n}}\n"
     );
     drop(c);
     let dir = temp_dir("detached");
     let file = dir.join("detached.fuse");
-    std::fs::write(&file, plan_src.replace("../../data/mfeat", &std::fs::canonicalize("data/mfeat").unwrap().to_string_lossy()))
-        .unwrap();
+    std::fs::write(
+        &file,
+        plan_src.replace(
+            "../../data/mfeat",
+            &std::fs::canonicalize("data/mfeat")
+                .unwrap()
+                .to_string_lossy(),
+        ),
+    )
+    .unwrap();
     let c = compiled(file.to_str().unwrap(), &[]);
     let out = run(&c, &dir.join("run"), false, None).unwrap();
-    let names: Vec<(&str, &GradIssue)> = out.grad_problems.iter().map(|p| (p.param.as_str(), &p.issue)).collect();
-    assert_eq!(names, vec![("enc.bias", &GradIssue::NoGradient), ("enc.weight", &GradIssue::NoGradient)]);
+    let names: Vec<(&str, &GradIssue)> = out
+        .grad_problems
+        .iter()
+        .map(|p| (p.param.as_str(), &p.issue))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("enc.bias", &GradIssue::NoGradient),
+            ("enc.weight", &GradIssue::NoGradient)
+        ]
+    );
 }
 
 #[test]
 fn a_non_finite_loss_stops_the_run_with_a_report() {
-    let c = compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1"), ("optimizer.main.lr", "1e30")]);
+    let c = compiled(
+        "examples/mfeat/autofusion.fuse",
+        &[("epochs", "1"), ("optimizer.main.lr", "1e30")],
+    );
     match run(&c, &temp_dir("nan"), false, None) {
         Err(RunError::NonFinite { step, epoch, .. }) => {
             assert_eq!(step, "main");
