@@ -9,7 +9,6 @@ use super::session::{compile_for_training, device_or_report, Prepared};
 use crate::backend::Network;
 use crate::data::Dataset;
 use crate::ir::TrainPlan;
-use crate::rng::SeededRng;
 use crate::run::robustness::describe;
 use crate::run::{
     evaluate, robustness, robustness_cases, write_atomic, Checkpoint, Objectives, RunError,
@@ -76,20 +75,13 @@ pub fn eval(args: &EvalArgs, sets: &[(String, String)], json: bool) -> i32 {
     };
     let result = (|| -> Result<Vec<(String, f64)>, RunError> {
         let model = &compiled.program.models[model_index];
-        let net = Network::build(
+        let net = Checkpoint::restore_network(
+            &args.checkpoint,
+            args.last,
             model,
             &compiled.shapes[model_index],
             &device,
-            &mut SeededRng::new(plan.seed),
         )?;
-        let which = if args.last { "last" } else { "best" };
-        let dir = Checkpoint::find(&args.checkpoint, which).ok_or_else(|| {
-            RunError::Io(format!(
-                "{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?",
-                args.checkpoint.display()
-            ))
-        })?;
-        Checkpoint::load(&dir, &net, None)?;
         let objectives = Objectives::resolve(&plan, model).map_err(RunError::Config)?;
         if args.robustness {
             return robustness_table(args, &net, &mut data, &plan, &objectives, json)

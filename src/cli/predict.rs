@@ -12,11 +12,10 @@ use clap::Args;
 use super::run::run_error;
 use super::session::device_or_report;
 use super::{print_diagnostics, FsLoader};
-use crate::backend::{Mode, Network};
+use crate::backend::Mode;
 use crate::diag::Diagnostic;
 use crate::front::compile;
 use crate::ir::TaskKind;
-use crate::rng::SeededRng;
 use crate::run::{load_standardization, Checkpoint, RunError};
 
 #[derive(Args, Debug, Clone)]
@@ -88,19 +87,13 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
         return 1;
     };
     let result = (|| -> Result<usize, RunError> {
-        let net = Network::build(
+        let net = Checkpoint::restore_network(
+            &args.checkpoint,
+            false,
             model,
             &compiled.shapes[index],
             &device,
-            &mut SeededRng::new(0),
         )?;
-        let dir = Checkpoint::find(&args.checkpoint, "best").ok_or_else(|| {
-            RunError::Io(format!(
-                "{} has no checkpoints/best",
-                args.checkpoint.display()
-            ))
-        })?;
-        Checkpoint::load(&dir, &net, None)?;
         let mut inputs = read_inputs(&args.input, &device)?;
         let stats = load_standardization(&args.checkpoint)?;
         let target = plan.as_ref().map(|p| p.task.target.clone());

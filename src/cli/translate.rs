@@ -8,10 +8,9 @@ use clap::Args;
 use super::run::run_error;
 use super::session::device_or_report;
 use super::{print_diagnostics, FsLoader};
-use crate::backend::{DecodeOptions, Network};
+use crate::backend::DecodeOptions;
 use crate::diag::Diagnostic;
 use crate::front::compile;
-use crate::rng::SeededRng;
 use crate::run::{translate_lines, Checkpoint, RunError};
 
 #[derive(Args, Debug, Clone)]
@@ -102,20 +101,13 @@ pub fn translate(args: &TranslateArgs, sets: &[(String, String)], json: bool) ->
     let result = (|| -> Result<Vec<String>, RunError> {
         let (lines, features) = read_inputs(args)?;
         let model = &program.models[index];
-        let net = Network::build(
+        let net = Checkpoint::restore_network(
+            &args.checkpoint,
+            args.last,
             model,
             &compiled.shapes[index],
             &device,
-            &mut SeededRng::new(plan.seed),
         )?;
-        let which = if args.last { "last" } else { "best" };
-        let dir = Checkpoint::find(&args.checkpoint, which).ok_or_else(|| {
-            RunError::Io(format!(
-                "{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?",
-                args.checkpoint.display()
-            ))
-        })?;
-        Checkpoint::load(&dir, &net, None)?;
         let opts = DecodeOptions {
             beam: args.beam.max(1),
             max_len: args.max_len.max(1),

@@ -93,6 +93,28 @@ impl Checkpoint {
         old.join("state.json").exists().then_some(old)
     }
 
+    /// Builds `model`'s network and loads the weights of a run directory's `best` checkpoint (`last` with
+    /// `last = true`): what `eval`, `predict` and `translate` start from. The initialisation is overwritten, so
+    /// any generator will do.
+    pub fn restore_network(
+        run_dir: &Path,
+        last: bool,
+        model: &crate::ir::Model,
+        shapes: &crate::check::Shapes,
+        device: &candle_core::Device,
+    ) -> Result<Network, RunError> {
+        let net = Network::build(model, shapes, device, &mut crate::rng::SeededRng::new(0))?;
+        let which = if last { "last" } else { "best" };
+        let dir = Checkpoint::find(run_dir, which).ok_or_else(|| {
+            RunError::Io(format!(
+                "{} has no `checkpoints/{which}`; is it a run directory of `fusec run`?",
+                run_dir.display()
+            ))
+        })?;
+        Checkpoint::load(&dir, &net, None)?;
+        Ok(net)
+    }
+
     /// Loads weights into `net` (and optimizer moments, when `optimizers` is given) and returns the state.
     pub fn load(
         dir: &Path,
