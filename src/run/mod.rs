@@ -8,6 +8,7 @@ mod gradflow;
 mod objective;
 mod report;
 pub mod robustness;
+mod setup;
 mod standardization;
 mod trainer;
 mod translate_lines;
@@ -19,8 +20,9 @@ pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
+pub use setup::assign_params;
 pub use standardization::{load_standardization, save_standardization};
-pub use trainer::{assign_params, train, RunOptions, RunOutcome};
+pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;
 
 use std::fmt;

@@ -2,11 +2,10 @@
 //! epoch, model selection, early stopping, checkpoints (best and last) after every epoch, resume, and the final
 //! test evaluation of the selected model.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::{Device, Var};
+use candle_core::Device;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::checkpoint::{Checkpoint, TrainState};
@@ -14,18 +13,16 @@ use super::evaluate::{batch_inputs, evaluate};
 use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
+use super::setup::{build_optimizers, initial_state, STREAM_INIT};
 use super::{write_atomic, RunError};
 use crate::backend::{Mode, Network};
 use crate::check::Shapes;
 use crate::data::{batches, Dataset};
 use crate::ir::{Model, Op, TrainPlan};
 use crate::rng::SeededRng;
-use crate::train::{clip_grad_norm, Optimizer, Scheduler};
-
-/// Generator streams of a run: one seed, independent streams per purpose.
-const STREAM_INIT: u64 = 1;
-const STREAM_SHUFFLE: u64 = 2;
-const STREAM_TRAIN: u64 = 3;
+use crate::train::{clip_grad_norm, Optimizer};
+use candle_core::Tensor;
+use std::collections::HashMap;
 
 pub struct RunOptions {
     pub run_dir: PathBuf,
@@ -45,66 +42,6 @@ pub struct RunOutcome {
     pub report: Option<RunReport>,
     pub grad_problems: Vec<GradProblem>,
     pub net: Network,
-}
-
-/// Splits trainable parameters among the plan's optimizers by glob. An optimizer without globs takes every
-/// parameter no other optimizer claims; a parameter claimed twice is an error.
-pub fn assign_params(
-    plan: &TrainPlan,
-    net: &Network,
-) -> Result<Vec<(String, Vec<(String, Var)>)>, RunError> {
-    let trainable = net.trainable();
-    let mut owner: HashMap<String, String> = HashMap::new();
-    for opt in plan.optimizers.iter().filter(|o| !o.params.is_empty()) {
-        let pats: Vec<glob::Pattern> = opt
-            .params
-            .iter()
-            .map(|p| {
-                glob::Pattern::new(p).map_err(|e| {
-                    RunError::Config(format!("optimizer `{}`: bad pattern `{p}`: {e}", opt.name))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let mut matched = 0;
-        for (name, _) in &trainable {
-            if pats.iter().any(|p| p.matches(name)) {
-                if let Some(prev) = owner.insert(name.clone(), opt.name.clone()) {
-                    return Err(RunError::Config(format!(
-                        "parameter `{name}` is claimed by optimizers `{prev}` and `{}`; each parameter may have one optimizer",
-                        opt.name
-                    )));
-                }
-                matched += 1;
-            }
-        }
-        if matched == 0 {
-            return Err(RunError::Config(format!(
-                "optimizer `{}` selects no parameter with {:?}; parameter names look like `{}`",
-                opt.name,
-                opt.params,
-                trainable.first().map(|(n, _)| n.as_str()).unwrap_or("-")
-            )));
-        }
-    }
-    let default = plan
-        .optimizers
-        .iter()
-        .find(|o| o.params.is_empty())
-        .map(|o| o.name.clone());
-    let mut out: Vec<(String, Vec<(String, Var)>)> = plan
-        .optimizers
-        .iter()
-        .map(|o| (o.name.clone(), Vec::new()))
-        .collect();
-    for (name, var) in trainable {
-        let who = owner.get(&name).cloned().or_else(|| default.clone());
-        if let Some(who) = who {
-            if let Some((_, list)) = out.iter_mut().find(|(n, _)| *n == who) {
-                list.push((name, var));
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn has_batch_norm(model: &Model) -> bool {
@@ -127,6 +64,21 @@ fn progress_bar(show: bool, n: usize, epoch: usize, epochs: usize) -> ProgressBa
     bar
 }
 
+/// A run in progress: the network, its optimizers, the state that checkpoints save, and the generators.
+struct Session<'a> {
+    net: Network,
+    plan: &'a TrainPlan,
+    data: &'a Dataset,
+    opts: &'a RunOptions,
+    objectives: Objectives,
+    optimizers: Vec<(String, Optimizer)>,
+    state: TrainState,
+    rng_shuffle: SeededRng,
+    rng_train: SeededRng,
+    /// Batch norm cannot train on one example: drop a trailing batch of one.
+    drop_single: bool,
+}
+
 pub fn train(
     model: &Model,
     shapes: &Shapes,
@@ -135,173 +87,260 @@ pub fn train(
     opts: &RunOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<RunOutcome, RunError> {
-    let mut init_rng = SeededRng::stream(plan.seed, STREAM_INIT);
-    let net = Network::build(model, shapes, &opts.device, &mut init_rng)?;
-    let objectives = Objectives::resolve(plan, model).map_err(RunError::Config)?;
-    let assigned = assign_params(plan, &net)?;
-    for obj in &objectives.steps {
-        if !assigned.iter().any(|(n, _)| *n == obj.optimizer) {
-            return Err(RunError::Config(format!(
-                "step `{}` uses optimizer `{}`, which is not declared",
-                obj.step, obj.optimizer
-            )));
-        }
-    }
-    let frozen: Vec<String> = net
-        .trainable()
-        .into_iter()
-        .map(|(n, _)| n)
-        .filter(|n| {
-            !assigned
-                .iter()
-                .any(|(_, ps)| ps.iter().any(|(p, _)| p == n))
-        })
-        .collect();
-    if !frozen.is_empty() {
-        log(&format!(
-            "warning: {} parameter(s) belong to no optimizer and stay frozen: {}",
-            frozen.len(),
-            frozen.join(", ")
-        ));
-    }
-    let mut optimizers: Vec<(String, Optimizer)> = Vec::new();
-    for (spec, (name, params)) in plan.optimizers.iter().zip(assigned.iter()) {
-        optimizers.push((name.clone(), Optimizer::new(&spec.kind, params.clone())?));
-    }
-    let assignment: HashMap<String, Vec<String>> = assigned
-        .iter()
-        .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
-        .collect();
-
-    std::fs::create_dir_all(&opts.run_dir)?;
-    super::translation::check_vocab_sizes(&net, data)?;
-    super::translation::save_vocabs(data, &opts.run_dir)?;
-    let mut state = if opts.resume {
-        let dir = Checkpoint::find(&opts.run_dir, "last").ok_or_else(|| {
-            RunError::Io(format!(
-                "{} has no checkpoint to resume from",
-                opts.run_dir.display()
-            ))
-        })?;
-        let st = Checkpoint::load(&dir, &net, Some(&mut optimizers))?;
-        log(&format!(
-            "resuming {} after epoch {}",
-            opts.run_dir.display(),
-            st.epoch
-        ));
-        st
-    } else {
-        let config =
-            serde_json::to_string_pretty(&opts.config).map_err(|e| RunError::Io(e.to_string()))?;
-        write_atomic(&opts.run_dir.join("config.json"), config.as_bytes())?;
-        TrainState {
-            epoch: 0,
-            global_step: 0,
-            rng_shuffle: SeededRng::stream(plan.seed, STREAM_SHUFFLE).state(),
-            rng_train: SeededRng::stream(plan.seed, STREAM_TRAIN).state(),
-            schedulers: optimizers
-                .iter()
-                .map(|(_, o)| {
-                    Scheduler::new(&plan.schedule, o.lr(), plan.epochs, plan.select.maximize)
-                })
-                .collect(),
-            optimizer_steps: Default::default(),
-            best_epoch: None,
-            best_value: None,
-            bad_epochs: 0,
-            history: Vec::new(),
-            train_seconds: 0.0,
-        }
-    };
-    let mut rng_shuffle = SeededRng::restore(plan.seed, &state.rng_shuffle);
-    let mut rng_train = SeededRng::restore(plan.seed, &state.rng_train);
-    let drop_single = has_batch_norm(model);
-
-    let mut grad_problems = Vec::new();
-    if !opts.resume {
-        let probe: Vec<usize> = data
-            .train
-            .iter()
-            .copied()
-            .take(plan.batch_size.max(2))
-            .collect();
-        let inputs = batch_inputs(&net, data, &probe)?;
-        grad_problems = gradient_flow(&net, &objectives, &assignment, &inputs, &rng_train)?;
-    }
-
+    let (mut session, grad_problems) = Session::start(model, shapes, plan, data, opts, log)?;
     let mut epochs_this_call = 0;
-    let mut stopped_early = plan
-        .patience
-        .map(|p| state.bad_epochs >= p)
-        .unwrap_or(false);
-    while state.epoch < plan.epochs && !stopped_early {
-        let epoch = state.epoch + 1;
+    let mut stopped_early = session.patience_spent();
+    while session.state.epoch < plan.epochs && !stopped_early {
+        session.run_epoch(log)?;
+        stopped_early = session.patience_spent();
+        epochs_this_call += 1;
+        let interrupted = opts.stop_after == Some(epochs_this_call);
+        if interrupted && session.state.epoch < plan.epochs && !stopped_early {
+            return Ok(RunOutcome {
+                report: None,
+                grad_problems,
+                net: session.net,
+            });
+        }
+    }
+    let report = finish(
+        &session.net,
+        plan,
+        data,
+        &session.objectives,
+        &session.state,
+        stopped_early,
+        &opts.run_dir,
+    )?;
+    Ok(RunOutcome {
+        report: Some(report),
+        grad_problems,
+        net: session.net,
+    })
+}
+
+impl<'a> Session<'a> {
+    /// Builds the network and optimizers, then either resumes from the last checkpoint or starts fresh (writing
+    /// `config.json` and running the gradient-flow check on a first batch).
+    fn start(
+        model: &Model,
+        shapes: &Shapes,
+        plan: &'a TrainPlan,
+        data: &'a Dataset,
+        opts: &'a RunOptions,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(Session<'a>, Vec<GradProblem>), RunError> {
+        let net = Network::build(
+            model,
+            shapes,
+            &opts.device,
+            &mut SeededRng::stream(plan.seed, STREAM_INIT),
+        )?;
+        let objectives = Objectives::resolve(plan, model).map_err(RunError::Config)?;
+        let mut optimizers = build_optimizers(plan, &net, &objectives, log)?;
+        std::fs::create_dir_all(&opts.run_dir)?;
+        super::translation::check_vocab_sizes(&net, data)?;
+        super::translation::save_vocabs(data, &opts.run_dir)?;
+        let state = if opts.resume {
+            let dir = Checkpoint::find(&opts.run_dir, "last").ok_or_else(|| {
+                RunError::Io(format!(
+                    "{} has no checkpoint to resume from",
+                    opts.run_dir.display()
+                ))
+            })?;
+            let st = Checkpoint::load(&dir, &net, Some(&mut optimizers.list))?;
+            log(&format!(
+                "resuming {} after epoch {}",
+                opts.run_dir.display(),
+                st.epoch
+            ));
+            st
+        } else {
+            let config = serde_json::to_string_pretty(&opts.config)
+                .map_err(|e| RunError::Io(e.to_string()))?;
+            write_atomic(&opts.run_dir.join("config.json"), config.as_bytes())?;
+            initial_state(plan, &optimizers.list)
+        };
+        let rng_train = SeededRng::restore(plan.seed, &state.rng_train);
+        let grad_problems = if opts.resume {
+            Vec::new()
+        } else {
+            let probe: Vec<usize> = data
+                .train
+                .iter()
+                .copied()
+                .take(plan.batch_size.max(2))
+                .collect();
+            let inputs = batch_inputs(&net, data, &probe)?;
+            gradient_flow(
+                &net,
+                &objectives,
+                &optimizers.assignment,
+                &inputs,
+                &rng_train,
+            )?
+        };
+        let session = Session {
+            rng_shuffle: SeededRng::restore(plan.seed, &state.rng_shuffle),
+            rng_train,
+            drop_single: has_batch_norm(model),
+            net,
+            plan,
+            data,
+            opts,
+            objectives,
+            optimizers: optimizers.list,
+            state,
+        };
+        Ok((session, grad_problems))
+    }
+
+    fn patience_spent(&self) -> bool {
+        self.plan
+            .patience
+            .map(|p| self.state.bad_epochs >= p)
+            .unwrap_or(false)
+    }
+
+    fn select_key(&self) -> String {
+        format!("{}.{}", self.plan.select.split, self.plan.select.metric)
+    }
+
+    /// One epoch: learning rates, the batches, validation, selection and checkpoints.
+    fn run_epoch(&mut self, log: &mut dyn FnMut(&str)) -> Result<(), RunError> {
+        let epoch = self.state.epoch + 1;
         let started = Instant::now();
-        let last_select = state
+        let last_select = self
+            .state
             .history
             .last()
-            .and_then(|r| r.get(&format!("{}.{}", plan.select.split, plan.select.metric)));
-        for ((_, opt), sched) in optimizers.iter_mut().zip(state.schedulers.iter_mut()) {
+            .and_then(|r| r.get(&self.select_key()));
+        for ((_, opt), sched) in self
+            .optimizers
+            .iter_mut()
+            .zip(self.state.schedulers.iter_mut())
+        {
             opt.set_lr(sched.lr_for_epoch(epoch, last_select));
         }
+        let (step_sums, seen) = self.train_batches(epoch, started)?;
+        self.state.train_seconds += started.elapsed().as_secs_f64();
+        let (values, current) = self.validate(&step_sums, seen)?;
+        self.state.history.push(EpochRow { epoch, values });
+        self.state.epoch = epoch;
+        self.state.rng_shuffle = self.rng_shuffle.state();
+        self.state.rng_train = self.rng_train.state();
+        let improved = self.select(current)?;
+        Checkpoint::save(
+            &self.opts.run_dir,
+            "last",
+            &self.net,
+            &self.optimizers,
+            &self.state,
+        )?;
+        write_history(&self.opts.run_dir, &self.state.history)?;
+        let mark = if improved { "  *" } else { "" };
+        log(&format!(
+            "epoch {epoch:>3}  {} {current:.4}{mark}",
+            self.select_key()
+        ));
+        Ok(())
+    }
+
+    /// The shuffled training batches of one epoch; returns each step's summed loss and the examples seen.
+    fn train_batches(
+        &mut self,
+        epoch: usize,
+        started: Instant,
+    ) -> Result<(Vec<f64>, usize), RunError> {
+        let plan = self.plan;
         let train_batches = batches(
-            &data.train,
+            &self.data.train,
             plan.batch_size,
-            Some(&mut rng_shuffle),
-            drop_single,
+            Some(&mut self.rng_shuffle),
+            self.drop_single,
         );
-        let bar = progress_bar(opts.progress, train_batches.len(), epoch, plan.epochs);
-        let mut step_sums = vec![0.0f64; objectives.steps.len()];
+        let bar = progress_bar(self.opts.progress, train_batches.len(), epoch, plan.epochs);
+        let mut step_sums = vec![0.0f64; self.objectives.steps.len()];
         let mut seen = 0usize;
         for (bi, idx) in train_batches.iter().enumerate() {
-            let inputs = batch_inputs(&net, data, idx)?;
-            for (si, obj) in objectives.steps.iter().enumerate() {
-                let out = net.forward(&inputs, &mut Mode::Train(&mut rng_train))?;
-                let (loss, parts) = obj.eval(&out)?;
-                let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-                if !value.is_finite() {
-                    return Err(RunError::NonFinite {
-                        step: obj.step.clone(),
-                        epoch,
-                        batch: bi + 1,
-                        terms: parts,
-                    });
-                }
+            let inputs = batch_inputs(&self.net, self.data, idx)?;
+            for si in 0..self.objectives.steps.len() {
+                let value = self.train_step(si, &inputs, epoch, bi + 1)?;
                 step_sums[si] += value * idx.len() as f64;
-                let mut grads = loss.backward()?;
-                let Some((_, opt)) = optimizers.iter_mut().find(|(n, _)| *n == obj.optimizer)
-                else {
-                    continue;
-                };
-                if let Some(max) = plan.clip_norm {
-                    clip_grad_norm(&mut grads, opt.params(), max)?;
-                }
-                opt.step(&grads)?;
-                *state
-                    .optimizer_steps
-                    .entry(obj.optimizer.clone())
-                    .or_default() += 1;
             }
-            state.global_step += 1;
+            self.state.global_step += 1;
             seen += idx.len();
             let secs = started.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "loss {:.4}  {:.0} ex/s",
-                step_sums.last().copied().unwrap_or(0.0) / seen.max(1) as f64,
-                seen as f64 / secs
-            ));
+            let loss = step_sums.last().copied().unwrap_or(0.0) / seen.max(1) as f64;
+            bar.set_message(format!("loss {loss:.4}  {:.0} ex/s", seen as f64 / secs));
             bar.inc(1);
         }
         bar.finish_and_clear();
-        state.train_seconds += started.elapsed().as_secs_f64();
+        Ok((step_sums, seen))
+    }
 
-        let valid = evaluate(&net, data, &data.valid, plan, &objectives)?;
+    /// One plan step on one batch: forward, the step's objective, backward, clipping, the optimizer's update.
+    fn train_step(
+        &mut self,
+        step: usize,
+        inputs: &HashMap<String, Tensor>,
+        epoch: usize,
+        batch: usize,
+    ) -> Result<f64, RunError> {
+        let obj = &self.objectives.steps[step];
+        let out = self
+            .net
+            .forward(inputs, &mut Mode::Train(&mut self.rng_train))?;
+        let (loss, parts) = obj.eval(&out)?;
+        let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
+        if !value.is_finite() {
+            return Err(RunError::NonFinite {
+                step: obj.step.clone(),
+                epoch,
+                batch,
+                terms: parts,
+            });
+        }
+        let mut grads = loss.backward()?;
+        let Some((_, opt)) = self
+            .optimizers
+            .iter_mut()
+            .find(|(n, _)| *n == obj.optimizer)
+        else {
+            return Ok(value);
+        };
+        if let Some(max) = self.plan.clip_norm {
+            clip_grad_norm(&mut grads, opt.params(), max)?;
+        }
+        opt.step(&grads)?;
+        *self
+            .state
+            .optimizer_steps
+            .entry(obj.optimizer.clone())
+            .or_default() += 1;
+        Ok(value)
+    }
+
+    /// The epoch's row (learning rate, training losses, validation metrics) and the selection metric's value.
+    fn validate(
+        &self,
+        step_sums: &[f64],
+        seen: usize,
+    ) -> Result<(Vec<(String, f64)>, f64), RunError> {
+        let valid = evaluate(
+            &self.net,
+            self.data,
+            &self.data.valid,
+            self.plan,
+            &self.objectives,
+        )?;
         let mut values: Vec<(String, f64)> = Vec::new();
-        if let Some((_, opt)) = optimizers.first() {
+        if let Some((_, opt)) = self.optimizers.first() {
             values.push(("lr".into(), opt.lr()));
         }
-        for (obj, sum) in objectives.steps.iter().zip(&step_sums) {
-            let key = if objectives.steps.len() == 1 {
+        let single = self.objectives.steps.len() == 1;
+        for (obj, sum) in self.objectives.steps.iter().zip(step_sums) {
+            let key = if single {
                 "train.loss".to_string()
             } else {
                 format!("train.loss.{}", obj.step)
@@ -314,7 +353,7 @@ pub fn train(
                 .iter()
                 .map(|(k, v)| (format!("valid.{k}"), *v)),
         );
-        let select_key = format!("{}.{}", plan.select.split, plan.select.metric);
+        let select_key = self.select_key();
         let current = values
             .iter()
             .find(|(k, _)| *k == select_key)
@@ -323,66 +362,36 @@ pub fn train(
                 let have: Vec<&str> = valid.metrics.iter().map(|(k, _)| k.as_str()).collect();
                 RunError::Config(format!(
                     "select = {select_key}: `{}` is not measured; measured: {}",
-                    plan.select.metric,
+                    self.plan.select.metric,
                     have.join(", ")
                 ))
             })?;
-        state.history.push(EpochRow { epoch, values });
-        state.epoch = epoch;
-        state.rng_shuffle = rng_shuffle.state();
-        state.rng_train = rng_train.state();
-        let improved = match state.best_value {
+        Ok((values, current))
+    }
+
+    /// Model selection: saves the best checkpoint when the selection metric improved.
+    fn select(&mut self, current: f64) -> Result<bool, RunError> {
+        let improved = match self.state.best_value {
             None => current.is_finite(),
-            Some(best) => {
-                if plan.select.maximize {
-                    current > best
-                } else {
-                    current < best
-                }
-            }
+            Some(best) if self.plan.select.maximize => current > best,
+            Some(best) => current < best,
         };
         if improved {
-            state.best_value = Some(current);
-            state.best_epoch = Some(epoch);
-            state.bad_epochs = 0;
-            Checkpoint::save(&opts.run_dir, "best", &net, &optimizers, &state)?;
+            self.state.best_value = Some(current);
+            self.state.best_epoch = Some(self.state.epoch);
+            self.state.bad_epochs = 0;
+            Checkpoint::save(
+                &self.opts.run_dir,
+                "best",
+                &self.net,
+                &self.optimizers,
+                &self.state,
+            )?;
         } else {
-            state.bad_epochs += 1;
+            self.state.bad_epochs += 1;
         }
-        Checkpoint::save(&opts.run_dir, "last", &net, &optimizers, &state)?;
-        write_history(&opts.run_dir, &state.history)?;
-        log(&format!(
-            "epoch {epoch:>3}  {select_key} {current:.4}{}",
-            if improved { "  *" } else { "" }
-        ));
-        stopped_early = plan
-            .patience
-            .map(|p| state.bad_epochs >= p)
-            .unwrap_or(false);
-        epochs_this_call += 1;
-        if opts.stop_after == Some(epochs_this_call) && state.epoch < plan.epochs && !stopped_early
-        {
-            return Ok(RunOutcome {
-                report: None,
-                grad_problems,
-                net,
-            });
-        }
+        Ok(improved)
     }
-    let report = finish(
-        &net,
-        plan,
-        data,
-        &objectives,
-        &state,
-        stopped_early,
-        &opts.run_dir,
-    )?;
-    Ok(RunOutcome {
-        report: Some(report),
-        grad_problems,
-        net,
-    })
 }
 
 /// Restores the selected checkpoint and evaluates it on valid and test.

@@ -1,0 +1,151 @@
+//! Setting a run up: splitting the parameters among the plan's optimizers, building the optimizers, and the
+//! initial training state (generator streams, schedules) of a fresh run.
+
+use std::collections::HashMap;
+
+use candle_core::Var;
+
+use super::checkpoint::TrainState;
+use super::objective::Objectives;
+use super::RunError;
+use crate::backend::Network;
+use crate::ir::TrainPlan;
+use crate::rng::SeededRng;
+use crate::train::{Optimizer, Scheduler};
+
+/// Generator streams of a run: one seed, independent streams per purpose.
+pub(super) const STREAM_INIT: u64 = 1;
+pub(super) const STREAM_SHUFFLE: u64 = 2;
+pub(super) const STREAM_TRAIN: u64 = 3;
+
+/// The plan's optimizers over their parameters, and the parameter names of each (for the gradient-flow check).
+pub(super) struct Optimizers {
+    pub list: Vec<(String, Optimizer)>,
+    pub assignment: HashMap<String, Vec<String>>,
+}
+
+/// Splits trainable parameters among the plan's optimizers by glob. An optimizer without globs takes every
+/// parameter no other optimizer claims; a parameter claimed twice is an error.
+pub fn assign_params(
+    plan: &TrainPlan,
+    net: &Network,
+) -> Result<Vec<(String, Vec<(String, Var)>)>, RunError> {
+    let trainable = net.trainable();
+    let mut owner: HashMap<String, String> = HashMap::new();
+    for opt in plan.optimizers.iter().filter(|o| !o.params.is_empty()) {
+        let pats: Vec<glob::Pattern> = opt
+            .params
+            .iter()
+            .map(|p| {
+                glob::Pattern::new(p).map_err(|e| {
+                    RunError::Config(format!("optimizer `{}`: bad pattern `{p}`: {e}", opt.name))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut matched = 0;
+        for (name, _) in &trainable {
+            if pats.iter().any(|p| p.matches(name)) {
+                if let Some(prev) = owner.insert(name.clone(), opt.name.clone()) {
+                    return Err(RunError::Config(format!(
+                        "parameter `{name}` is claimed by optimizers `{prev}` and `{}`; each parameter may have one optimizer",
+                        opt.name
+                    )));
+                }
+                matched += 1;
+            }
+        }
+        if matched == 0 {
+            return Err(RunError::Config(format!(
+                "optimizer `{}` selects no parameter with {:?}; parameter names look like `{}`",
+                opt.name,
+                opt.params,
+                trainable.first().map(|(n, _)| n.as_str()).unwrap_or("-")
+            )));
+        }
+    }
+    let default = plan
+        .optimizers
+        .iter()
+        .find(|o| o.params.is_empty())
+        .map(|o| o.name.clone());
+    let mut out: Vec<(String, Vec<(String, Var)>)> = plan
+        .optimizers
+        .iter()
+        .map(|o| (o.name.clone(), Vec::new()))
+        .collect();
+    for (name, var) in trainable {
+        let who = owner.get(&name).cloned().or_else(|| default.clone());
+        if let Some(who) = who {
+            if let Some((_, list)) = out.iter_mut().find(|(n, _)| *n == who) {
+                list.push((name, var));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the optimizers; a step naming an undeclared optimizer is an error, a parameter no optimizer takes is
+/// logged as frozen.
+pub(super) fn build_optimizers(
+    plan: &TrainPlan,
+    net: &Network,
+    objectives: &Objectives,
+    log: &mut dyn FnMut(&str),
+) -> Result<Optimizers, RunError> {
+    let assigned = assign_params(plan, net)?;
+    for obj in &objectives.steps {
+        if !assigned.iter().any(|(n, _)| *n == obj.optimizer) {
+            return Err(RunError::Config(format!(
+                "step `{}` uses optimizer `{}`, which is not declared",
+                obj.step, obj.optimizer
+            )));
+        }
+    }
+    let claimed = |n: &String| {
+        assigned
+            .iter()
+            .any(|(_, ps)| ps.iter().any(|(p, _)| p == n))
+    };
+    let frozen: Vec<String> = net
+        .trainable()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !claimed(n))
+        .collect();
+    if !frozen.is_empty() {
+        log(&format!(
+            "warning: {} parameter(s) belong to no optimizer and stay frozen: {}",
+            frozen.len(),
+            frozen.join(", ")
+        ));
+    }
+    let mut list = Vec::with_capacity(assigned.len());
+    for (spec, (name, params)) in plan.optimizers.iter().zip(assigned.iter()) {
+        list.push((name.clone(), Optimizer::new(&spec.kind, params.clone())?));
+    }
+    let assignment = assigned
+        .iter()
+        .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+        .collect();
+    Ok(Optimizers { list, assignment })
+}
+
+/// The state of a run before its first epoch.
+pub(super) fn initial_state(plan: &TrainPlan, optimizers: &[(String, Optimizer)]) -> TrainState {
+    TrainState {
+        epoch: 0,
+        global_step: 0,
+        rng_shuffle: SeededRng::stream(plan.seed, STREAM_SHUFFLE).state(),
+        rng_train: SeededRng::stream(plan.seed, STREAM_TRAIN).state(),
+        schedulers: optimizers
+            .iter()
+            .map(|(_, o)| Scheduler::new(&plan.schedule, o.lr(), plan.epochs, plan.select.maximize))
+            .collect(),
+        optimizer_steps: Default::default(),
+        best_epoch: None,
+        best_value: None,
+        bad_epochs: 0,
+        history: Vec::new(),
+        train_seconds: 0.0,
+    }
+}
