@@ -1,7 +1,8 @@
 //! The binary end to end: `run` writes a complete run directory, `eval` reproduces the report's test metrics
 //! from the selected checkpoint, `predict` writes one row per example, and user mistakes exit with code 1.
 
-use std::path::{Path, PathBuf};
+use super::support::temp_dir;
+use std::path::Path;
 use std::process::Command;
 
 fn fusec(args: &[&str]) -> (i32, String, String) {
@@ -16,20 +17,13 @@ fn fusec(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusec-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
 
 #[test]
 fn run_eval_predict() {
-    let dir = temp_dir("run");
+    let dir = temp_dir("cli", "run");
     let run_dir = dir.join("run");
     let rd = run_dir.to_str().unwrap();
     let (code, stdout, stderr) = fusec(&[
@@ -152,7 +146,7 @@ fn user_mistakes_exit_with_one() {
 
 #[test]
 fn check_grad_names_a_parameter_without_gradient() {
-    let dir = temp_dir("grad");
+    let dir = temp_dir("cli", "grad");
     let data = std::fs::canonicalize("data/mfeat").unwrap();
     let src = format!(
         r#"model Cut {{

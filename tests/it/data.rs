@@ -1,7 +1,8 @@
 //! Data loading: the mfeat views from the repository copy, every source format, and the diagnostics for
 //! broken data, rendered as the user sees them.
 
-use std::path::{Path, PathBuf};
+use super::support::temp_dir;
+use std::path::Path;
 
 use candle_core::Device;
 use fusec::data::{self, batches, check_against_model, FieldValues};
@@ -210,14 +211,6 @@ fn mfeat_split_is_deterministic() {
     assert_ne!(data::load(&other, repo()).unwrap().train, a.train);
 }
 
-/// A fresh folder under the system temp dir, unique per test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusec-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 const BAD: &str = r#"data bad {
   path = "bad"
   field fou: f32[2] = csv("fou.csv", columns = 0..2)
@@ -270,7 +263,7 @@ fn bad_spec(src: &Src) -> DataSpec {
 
 #[test]
 fn broken_data_reports_every_problem_at_once() {
-    let root = temp_dir("bad");
+    let root = temp_dir("data", "bad");
     let dir = root.join("bad");
     std::fs::create_dir_all(&dir).unwrap();
     // fou.csv is missing.
@@ -304,7 +297,7 @@ fn broken_data_reports_every_problem_at_once() {
 
 #[test]
 fn npy_npz_safetensors_and_split_files() {
-    let root = temp_dir("formats");
+    let root = temp_dir("data", "formats");
     let x: Vec<f64> = (0..12).map(|v| v as f64).collect();
     std::fs::write(
         root.join("x_tr.npy"),
@@ -459,7 +452,7 @@ fn write_npz(path: &Path, key: &str, npy: &[u8]) {
 
 #[test]
 fn nonfinite_zero_replaces_and_counts() {
-    let root = temp_dir("nonfinite");
+    let root = temp_dir("data", "nonfinite");
     std::fs::write(
         root.join("f.csv"),
         "a,b,y\n1,inf,0\nnan,2,1\n3,4,0\n5,6,1\n",

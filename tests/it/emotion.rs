@@ -2,6 +2,7 @@
 //! epoch from the MulT-format samples, pickle-source diagnostics (wrong key, missing file, wrong shape, wrong
 //! label reading), per-emotion metrics, the 4-way formulation, and the robustness table.
 
+use super::support::temp_dir;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -10,14 +11,6 @@ use fusec::data;
 use fusec::diag::render;
 use fusec::front::{compile, compile_source, Compiled};
 use fusec::run::{self, Objectives, RunOptions};
-
-/// A fresh, empty folder under the system's temporary directory.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusec-emotion-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
@@ -63,7 +56,7 @@ fn train_summary(c: &Compiled, name: &str) -> String {
         .unwrap();
     let data = load(c).unwrap_or_else(|e| panic!("{e}"));
     let opts = RunOptions {
-        run_dir: temp_dir(name),
+        run_dir: temp_dir("emotion", name),
         resume: false,
         device: Device::Cpu,
         progress: false,
@@ -302,7 +295,7 @@ train {
     let model = &c.program.models[0];
     let mut data = load(&c).unwrap();
     let opts = RunOptions {
-        run_dir: temp_dir("robustness"),
+        run_dir: temp_dir("emotion", "robustness"),
         resume: false,
         device: Device::Cpu,
         progress: false,
@@ -416,7 +409,7 @@ train {
 fn eval_robustness_writes_the_csv() {
     use fusec::cli::eval::{eval, EvalArgs};
     use fusec::cli::run::{run, RunArgs};
-    let dir = temp_dir("cli");
+    let dir = temp_dir("emotion", "cli");
     let file = PathBuf::from("examples/mosi/concat.fuse");
     let args = RunArgs {
         file: file.clone(),
@@ -461,7 +454,7 @@ fn set_data_path_points_at_the_users_folder() {
     );
     let d = load(&c).unwrap();
     assert_eq!(d.n_examples(), 40);
-    let empty = temp_dir("empty-data");
+    let empty = temp_dir("emotion", "empty-data");
     let empty = empty.to_string_lossy().to_string();
     let c = compile_file(
         "examples/iemocap/concat.fuse",
@@ -520,7 +513,7 @@ fn mosi_ganfusion_one_epoch() {
 /// A pickle cut short (an incomplete download) is one diagnostic labelled at the first field reading it.
 #[test]
 fn truncated_pickle_through_the_data_block() {
-    let dir = temp_dir("truncated");
+    let dir = temp_dir("emotion", "truncated");
     let bytes = std::fs::read("tests/data/formats/iemocap_data.pkl").unwrap();
     std::fs::write(dir.join("iemocap_data.pkl"), &bytes[..bytes.len() / 2]).unwrap();
     let fields =

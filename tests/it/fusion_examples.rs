@@ -2,13 +2,11 @@
 //! checks cleanly and has a pinned summary (parameters, shapes, FLOPs); every mfeat model trains for two epochs
 //! through the library with a deterministic, rounded result, and GAN-Fusion's two steps keep its losses finite.
 
+use super::support::{rounded_summary, temp_dir, train_into};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
-use candle_core::Device;
 use fusec::cli::FsLoader;
 use fusec::front::{compile, Compiled};
-use fusec::run::{train, RunOptions, RunOutcome};
 use fusec::summary::summarize;
 
 const METHODS: [&str; 7] = [
@@ -78,71 +76,9 @@ fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
     assert_eq!(mult.shapes[0].n_trainable(), 1_074_998);
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusec-fusion-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(c: &Compiled, dir: &Path) -> RunOutcome {
-    let plan = c.program.train.clone().unwrap();
-    let index = c
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-        .unwrap();
-    let spec = c.program.data_spec(&plan.data).unwrap();
-    let data = fusec::data::load(spec, Path::new(".")).unwrap();
-    let opts = RunOptions {
-        run_dir: dir.to_path_buf(),
-        resume: false,
-        device: Device::Cpu,
-        progress: false,
-        stop_after: None,
-        config: serde_json::json!({}),
-    };
-    train(
-        &c.program.models[index],
-        &c.shapes[index],
-        &plan,
-        &data,
-        &opts,
-        &mut |_| {},
-    )
-    .unwrap()
-}
-
-/// The per-epoch history and the test metrics, rounded to 3 decimals.
-fn rounded(outcome: &RunOutcome) -> String {
-    let report = outcome.report.as_ref().unwrap();
-    let history = std::fs::read_to_string(Path::new(&report.run_dir).join("metrics.csv")).unwrap();
-    let mut s = String::new();
-    for line in history.lines() {
-        let cells: Vec<String> = line
-            .split(',')
-            .map(|c| match (c.parse::<i64>(), c.parse::<f64>()) {
-                (Ok(_), _) | (_, Err(_)) => c.to_string(),
-                (_, Ok(v)) => format!("{v:.3}"),
-            })
-            .collect();
-        s.push_str(&cells.join(","));
-        s.push('\n');
-    }
-    s.push_str(&format!(
-        "best epoch {} of {}, {} parameters\n",
-        report.best_epoch, report.epochs_run, report.params
-    ));
-    for (k, v) in &report.test {
-        s.push_str(&format!("test {k} = {v:.3}\n"));
-    }
-    s
-}
-
 fn short_run(method: &str) -> String {
     let c = compiled(&format!("examples/mfeat/{method}.fuse"), &[("epochs", "2")]);
-    let outcome = run(&c, &temp_dir(method));
+    let outcome = train_into(&c, &temp_dir("fusion", method), false, None).unwrap();
     assert!(
         outcome.grad_problems.is_empty(),
         "{method}: {:?}",
@@ -152,7 +88,7 @@ fn short_run(method: &str) -> String {
     for (k, v) in report.test.iter().chain(&report.valid) {
         assert!(v.is_finite(), "{method}: {k} = {v}");
     }
-    rounded(&outcome)
+    rounded_summary(&outcome)
 }
 
 #[test]

@@ -31,5 +31,6 @@ mod nn_util;
 mod optim;
 mod pickle;
 mod summary;
+mod support;
 mod syntax;
 mod train;

@@ -2,19 +2,12 @@
 //! the same seed gives the same numbers bit for bit; a resumed run equals an uninterrupted one; the
 //! gradient-flow check names a parameter cut off by stop_gradient; a non-finite loss stops the run.
 
-use std::path::{Path, PathBuf};
+use super::support::{rounded_summary, temp_dir, train_into};
+use std::path::Path;
 
-use candle_core::Device;
 use fusec::cli::FsLoader;
 use fusec::front::{compile, compile_source, Compiled};
-use fusec::run::{train, GradIssue, RunError, RunOptions, RunOutcome};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fusec-train-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use fusec::run::{GradIssue, RunError};
 
 fn compiled(path: &str, sets: &[(&str, &str)]) -> Compiled {
     let sets: Vec<(String, String)> = sets
@@ -27,92 +20,33 @@ fn compiled(path: &str, sets: &[(&str, &str)]) -> Compiled {
     }
 }
 
-fn run(
-    c: &Compiled,
-    dir: &Path,
-    resume: bool,
-    stop_after: Option<usize>,
-) -> Result<RunOutcome, RunError> {
-    let plan = c.program.train.clone().unwrap();
-    let index = c
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-        .unwrap();
-    let spec = c.program.data_spec(&plan.data).unwrap();
-    let data = fusec::data::load(spec, Path::new(".")).unwrap();
-    let opts = RunOptions {
-        run_dir: dir.to_path_buf(),
-        resume,
-        device: Device::Cpu,
-        progress: false,
-        stop_after,
-        config: serde_json::json!({}),
-    };
-    train(
-        &c.program.models[index],
-        &c.shapes[index],
-        &plan,
-        &data,
-        &opts,
-        &mut |_| {},
-    )
-}
-
-/// The per-epoch history and the test metrics, rounded so the snapshot reads well.
-fn summary(outcome: &RunOutcome) -> String {
-    let report = outcome.report.as_ref().unwrap();
-    let history = std::fs::read_to_string(Path::new(&report.run_dir).join("metrics.csv")).unwrap();
-    let mut s = String::new();
-    for line in history.lines() {
-        let cells: Vec<String> = line
-            .split(',')
-            .map(|c| match (c.parse::<i64>(), c.parse::<f64>()) {
-                (Ok(_), _) | (_, Err(_)) => c.to_string(),
-                (_, Ok(v)) => format!("{v:.3}"),
-            })
-            .collect();
-        s.push_str(&cells.join(","));
-        s.push('\n');
-    }
-    s.push_str(&format!(
-        "best epoch {} of {}, {} parameters\n",
-        report.best_epoch, report.epochs_run, report.params
-    ));
-    for (k, v) in &report.test {
-        s.push_str(&format!("test {k} = {v:.3}\n"));
-    }
-    s
-}
-
 #[test]
 fn mfeat_autofusion_trains_deterministically() {
     let c = compiled("examples/mfeat/autofusion.fuse", &[("epochs", "3")]);
-    let a = run(&c, &temp_dir("det-a"), false, None).unwrap();
-    let b = run(&c, &temp_dir("det-b"), false, None).unwrap();
+    let a = train_into(&c, &temp_dir("train", "det-a"), false, None).unwrap();
+    let b = train_into(&c, &temp_dir("train", "det-b"), false, None).unwrap();
     let (ra, rb) = (a.report.as_ref().unwrap(), b.report.as_ref().unwrap());
     assert_eq!(ra.test, rb.test, "same seed, same numbers, bit for bit");
     assert_eq!(ra.valid, rb.valid);
     assert!(a.grad_problems.is_empty(), "{:?}", a.grad_problems);
-    insta::assert_snapshot!(summary(&a));
+    insta::assert_snapshot!(rounded_summary(&a));
 }
 
 #[test]
 fn a_different_seed_gives_different_numbers() {
-    let a = run(
+    let a = train_into(
         &compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1")]),
-        &temp_dir("seed-a"),
+        &temp_dir("train", "seed-a"),
         false,
         None,
     )
     .unwrap();
-    let b = run(
+    let b = train_into(
         &compiled(
             "examples/mfeat/autofusion.fuse",
             &[("epochs", "1"), ("seed", "5")],
         ),
-        &temp_dir("seed-b"),
+        &temp_dir("train", "seed-b"),
         false,
         None,
     )
@@ -123,11 +57,11 @@ fn a_different_seed_gives_different_numbers() {
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
     let c = compiled("examples/mfeat/autofusion.fuse", &[("epochs", "4")]);
-    let full = run(&c, &temp_dir("full"), false, None).unwrap();
-    let dir = temp_dir("resumed");
-    let first = run(&c, &dir, false, Some(2)).unwrap();
+    let full = train_into(&c, &temp_dir("train", "full"), false, None).unwrap();
+    let dir = temp_dir("train", "resumed");
+    let first = train_into(&c, &dir, false, Some(2)).unwrap();
     assert!(first.report.is_none(), "stop_after interrupts the run");
-    let resumed = run(&c, &dir, true, None).unwrap();
+    let resumed = train_into(&c, &dir, true, None).unwrap();
     let (f, r) = (full.report.unwrap(), resumed.report.unwrap());
     assert_eq!(f.valid, r.valid);
     assert_eq!(f.test, r.test);
@@ -175,7 +109,7 @@ fn gradient_flow_check_names_a_detached_layer() {
         "{DETACHED}\ndata d {{\n  path = \"../../data/mfeat\"\n  field x: f32[6] = csv(\"mfeat-mor.csv\", columns = 0..6)\n  field y: i64[] = csv(\"mfeat-mor.csv\", column = 6, classes = 10)\n}}\ntrain {{\n  task = classification(logits, y)\n  optimizer main = adam(lr = 1e-3)\n  step main minimize task\n  epochs = 1\n}}\n"
     );
     drop(c);
-    let dir = temp_dir("detached");
+    let dir = temp_dir("train", "detached");
     let file = dir.join("detached.fuse");
     std::fs::write(
         &file,
@@ -188,7 +122,7 @@ fn gradient_flow_check_names_a_detached_layer() {
     )
     .unwrap();
     let c = compiled(file.to_str().unwrap(), &[]);
-    let out = run(&c, &dir.join("run"), false, None).unwrap();
+    let out = train_into(&c, &dir.join("run"), false, None).unwrap();
     let names: Vec<(&str, &GradIssue)> = out
         .grad_problems
         .iter()
@@ -209,7 +143,7 @@ fn a_non_finite_loss_stops_the_run_with_a_report() {
         "examples/mfeat/autofusion.fuse",
         &[("epochs", "1"), ("optimizer.main.lr", "1e30")],
     );
-    match run(&c, &temp_dir("nan"), false, None) {
+    match train_into(&c, &temp_dir("train", "nan"), false, None) {
         Err(RunError::NonFinite { step, epoch, .. }) => {
             assert_eq!(step, "main");
             assert_eq!(epoch, 1);

@@ -1,0 +1,76 @@
+//! Helpers shared by the test modules: fresh temporary folders, training a compiled file through the library,
+//! and the rounded training summary that snapshots show.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use fusec::front::Compiled;
+use fusec::run::{train, RunError, RunOptions, RunOutcome};
+
+/// A fresh folder under the system temp dir, unique per module, test name and process.
+pub fn temp_dir(module: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fusec-{module}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Trains a compiled file by its plan into `dir` (data paths relative to the repository root).
+pub fn train_into(
+    c: &Compiled,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+) -> Result<RunOutcome, RunError> {
+    let plan = c.program.train.clone().unwrap();
+    let index = c
+        .program
+        .models
+        .iter()
+        .position(|m| m.name == plan.model)
+        .unwrap();
+    let spec = c.program.data_spec(&plan.data).unwrap();
+    let data = fusec::data::load(spec, Path::new(".")).unwrap();
+    let opts = RunOptions {
+        run_dir: dir.to_path_buf(),
+        resume,
+        device: Device::Cpu,
+        progress: false,
+        stop_after,
+        config: serde_json::json!({}),
+    };
+    train(
+        &c.program.models[index],
+        &c.shapes[index],
+        &plan,
+        &data,
+        &opts,
+        &mut |_| {},
+    )
+}
+
+/// The per-epoch history and the test metrics, rounded to 3 decimals so snapshots read well.
+pub fn rounded_summary(outcome: &RunOutcome) -> String {
+    let report = outcome.report.as_ref().unwrap();
+    let history = std::fs::read_to_string(Path::new(&report.run_dir).join("metrics.csv")).unwrap();
+    let mut s = String::new();
+    for line in history.lines() {
+        let cells: Vec<String> = line
+            .split(',')
+            .map(|c| match (c.parse::<i64>(), c.parse::<f64>()) {
+                (Ok(_), _) | (_, Err(_)) => c.to_string(),
+                (_, Ok(v)) => format!("{v:.3}"),
+            })
+            .collect();
+        s.push_str(&cells.join(","));
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "best epoch {} of {}, {} parameters\n",
+        report.best_epoch, report.epochs_run, report.params
+    ));
+    for (k, v) in &report.test {
+        s.push_str(&format!("test {k} = {v:.3}\n"));
+    }
+    s
+}
