@@ -2,6 +2,9 @@
 //! candle, measured in one process and printed as ratios. The goal is that the compiler costs at most 5%.
 
 mod direct;
+mod mmt;
+
+pub use mmt::{format_mmt, mmt_rates, MmtRates};
 
 use std::collections::HashMap;
 use std::time::Instant;

@@ -182,3 +182,23 @@ train {{
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("gradient flow ok"), "{stdout}");
 }
+
+#[test]
+fn bench_prints_ratios() {
+    let (code, stdout, stderr) = fusec(&[
+        "bench",
+        "--mlp-steps",
+        "3",
+        "--lstm-steps",
+        "1",
+        "--rounds",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ratio")
+            && stdout.contains("MLP 409-128-64-4")
+            && stdout.contains("BiLSTM"),
+        "{stdout}"
+    );
+}
