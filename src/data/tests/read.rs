@@ -1,0 +1,71 @@
+//! Unit tests of `src/data/read.rs` (kept in a file of their own so the module reads as its public surface).
+
+use super::*;
+
+fn csv(text: &str, start: usize, end: usize) -> Result<RawArray, ReadError> {
+    read_csv(text.as_bytes(), "t.csv", start, end, true, false)
+}
+
+#[test]
+fn csv_reads_column_ranges_and_reports_bad_cells() {
+    let a = csv("h\n1,2,3\n4, 5 ,\"6\"\n\n", 1, 3).unwrap();
+    assert_eq!((a.shape, a.values), (vec![2, 2], vec![2.0, 3.0, 5.0, 6.0]));
+    let e = csv("h\n1,x,3\n4,5\n7,,9\n", 0, 3).unwrap_err();
+    assert_eq!(e.code, "fusec::data::parse");
+    assert_eq!(
+        e.message,
+        "cannot parse `t.csv`: 1 row with too few columns and 2 cells that are not numbers"
+    );
+    assert_eq!(e.notes[0], "line 2, column 1: `x` is not a number");
+    assert!(
+        csv("h\n1\n", 2, 1).is_err(),
+        "an empty range is an error, not a panic"
+    );
+    let scalar = read_csv(b"7\n8\n", "t.csv", 0, 1, false, true).unwrap();
+    assert_eq!(scalar.shape, vec![2]);
+}
+
+#[test]
+fn corrupted_archives_are_errors_not_panics() {
+    let st = safetensors::serialize(
+        [(
+            "x",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![2], &[0u8; 8])
+                .unwrap(),
+        )],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        read_safetensors(&st, "t", "x").unwrap().values,
+        vec![0.0, 0.0]
+    );
+    for i in 0..st.len() {
+        let mut bad = st.clone();
+        bad[i] ^= 0x5a;
+        let _ = read_safetensors(&bad, "t", "x");
+        let _ = read_safetensors(&st[..i], "t", "x");
+    }
+    let npz = npz_bytes("x", &super::super::npy::write_npy(&[1.0, 2.0], &[2], false));
+    assert_eq!(read_npz(&npz, "t", "x").unwrap().values, vec![1.0, 2.0]);
+    assert_eq!(
+        read_npz(&npz, "t", "y").unwrap_err().code,
+        "fusec::data::missing_key"
+    );
+    for i in 0..npz.len() {
+        let mut bad = npz.clone();
+        bad[i] ^= 0x5a;
+        let _ = read_npz(&bad, "t", "x");
+        let _ = read_npz(&npz[..i], "t", "x");
+    }
+}
+
+fn npz_bytes(key: &str, npy: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file(format!("{key}.npy"), options).unwrap();
+    zip.write_all(npy).unwrap();
+    zip.finish().unwrap().into_inner()
+}
