@@ -2,30 +2,14 @@
 //! epoch from the MulT-format samples, pickle-source diagnostics (wrong key, missing file, wrong shape, wrong
 //! label reading), per-emotion metrics, the 4-way formulation, and the robustness table.
 
-use super::support::temp_dir;
+use super::support::{compile_file, temp_dir};
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use fusec::cli::FsLoader;
 use fusec::data;
 use fusec::diag::render;
-use fusec::front::{compile, compile_source, Compiled};
+use fusec::front::{compile_source, Compiled};
 use fusec::run::{self, Objectives, RunOptions};
-
-fn sets(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Compiles a file from disk, panicking with the rendered diagnostics if it fails.
-fn compile_file(path: &str, overrides: &[(&str, &str)]) -> Compiled {
-    match compile(&FsLoader, path, &sets(overrides), true) {
-        Ok(c) => c,
-        Err(f) => panic!("{}", render(&f.diagnostics, &f.sources, false)),
-    }
-}
 
 /// Loads the plan's data (checked against the model), or the rendered diagnostics.
 fn load(c: &Compiled) -> Result<data::Dataset, String> {
@@ -85,7 +69,7 @@ fn train_summary(c: &Compiled, name: &str) -> String {
 }
 
 fn example_summary(path: &str) -> String {
-    let c = compile_file(path, &[("epochs", "1")]);
+    let c = compile_file(path, &[("epochs", "1")], true);
     let name = path.replace(['/', '.'], "_");
     train_summary(&c, &name)
 }
@@ -451,6 +435,7 @@ fn set_data_path_points_at_the_users_folder() {
     let c = compile_file(
         "examples/iemocap/concat.fuse",
         &[("data.path", folder.as_str())],
+        true,
     );
     let d = load(&c).unwrap();
     assert_eq!(d.n_examples(), 40);
@@ -459,6 +444,7 @@ fn set_data_path_points_at_the_users_folder() {
     let c = compile_file(
         "examples/iemocap/concat.fuse",
         &[("data.path", empty.as_str())],
+        true,
     );
     let err = load(&c).err().unwrap();
     assert_eq!(err.matches("fusec::data::missing_file").count(), 1, "{err}");
@@ -520,7 +506,13 @@ fn truncated_pickle_through_the_data_block() {
         format!("  field text: f32[20, 300] = mult_pickle(\"iemocap_data.pkl\")\n{LABELS}");
     let text = iemocap_program(&fields, "");
     let path = dir.to_string_lossy().to_string();
-    let c = compile_source("emotion.fuse", &text, &sets(&[("data.path", &path)]), true).unwrap();
+    let c = compile_source(
+        "emotion.fuse",
+        &text,
+        &[("data.path".to_string(), path.clone())],
+        true,
+    )
+    .unwrap();
     // Not a snapshot: the rendering wraps at a width that depends on the temporary folder's name.
     let err = load(&c).err().unwrap();
     assert_eq!(

@@ -2,11 +2,9 @@
 //! checks cleanly and has a pinned summary (parameters, shapes, FLOPs); every mfeat model trains for two epochs
 //! through the library with a deterministic, rounded result, and GAN-Fusion's two steps keep its losses finite.
 
-use super::support::{rounded_summary, temp_dir, train_into};
+use super::support::{compile_file, rounded_summary, temp_dir, train_into};
 use std::collections::HashMap;
 
-use fusec::cli::FsLoader;
-use fusec::front::{compile, Compiled};
 use fusec::summary::summarize;
 
 const METHODS: [&str; 7] = [
@@ -19,18 +17,9 @@ const METHODS: [&str; 7] = [
     "ganfusion",
 ];
 
-fn compiled(path: &str, sets: &[(&str, &str)]) -> Compiled {
-    let sets: Vec<(String, String)> = sets
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    compile(&FsLoader, path, &sets, false)
-        .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)))
-}
-
 /// The summary table plus any warnings (the examples should have none).
 fn summary_of(path: &str) -> String {
-    let c = compiled(path, &[]);
+    let c = compile_file(path, &[], false);
     let mut out = summarize(&c.program.models[0], &c.shapes[0], &HashMap::new()).render();
     if !c.warnings.is_empty() {
         out.push_str(&fusec::diag::render(&c.warnings, &c.program.sources, false));
@@ -62,7 +51,7 @@ fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
         ("ganfusion", "fusion", 3_558_787),
         ("lmf", "fusion", 24_684),
     ] {
-        let c = compiled(&format!("examples/iemocap_shapes/{file}.fuse"), &[]);
+        let c = compile_file(&format!("examples/iemocap_shapes/{file}.fuse"), &[], false);
         let prefix = format!("{block}.");
         let n: i64 = c.shapes[0]
             .params
@@ -72,12 +61,16 @@ fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
             .sum();
         assert_eq!(n, expect, "{file}");
     }
-    let mult = compiled("examples/iemocap_shapes/mult.fuse", &[]);
+    let mult = compile_file("examples/iemocap_shapes/mult.fuse", &[], false);
     assert_eq!(mult.shapes[0].n_trainable(), 1_074_998);
 }
 
 fn short_run(method: &str) -> String {
-    let c = compiled(&format!("examples/mfeat/{method}.fuse"), &[("epochs", "2")]);
+    let c = compile_file(
+        &format!("examples/mfeat/{method}.fuse"),
+        &[("epochs", "2")],
+        false,
+    );
     let outcome = train_into(&c, &temp_dir("fusion", method), false, None).unwrap();
     assert!(
         outcome.grad_problems.is_empty(),

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use fusec::front::Compiled;
+use fusec::cli::FsLoader;
+use fusec::front::{compile, Compiled};
 use fusec::run::{train, RunError, RunOptions, RunOutcome};
 
 /// A fresh folder under the system temp dir, unique per module, test name and process.
@@ -13,6 +14,16 @@ pub fn temp_dir(module: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Compiles a file from disk with `--set` overrides, panicking with the rendered diagnostics if it fails.
+pub fn compile_file(path: &str, sets: &[(&str, &str)], optimize: bool) -> Compiled {
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    compile(&FsLoader, path, &sets, optimize)
+        .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)))
 }
 
 /// Trains a compiled file by its plan into `dir` (data paths relative to the repository root).

@@ -2,27 +2,15 @@
 //! the same seed gives the same numbers bit for bit; a resumed run equals an uninterrupted one; the
 //! gradient-flow check names a parameter cut off by stop_gradient; a non-finite loss stops the run.
 
-use super::support::{rounded_summary, temp_dir, train_into};
+use super::support::{compile_file, rounded_summary, temp_dir, train_into};
 use std::path::Path;
 
-use fusec::cli::FsLoader;
-use fusec::front::{compile, compile_source, Compiled};
+use fusec::front::compile_source;
 use fusec::run::{GradIssue, RunError};
-
-fn compiled(path: &str, sets: &[(&str, &str)]) -> Compiled {
-    let sets: Vec<(String, String)> = sets
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    match compile(&FsLoader, path, &sets, true) {
-        Ok(c) => c,
-        Err(f) => panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)),
-    }
-}
 
 #[test]
 fn mfeat_autofusion_trains_deterministically() {
-    let c = compiled("examples/mfeat/autofusion.fuse", &[("epochs", "3")]);
+    let c = compile_file("examples/mfeat/autofusion.fuse", &[("epochs", "3")], true);
     let a = train_into(&c, &temp_dir("train", "det-a"), false, None).unwrap();
     let b = train_into(&c, &temp_dir("train", "det-b"), false, None).unwrap();
     let (ra, rb) = (a.report.as_ref().unwrap(), b.report.as_ref().unwrap());
@@ -35,16 +23,17 @@ fn mfeat_autofusion_trains_deterministically() {
 #[test]
 fn a_different_seed_gives_different_numbers() {
     let a = train_into(
-        &compiled("examples/mfeat/autofusion.fuse", &[("epochs", "1")]),
+        &compile_file("examples/mfeat/autofusion.fuse", &[("epochs", "1")], true),
         &temp_dir("train", "seed-a"),
         false,
         None,
     )
     .unwrap();
     let b = train_into(
-        &compiled(
+        &compile_file(
             "examples/mfeat/autofusion.fuse",
             &[("epochs", "1"), ("seed", "5")],
+            true,
         ),
         &temp_dir("train", "seed-b"),
         false,
@@ -56,7 +45,7 @@ fn a_different_seed_gives_different_numbers() {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run() {
-    let c = compiled("examples/mfeat/autofusion.fuse", &[("epochs", "4")]);
+    let c = compile_file("examples/mfeat/autofusion.fuse", &[("epochs", "4")], true);
     let full = train_into(&c, &temp_dir("train", "full"), false, None).unwrap();
     let dir = temp_dir("train", "resumed");
     let first = train_into(&c, &dir, false, Some(2)).unwrap();
@@ -121,7 +110,7 @@ fn gradient_flow_check_names_a_detached_layer() {
         ),
     )
     .unwrap();
-    let c = compiled(file.to_str().unwrap(), &[]);
+    let c = compile_file(file.to_str().unwrap(), &[], true);
     let out = train_into(&c, &dir.join("run"), false, None).unwrap();
     let names: Vec<(&str, &GradIssue)> = out
         .grad_problems
@@ -139,9 +128,10 @@ fn gradient_flow_check_names_a_detached_layer() {
 
 #[test]
 fn a_non_finite_loss_stops_the_run_with_a_report() {
-    let c = compiled(
+    let c = compile_file(
         "examples/mfeat/autofusion.fuse",
         &[("epochs", "1"), ("optimizer.main.lr", "1e30")],
+        true,
     );
     match train_into(&c, &temp_dir("train", "nan"), false, None) {
         Err(RunError::NonFinite { step, epoch, .. }) => {
