@@ -129,6 +129,7 @@ impl<'a> Report<'a> {
         let (here, elsewhere): (Vec<&Label>, Vec<&Label>) = diag
             .labels
             .iter()
+            .take(MAX_LABELS)
             .partition(|l| Some(l.span.file) == primary);
         let related = elsewhere
             .into_iter()
@@ -156,6 +157,7 @@ impl<'a> Report<'a> {
     }
 }
 
+/// The file a label points into (miette needs an owned copy; [`MAX_RENDERED`] bounds how many are made).
 fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> {
     sources
         .get(span.file)
@@ -190,8 +192,13 @@ impl fmt::Display for Report<'_> {
             });
         }
         f.write_str(&self.diag.message)?;
-        for n in &self.diag.notes {
+        for n in self.diag.notes.iter().take(MAX_LABELS) {
             write!(f, "\n  note: {n}")?;
+        }
+        let hidden = self.diag.labels.len().saturating_sub(MAX_LABELS)
+            + self.diag.notes.len().saturating_sub(MAX_LABELS);
+        if hidden > 0 {
+            write!(f, "\n  note: … and {} more locations and notes", thousands(hidden))?;
         }
         Ok(())
     }
@@ -259,8 +266,14 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
+/// Most diagnostics rendered for people: the first ones of a long list are what a person reads, and rendering
+/// is proportional to the file, so the rest are counted in one closing line.
+pub const MAX_RENDERED: usize = 20;
+/// Most labels drawn (and notes printed) for one diagnostic.
+pub const MAX_LABELS: usize = 12;
+
 /// Renders diagnostics as miette's graphical report, without colour (stable for snapshots and logs when
-/// `color` is false).
+/// `color` is false): the first [`MAX_RENDERED`], then "… and N more".
 pub fn render(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
     let theme = if color {
         miette::GraphicalTheme::unicode()
@@ -269,12 +282,38 @@ pub fn render(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
     };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
-    for d in diags.iter() {
+    for d in diags.iter().take(MAX_RENDERED) {
         let report = Report::new(d, sources);
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("{}: {}\n", d.code, d.message));
         }
         out.push('\n');
+    }
+    let rest = &diags.0[diags.0.len().min(MAX_RENDERED)..];
+    if !rest.is_empty() {
+        let errors = rest.iter().filter(|d| d.is_error()).count();
+        let warnings = rest.len() - errors;
+        let mut parts = Vec::new();
+        if errors > 0 {
+            parts.push(format!("{} more {}", thousands(errors), if errors == 1 { "error" } else { "errors" }));
+        }
+        if warnings > 0 {
+            parts.push(format!("{} more {}", thousands(warnings), if warnings == 1 { "warning" } else { "warnings" }));
+        }
+        out.push_str(&format!("… and {} (fix the first ones, or use `--message-format json` to see all)\n", parts.join(" and ")));
+    }
+    out
+}
+
+/// `199980` as `199,980`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod data;
 pub mod diag;
 pub mod front;
+pub mod guarded_read;
 pub mod ir;
 pub mod lower;
 pub mod nn;

@@ -6,6 +6,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    restore_sigpipe();
     let code = std::panic::catch_unwind(fusec::cli::main).unwrap_or_else(|_| {
         eprintln!(
             "error: internal compiler error (a bug in fusec); please report it with the input file"
@@ -14,3 +15,17 @@ fn main() {
     });
     std::process::exit(code);
 }
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`fusec summary FILE | head`) fails with an error that
+/// `println!` turns into a panic. Restoring the default ends the process quietly instead, as `cat` and `ls` do.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    // SAFETY: setting a signal's disposition to the default before any other thread exists has no
+    // preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}

@@ -52,6 +52,25 @@ pub struct SourceFile {
     pub text: String,
     /// True for files embedded from `stdlib/`.
     pub is_std: bool,
+    /// Byte offsets where lines start, computed on first use: locating many diagnostics in a large file
+    /// stays linear.
+    line_starts: std::sync::OnceLock<Vec<u32>>,
+}
+
+impl SourceFile {
+    fn line_starts(&self) -> &[u32] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(
+                    self.text
+                        .bytes()
+                        .enumerate()
+                        .filter(|(_, b)| *b == b'\n')
+                        .map(|(i, _)| i as u32 + 1),
+                )
+                .collect()
+        })
+    }
 }
 
 /// Every file a compilation read, in the order it was read. The core never touches the file system: the CLI (or a
@@ -72,6 +91,7 @@ impl SourceMap {
             name: name.into(),
             text: text.into(),
             is_std,
+            line_starts: Default::default(),
         });
         FileId((self.files.len() - 1) as u32)
     }
@@ -99,23 +119,103 @@ impl SourceMap {
         let Some(file) = self.get(span.file) else {
             return (0, 0);
         };
-        let upto = &file.text[..(span.start as usize).min(file.text.len())];
-        let line = upto.matches('\n').count() + 1;
-        let col = upto
-            .rsplit('\n')
-            .next()
-            .map(|s| s.chars().count())
-            .unwrap_or(0)
-            + 1;
+        let mut at = (span.start as usize).min(file.text.len());
+        while !file.text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let starts = file.line_starts();
+        let line = starts.partition_point(|s| *s as usize <= at).max(1);
+        let line_start = starts[line - 1] as usize;
+        let col = file.text[line_start..at].chars().count() + 1;
         (line, col)
+    }
+}
+
+/// Old Mac line endings (a lone `\r`) become `\n`, so a line comment ends where the editor shows the line end.
+/// Both are one byte, so every offset stays that of the file on disk; `\r\n` is left as it is.
+pub fn normalize_line_endings(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    let mut out = bytes.to_vec();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            out[i] = b'\n';
+        }
+    }
+    // Replacing one ASCII byte by another keeps the text UTF-8.
+    String::from_utf8(out).unwrap_or(text)
+}
+
+/// Why a source file could not be read: a stable diagnostic code, what is wrong and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    pub code: &'static str,
+    pub message: String,
+    pub help: String,
+}
+
+impl LoadError {
+    pub fn new(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> LoadError {
+        LoadError {
+            code,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+
+    /// The file does not exist or cannot be opened; `reason` is the loader's explanation.
+    pub fn missing(path: &str, reason: &str) -> LoadError {
+        LoadError::new(
+            "fusec::import::missing",
+            format!("cannot read `{path}`: {reason}"),
+            "relative imports start at the folder of the importing file",
+        )
     }
 }
 
 /// Where source texts come from. The core never touches the file system: the CLI implements this on the file
 /// system, tests on an in-memory map. `path` is a user file path as written on the command line or in an import
-/// (already joined with the importing file's folder).
+/// (already joined with the importing file's folder and normalized).
 pub trait Loader {
     fn load(&self, path: &str) -> Result<String, String>;
+
+    /// Reads a file named by an `import`. `project` is the folder of the compilation's root file ("" for the
+    /// working folder): imports stay inside its tree. The default confines the path lexically; the CLI's loader
+    /// also resolves links and refuses what is not a regular text file.
+    fn load_import(&self, path: &str, project: &str) -> Result<String, LoadError> {
+        confine_lexically(path, project)?;
+        self.load(path).map_err(|e| LoadError::missing(path, &e))
+    }
+}
+
+/// `path` (normalized) must lie inside `project` (normalized): no leading `..` out of it, no absolute path
+/// elsewhere.
+pub fn confine_lexically(path: &str, project: &str) -> Result<(), LoadError> {
+    let inside = if project.is_empty() {
+        !path.starts_with('/') && path != ".." && !path.starts_with("../")
+    } else {
+        let prefix = project.trim_end_matches('/');
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    if inside {
+        Ok(())
+    } else {
+        Err(outside_project(path, project))
+    }
+}
+
+/// The diagnostic of an import that leaves the project's folder.
+pub fn outside_project(path: &str, project: &str) -> LoadError {
+    let folder = if project.is_empty() { "." } else { project };
+    LoadError::new(
+        "fusec::import::outside",
+        format!("`{path}` is outside the project folder `{folder}`"),
+        "imports stay inside the folder of the file being compiled (and its subfolders): copy the file there, or \
+         allow its folder with `--allow-import DIR`",
+    )
 }
 
 /// An in-memory loader for tests and embedding: path -> text.

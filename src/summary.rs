@@ -4,6 +4,7 @@
 //! and FLOPs. Everything comes from the IR and `Shapes`; no tensor is allocated.
 
 pub mod flops;
+pub mod memory;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write;

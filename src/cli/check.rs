@@ -25,6 +25,10 @@ pub fn run(args: &CheckArgs, sets: &[(String, String)], json: bool) -> i32 {
         match compile(&FsLoader, file, sets, false) {
             Ok(c) => {
                 print_diagnostics(&c.warnings, &c.program.sources, json);
+                if let Err(e) = super::budget::check_memory(&c, json) {
+                    code = code.max(e);
+                    continue;
+                }
                 if !json {
                     println!("{}", ok_line(file, &c));
                 }

@@ -3,10 +3,12 @@
 //! diagnostic, a missing file, a bad flag) and 2 internal error (a bug: a panic anywhere below).
 
 pub mod bench;
+pub mod budget;
 pub mod check;
 pub mod compare;
 pub mod data;
 pub mod eval;
+mod fs_loader;
 pub mod graph;
 pub mod predict;
 pub mod run;
@@ -21,7 +23,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::diag::{self, Diagnostic, Diagnostics};
 use crate::front::{compile, Compiled};
 use crate::ir::{Model, Program};
-use crate::source::{Loader, SourceMap};
+use crate::source::SourceMap;
+
+pub use fs_loader::{allow_imports_from, FsLoader};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -40,6 +44,14 @@ pub struct Cli {
     /// twice as fast as two (`fusec bench` measures it), because the kernels are too short to amortise the pool.
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+    /// A folder outside the project whose .fuse files imports may read (repeatable). By default imports stay
+    /// inside the folder of the file being compiled.
+    #[arg(long = "allow-import", global = true, value_name = "DIR")]
+    pub allow_import: Vec<std::path::PathBuf>,
+    /// Memory a command may plan to use (`16G`, `512M`); models whose estimated needs exceed it are refused
+    /// before anything is allocated. Default: the machine's memory.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = budget::parse_size)]
+    pub max_memory: Option<u64>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -74,6 +86,24 @@ pub enum Command {
     Translate(translate::TranslateArgs),
 }
 
+/// A count flag that must be at least 1 (`--beam`, `--max-len`).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(_) => Err(format!("`{s}` is not a whole number")),
+    }
+}
+
+/// A finite number of at least 0 (`--alpha`).
+pub fn finite_non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number of at least 0".into()),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
 fn parse_set(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
@@ -95,6 +125,8 @@ pub fn main() -> i32 {
     };
     let json = cli.message_format == MessageFormat::Json;
     set_threads(cli.threads);
+    allow_imports_from(&cli.allow_import);
+    crate::guarded_read::set_max_memory(cli.max_memory);
     match &cli.command {
         Command::Check(a) => check::run(a, &cli.sets, json),
         Command::Graph(a) => graph::run(a, &cli.sets, json),
@@ -106,15 +138,6 @@ pub fn main() -> i32 {
         Command::Data(a) => data::run(a, json),
         Command::Bench(a) => bench::run(a),
         Command::Translate(a) => translate::translate(a, &cli.sets, json),
-    }
-}
-
-/// Reads user files from the file system, relative to the working folder.
-pub struct FsLoader;
-
-impl Loader for FsLoader {
-    fn load(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
     }
 }
 

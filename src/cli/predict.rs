@@ -95,8 +95,15 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
             &device,
         )?;
         let mut inputs = read_inputs(&args.input, &device)?;
-        let stats = load_standardization(&args.checkpoint)?;
         let target = plan.as_ref().map(|p| p.task.target.clone());
+        crate::run::check_inputs(
+            model,
+            &compiled.shapes[index],
+            &inputs,
+            target.as_deref(),
+            &args.input.display().to_string(),
+        )?;
+        let stats = load_standardization(&args.checkpoint)?;
         for input in &model.inputs {
             match inputs.get(&input.name) {
                 Some(t) => {

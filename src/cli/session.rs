@@ -103,6 +103,7 @@ pub fn compile_for_training(
         print_diagnostics(&d.into(), sources, json);
         return Err(1);
     };
+    super::budget::check_memory(&compiled, json)?;
     let model = &compiled.program.models[model_index];
     let problems = crate::data::check_against_model(&spec, model);
     if problems.has_errors() {
@@ -254,6 +255,7 @@ pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
         let model = &compiled.program.models[model_index];
         let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
         let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
+        crate::run::translation::check_vocab_sizes(&net, &data)?;
         let objectives =
             crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
         let assigned = crate::run::assign_params(&plan, &net)?;

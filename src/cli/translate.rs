@@ -27,13 +27,13 @@ pub struct TranslateArgs {
     #[arg(long)]
     pub features: Option<PathBuf>,
     /// Beam size; 1 is greedy search.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = super::at_least_one)]
     pub beam: usize,
     /// Tokens generated at most per sentence.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = super::at_least_one)]
     pub max_len: usize,
     /// Length penalty: beam hypotheses are ranked by log-probability / length^alpha.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::finite_non_negative)]
     pub alpha: f64,
     /// Where to write the translations (standard output if absent).
     #[arg(long)]

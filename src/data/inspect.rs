@@ -3,7 +3,6 @@
 //! file's extension, or by its first bytes when the extension says nothing.
 
 use std::fmt::Write;
-use std::io::Read;
 use std::path::Path;
 
 use crate::data::npy::parse_npy;
@@ -12,7 +11,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 
 /// Reads `path` and describes it.
 pub fn inspect_file(path: &Path) -> Result<String, Diagnostics> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::guarded_read::read_capped(path, u64::MAX).map_err(|e| {
         Diagnostic::error(
             "fusec::data::inspect::read",
             format!("cannot read `{}`: {e}", path.display()),
@@ -102,16 +101,14 @@ fn npz(name: &str, bytes: &[u8]) -> Result<String, Diagnostic> {
         .map_err(|e| format_error(name, "an .npz archive", e))?;
     let mut out = format!("format: npz, {}\n", plural(archive.len(), "array"));
     for i in 0..archive.len() {
-        let mut entry = archive
+        let entry = archive
             .by_index(i)
             .map_err(|e| format_error(name, "an .npz archive", e))?;
         let key = entry
             .name()
             .map_err(|e| format_error(name, "an .npz archive", e))?;
         let key = key.trim_end_matches(".npy").to_string();
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
+        let data = super::read::read_zip_entry(entry)
             .map_err(|e| format_error(name, "an .npz archive", e))?;
         let line = npy_line(&data).unwrap_or_else(|m| format!("unreadable: {m}"));
         let _ = writeln!(out, "  {key}: {line}");

@@ -97,6 +97,15 @@ pub(super) fn decode(descr: &str, data: &[u8], n: usize) -> Result<Vec<f64>, Str
         }
     };
     let need = n.checked_mul(width).ok_or("the .npy shape is too large")?;
+    // Values are held as f64: a file of bytes grows eightfold.
+    let budget = crate::guarded_read::max_memory();
+    if (n as u64).saturating_mul(8) > budget {
+        return Err(format!(
+            "{n} elements take {} as f64, more than the memory budget of {} (`--max-memory`)",
+            crate::guarded_read::human_bytes((n as u64).saturating_mul(8)),
+            crate::guarded_read::human_bytes(budget)
+        ));
+    }
     if data.len() < need {
         return Err(format!(
             "the .npy data is truncated: {} bytes for {n} elements of `{descr}`",

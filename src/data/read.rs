@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::npy::{decode, parse_npy, RawArray};
+use crate::guarded_read::{read_capped, Refusal};
 use crate::ir::SourceKind;
 
 /// A problem with one file, without a location in the .fuse file yet.
@@ -48,11 +49,14 @@ impl FileCache {
         if let Some(b) = self.files.get(path) {
             return Ok(b.clone());
         }
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => missing_file(path, shown),
-            _ => ReadError::new(
+        // Regular files only: a FIFO would block forever and a device or `/proc` file has no real size.
+        let bytes = read_capped(path, u64::MAX).map_err(|r| match r {
+            Refusal::Unreadable(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing_file(path, shown)
+            }
+            r => ReadError::new(
                 "fusec::data::io",
-                format!("cannot read data file `{shown}`: {e}"),
+                format!("cannot read data file `{shown}`: {r}"),
             )
             .with_note(format!("full path: {}", path.display())),
         })?;
@@ -65,6 +69,11 @@ impl FileCache {
 impl ReadError {
     fn with_note(mut self, note: impl Into<String>) -> ReadError {
         self.notes.push(note.into());
+        self
+    }
+
+    fn with_help(mut self, help: impl Into<String>) -> ReadError {
+        self.help = Some(help.into());
         self
     }
 }
@@ -139,6 +148,8 @@ fn read_csv(
             format!("the column range {start}..{end} is empty"),
         ));
     }
+    // Files saved with old Mac line endings (a lone `\r`) have as many rows as the editor shows.
+    let text = crate::source::normalize_line_endings(text.to_string());
     let mut values = Vec::new();
     let mut problems = CsvProblems::default();
     let mut n_rows = 0;
@@ -170,6 +181,14 @@ fn read_csv(
     }
     if let Some(e) = problems.into_error(shown) {
         return Err(e);
+    }
+    if n_rows == 0 {
+        let what = if header { "no rows after its header" } else { "no rows" };
+        return Err(ReadError::new(
+            "fusec::data::empty",
+            format!("`{shown}` has {what}"),
+        )
+        .with_help("a data file needs at least one example per row; check the path and the file"));
     }
     let shape = if scalar {
         vec![n_rows]
@@ -263,13 +282,51 @@ fn read_npz(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError>
             .collect();
         return Err(missing_key(shown, key, &keys));
     };
-    let mut file = archive
+    let file = archive
         .by_name(entry)
         .map_err(|e| format_error(shown, format!("entry `{entry}`: {e}")))?;
-    let mut data = Vec::new();
-    file.read_to_end(&mut data)
-        .map_err(|e| format_error(shown, format!("entry `{entry}`: {e}")))?;
+    let data =
+        read_zip_entry(file).map_err(|m| format_error(shown, format!("entry `{entry}`: {m}")))?;
     parse_npy(&data).map_err(|m| format_error(shown, format!("entry `{entry}`: {m}")))
+}
+
+/// Inflates one archive entry, after checking the size it declares: no more than its compressed bytes can
+/// expand to, and within the memory budget. Reading stops at the declared size, so an entry that lies about
+/// its size cannot grow past it.
+pub(crate) fn read_zip_entry<R: Read>(file: zip::read::ZipFile<'_, R>) -> Result<Vec<u8>, String> {
+    use crate::guarded_read::{human_bytes, max_memory, MAX_DEFLATE_RATIO};
+    let declared = file.size();
+    let compressed = file.compressed_size();
+    let ratio = match file.compression() {
+        zip::CompressionMethod::Stored => 1,
+        _ => MAX_DEFLATE_RATIO,
+    };
+    if declared > compressed.saturating_mul(ratio).saturating_add(1024) {
+        return Err(format!(
+            "it declares {} from {} compressed, more than compression can hold",
+            human_bytes(declared),
+            human_bytes(compressed)
+        ));
+    }
+    if declared > max_memory() {
+        return Err(format!(
+            "it declares {}, more than the memory budget of {} (`--max-memory`)",
+            human_bytes(declared),
+            human_bytes(max_memory())
+        ));
+    }
+    let mut data = Vec::with_capacity(declared as usize);
+    file.take(declared.saturating_add(1))
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    if data.len() as u64 != declared {
+        return Err(format!(
+            "it declares {declared} bytes but holds {}{}",
+            data.len().min(declared as usize),
+            if data.len() as u64 > declared { " or more" } else { "" }
+        ));
+    }
+    Ok(data)
 }
 
 fn missing_key(shown: &str, key: &str, keys: &[&str]) -> ReadError {

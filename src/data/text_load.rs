@@ -44,20 +44,28 @@ fn error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
 
 /// The file's lines, gunzipped when the name ends in `.gz`.
 fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, String)> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        let code = if e.kind() == std::io::ErrorKind::NotFound {
-            "fusec::data::missing_file"
-        } else {
-            "fusec::data::io"
+    use crate::guarded_read::{human_bytes, max_memory, read_capped, Refusal, MAX_DEFLATE_RATIO};
+    let bytes = read_capped(path, u64::MAX).map_err(|r| {
+        let code = match &r {
+            Refusal::Unreadable(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                "fusec::data::missing_file"
+            }
+            _ => "fusec::data::io",
         };
         (
             code,
-            format!("cannot read `{shown}`: {e} (full path: {})", path.display()),
+            format!("cannot read `{shown}`: {r} (full path: {})", path.display()),
         )
     })?;
     let bytes = if shown.ends_with(".gz") {
+        // Inflation stops at what deflate can expand the file to, and at the memory budget.
+        let limit = (bytes.len() as u64)
+            .saturating_mul(MAX_DEFLATE_RATIO)
+            .saturating_add(1024)
+            .min(max_memory());
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .take(limit.saturating_add(1))
             .read_to_end(&mut out)
             .map_err(|e| {
                 (
@@ -65,6 +73,15 @@ fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, St
                     format!("cannot gunzip `{shown}`: {e}"),
                 )
             })?;
+        if out.len() as u64 > limit {
+            return Err((
+                "fusec::data::format",
+                format!(
+                    "`{shown}` inflates to more than {}, more than its compressed size can hold or the memory budget allows",
+                    human_bytes(limit)
+                ),
+            ));
+        }
         out
     } else {
         bytes
@@ -75,9 +92,9 @@ fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, St
             format!("`{shown}` is not UTF-8: {e}"),
         )
     })?;
-    Ok(text
+    Ok(crate::source::normalize_line_endings(text)
         .lines()
-        .map(|l| l.trim_end_matches('\r').to_string())
+        .map(str::to_string)
         .collect())
 }
 

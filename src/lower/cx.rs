@@ -18,6 +18,23 @@ pub const MAX_DEPTH: usize = 48;
 pub const MAX_NODES: usize = 200_000;
 /// Most loop iterations (and comprehension elements) one model may unroll, nested loops included.
 pub const MAX_STEPS: usize = 1_000_000;
+/// Most nodes one compile-time value may hold (list elements and dim-expression nodes, nested ones included):
+/// doubling a list or a symbolic dim in a loop stops here instead of exhausting memory.
+pub const MAX_VALUE: usize = 1_000_000;
+/// Most compile-time work one program may do: one unit per expression evaluated, the size of every value it
+/// produces (what copying it costs) and [`NODE_WORK`] per graph node. Bounds the time and memory of lowering
+/// (well under a second and 1 GB) whatever the blocks and loops multiply to.
+pub const MAX_WORK: u64 = 10_000_000;
+/// The work of one graph node: a node with its path and call sites weighs about as much as 20 small values.
+pub const NODE_WORK: u64 = 20;
+
+/// The work budget of one program's lowering, shared by all its models.
+#[derive(Debug, Default)]
+pub struct Work {
+    pub spent: u64,
+    /// Set once the limit was reported, so it is reported once.
+    pub exhausted: bool,
+}
 
 /// A bound name.
 #[derive(Clone, Debug)]
@@ -73,6 +90,9 @@ pub struct Cx<'a> {
     pub steps: usize,
     /// The block whose instance is innermost, while its ports are bound.
     pub current_def: Option<std::rc::Rc<super::modules::BlockDef>>,
+    pub work: &'a mut Work,
+    /// Spans of the unused-name warnings already given (a block called several times would warn once per call).
+    pub warned_unused: HashSet<Span>,
 }
 
 impl<'a> Cx<'a> {
@@ -131,6 +151,41 @@ impl<'a> Cx<'a> {
         Err(())
     }
 
+    /// Charges `units` of compile-time work; past the program's budget reports once and returns `Err`.
+    pub fn charge(&mut self, units: u64, span: Span) -> Result<(), ()> {
+        self.work.spent = self.work.spent.saturating_add(units);
+        if self.work.spent <= MAX_WORK {
+            return Ok(());
+        }
+        if !self.work.exhausted {
+            self.work.exhausted = true;
+            let d = Diagnostic::error(
+                "fusec::limit::work",
+                format!("compile-time evaluation does more than {MAX_WORK} steps of work"),
+            )
+            .label(span, "the limit was reached here")
+            .help("loops, comprehensions and block calls multiply: a block called in a loop runs its body once per call");
+            self.report(d);
+        }
+        Err(())
+    }
+
+    /// Charges the work of producing `v` (its size) and refuses values larger than [`MAX_VALUE`].
+    pub fn charge_value(&mut self, v: &Val, span: Span) -> Result<(), ()> {
+        let weight = v.weight(MAX_VALUE);
+        self.charge(weight as u64, span)?;
+        if weight <= MAX_VALUE {
+            return Ok(());
+        }
+        let d = Diagnostic::error(
+            "fusec::limit::value",
+            format!("this value holds more than {MAX_VALUE} elements"),
+        )
+        .label(span, "too large")
+        .help("lists and dim expressions are built at compile time; a list or dim doubled in a loop grows exponentially");
+        self.fail(d)
+    }
+
     /// A fresh local name for a node or instance: the hint (with loop indices) or `<op>_<n>`, made unique.
     pub fn local_name(&mut self, hint: Option<&str>, op_name: &str) -> String {
         let f = self.frame_mut();
@@ -177,6 +232,7 @@ impl<'a> Cx<'a> {
         hint: Option<&str>,
         shared: Option<&str>,
     ) -> Result<Value, ()> {
+        self.charge(NODE_WORK, span)?;
         if self.graph.n_nodes() >= MAX_NODES {
             if !self.overflow {
                 self.overflow = true;
@@ -279,11 +335,7 @@ impl<'a> Cx<'a> {
             .collect();
         unused.sort_by_key(|(_, s)| (s.file, s.start));
         for (name, span) in unused {
-            // A block called several times would warn once per call.
-            let seen = self.diags.iter().any(|d| {
-                d.code == "fusec::unused::name" && d.labels.first().is_some_and(|l| l.span == span)
-            });
-            if seen {
+            if !self.warned_unused.insert(span) {
                 continue;
             }
             let d = Diagnostic::warning("fusec::unused::name", format!("`{name}` is never used"))

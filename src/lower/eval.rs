@@ -18,7 +18,15 @@ pub type Ev = Result<Val, ()>;
 
 impl Cx<'_> {
     /// Evaluates an expression. `hint` names the outermost node or instance it creates (`enc1 = linear(...)`).
+    /// Every evaluation is charged to the program's work budget, with the size of the value it produces.
     pub fn eval(&mut self, e: &Expr, hint: Option<&str>) -> Ev {
+        self.charge(1, e.span)?;
+        let v = self.eval_unbudgeted(e, hint)?;
+        self.charge_value(&v, e.span)?;
+        Ok(v)
+    }
+
+    fn eval_unbudgeted(&mut self, e: &Expr, hint: Option<&str>) -> Ev {
         match &e.kind {
             ExprKind::Int(n) => Ok(Val::Int(*n)),
             ExprKind::Float(x) => Ok(Val::Float(*x)),

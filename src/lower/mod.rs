@@ -43,6 +43,7 @@ pub fn lower_program(
     let root = &modules[0];
     let mut models = Vec::new();
     let mut failed_models = Vec::new();
+    let mut work = cx::Work::default();
     for item in &root.ast.items {
         let Item::Model(decl) = item else { continue };
         if let Some(first) = models
@@ -60,7 +61,7 @@ pub fn lower_program(
             );
             continue;
         }
-        match model::lower_model(&modules, &sources, &mut ov, &mut diags, 0, decl) {
+        match model::lower_model(&modules, &sources, &mut ov, &mut diags, 0, decl, &mut work) {
             Some(m) => models.push(m),
             None => failed_models.push(decl.name.name.clone()),
         }

@@ -8,7 +8,7 @@ use crate::ir::{Graph, Model};
 use crate::source::SourceMap;
 use crate::syntax::ast::{ExprKind, ModelDecl, Stmt};
 
-use super::cx::{Cx, Frame};
+use super::cx::{Cx, Frame, Work};
 use super::modules::Module;
 use super::overrides::Overrides;
 use super::types::{unknown_value_type, value_type_known};
@@ -21,6 +21,7 @@ pub fn lower_model(
     diags: &mut Diagnostics,
     module: usize,
     decl: &ModelDecl,
+    work: &mut Work,
 ) -> Option<Model> {
     let n_errors = diags.iter().filter(|d| d.is_error()).count();
     let mut cx = Cx {
@@ -38,7 +39,15 @@ pub fn lower_model(
         overflow: false,
         current_def: None,
         steps: 0,
+        work,
+        warned_unused: HashSet::new(),
     };
+    cx.warned_unused = cx
+        .diags
+        .iter()
+        .filter(|d| d.code == "fusec::unused::name")
+        .filter_map(|d| d.labels.first().map(|l| l.span))
+        .collect();
     for s in &decl.body {
         if let Stmt::Param { ty, .. } = s {
             if !value_type_known(ty) {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
-use crate::source::{Loader, SourceMap, Span};
+use crate::source::{LoadError, Loader, SourceMap, Span};
 use crate::syntax::ast::{self, ImportSource, Item};
 use crate::syntax::parse;
 
@@ -45,6 +45,7 @@ pub fn load_program(loader: &dyn Loader, path: &str) -> Loaded {
         diags: Diagnostics::default(),
         done: HashMap::new(),
         stack: Vec::new(),
+        project: folder_of(&normalize(path)),
     };
     let key = Key::File(normalize(path));
     if st.load(key, None).is_none() && st.diags.is_empty() {
@@ -83,6 +84,8 @@ struct State<'a> {
     done: HashMap<Key, Option<usize>>,
     /// Files being loaded, outermost first, with the span of the import that led to the next one.
     stack: Vec<Key>,
+    /// The root file's folder: imports stay inside its tree.
+    project: String,
 }
 
 impl State<'_> {
@@ -105,7 +108,7 @@ impl State<'_> {
             self.diags.push(d);
             return None;
         }
-        let text = self.read(&key, at)?;
+        let text = crate::source::normalize_line_endings(self.read(&key, at)?);
         let is_std = matches!(key, Key::Std(_));
         let file = self.sources.add(key.display(), text.clone(), is_std);
         let ast = match parse(file, &text) {
@@ -117,10 +120,7 @@ impl State<'_> {
             }
         };
         let folder = match &key {
-            Key::File(p) => p
-                .rsplit_once('/')
-                .map(|(f, _)| f.to_string())
-                .unwrap_or_default(),
+            Key::File(p) => folder_of(p),
             Key::Std(_) => String::new(),
         };
         let idx = self.modules.len();
@@ -152,13 +152,13 @@ impl State<'_> {
                 };
                 d
             }),
-            Key::File(p) => self.loader.load(p).map_err(|e| {
+            Key::File(p) if at.is_none() => self.loader.load(p).map_err(|e| {
                 Diagnostic::error("fusec::import::missing", format!("cannot read `{p}`"))
                     .note(e)
-                    .help("relative imports start at the folder of the importing file")
+                    .help("check the path of the file to compile")
             }),
-        };
-        match result {
+            Key::File(p) => read_import(self.loader, p, &self.project),
+        };        match result {
             Ok(t) => Some(t),
             Err(mut d) => {
                 if let Some(at) = at {
@@ -282,6 +282,27 @@ fn duplicate_block(name: &ast::Ident, first: Span) -> Diagnostic {
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
+}
+
+/// Reads an imported file: a `.fuse` file inside the project's folder tree (the loader enforces the rest:
+/// regular files only, size-capped, text).
+fn read_import(loader: &dyn Loader, path: &str, project: &str) -> Result<String, Diagnostic> {
+    let to_diag = |e: LoadError| Diagnostic::error(e.code, e.message).help(e.help);
+    if !path.ends_with(".fuse") {
+        return Err(to_diag(LoadError::new(
+            "fusec::import::not_fuse",
+            format!("`{path}` is not a .fuse file"),
+            "imports name .fuse files: `import \"lib/encoders.fuse\".{Encoder}`",
+        )));
+    }
+    loader.load_import(path, project).map_err(to_diag)
+}
+
+/// The folder part of a normalized path ("" for a bare file name).
+fn folder_of(path: &str) -> String {
+    path.rsplit_once('/')
+        .map(|(f, _)| if f.is_empty() { "/".to_string() } else { f.to_string() })
+        .unwrap_or_default()
 }
 
 /// `folder/path`, or `path` when the folder is empty.

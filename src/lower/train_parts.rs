@@ -3,6 +3,7 @@
 
 use crate::diag::Diagnostic;
 use crate::ir::{LossTerm, Model, OptimizerSpec, Schedule, Selection, StepSpec, TaskKind};
+use crate::source::Span;
 use crate::syntax::ast::{Expr, ExprKind, TrainDecl, TrainEntry};
 
 use super::super::statics::{self, static_call};
@@ -56,8 +57,9 @@ impl Lowering<'_> {
         )?;
         let sgd = call.name == "sgd";
         let (lr_i, wd_i, params_i) = if sgd { (0, 2, 3) } else { (0, 3, 4) };
+        let at = |i: usize| call.arg(i).map(|e| e.span).unwrap_or(value.span);
         let mut lr = match call.arg(lr_i) {
-            Some(e) => statics::float(e, self.diags)?,
+            Some(e) => (statics::float(e, self.diags)?, e.span),
             None if sgd => {
                 self.diags.push(
                     Diagnostic::error("fusec::param::missing", "`sgd` needs a learning rate")
@@ -66,46 +68,50 @@ impl Lowering<'_> {
                 );
                 return None;
             }
-            None => 1e-3,
+            None => (1e-3, value.span),
         };
         let mut wd = match call.arg(wd_i) {
-            Some(e) => Some(statics::float(e, self.diags)?),
+            Some(e) => Some((statics::float(e, self.diags)?, e.span)),
             None => None,
         };
-        let mut betas = (0.9, 0.999);
-        let (mut eps, mut momentum) = (1e-8, 0.0);
+        let mut betas = ((0.9, 0.999), at(1));
+        let (mut eps, mut momentum) = ((1e-8, at(2)), (0.0, at(1)));
         if sgd {
             if let Some(m) = call.arg(1) {
-                momentum = statics::float(m, self.diags)?;
+                momentum = (statics::float(m, self.diags)?, m.span);
             }
         } else {
             if let Some(b) = call.arg(1) {
-                betas = self.betas(b)?;
+                betas = (self.betas(b)?, b.span);
             }
             if let Some(e) = call.arg(2) {
-                eps = statics::float(e, self.diags)?;
+                eps = (statics::float(e, self.diags)?, e.span);
             }
         }
         let key = |k: &str| format!("optimizer.{name}.{k}");
-        lr = self.float_override(&key("lr")).unwrap_or(lr);
-        wd = self.float_override(&key("weight_decay")).or(wd);
+        lr = self.float_override_at(&key("lr")).unwrap_or(lr);
+        wd = self.float_override_at(&key("weight_decay")).or(wd);
         if sgd {
-            momentum = self.float_override(&key("momentum")).unwrap_or(momentum);
+            momentum = self.float_override_at(&key("momentum")).unwrap_or(momentum);
         } else {
-            eps = self.float_override(&key("eps")).unwrap_or(eps);
+            eps = self.float_override_at(&key("eps")).unwrap_or(eps);
         }
-        if lr <= 0.0 || !lr.is_finite() {
-            let at = call.arg(lr_i).map(|e| e.span).unwrap_or(value.span);
-            self.diags.push(
-                Diagnostic::error(
-                    "fusec::train::value",
-                    format!("learning rate {lr} must be positive"),
-                )
-                .label(at, "not positive")
-                .help("typical rates are 1e-4 to 1e-2"),
-            );
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        let fraction = |x: f64| (0.0..1.0).contains(&x);
+        let ok = [
+            self.valid(&key("lr"), lr, positive, "a positive number", "typical rates are 1e-4 to 1e-2"),
+            wd.map_or(true, |w| {
+                self.valid(&key("weight_decay"), w, |x| x >= 0.0 && x.is_finite(), "zero or positive", "typical values are 0 to 0.1")
+            }),
+            sgd || self.valid(&key("eps"), eps, positive, "a positive number", "the default is 1e-8"),
+            !sgd || self.valid(&key("momentum"), momentum, fraction, "in [0, 1)", "typical momentum is 0.9"),
+            sgd || self.valid(&key("betas"), (betas.0 .0, betas.1), fraction, "in [0, 1)", "the default is `betas = [0.9, 0.999]`"),
+            sgd || self.valid(&key("betas"), (betas.0 .1, betas.1), fraction, "in [0, 1)", "the default is `betas = [0.9, 0.999]`"),
+        ];
+        if ok.contains(&false) {
             return None;
         }
+        let (lr, wd, betas, eps, momentum) = (lr.0, wd.map(|w| w.0), betas.0, eps.0, momentum.0);
         let params = match call.arg(params_i) {
             Some(e) => self.strings(e)?,
             None => Vec::new(),
@@ -294,14 +300,34 @@ impl Lowering<'_> {
 }
 
 impl Lowering<'_> {
-    /// A `--set` value for a float setting; a wrong kind is reported.
-    pub(super) fn float_override(&mut self, key: &str) -> Option<f64> {
+    /// A `--set` number with the span of its value.
+    pub(super) fn float_override_at(&mut self, key: &str) -> Option<(f64, Span)> {
         let (v, at) = self.ov.take(key, self.diags)?;
         let r = v.as_f64();
         if r.is_none() {
             self.diags.push(set_type(key, "a number", &v, at));
         }
-        r
+        r.map(|x| (x, at))
+    }
+
+    /// Whether a setting's value (from the file or `--set`, with its span) satisfies `ok`; reports it if not.
+    pub(super) fn valid(
+        &mut self,
+        key: &str,
+        (x, at): (f64, Span),
+        ok: impl Fn(f64) -> bool,
+        rule: &str,
+        help: &str,
+    ) -> bool {
+        if ok(x) {
+            return true;
+        }
+        self.diags.push(
+            Diagnostic::error("fusec::train::value", format!("`{key}` = {x} must be {rule}"))
+                .label(at, format!("must be {rule}"))
+                .help(help.to_string()),
+        );
+        false
     }
 
     fn int_override(&mut self, key: &str) -> Option<i64> {
@@ -343,26 +369,18 @@ impl Lowering<'_> {
         Some(self.int_override(key).or(written))
     }
 
+    /// An optional positive float setting (`clip_norm`), written or given with `--set`.
     pub(super) fn opt_float(&mut self, key: &str) -> Option<Option<f64>> {
         let written = match self.get(key) {
-            Some(e) => {
-                let x = statics::float(e, self.diags)?;
-                if x <= 0.0 {
-                    self.diags.push(
-                        Diagnostic::error(
-                            "fusec::train::value",
-                            format!("`{key}` must be positive"),
-                        )
-                        .label(e.span, "not positive")
-                        .help("for example `clip_norm = 50.0`"),
-                    );
-                    return None;
-                }
-                Some(x)
-            }
+            Some(e) => Some((statics::float(e, self.diags)?, e.span)),
             None => None,
         };
-        Some(self.float_override(key).or(written))
+        let Some(value) = self.float_override_at(key).or(written) else {
+            return Some(None);
+        };
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        self.valid(key, value, positive, "a positive number", "for example `clip_norm = 50.0`")
+            .then_some(Some(value.0))
     }
 
     pub(super) fn schedule(&mut self) -> Option<Schedule> {
@@ -380,7 +398,8 @@ impl Lowering<'_> {
                 .map(|x| statics::float(x, diags))
                 .unwrap_or(Some(d))
         };
-        Some(match call.name.as_str() {
+        let span_of = |i: usize| call.arg(i).map(|x| x.span).unwrap_or(e.span);
+        let schedule = match call.name.as_str() {
             "constant" => Schedule::Constant,
             "step" => {
                 let Some(every) = call.arg(0) else {
@@ -409,7 +428,33 @@ impl Lowering<'_> {
                     patience,
                 }
             }
-        })
+        };
+        let finite = |x: f64| x.is_finite();
+        let ok = match &schedule {
+            Schedule::Constant => true,
+            Schedule::Step { gamma, .. } => self.valid(
+                "schedule.gamma",
+                (*gamma, span_of(1)),
+                |x| finite(x) && x > 0.0,
+                "a positive number",
+                "the rate is multiplied by `gamma` every `every` epochs, e.g. `gamma = 0.5`",
+            ),
+            Schedule::Cosine { min_lr } => self.valid(
+                "schedule.min_lr",
+                (*min_lr, span_of(0)),
+                |x| finite(x) && x >= 0.0,
+                "zero or positive",
+                "the rate falls to `min_lr`, e.g. `min_lr = 1e-5`",
+            ),
+            Schedule::Plateau { factor, .. } => self.valid(
+                "schedule.factor",
+                (*factor, span_of(0)),
+                |x| finite(x) && x > 0.0 && x <= 1.0,
+                "in (0, 1]",
+                "the rate is multiplied by `factor` on a plateau, e.g. `factor = 0.5`",
+            ),
+        };
+        ok.then_some(schedule)
     }
 
     /// `select = valid.accuracy`: maximised unless the metric is a loss or an error.

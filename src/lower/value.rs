@@ -64,6 +64,39 @@ impl Val {
         }
     }
 
+    /// How many nodes the value holds (list elements, record fields and dim-expression nodes, recursively),
+    /// counting no further than `cap`: what cloning it costs, and what the value-size limit bounds.
+    pub fn weight(&self, cap: usize) -> usize {
+        let mut n = 0;
+        self.add_weight(&mut n, cap);
+        n
+    }
+
+    fn add_weight(&self, n: &mut usize, cap: usize) {
+        *n += 1;
+        match self {
+            Val::List(items) => {
+                for v in items {
+                    if *n > cap {
+                        return;
+                    }
+                    v.add_weight(n, cap);
+                }
+            }
+            Val::Record(fields) => {
+                for (_, v) in fields {
+                    if *n > cap {
+                        return;
+                    }
+                    v.add_weight(n, cap);
+                }
+            }
+            Val::Dim(d) => dim_weight(d, n, cap),
+            Val::Str(s) => *n += s.len() / 64,
+            _ => {}
+        }
+    }
+
     /// An integer-like value as a dim expression (ints and dims).
     pub fn as_dim(&self) -> Option<DimExpr> {
         match self {
@@ -106,6 +139,20 @@ pub fn dim_arith(op: char, a: DimExpr, b: DimExpr) -> Option<DimExpr> {
         '*' => DimExpr::Mul(a, b),
         _ => DimExpr::Div(a, b),
     })
+}
+
+fn dim_weight(d: &DimExpr, n: &mut usize, cap: usize) {
+    *n += 1;
+    if *n > cap {
+        return;
+    }
+    match d {
+        DimExpr::Add(a, b) | DimExpr::Sub(a, b) | DimExpr::Mul(a, b) | DimExpr::Div(a, b) => {
+            dim_weight(a, n, cap);
+            dim_weight(b, n, cap);
+        }
+        _ => {}
+    }
 }
 
 /// A dim value in its simplest form: constants become ints.

@@ -129,8 +129,14 @@ impl Checkpoint {
             .map_err(|e| RunError::Io(format!("{}/state.json: {e}", dir.display())))?;
         if let Some(optimizers) = optimizers {
             let path = dir.join("optimizer.safetensors");
+            let unreadable = |e: candle_core::Error| {
+                RunError::Io(format!(
+                    "{}: {e}; the checkpoint is damaged (remove the run directory and train again)",
+                    path.display()
+                ))
+            };
             let all = if path.exists() {
-                candle_core::safetensors::load(&path, &net.device)?
+                candle_core::safetensors::load(&path, &net.device).map_err(unreadable)?
             } else {
                 HashMap::new()
             };
@@ -143,7 +149,7 @@ impl Checkpoint {
                     })
                     .collect();
                 let steps = state.optimizer_steps.get(name).copied().unwrap_or(0);
-                opt.load_state(steps, &mine)?;
+                opt.load_state(steps, &mine).map_err(unreadable)?;
             }
         }
         Ok(state)

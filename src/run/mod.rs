@@ -5,6 +5,7 @@
 mod checkpoint;
 mod evaluate;
 mod gradflow;
+mod inputs;
 mod objective;
 mod report;
 pub mod robustness;
@@ -17,6 +18,7 @@ pub mod translation;
 pub use checkpoint::{Checkpoint, TrainState};
 pub use evaluate::{batch_inputs, evaluate, Evaluation};
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
+pub use inputs::check_inputs;
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};

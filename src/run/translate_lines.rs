@@ -116,6 +116,48 @@ fn check_feature_shape(feeds: &[(String, Feed)], f: &RawArray) -> Result<(), Run
     Ok(())
 }
 
+/// Refuses a search whose hypotheses (`beam` per sentence of a batch, each up to `max_len` tokens, with the
+/// encoder memory and a row of vocabulary scores) would need more than the memory budget.
+fn check_decoding_memory(
+    net: &Network,
+    decoder: crate::ir::NodeId,
+    lines: &[String],
+    vocab: usize,
+    opts: &DecodeOptions,
+) -> Result<(), RunError> {
+    use crate::guarded_read::{human_bytes, max_memory};
+    let width = net
+        .model
+        .graph
+        .operands(decoder)
+        .first()
+        .and_then(|v| net.shapes.ty(*v))
+        .and_then(|t| t.dims.last().and_then(|d| d.fixed()))
+        .unwrap_or(1);
+    // Tokens are at most the characters of a line, plus BOS and EOS.
+    let longest = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 2;
+    let need = crate::summary::memory::decoding_memory(
+        lines.len().min(BATCH) as u64,
+        opts.beam as u64,
+        opts.max_len as u64,
+        vocab as u64,
+        longest as u64,
+        width.max(1) as u64,
+        0,
+    );
+    if need > max_memory() {
+        return Err(RunError::Config(format!(
+            "decoding with --beam {} and --max-len {} needs about {}, more than the memory budget of {}; lower \
+             --beam or --max-len (or raise --max-memory)",
+            opts.beam,
+            opts.max_len,
+            human_bytes(need),
+            human_bytes(max_memory())
+        )));
+    }
+    Ok(())
+}
+
 /// Translates `lines` (one source sentence each) with `features` row i for line i when the model reads
 /// features. Returns one detokenized translation per line.
 pub fn translate_lines(
@@ -151,6 +193,7 @@ pub fn translate_lines(
     if let Some(f) = features {
         check_feature_shape(&feeds, f)?;
     }
+    check_decoding_memory(net, decoder, lines, target.len(), opts)?;
     let stats = load_standardization(run_dir)?;
     let mut out = Vec::with_capacity(lines.len());
     for start in (0..lines.len()).step_by(BATCH) {

@@ -120,8 +120,9 @@ pub fn metrics(
     Ok(out)
 }
 
-/// Every `embedding` or `attention_decoder` that reads a text field directly must have room for the field's
-/// vocabulary: model sizes are compile-time numbers, vocabularies come from the data.
+/// Every `embedding` or `attention_decoder` that reads a data field directly must have room for the field's
+/// vocabulary (a text field) and ids (any integer field): model sizes are compile-time numbers, vocabularies
+/// come from the data.
 pub fn check_vocab_sizes(net: &Network, data: &Dataset) -> Result<(), RunError> {
     let graph = &net.model.graph;
     for id in graph.node_ids() {
@@ -137,16 +138,29 @@ pub fn check_vocab_sizes(net: &Network, data: &Dataset) -> Result<(), RunError> 
         let Op::Input { name } = &graph.node(v.node).op else {
             continue;
         };
-        let (Some(text), Some(room)) = (data.texts.get(name), net.shapes.eval_fixed(vocab)) else {
+        let Some(room) = net.shapes.eval_fixed(vocab) else {
             continue;
         };
-        if text.vocab.len() as i64 > room {
-            return Err(RunError::Config(format!(
-                "the text field `{name}` has a vocabulary of {} tokens, but `{}` reading it has vocab = {room}; \
-                 raise the model's vocab size or cap the field with `max_vocab = {room}`",
-                text.vocab.len(),
-                node.path
-            )));
+        if let Some(text) = data.texts.get(name) {
+            if text.vocab.len() as i64 > room {
+                return Err(RunError::Config(format!(
+                    "the text field `{name}` has a vocabulary of {} tokens, but `{}` reading it has vocab = {room}; \
+                     raise the model's vocab size or cap the field with `max_vocab = {room}`",
+                    text.vocab.len(),
+                    node.path
+                )));
+            }
+        }
+        // Ids read from a numeric file (a CSV or .npy of token ids) must index the table too.
+        if let Some(crate::data::FieldValues::I64(ids)) = data.fields.get(name).map(|f| &f.values) {
+            if let Some(bad) = ids.iter().find(|i| **i < 0 || **i >= room) {
+                return Err(RunError::Config(format!(
+                    "the field `{name}` holds the id {bad}, but `{}` reading it has vocab = {room} (ids 0..{}); \
+                     raise the model's vocab size or check the field",
+                    node.path,
+                    room - 1
+                )));
+            }
         }
     }
     Ok(())

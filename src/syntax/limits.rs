@@ -6,10 +6,29 @@ use crate::source::{FileId, Span};
 
 use super::ast::{Expr, ExprKind, File, Item, Stmt};
 
+/// Largest source file accepted, in bytes: the biggest stdlib file is under 20 KiB, and the parser's memory
+/// grows with the file (about 100 bytes per token).
+pub const MAX_SOURCE_BYTES: usize = 2 << 20;
+
 /// Deepest bracket nesting accepted.
 pub const MAX_NESTING: usize = 32;
 /// Deepest expression tree accepted (operator chains count one level per operator).
 pub const MAX_EXPR_DEPTH: usize = 128;
+
+/// A file longer than [`MAX_SOURCE_BYTES`] is refused before parsing.
+pub fn size_error(file: FileId, text: &str) -> Option<Diagnostic> {
+    (text.len() > MAX_SOURCE_BYTES).then(|| {
+        Diagnostic::error(
+            "fusec::limit::source",
+            format!(
+                "this file has {} bytes, more than the limit of {MAX_SOURCE_BYTES}",
+                text.len()
+            ),
+        )
+        .label(Span::new(file, 0, 0), "in this file")
+        .help("a .fuse file describes a model, not data: split it into files that import each other")
+    })
+}
 
 /// The first bracket that opens level `MAX_NESTING + 1`, outside strings and comments.
 pub fn nesting_error(file: FileId, text: &str) -> Option<Diagnostic> {

@@ -8,4 +8,5 @@ mod errors;
 pub(crate) mod limits;
 mod parse;
 
+pub use limits::MAX_SOURCE_BYTES;
 pub use parse::{parse, parse_expr};

@@ -19,6 +19,9 @@ type R<T> = Result<T, Diagnostic>;
 
 /// Parses one file into its AST, or the syntax error.
 pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
+    if let Some(d) = super::limits::size_error(file, text) {
+        return Err(d.into());
+    }
     if let Some(d) = super::limits::nesting_error(file, text) {
         return Err(d.into());
     }

@@ -13,6 +13,7 @@ mod fusion_parity;
 mod fusion_prims;
 mod fusion_util;
 mod fuzz;
+mod hostile;
 mod lower;
 mod metrics;
 mod mmt;

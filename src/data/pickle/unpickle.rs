@@ -69,11 +69,13 @@ pub(super) enum Built {
 /// Deepest nesting of containers a pickle may have; deeper ones (or cycles) are refused, not recursed into.
 const MAX_DEPTH: usize = 200;
 
-/// What materializing the value tree may still create: nodes, and bytes of copied strings and bytes
-/// (array buffers are shared, not copied).
+/// What materializing the value tree may still create: nodes, bytes of copied strings and bytes, and bytes of
+/// array buffers counted once per reference (a buffer is shared in the tree, but the data loader decodes each
+/// reference into its own values, so a thousand references to one array would be decoded a thousand times).
 struct Budget {
     nodes: usize,
     bytes: usize,
+    array_bytes: usize,
 }
 
 pub(super) struct Machine<'a> {
@@ -102,10 +104,12 @@ pub fn read_pickle(bytes: &[u8]) -> Result<Value, PickleError> {
             Ok(Some(root)) => {
                 // Shared references are copied into the tree; the budget bounds what a small file can
                 // expand to: a pickle naming one large string a million times must not allocate a
-                // million copies.
+                // million copies. Each limit allows what the file's own bytes can hold (one node per byte, every
+                // string and array once) with room to spare, so the tree is at most a small multiple of the file.
                 let mut budget = Budget {
-                    nodes: 1_000_000 + 16 * bytes.len(),
-                    bytes: (1 << 24) + 2 * bytes.len(),
+                    nodes: (1 << 16) + bytes.len(),
+                    bytes: (1 << 20) + 2 * bytes.len(),
+                    array_bytes: (1 << 20) + 2 * bytes.len(),
                 };
                 return m
                     .to_value(root, 0, &mut budget)
@@ -492,9 +496,15 @@ impl<'a> Machine<'a> {
             Obj::Bytes(b) => b.len(),
             _ => 0,
         };
-        let too_many = "the pickle expands to too many values";
+        let shared = match self.obj(id) {
+            Obj::Array(Some(Built::Numeric(a))) => a.data.len(),
+            _ => 0,
+        };
+        let too_many = "the pickle refers to its own values so often that it expands to far more than the \
+                        file holds (a pickle bomb?)";
         budget.nodes = budget.nodes.checked_sub(1).ok_or(too_many)?;
         budget.bytes = budget.bytes.checked_sub(copied).ok_or(too_many)?;
+        budget.array_bytes = budget.array_bytes.checked_sub(shared).ok_or(too_many)?;
         let many = |ids: &[Id], budget: &mut Budget| -> Result<Vec<Value>, String> {
             ids.iter()
                 .map(|&i| self.to_value(i, depth + 1, budget))
