@@ -114,13 +114,36 @@ impl From<Diagnostic> for Diagnostics {
 /// labels in other files (a stdlib block's call site) become related reports on their own file.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    sources: &'a SourceMap,
-    /// Labels drawn on this report (all in one file).
+    /// Labels drawn on this report (all in one file, all inside `view`).
     labels: Vec<&'a Label>,
     related: Vec<Report<'a>>,
-    source: Option<NamedSource<String>>,
+    view: Option<View>,
     /// Related reports carry only their labels.
     is_related: bool,
+}
+
+/// The text a report is drawn on: the whole file, or a window of one very long line (a generated file, a call
+/// with a hundred thousand arguments), so rendering stays short and fast.
+struct View {
+    source: NamedSource<String>,
+    /// Byte offset of the text's start in the file.
+    base: usize,
+    len: usize,
+}
+
+impl View {
+    fn span(&self, span: Span) -> SourceSpan {
+        let start = (span.start as usize).saturating_sub(self.base).min(self.len);
+        let end = (span.end as usize)
+            .saturating_sub(self.base)
+            .clamp(start, self.len);
+        SourceSpan::new(start.into(), end - start)
+    }
+
+    fn contains(&self, span: Span) -> bool {
+        let start = span.start as usize;
+        start >= self.base && start <= self.base + self.len
+    }
 }
 
 impl<'a> Report<'a> {
@@ -135,40 +158,67 @@ impl<'a> Report<'a> {
             .into_iter()
             .map(|l| Report {
                 diag,
-                sources,
                 labels: vec![l],
                 related: Vec::new(),
-                source: named_source(sources, l.span),
+                view: view(sources, l.span),
                 is_related: true,
             })
             .collect();
-        let source = diag
-            .labels
-            .first()
-            .and_then(|l| named_source(sources, l.span));
+        let view = diag.labels.first().and_then(|l| view(sources, l.span));
+        let labels = here
+            .into_iter()
+            .filter(|l| view.as_ref().is_some_and(|v| v.contains(l.span)))
+            .collect();
         Report {
             diag,
-            sources,
-            labels: here,
+            labels,
             related,
-            source,
+            view,
             is_related: false,
         }
     }
 }
 
-/// The file a label points into (miette needs an owned copy; [`MAX_RENDERED`] bounds how many are made).
-fn named_source(sources: &SourceMap, span: Span) -> Option<NamedSource<String>> {
-    sources
-        .get(span.file)
-        .map(|f| NamedSource::new(f.name.clone(), f.text.clone()))
+/// Lines longer than this are shown as a window around the label.
+const MAX_LINE: usize = 300;
+
+/// What a label's report is drawn on: its whole file (miette needs an owned copy; [`MAX_RENDERED`] bounds how
+/// many are made), or a window of its line when that line is very long.
+fn view(sources: &SourceMap, span: Span) -> Option<View> {
+    let f = sources.get(span.file)?;
+    let text = f.text.as_str();
+    let at = (span.start as usize).min(text.len());
+    let line_start = text[..floor(text, at)].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[floor(text, at)..]
+        .find('\n')
+        .map_or(text.len(), |i| floor(text, at) + i);
+    if line_end - line_start <= MAX_LINE {
+        return Some(View {
+            source: NamedSource::new(f.name.clone(), f.text.clone()),
+            base: 0,
+            len: text.len(),
+        });
+    }
+    let start = floor(text, at.saturating_sub(MAX_LINE / 3).max(line_start));
+    let end = floor(text, (at + 2 * MAX_LINE / 3).min(line_end));
+    let (line, _) = sources.line_col(span);
+    Some(View {
+        source: NamedSource::new(
+            format!("{} (an excerpt of line {line})", f.name),
+            text[start..end].to_string(),
+        ),
+        base: start,
+        len: end - start,
+    })
 }
 
-fn source_span(sources: &SourceMap, span: Span) -> SourceSpan {
-    let len = sources.get(span.file).map(|f| f.text.len()).unwrap_or(0);
-    let start = (span.start as usize).min(len);
-    let end = (span.end as usize).clamp(start, len);
-    SourceSpan::new(start.into(), end - start)
+/// The largest char boundary at or before `i`.
+fn floor(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }
 
 impl fmt::Debug for Report<'_> {
@@ -234,7 +284,9 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+        self.view
+            .as_ref()
+            .map(|v| &v.source as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -247,7 +299,10 @@ impl miette::Diagnostic for Report<'_> {
             } else {
                 Some(l.message.clone())
             };
-            let span = source_span(self.sources, l.span);
+            let span = match &self.view {
+                Some(v) => v.span(l.span),
+                None => SourceSpan::new(0.into(), 0),
+            };
             if i == 0 && !self.is_related {
                 LabeledSpan::new_primary_with_span(text, span)
             } else {

@@ -181,6 +181,12 @@ impl LoadError {
 pub trait Loader {
     fn load(&self, path: &str) -> Result<String, String>;
 
+    /// Reads the file a compilation starts from. The default reports what [`Loader::load`] says; the CLI's
+    /// loader also refuses what is not a regular text file of a sensible size, with its own code.
+    fn load_root(&self, path: &str) -> Result<String, LoadError> {
+        self.load(path).map_err(|e| LoadError::missing(path, &e))
+    }
+
     /// Reads a file named by an `import`. `project` is the folder of the compilation's root file ("" for the
     /// working folder): imports stay inside its tree. The default confines the path lexically; the CLI's loader
     /// also resolves links and refuses what is not a regular text file.

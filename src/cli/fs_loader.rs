@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::guarded_read::{read_capped, Refusal};
-use crate::source::{outside_project, LoadError, Loader};
+use crate::source::{confine_lexically, outside_project, LoadError, Loader};
 use crate::syntax::MAX_SOURCE_BYTES;
 
 /// Reads user files from the file system, relative to the working folder.
@@ -31,14 +31,25 @@ impl Loader for FsLoader {
         read_source(Path::new(path), path).map_err(|e| e.message)
     }
 
+    fn load_root(&self, path: &str) -> Result<String, LoadError> {
+        read_source(Path::new(path), path)
+    }
+
     fn load_import(&self, path: &str, project: &str) -> Result<String, LoadError> {
+        let allowed_dirs = ALLOWED_IMPORTS.get().map(Vec::as_slice).unwrap_or_default();
+        // A path outside the project by its text is refused without touching the file system, unless a folder
+        // was allowed explicitly.
+        let lexically_inside = confine_lexically(path, project).is_ok();
+        if !lexically_inside && allowed_dirs.is_empty() {
+            return Err(outside_project(path, project));
+        }
+        // Links are followed before deciding, so a link inside the project cannot lead out of it.
         let real = std::fs::canonicalize(path)
             .map_err(|e| LoadError::missing(path, &e.to_string()))?;
         let project_dir = if project.is_empty() { "." } else { project };
-        let in_project = std::fs::canonicalize(project_dir).is_ok_and(|p| real.starts_with(p));
-        let allowed = ALLOWED_IMPORTS
-            .get()
-            .is_some_and(|dirs| dirs.iter().any(|d| real.starts_with(d)));
+        let in_project =
+            lexically_inside && std::fs::canonicalize(project_dir).is_ok_and(|p| real.starts_with(p));
+        let allowed = allowed_dirs.iter().any(|d| real.starts_with(d));
         if !in_project && !allowed {
             return Err(outside_project(path, project));
         }

@@ -12,7 +12,7 @@ use crate::source::Span;
 use crate::syntax::ast::{ExprKind, Port, PortKind, TensorTypeExpr};
 
 use super::call::ArgVal;
-use super::cx::{Cx, Frame, MAX_DEPTH};
+use super::cx::{Cx, Frame, BLOCK_WORK, MAX_DEPTH};
 use super::eval::Ev;
 use super::modules::BlockDef;
 use super::value::Val;
@@ -28,6 +28,7 @@ impl Cx<'_> {
         shared: Option<String>,
     ) -> Ev {
         let b = &def.ast;
+        self.charge(BLOCK_WORK, span)?;
         if self.frames.len() > MAX_DEPTH {
             let d = Diagnostic::error(
                 "fusec::block::recursion",

@@ -170,20 +170,14 @@ impl Cx<'_> {
         let mut bound: Vec<Option<ArgVal>> = vec![None; params.len()];
         let mut next = 0;
         let mut ok = true;
+        // Surplus positional arguments: one diagnostic at the first, however many there are.
+        let mut surplus: Option<(Span, usize)> = None;
         for a in args {
             let slot = match &a.name {
                 None => {
                     if next >= params.len() {
-                        let d = Diagnostic::error(
-                            "fusec::arity",
-                            format!(
-                                "`{callee}` takes at most {} positional arguments",
-                                params.len()
-                            ),
-                        )
-                        .label(a.span, "one too many")
-                        .help(format!("the parameters are: {}", params.join(", ")));
-                        self.report(d);
+                        let first = surplus.map_or(a.span, |(s, _)| s);
+                        surplus = Some((first, surplus.map_or(1, |(_, n)| n + 1)));
                         ok = false;
                         continue;
                     }
@@ -211,6 +205,19 @@ impl Cx<'_> {
                 continue;
             }
             bound[slot] = Some(a);
+        }
+        if let Some((first, n)) = surplus {
+            let d = Diagnostic::error(
+                "fusec::arity",
+                format!(
+                    "`{callee}` takes at most {} positional arguments, {} given",
+                    params.len(),
+                    params.len() + n
+                ),
+            )
+            .label(first, if n == 1 { "one too many".to_string() } else { format!("the first of {} too many", crate::diag::thousands(n)) })
+            .help(format!("the parameters are: {}", params.join(", ")));
+            self.report(d);
         }
         let _ = span;
         if ok {

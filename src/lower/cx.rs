@@ -22,11 +22,13 @@ pub const MAX_STEPS: usize = 1_000_000;
 /// doubling a list or a symbolic dim in a loop stops here instead of exhausting memory.
 pub const MAX_VALUE: usize = 1_000_000;
 /// Most compile-time work one program may do: one unit per expression evaluated, the size of every value it
-/// produces (what copying it costs) and [`NODE_WORK`] per graph node. Bounds the time and memory of lowering
+/// produces (what copying it costs), [`NODE_WORK`] per graph node and [`BLOCK_WORK`] per block call. Bounds the time and memory of lowering
 /// (well under a second and 1 GB) whatever the blocks and loops multiply to.
 pub const MAX_WORK: u64 = 10_000_000;
 /// The work of one graph node: a node with its path and call sites weighs about as much as 20 small values.
 pub const NODE_WORK: u64 = 20;
+/// The work of one block instantiation besides its body: a frame, scopes and a recorded instance.
+pub const BLOCK_WORK: u64 = 20;
 
 /// The work budget of one program's lowering, shared by all its models.
 #[derive(Debug, Default)]

@@ -11,6 +11,9 @@ use super::cx::Cx;
 use super::overrides::{float_op, int_op};
 use super::value::{dim_arith, dim_val, Val};
 
+/// Diagnostics after which "did you mean" suggestions are no longer searched for.
+const SUGGESTION_ERRORS: usize = 200;
+
 /// Longest list a range or comprehension may build.
 const MAX_LIST: i64 = 100_000;
 
@@ -82,9 +85,15 @@ impl Cx<'_> {
             .help(format!("call it: `{n}(...)`"));
             return self.fail(d);
         }
-        let names = self.visible_names();
         let mut d = Diagnostic::error("fusec::name::unknown", format!("unknown name `{n}`"))
             .label(span, "not defined");
+        // Suggestions scan every visible name; past the first errors (the ones a person reads) they are left
+        // out, so a file with a hundred thousand unknown names is still checked in linear time.
+        let names = if self.diags.0.len() < SUGGESTION_ERRORS {
+            self.visible_names()
+        } else {
+            Vec::new()
+        };
         d = match did_you_mean(n, names.iter().map(String::as_str)) {
             Some(s) => d.help(format!("did you mean `{s}`?")),
             None => d.help("names are bound by `name = ...`, ports, parameters, `input` and `for`"),

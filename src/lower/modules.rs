@@ -152,10 +152,13 @@ impl State<'_> {
                 };
                 d
             }),
-            Key::File(p) if at.is_none() => self.loader.load(p).map_err(|e| {
-                Diagnostic::error("fusec::import::missing", format!("cannot read `{p}`"))
-                    .note(e)
-                    .help("check the path of the file to compile")
+            Key::File(p) if at.is_none() => self.loader.load_root(p).map_err(|e| {
+                let help = if e.code == "fusec::import::missing" {
+                    "check the path of the file to compile".to_string()
+                } else {
+                    e.help
+                };
+                Diagnostic::error(e.code, e.message).help(help)
             }),
             Key::File(p) => read_import(self.loader, p, &self.project),
         };        match result {

@@ -66,23 +66,29 @@ fn bind_static<'e>(
     let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
     let mut next = 0;
     let mut ok = true;
+    let surplus = args.iter().filter(|a| a.name.is_none()).count().saturating_sub(params.len());
     for a in args {
         let slot = match &a.name {
             None if next < params.len() => {
                 next += 1;
                 Some(next - 1)
             }
-            None => {
+            None if next == params.len() => {
+                // One diagnostic at the first surplus argument, however many there are.
+                next += 1;
                 let msg = format!(
-                    "`{name}` takes at most {} positional arguments",
-                    params.len()
+                    "`{name}` takes at most {} positional arguments, {} given",
+                    params.len(),
+                    params.len() + surplus
                 );
+                let label = if surplus == 1 { "one too many".to_string() } else { format!("the first of {} too many", crate::diag::thousands(surplus)) };
                 let d = Diagnostic::error("fusec::arity", msg)
-                    .label(a.value.span, "one too many")
+                    .label(a.value.span, label)
                     .help(format!("the parameters are: {}", params.join(", ")));
                 diags.push(d);
                 None
             }
+            None => None,
             Some(n) => {
                 let found = params.iter().position(|p| *p == n.name);
                 if found.is_none() {

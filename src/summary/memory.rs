@@ -140,11 +140,14 @@ fn estimate(
         consumers.push(Consumer {
             what: format!("activations of `{}`", node.path),
             bytes,
-            span: node.span,
+            span: user_site(node),
         });
     }
     consumers.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.what.cmp(&b.what)));
     consumers.truncate(KEEP);
+    // Only what matters: a consumer below a twentieth of the total is not worth a label.
+    let total = params.saturating_add(optimizer).saturating_add(activations);
+    consumers.retain(|c| c.bytes.saturating_mul(20) >= total);
     MemoryEstimate {
         params,
         optimizer,
@@ -220,13 +223,19 @@ pub fn batch_symbol(model: &Model) -> Option<String> {
     })
 }
 
-/// The span of the first node owning each parameter path.
+/// Where a node's memory is best pointed at: the outermost call site of the block instance it is in (the
+/// user's line that made it), or the node itself at the top level.
+fn user_site(node: &crate::ir::Node) -> Span {
+    node.call_sites.last().copied().unwrap_or(node.span)
+}
+
+/// The [`user_site`] of the first node owning each parameter path.
 fn owner_spans(model: &Model) -> HashMap<String, Span> {
     let mut out = HashMap::new();
     for id in model.graph.node_ids() {
         let node = model.graph.node(id);
         if let Some(owner) = &node.params {
-            out.entry(owner.clone()).or_insert(node.span);
+            out.entry(owner.clone()).or_insert(user_site(node));
         }
     }
     out

@@ -95,8 +95,8 @@ fn two_hundred_thousand_errors_print_the_first_twenty_and_a_count() {
     let dir = temp_dir("hostile", "errors");
     let file = dir.join("errors.fuse");
     let mut src = String::from("model M {\n  input x: f32[B, 4]\n");
-    for i in 0..200_000 {
-        src.push_str(&format!("  a{i} = q\n"));
+    for _ in 0..200_000 {
+        src.push_str("  a = q\n");
     }
     src.push_str("}\n");
     std::fs::write(&file, src).unwrap();
