@@ -154,6 +154,8 @@ pub struct LoadError {
     pub code: &'static str,
     pub message: String,
     pub help: String,
+    /// The system's reason, when there is one ("No such file or directory").
+    pub note: Option<String>,
 }
 
 impl LoadError {
@@ -162,16 +164,29 @@ impl LoadError {
             code,
             message: message.into(),
             help: help.into(),
+            note: None,
         }
     }
 
     /// The file does not exist or cannot be opened; `reason` is the loader's explanation.
     pub fn missing(path: &str, reason: &str) -> LoadError {
-        LoadError::new(
-            "fusec::import::missing",
-            format!("cannot read `{path}`: {reason}"),
-            "relative imports start at the folder of the importing file",
-        )
+        LoadError {
+            note: Some(reason.to_string()),
+            ..LoadError::new(
+                "fusec::import::missing",
+                format!("cannot read `{path}`"),
+                "relative imports start at the folder of the importing file",
+            )
+        }
+    }
+
+    /// The diagnostic (without a location: the importer labels it).
+    pub fn to_diagnostic(self) -> crate::diag::Diagnostic {
+        let d = crate::diag::Diagnostic::error(self.code, self.message).help(self.help);
+        match self.note {
+            Some(n) => d.note(n),
+            None => d,
+        }
     }
 }
 

@@ -41,14 +41,16 @@ impl Lint for UnusedInput {
     fn check(&self, model: &Model, _shapes: &Shapes, out: &mut Diagnostics) {
         // The task target is read by the metrics, not the graph; lowering marks nothing for it, so an input that
         // only feeds the metrics is still "unused" here. Losses normally read the labels, which keeps it quiet.
+        let named: std::collections::HashSet<NodeId> = model
+            .outputs
+            .iter()
+            .chain(&model.losses)
+            .chain(&model.named_scalars)
+            .map(|nv| nv.value.node)
+            .collect();
         for input in &model.inputs {
             let node = model.graph.node(input.node);
-            let mut named = model
-                .outputs
-                .iter()
-                .chain(&model.losses)
-                .chain(&model.named_scalars);
-            let is_output = named.any(|nv| nv.value.node == input.node);
+            let is_output = named.contains(&input.node);
             if matches!(node.op, Op::Input { .. })
                 && !is_output
                 && model.graph.users(input.node).is_empty()
@@ -76,7 +78,7 @@ impl Lint for UnusedBlockOutput {
     }
 
     fn check(&self, model: &Model, shapes: &Shapes, out: &mut Diagnostics) {
-        let roots: Vec<Value> = model
+        let roots: std::collections::HashSet<Value> = model
             .outputs
             .iter()
             .chain(&model.losses)

@@ -152,13 +152,11 @@ impl State<'_> {
                 };
                 d
             }),
-            Key::File(p) if at.is_none() => self.loader.load_root(p).map_err(|e| {
-                let help = if e.code == "fusec::import::missing" {
-                    "check the path of the file to compile".to_string()
-                } else {
-                    e.help
-                };
-                Diagnostic::error(e.code, e.message).help(help)
+            Key::File(p) if at.is_none() => self.loader.load_root(p).map_err(|mut e| {
+                if e.code == "fusec::import::missing" {
+                    e.help = "check the path of the file to compile".to_string();
+                }
+                e.to_diagnostic()
             }),
             Key::File(p) => read_import(self.loader, p, &self.project),
         };        match result {
@@ -290,15 +288,14 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// Reads an imported file: a `.fuse` file inside the project's folder tree (the loader enforces the rest:
 /// regular files only, size-capped, text).
 fn read_import(loader: &dyn Loader, path: &str, project: &str) -> Result<String, Diagnostic> {
-    let to_diag = |e: LoadError| Diagnostic::error(e.code, e.message).help(e.help);
     if !path.ends_with(".fuse") {
-        return Err(to_diag(LoadError::new(
+        return Err(LoadError::to_diagnostic(LoadError::new(
             "fusec::import::not_fuse",
             format!("`{path}` is not a .fuse file"),
             "imports name .fuse files: `import \"lib/encoders.fuse\".{Encoder}`",
         )));
     }
-    loader.load_import(path, project).map_err(to_diag)
+    loader.load_import(path, project).map_err(LoadError::to_diagnostic)
 }
 
 /// The folder part of a normalized path ("" for a bare file name).

@@ -500,8 +500,8 @@ impl<'a> Machine<'a> {
             Obj::Array(Some(Built::Numeric(a))) => a.data.len(),
             _ => 0,
         };
-        let too_many = "the pickle refers to its own values so often that it expands to far more than the \
-                        file holds (a pickle bomb?)";
+        let too_many = "the pickle expands to too many values: it refers to its own values so often that they \
+                        add up to far more than the file holds";
         budget.nodes = budget.nodes.checked_sub(1).ok_or(too_many)?;
         budget.bytes = budget.bytes.checked_sub(copied).ok_or(too_many)?;
         budget.array_bytes = budget.array_bytes.checked_sub(shared).ok_or(too_many)?;

@@ -69,3 +69,42 @@ fn npz_bytes(key: &str, npy: &[u8]) -> Vec<u8> {
     zip.write_all(npy).unwrap();
     zip.finish().unwrap().into_inner()
 }
+
+/// Rewrites the uncompressed size an archive's entries declare, in the local header and the central directory.
+fn declare_size(zip: &mut [u8], size: u32) {
+    for i in 0..zip.len().saturating_sub(4) {
+        let at = match &zip[i..i + 4] {
+            b"PK\x03\x04" => i + 22,
+            b"PK\x01\x02" => i + 24,
+            _ => continue,
+        };
+        zip[at..at + 4].copy_from_slice(&size.to_le_bytes());
+    }
+}
+
+#[test]
+fn archive_entries_are_refused_on_their_declared_size_before_inflating() {
+    let npy = super::super::npy::write_npy(&vec![0.0; 10_000], &[10_000], false);
+    let npz = npz_bytes("x", &npy);
+    assert_eq!(read_npz(&npz, "t", "x").unwrap().values.len(), 10_000);
+    assert!(npz.len() < 2_000, "zeros compress well: {} bytes", npz.len());
+    // A few hundred compressed bytes cannot hold 2 GiB: refused before a byte is inflated.
+    let mut bomb = npz.clone();
+    declare_size(&mut bomb, 0x7fff_ffff);
+    let e = read_npz(&bomb, "t", "x").unwrap_err();
+    assert!(e.message.contains("more than compression can hold"), "{}", e.message);
+    // An entry that holds more than it declares stops at the declared size.
+    let mut liar = npz.clone();
+    declare_size(&mut liar, 100);
+    let e = read_npz(&liar, "t", "x").unwrap_err();
+    assert!(e.message.contains("declare"), "{}", e.message);
+}
+
+#[test]
+fn csv_files_without_rows_and_with_old_mac_line_ends() {
+    let e = csv("a,b\n", 0, 2).unwrap_err();
+    assert_eq!(e.code, "fusec::data::empty");
+    assert!(csv("", 0, 2).is_err());
+    let a = csv("a,b\r1,2\r3,4\r", 0, 2).unwrap();
+    assert_eq!(a.shape, vec![2, 2]);
+}
