@@ -133,7 +133,9 @@ struct View {
 
 impl View {
     fn span(&self, span: Span) -> SourceSpan {
-        let start = (span.start as usize).saturating_sub(self.base).min(self.len);
+        let start = (span.start as usize)
+            .saturating_sub(self.base)
+            .min(self.len);
         let end = (span.end as usize)
             .saturating_sub(self.base)
             .clamp(start, self.len);
@@ -248,7 +250,11 @@ impl fmt::Display for Report<'_> {
         let hidden = self.diag.labels.len().saturating_sub(MAX_LABELS)
             + self.diag.notes.len().saturating_sub(MAX_LABELS);
         if hidden > 0 {
-            write!(f, "\n  note: … and {} more locations and notes", thousands(hidden))?;
+            write!(
+                f,
+                "\n  note: … and {} more locations and notes",
+                thousands(hidden)
+            )?;
         }
         Ok(())
     }
@@ -350,12 +356,23 @@ pub fn render(diags: &Diagnostics, sources: &SourceMap, color: bool) -> String {
         let warnings = rest.len() - errors;
         let mut parts = Vec::new();
         if errors > 0 {
-            parts.push(format!("{} more {}", thousands(errors), if errors == 1 { "error" } else { "errors" }));
+            parts.push(format!(
+                "{} more {}",
+                thousands(errors),
+                if errors == 1 { "error" } else { "errors" }
+            ));
         }
         if warnings > 0 {
-            parts.push(format!("{} more {}", thousands(warnings), if warnings == 1 { "warning" } else { "warnings" }));
+            parts.push(format!(
+                "{} more {}",
+                thousands(warnings),
+                if warnings == 1 { "warning" } else { "warnings" }
+            ));
         }
-        out.push_str(&format!("… and {} (fix the first ones, or use `--message-format json` to see all)\n", parts.join(" and ")));
+        out.push_str(&format!(
+            "… and {} (fix the first ones, or use `--message-format json` to see all)\n",
+            parts.join(" and ")
+        ));
     }
     out
 }

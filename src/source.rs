@@ -159,7 +159,11 @@ pub struct LoadError {
 }
 
 impl LoadError {
-    pub fn new(code: &'static str, message: impl Into<String>, help: impl Into<String>) -> LoadError {
+    pub fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> LoadError {
         LoadError {
             code,
             message: message.into(),

@@ -2,12 +2,12 @@
 //! estimates of `summary::memory` are checked before anything is allocated (`check`, `run`, `compare`,
 //! `eval`, `predict`, `translate`).
 
-use std::collections::HashMap;
 use super::print_diagnostics;
 use crate::diag::Diagnostics;
-use crate::guarded_read::max_memory;
 use crate::front::Compiled;
+use crate::guarded_read::max_memory;
 use crate::summary::memory::{inference_memory, memory_error, training_memory};
+use std::collections::HashMap;
 
 /// Parses `--max-memory`: bytes, or a number with K, M, G or T (powers of 1024; `GiB`, `GB` and `g` alike).
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -19,7 +19,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let value: f64 = num
         .parse()
         .map_err(|_| format!("`{s}` is not a size (for example `16G` or `512M`)"))?;
-    let scale = match unit.trim().to_ascii_lowercase().trim_end_matches("ib").trim_end_matches('b') {
+    let scale = match unit
+        .trim()
+        .to_ascii_lowercase()
+        .trim_end_matches("ib")
+        .trim_end_matches('b')
+    {
         "" => 1u64,
         "k" => 1 << 10,
         "m" => 1 << 20,

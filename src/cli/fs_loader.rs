@@ -44,11 +44,11 @@ impl Loader for FsLoader {
             return Err(outside_project(path, project));
         }
         // Links are followed before deciding, so a link inside the project cannot lead out of it.
-        let real = std::fs::canonicalize(path)
-            .map_err(|e| LoadError::missing(path, &e.to_string()))?;
+        let real =
+            std::fs::canonicalize(path).map_err(|e| LoadError::missing(path, &e.to_string()))?;
         let project_dir = if project.is_empty() { "." } else { project };
-        let in_project =
-            lexically_inside && std::fs::canonicalize(project_dir).is_ok_and(|p| real.starts_with(p));
+        let in_project = lexically_inside
+            && std::fs::canonicalize(project_dir).is_ok_and(|p| real.starts_with(p));
         let allowed = allowed_dirs.iter().any(|d| real.starts_with(d));
         if !in_project && !allowed {
             return Err(outside_project(path, project));

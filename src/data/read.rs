@@ -183,12 +183,16 @@ fn read_csv(
         return Err(e);
     }
     if n_rows == 0 {
-        let what = if header { "no rows after its header" } else { "no rows" };
-        return Err(ReadError::new(
-            "fusec::data::empty",
-            format!("`{shown}` has {what}"),
-        )
-        .with_help("a data file needs at least one example per row; check the path and the file"));
+        let what = if header {
+            "no rows after its header"
+        } else {
+            "no rows"
+        };
+        return Err(
+            ReadError::new("fusec::data::empty", format!("`{shown}` has {what}")).with_help(
+                "a data file needs at least one example per row; check the path and the file",
+            ),
+        );
     }
     let shape = if scalar {
         vec![n_rows]
@@ -323,7 +327,11 @@ pub(crate) fn read_zip_entry<R: Read>(file: zip::read::ZipFile<'_, R>) -> Result
         return Err(format!(
             "it declares {declared} bytes but holds {}{}",
             data.len().min(declared as usize),
-            if data.len() as u64 > declared { " or more" } else { "" }
+            if data.len() as u64 > declared {
+                " or more"
+            } else {
+                ""
+            }
         ));
     }
     Ok(data)

@@ -215,7 +215,14 @@ impl Cx<'_> {
                     params.len() + n
                 ),
             )
-            .label(first, if n == 1 { "one too many".to_string() } else { format!("the first of {} too many", crate::diag::thousands(n)) })
+            .label(
+                first,
+                if n == 1 {
+                    "one too many".to_string()
+                } else {
+                    format!("the first of {} too many", crate::diag::thousands(n))
+                },
+            )
             .help(format!("the parameters are: {}", params.join(", ")));
             self.report(d);
         }

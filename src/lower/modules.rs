@@ -159,7 +159,8 @@ impl State<'_> {
                 e.to_diagnostic()
             }),
             Key::File(p) => read_import(self.loader, p, &self.project),
-        };        match result {
+        };
+        match result {
             Ok(t) => Some(t),
             Err(mut d) => {
                 if let Some(at) = at {
@@ -295,13 +296,21 @@ fn read_import(loader: &dyn Loader, path: &str, project: &str) -> Result<String,
             "imports name .fuse files: `import \"lib/encoders.fuse\".{Encoder}`",
         )));
     }
-    loader.load_import(path, project).map_err(LoadError::to_diagnostic)
+    loader
+        .load_import(path, project)
+        .map_err(LoadError::to_diagnostic)
 }
 
 /// The folder part of a normalized path ("" for a bare file name).
 fn folder_of(path: &str) -> String {
     path.rsplit_once('/')
-        .map(|(f, _)| if f.is_empty() { "/".to_string() } else { f.to_string() })
+        .map(|(f, _)| {
+            if f.is_empty() {
+                "/".to_string()
+            } else {
+                f.to_string()
+            }
+        })
         .unwrap_or_default()
 }
 

@@ -66,7 +66,11 @@ fn bind_static<'e>(
     let mut bound: Vec<Option<&Expr>> = vec![None; params.len()];
     let mut next = 0;
     let mut ok = true;
-    let surplus = args.iter().filter(|a| a.name.is_none()).count().saturating_sub(params.len());
+    let surplus = args
+        .iter()
+        .filter(|a| a.name.is_none())
+        .count()
+        .saturating_sub(params.len());
     for a in args {
         let slot = match &a.name {
             None if next < params.len() => {
@@ -81,7 +85,11 @@ fn bind_static<'e>(
                     params.len(),
                     params.len() + surplus
                 );
-                let label = if surplus == 1 { "one too many".to_string() } else { format!("the first of {} too many", crate::diag::thousands(surplus)) };
+                let label = if surplus == 1 {
+                    "one too many".to_string()
+                } else {
+                    format!("the first of {} too many", crate::diag::thousands(surplus))
+                };
                 let d = Diagnostic::error("fusec::arity", msg)
                     .label(a.value.span, label)
                     .help(format!("the parameters are: {}", params.join(", ")));

@@ -99,14 +99,50 @@ impl Lowering<'_> {
         let positive = |x: f64| x > 0.0 && x.is_finite();
         let fraction = |x: f64| (0.0..1.0).contains(&x);
         let ok = [
-            self.valid(&key("lr"), lr, positive, "a positive number", "typical rates are 1e-4 to 1e-2"),
+            self.valid(
+                &key("lr"),
+                lr,
+                positive,
+                "a positive number",
+                "typical rates are 1e-4 to 1e-2",
+            ),
             wd.map_or(true, |w| {
-                self.valid(&key("weight_decay"), w, |x| x >= 0.0 && x.is_finite(), "zero or positive", "typical values are 0 to 0.1")
+                self.valid(
+                    &key("weight_decay"),
+                    w,
+                    |x| x >= 0.0 && x.is_finite(),
+                    "zero or positive",
+                    "typical values are 0 to 0.1",
+                )
             }),
-            sgd || self.valid(&key("eps"), eps, positive, "a positive number", "the default is 1e-8"),
-            !sgd || self.valid(&key("momentum"), momentum, fraction, "in [0, 1)", "typical momentum is 0.9"),
-            sgd || self.valid(&key("betas"), (betas.0 .0, betas.1), fraction, "in [0, 1)", "the default is `betas = [0.9, 0.999]`"),
-            sgd || self.valid(&key("betas"), (betas.0 .1, betas.1), fraction, "in [0, 1)", "the default is `betas = [0.9, 0.999]`"),
+            sgd || self.valid(
+                &key("eps"),
+                eps,
+                positive,
+                "a positive number",
+                "the default is 1e-8",
+            ),
+            !sgd || self.valid(
+                &key("momentum"),
+                momentum,
+                fraction,
+                "in [0, 1)",
+                "typical momentum is 0.9",
+            ),
+            sgd || self.valid(
+                &key("betas"),
+                (betas.0 .0, betas.1),
+                fraction,
+                "in [0, 1)",
+                "the default is `betas = [0.9, 0.999]`",
+            ),
+            sgd || self.valid(
+                &key("betas"),
+                (betas.0 .1, betas.1),
+                fraction,
+                "in [0, 1)",
+                "the default is `betas = [0.9, 0.999]`",
+            ),
         ];
         if ok.contains(&false) {
             return None;
@@ -323,9 +359,12 @@ impl Lowering<'_> {
             return true;
         }
         self.diags.push(
-            Diagnostic::error("fusec::train::value", format!("`{key}` = {x} must be {rule}"))
-                .label(at, format!("must be {rule}"))
-                .help(help.to_string()),
+            Diagnostic::error(
+                "fusec::train::value",
+                format!("`{key}` = {x} must be {rule}"),
+            )
+            .label(at, format!("must be {rule}"))
+            .help(help.to_string()),
         );
         false
     }
@@ -379,8 +418,14 @@ impl Lowering<'_> {
             return Some(None);
         };
         let positive = |x: f64| x > 0.0 && x.is_finite();
-        self.valid(key, value, positive, "a positive number", "for example `clip_norm = 50.0`")
-            .then_some(Some(value.0))
+        self.valid(
+            key,
+            value,
+            positive,
+            "a positive number",
+            "for example `clip_norm = 50.0`",
+        )
+        .then_some(Some(value.0))
     }
 
     pub(super) fn schedule(&mut self) -> Option<Schedule> {

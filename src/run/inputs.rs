@@ -30,7 +30,11 @@ pub fn check_inputs(
             return Err(RunError::Config(format!(
                 "{file} has no tensor named `{}` (a model input); it holds: {}",
                 input.name,
-                if have.is_empty() { "nothing".to_string() } else { have.join(", ") }
+                if have.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    have.join(", ")
+                }
             )));
         };
         let Some(ty) = shapes.ty(Value::new(input.node, 0)) else {

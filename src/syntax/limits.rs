@@ -27,7 +27,9 @@ pub fn size_error(file: FileId, text: &str) -> Option<Diagnostic> {
             ),
         )
         .label(Span::new(file, 0, 0), "in this file")
-        .help("a .fuse file describes a model, not data: split it into files that import each other")
+        .help(
+            "a .fuse file describes a model, not data: split it into files that import each other",
+        )
     })
 }
 

@@ -80,14 +80,12 @@ fn a_source_larger_than_the_limit_is_refused_before_parsing() {
     let file = dir.join("large.fuse");
     let line = "// padding padding padding padding padding padding padding padding padding\n";
     std::fs::write(&file, line.repeat((4 << 20) / line.len())).unwrap();
-    let (code, stdout, _) = fusec(&[
-        "--message-format",
-        "json",
-        "check",
-        file.to_str().unwrap(),
-    ]);
+    let (code, stdout, _) = fusec(&["--message-format", "json", "check", file.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(codes(&stdout).contains(&"fusec::limit::source".to_string()), "{stdout}");
+    assert!(
+        codes(&stdout).contains(&"fusec::limit::source".to_string()),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -102,7 +100,11 @@ fn two_hundred_thousand_errors_print_the_first_twenty_and_a_count() {
     std::fs::write(&file, src).unwrap();
     let (code, _, stderr) = fusec(&["check", file.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert_eq!(stderr.matches("fusec::name::unknown").count(), 20, "the first twenty");
+    assert_eq!(
+        stderr.matches("fusec::name::unknown").count(),
+        20,
+        "the first twenty"
+    );
     assert!(
         stderr.contains("… and 199,980 more errors"),
         "{}",
@@ -122,7 +124,11 @@ fn a_call_with_100000_arguments_renders_a_short_diagnostic() {
     .unwrap();
     let (code, _, stderr) = fusec(&["check", file.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(stderr.len() < 20_000, "{} bytes of diagnostics", stderr.len());
+    assert!(
+        stderr.len() < 20_000,
+        "{} bytes of diagnostics",
+        stderr.len()
+    );
 }
 
 #[cfg(unix)]
@@ -140,23 +146,19 @@ fn imports_of_fifos_and_links_out_of_the_project_are_refused_without_reading() {
     let main = project.join("main.fuse");
     let model = "model M {\n  input x: f32[B, 4]\n  output y = linear(x, 2)\n}\n";
     std::fs::write(&main, format!("import \"pipe.fuse\".{{A}}\n{model}")).unwrap();
-    let (code, stdout, _) = fusec(&[
-        "--message-format",
-        "json",
-        "check",
-        main.to_str().unwrap(),
-    ]);
+    let (code, stdout, _) = fusec(&["--message-format", "json", "check", main.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(codes(&stdout).contains(&"fusec::import::not_file".to_string()), "{stdout}");
+    assert!(
+        codes(&stdout).contains(&"fusec::import::not_file".to_string()),
+        "{stdout}"
+    );
     std::fs::write(&main, format!("import \"link.fuse\".{{Secret}}\n{model}")).unwrap();
-    let (code, stdout, _) = fusec(&[
-        "--message-format",
-        "json",
-        "check",
-        main.to_str().unwrap(),
-    ]);
+    let (code, stdout, _) = fusec(&["--message-format", "json", "check", main.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(codes(&stdout).contains(&"fusec::import::outside".to_string()), "{stdout}");
+    assert!(
+        codes(&stdout).contains(&"fusec::import::outside".to_string()),
+        "{stdout}"
+    );
     // An explicitly allowed folder may be imported from.
     let allow = dir.to_str().unwrap();
     let (code, _, stderr) = fusec(&["--allow-import", allow, "check", main.to_str().unwrap()]);

@@ -34,6 +34,8 @@ struct Options {
     time_limit: f64,
     mem_limit: usize,
     replay: Option<PathBuf>,
+    /// Keep every input with its exit codes in `out/inputs/` (to look at what the generators make).
+    dump: bool,
 }
 
 fn options() -> Options {
@@ -44,6 +46,7 @@ fn options() -> Options {
         time_limit: 2.0,
         mem_limit: 1 << 30,
         replay: None,
+        dump: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -58,6 +61,7 @@ fn options() -> Options {
                 o.mem_limit = fusec::cli::budget::parse_size(&value()).unwrap_or(1 << 30) as usize
             }
             "--replay" => o.replay = Some(PathBuf::from(value())),
+            "--dump" => o.dump = true,
             other => {
                 eprintln!("fusec-fuzz: unknown argument `{other}`");
                 std::process::exit(1);
@@ -94,7 +98,10 @@ fn prepare_root(repo: &Path, scratch: &Path) -> Vec<Seed> {
         };
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         files.sort();
-        for f in files.iter().filter(|p| p.extension().is_some_and(|x| x == "fuse")) {
+        for f in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "fuse"))
+        {
             let Ok(text) = std::fs::read_to_string(f) else {
                 continue;
             };
@@ -232,7 +239,10 @@ fn failure(o: &Outcome, opts: &Options) -> Option<String> {
         return Some(format!("panic: {}", o.panic));
     }
     if o.codes.contains(&Some(2)) {
-        return Some(format!("exit code 2 (check --grad {:?}, summary {:?})", o.codes[0], o.codes[1]));
+        return Some(format!(
+            "exit code 2 (check --grad {:?}, summary {:?})",
+            o.codes[0], o.codes[1]
+        ));
     }
     if o.peak > opts.mem_limit {
         return Some(format!("peak allocation {} bytes", o.peak));
@@ -255,7 +265,10 @@ fn main() {
     std::fs::create_dir_all(&out).expect("the output folder");
     let quiet = Quiet::new();
     if let Some(file) = &opts.replay {
-        let folder = file.parent().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+        let folder = file
+            .parent()
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
         let path = file.to_string_lossy().to_string();
         let o = run_input(&path, false, &quiet);
         eprintln!(
@@ -263,7 +276,9 @@ fn main() {
             o.codes,
             o.seconds,
             o.peak,
-            failure(&o, &opts).map(|f| format!(", FAILS: {f}")).unwrap_or_default()
+            failure(&o, &opts)
+                .map(|f| format!(", FAILS: {f}"))
+                .unwrap_or_default()
         );
         return;
     }
@@ -288,6 +303,17 @@ fn main() {
             }
         }
         stats.record(kind, &o, verdict.is_some());
+        if opts.dump {
+            let dir = out.join("inputs");
+            let _ = std::fs::create_dir_all(&dir);
+            let codes: Vec<String> = o.codes.iter().map(|c| format!("{c:?}")).collect();
+            let name = format!(
+                "{i}-{}-{}.fuse",
+                kind.split(' ').next().unwrap_or(""),
+                codes.join("-")
+            );
+            let _ = std::fs::write(dir.join(name), &text);
+        }
         if let Some(why) = verdict {
             let name = format!("fail-{}-{i}.fuse", opts.seed);
             let _ = std::fs::write(out.join(&name), &text);
@@ -343,7 +369,11 @@ impl Stats {
     }
 
     fn report(&self, n: u64, secs: f64, opts: &Options) -> String {
-        let kinds: Vec<String> = self.kinds.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         format!(
             "fusec-fuzz seed {}: {}\ninputs by kind: {}\nlimits: {} s and {} bytes per input (check --grad and summary together)\n",
             opts.seed,

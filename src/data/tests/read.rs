@@ -87,12 +87,20 @@ fn archive_entries_are_refused_on_their_declared_size_before_inflating() {
     let npy = super::super::npy::write_npy(&vec![0.0; 10_000], &[10_000], false);
     let npz = npz_bytes("x", &npy);
     assert_eq!(read_npz(&npz, "t", "x").unwrap().values.len(), 10_000);
-    assert!(npz.len() < 2_000, "zeros compress well: {} bytes", npz.len());
+    assert!(
+        npz.len() < 2_000,
+        "zeros compress well: {} bytes",
+        npz.len()
+    );
     // A few hundred compressed bytes cannot hold 2 GiB: refused before a byte is inflated.
     let mut bomb = npz.clone();
     declare_size(&mut bomb, 0x7fff_ffff);
     let e = read_npz(&bomb, "t", "x").unwrap_err();
-    assert!(e.message.contains("more than compression can hold"), "{}", e.message);
+    assert!(
+        e.message.contains("more than compression can hold"),
+        "{}",
+        e.message
+    );
     // An entry that holds more than it declares stops at the declared size.
     let mut liar = npz.clone();
     declare_size(&mut liar, 100);
