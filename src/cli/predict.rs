@@ -43,7 +43,11 @@ fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, 
             .map_err(read)?
             .into_iter()
             .collect(),
-        "npz" => Tensor::read_npz(path).map_err(read)?,
+        "npz" => {
+            crate::data::check_npz_sizes(path)
+                .map_err(|m| RunError::Io(format!("cannot read {}: {m}", path.display())))?;
+            Tensor::read_npz(path).map_err(read)?
+        }
         other => {
             return Err(RunError::Io(format!(
                 "{}: unsupported input format `.{other}`; use .safetensors or .npz",
@@ -103,6 +107,26 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
             target.as_deref(),
             &args.input.display().to_string(),
         )?;
+        let rows = inputs
+            .values()
+            .next()
+            .map(|t| t.dim(0))
+            .transpose()?
+            .unwrap_or(1);
+        let estimate = crate::summary::memory::inference_memory(
+            model,
+            &compiled.shapes[index],
+            rows as i64,
+            &HashMap::new(),
+        );
+        let limit = crate::guarded_read::max_memory();
+        if let Some(d) = crate::summary::memory::memory_error(&estimate, limit, "predicting") {
+            return Err(RunError::Config(format!(
+                "{}; {}",
+                d.message,
+                d.notes.join("; ")
+            )));
+        }
         let stats = load_standardization(&args.checkpoint)?;
         for input in &model.inputs {
             match inputs.get(&input.name) {

@@ -25,6 +25,7 @@ use crate::ir::{DataSpec, Dtype, SplitSpec};
 use crate::rng::SeededRng;
 
 pub use check::check_against_model;
+pub use read::check_npz_sizes;
 pub use report::{ClassCounts, DataReport};
 pub use text_load::TextField;
 

@@ -294,6 +294,45 @@ fn read_npz(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError>
     parse_npy(&data).map_err(|m| format_error(shown, format!("entry `{entry}`: {m}")))
 }
 
+/// Checks every entry of an `.npz` archive on disk against what its compressed bytes can hold and against the
+/// memory budget, without inflating anything: for readers (candle's) that inflate whole archives.
+pub fn check_npz_sizes(path: &Path) -> Result<(), String> {
+    use crate::guarded_read::{human_bytes, max_memory, open_regular, MAX_DEFLATE_RATIO};
+    let (file, _) = open_regular(path).map_err(|r| r.to_string())?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("not a zip (.npz) archive: {e}"))?;
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| e.to_string())?;
+        let ratio = match entry.compression() {
+            zip::CompressionMethod::Stored => 1,
+            _ => MAX_DEFLATE_RATIO,
+        };
+        if entry.size()
+            > entry
+                .compressed_size()
+                .saturating_mul(ratio)
+                .saturating_add(1024)
+        {
+            return Err(format!(
+                "entry `{}` declares {} from {} compressed, more than compression can hold",
+                entry.name().unwrap_or_default(),
+                human_bytes(entry.size()),
+                human_bytes(entry.compressed_size())
+            ));
+        }
+        total = total.saturating_add(entry.size());
+    }
+    if total > max_memory() {
+        return Err(format!(
+            "its arrays take {}, more than the memory budget of {} (`--max-memory`)",
+            human_bytes(total),
+            human_bytes(max_memory())
+        ));
+    }
+    Ok(())
+}
+
 /// Inflates one archive entry, after checking the size it declares: no more than its compressed bytes can
 /// expand to, and within the memory budget. Reading stops at the declared size, so an entry that lies about
 /// its size cannot grow past it.

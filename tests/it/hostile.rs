@@ -182,3 +182,106 @@ fn a_closed_stdout_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Writes `tensors` (name, shape, values) as a safetensors file.
+fn safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    let dev = candle_core::Device::Cpu;
+    let map: std::collections::HashMap<String, candle_core::Tensor> = tensors
+        .iter()
+        .map(|(n, shape, v)| {
+            (
+                n.to_string(),
+                candle_core::Tensor::from_vec(v.clone(), shape.clone(), &dev).unwrap(),
+            )
+        })
+        .collect();
+    candle_core::safetensors::save(&map, path).unwrap();
+}
+
+#[test]
+fn predict_and_resume_refuse_inputs_and_state_that_do_not_fit() {
+    let dir = temp_dir("hostile", "predict");
+    let run = dir.join("run");
+    let rd = run.to_str().unwrap();
+    let file = "examples/mfeat/concat.fuse";
+    let (code, _, stderr) = fusec(&["run", file, "--epochs", "1", "--out", rd, "-q"]);
+    assert_eq!(code, 0, "{stderr}");
+    let ok = |n: usize| {
+        vec![
+            ("fou", vec![n, 76], vec![0.5; n * 76]),
+            ("zer", vec![n, 47], vec![0.5; n * 47]),
+            ("mor", vec![n, 6], vec![0.5; n * 6]),
+        ]
+    };
+    let cases: Vec<(&str, Vec<(&str, Vec<usize>, Vec<f32>)>, &str)> = vec![
+        ("fits", ok(3), ""),
+        (
+            "narrow",
+            {
+                let mut t = ok(3);
+                t[0] = ("fou", vec![3, 75], vec![0.5; 225]);
+                t
+            },
+            "75 values on axis 1",
+        ),
+        (
+            "rank",
+            {
+                let mut t = ok(3);
+                t[1] = ("zer", vec![3, 47, 1], vec![0.5; 141]);
+                t
+            },
+            "rank 3",
+        ),
+        (
+            "rows",
+            {
+                let mut t = ok(3);
+                t[2] = ("mor", vec![4, 6], vec![0.5; 24]);
+                t
+            },
+            "inputs must agree on `B`",
+        ),
+        ("empty", ok(0), "holds no examples"),
+        (
+            "nan",
+            {
+                let mut t = ok(3);
+                t[0].2[80] = f32::NAN;
+                t
+            },
+            "NaN or infinite value(s), the first in example 1",
+        ),
+        ("missing", ok(3)[..2].to_vec(), "has no tensor named `mor`"),
+    ];
+    for (name, tensors, expect) in cases {
+        let input = dir.join(format!("{name}.safetensors"));
+        safetensors(&input, &tensors);
+        let output = dir.join(format!("{name}.csv"));
+        let (code, stdout, stderr) = fusec(&[
+            "--message-format",
+            "json",
+            "predict",
+            file,
+            "--checkpoint",
+            rd,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        if expect.is_empty() {
+            assert_eq!(code, 0, "{name}: {stderr}");
+        } else {
+            assert_eq!(code, 1, "{name}: {stderr}");
+            assert!(stdout.contains(expect), "{name}: {stdout}");
+        }
+    }
+    // A truncated optimizer state is a damaged checkpoint, named, not an internal error.
+    let opt = run.join("checkpoints/last/optimizer.safetensors");
+    let bytes = std::fs::read(&opt).unwrap();
+    std::fs::write(&opt, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, _, stderr) = fusec(&["run", file, "--epochs", "2", "--resume", rd, "-q"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("optimizer.safetensors"), "{stderr}");
+}
