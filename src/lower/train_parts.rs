@@ -106,7 +106,7 @@ impl Lowering<'_> {
                 "a positive number",
                 "typical rates are 1e-4 to 1e-2",
             ),
-            wd.map_or(true, |w| {
+            wd.is_none_or(|w| {
                 self.valid(
                     &key("weight_decay"),
                     w,

@@ -183,8 +183,11 @@ fn a_closed_stdout_ends_quietly() {
     );
 }
 
-/// Writes `tensors` (name, shape, values) as a safetensors file.
-fn safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+/// A named tensor for a predict input: name, shape, values.
+type Named = (&'static str, Vec<usize>, Vec<f32>);
+
+/// Writes `tensors` as a safetensors file.
+fn safetensors(path: &Path, tensors: &[Named]) {
     let dev = candle_core::Device::Cpu;
     let map: std::collections::HashMap<String, candle_core::Tensor> = tensors
         .iter()
@@ -213,7 +216,7 @@ fn predict_and_resume_refuse_inputs_and_state_that_do_not_fit() {
             ("mor", vec![n, 6], vec![0.5; n * 6]),
         ]
     };
-    let cases: Vec<(&str, Vec<(&str, Vec<usize>, Vec<f32>)>, &str)> = vec![
+    let cases: Vec<(&str, Vec<Named>, &str)> = vec![
         ("fits", ok(3), ""),
         (
             "narrow",
