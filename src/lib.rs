@@ -1,5 +1,6 @@
 //! fusec: a compiler for multimodal neural models. See ARCHITECTURE.md for the map of stages.
 
+pub mod api;
 pub mod backend;
 pub mod bench;
 pub mod check;

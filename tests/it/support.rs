@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use fusec::cli::FsLoader;
+use fusec::api::FsLoader;
 use fusec::front::{compile, Compiled};
 use fusec::run::{train, RunError, RunOptions, RunOutcome};
 
