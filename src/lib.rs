@@ -11,6 +11,7 @@ pub mod front;
 pub mod ir;
 pub mod lower;
 pub mod nn;
+pub mod ops;
 pub mod passes;
 pub mod rng;
 pub mod run;

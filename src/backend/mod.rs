@@ -7,7 +7,7 @@ mod exec;
 mod params;
 
 pub use decode::{DecodeOptions, Hypothesis};
-pub use exec::{Mode, Outputs};
+pub use exec::{axis, bug, Kernel, Mode, Outputs};
 pub use params::{load_params, save_params, save_tensors};
 
 use std::collections::{BTreeMap, HashMap};

@@ -81,10 +81,7 @@ pub fn check_and_resolve(program: &mut Program) -> (Vec<Shapes>, Diagnostics) {
     for (model, sizes) in program.models.iter_mut().zip(resolved) {
         for (id, dims) in sizes {
             let node = model.graph.node_mut(id);
-            for (slot, d) in crate::ir::verify::dim_exprs_mut(&mut node.op)
-                .into_iter()
-                .zip(dims)
-            {
+            for (slot, d) in node.op.prim_mut().dims_mut().into_iter().zip(dims) {
                 *slot = d;
             }
         }

@@ -76,3 +76,9 @@ impl Shapes {
             .fold(0i64, i64::saturating_add)
     }
 }
+
+impl crate::ir::ValueTypes for Shapes {
+    fn value_type(&self, v: Value) -> Option<&TensorType> {
+        self.ty(v)
+    }
+}

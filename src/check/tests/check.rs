@@ -5,10 +5,10 @@ use crate::ir::build::ModelBuilder;
 use crate::ir::{Activation, Dim, DimExpr, Dtype, LossKind, Op, Value};
 
 fn lin(out: i64) -> Op {
-    Op::Linear {
+    Op::Linear(crate::ir::Linear {
         out: DimExpr::Const(out),
         bias: true,
-    }
+    })
 }
 
 #[test]
@@ -17,16 +17,16 @@ fn infers_a_small_fusion_model_and_counts_parameters() {
     let x = b.input("x", Dtype::F32, &["B", "76"]);
     let y = b.input("y", Dtype::F32, &["B", "47"]);
     let labels = b.input("label", Dtype::I64, &["B"]);
-    let z = b.op(Op::Concat { axis: -1 }, "z", &[x, y]);
+    let z = b.op(Op::Concat(crate::ir::Concat { axis: -1 }), "z", &[x, y]);
     let width = DimExpr::Div(
         Box::new(DimExpr::Of { value: z, axis: 1 }),
         Box::new(DimExpr::Const(2)),
     );
     let h = b.op(
-        Op::Linear {
+        Op::Linear(crate::ir::Linear {
             out: width,
             bias: true,
-        },
+        }),
         "enc1",
         &[z],
     );
@@ -52,11 +52,11 @@ fn reports_every_error_once_and_skips_dependents() {
     let bad1 = b.op(Op::Binary(crate::ir::BinaryOp::Add), "s", &[x, y]);
     let after = b.op(lin(3), "after", &[bad1]);
     let bad2 = b.op(
-        Op::Reduce {
+        Op::Reduce(crate::ir::Reduce {
             kind: crate::ir::ReduceKind::Mean,
             axis: 3,
             keepdim: false,
-        },
+        }),
         "m",
         &[x],
     );
