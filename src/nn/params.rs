@@ -381,10 +381,10 @@ impl RecurrentParams {
 
     /// The cell of one layer and direction.
     pub fn cell(&self, layer: usize, reverse: bool) -> Result<&CellParams> {
-        let found =
-            self.layers
-                .get(layer)
-                .and_then(|(f, r)| if reverse { r.as_ref() } else { Some(f) });
+        let found = self
+            .layers
+            .get(layer)
+            .and_then(|(f, r)| if reverse { r.as_ref() } else { Some(f) });
         match found {
             Some(c) => Ok(c),
             None => candle_core::bail!(

@@ -309,3 +309,7 @@ pub(crate) fn dim_fixed(inputs: &[Vec<Dim>], i: usize, axis: usize) -> Option<i6
         .and_then(|d| d.get(axis))
         .and_then(|d| d.fixed())
 }
+
+#[cfg(test)]
+#[path = "tests/registry.rs"]
+mod tests;

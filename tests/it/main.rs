@@ -30,6 +30,7 @@ mod nn_recurrent;
 mod nn_util;
 mod optim;
 mod pickle;
+mod registry;
 mod summary;
 mod support;
 mod syntax;
