@@ -326,7 +326,7 @@ mod tests {
         );
         b.output("h", h);
         let model = b.finish();
-        let (shapes, _) = crate::check::check_model(&model);
+        let shapes = crate::check::check_model(&model).unwrap();
         let s = summarize(&model, &shapes, &HashMap::new());
         assert_eq!((s.trainable, s.flops), (15, 2 * 4 * 3 + 3));
         assert_eq!(s.unbound, vec!["T".to_string()]);

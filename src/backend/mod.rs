@@ -69,8 +69,7 @@ impl Network {
             .iter()
             .filter(|(name, _)| {
                 self.shapes
-                    .params
-                    .get(*name)
+                    .param(name)
                     .map(|s| s.trainable)
                     .unwrap_or(false)
             })

@@ -16,7 +16,7 @@ pub(super) fn init_params(
     rng: &mut SeededRng,
 ) -> Result<BTreeMap<String, Var>> {
     let mut out = BTreeMap::new();
-    for (name, spec) in &shapes.params {
+    for (name, spec) in shapes.params() {
         let shape: Vec<usize> = spec.shape.iter().map(|d| (*d).max(0) as usize).collect();
         let t = crate::nn::init_tensor(spec.init, &shape, rng, device)?;
         out.insert(name.clone(), Var::from_tensor(&t.to_dtype(DType::F32)?)?);

@@ -27,7 +27,7 @@ impl<'a> ModelChecker<'a> {
     pub fn new(model: &'a Model) -> ModelChecker<'a> {
         ModelChecker {
             model,
-            shapes: Shapes::default(),
+            shapes: Shapes::empty(),
             unifier: Unifier::new(),
             diags: Diagnostics::default(),
             pending: Vec::new(),

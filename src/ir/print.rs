@@ -146,7 +146,7 @@ pub fn attrs(op: &Op, num: &Numbering) -> String {
 mod tests {
     use super::*;
     use crate::ir::build::ModelBuilder;
-    use crate::ir::{Dtype, Op};
+    use crate::ir::{Dim, Dtype, Op, TensorType};
 
     #[test]
     fn dumps_in_topological_order_with_types() {
@@ -162,8 +162,16 @@ mod tests {
         );
         b.output("h", h);
         let model = b.finish();
-        let (shapes, _) = crate::check::check_model(&model);
-        let text = print_model(&model, Some(&shapes));
+        let f32 = |dims: Vec<Dim>| TensorType {
+            dtype: Dtype::F32,
+            dims,
+        };
+        let b_dim = || Dim::Sym("B".into());
+        let types = HashMap::from([
+            (x, f32(vec![b_dim(), Dim::Fixed(4)])),
+            (h, f32(vec![b_dim(), Dim::Fixed(2)])),
+        ]);
+        let text = print_model(&model, &types);
         assert_eq!(
             text,
             "model M\n  %0 = input name=x : f32[B, 4]  @ x\n  %1 = linear(%0) out=2 bias=true : f32[B, 2]  @ enc\n  output h = %1\n"

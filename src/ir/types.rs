@@ -163,6 +163,12 @@ impl ValueTypes for () {
     }
 }
 
+impl ValueTypes for std::collections::HashMap<super::Value, TensorType> {
+    fn value_type(&self, v: super::Value) -> Option<&TensorType> {
+        self.get(&v)
+    }
+}
+
 impl<T: ValueTypes + ?Sized> ValueTypes for &T {
     fn value_type(&self, v: super::Value) -> Option<&TensorType> {
         (**self).value_type(v)
