@@ -88,20 +88,32 @@ impl Network {
                         .ok_or_else(|| bug("operand computed after its user"))
                 })
                 .collect::<Result<_>>()?;
-            let mut k = Kernel {
-                net: self,
-                id,
-                inputs,
-                env: &env,
-                train: mode.is_train(),
-                rng: mode.rng(),
-            };
-            let outs = self.model.graph.node(id).op.prim().forward(&mut k, &args)?;
+            let outs = self.run_node(id, &args, inputs, &env, mode)?;
             for (port, t) in outs.into_iter().enumerate() {
                 values.insert(Value::new(id, port as u16), t);
             }
         }
         Ok(values)
+    }
+
+    /// Runs one node's forward kernel (its op's `Primitive::forward`) on its operand values.
+    pub(super) fn run_node(
+        &self,
+        id: NodeId,
+        args: &[&Tensor],
+        inputs: &HashMap<String, Tensor>,
+        env: &HashMap<String, i64>,
+        mode: &mut Mode,
+    ) -> Result<Vec<Tensor>> {
+        let mut k = Kernel {
+            net: self,
+            id,
+            inputs,
+            env,
+            train: mode.is_train(),
+            rng: mode.rng(),
+        };
+        self.model.graph.node(id).op.prim().forward(&mut k, args)
     }
 
     /// Binds every symbolic dim of the model's inputs (as the checker resolved them) to the size in the batch.
