@@ -173,7 +173,7 @@ fn write_outputs(
     match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
         "safetensors" => {
             let map: HashMap<String, Tensor> = results.iter().cloned().collect();
-            crate::backend::save_tensors(&map, path)?;
+            crate::run::save_tensors(&map, path)?;
         }
         "npz" => {
             let pairs: Vec<(&str, &Tensor)> =

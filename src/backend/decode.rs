@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use candle_core::{DType, Error, Result, Tensor};
 
 use super::{Mode, Network};
-use crate::data::text::{BOS, EOS};
+use crate::ir::tokens::{BOS, EOS};
 use crate::ir::{Decoder, NodeId, Op, Value};
 use crate::nn::{self, DecoderState, DecoderWeights};
 

@@ -8,7 +8,6 @@ mod params;
 
 pub use decode::{DecodeOptions, Hypothesis};
 pub use exec::{axis, bug, Kernel, Mode, Outputs};
-pub use params::{load_params, save_params, save_tensors};
 
 use std::collections::{BTreeMap, HashMap};
 

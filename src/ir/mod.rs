@@ -8,6 +8,7 @@ pub mod graph;
 pub mod op;
 pub mod plan;
 pub mod print;
+pub mod tokens;
 pub mod types;
 pub mod verify;
 

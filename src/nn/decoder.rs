@@ -8,6 +8,7 @@ use candle_core::{DType, Result, Tensor, D};
 use super::activation::{dropout, log_softmax, softmax};
 use super::linear::linear;
 use super::params::{prefixed, sub_map, CellParams, EmbeddingParams, LinearParams, ParamMap};
+use crate::ir::tokens::PAD;
 use crate::ir::{DecoderInit, ParamSpec};
 use crate::rng::SeededRng;
 
@@ -245,7 +246,7 @@ pub fn next_token_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Ten
         .unsqueeze(1)?
         .broadcast_eq(&classes)?
         .to_dtype(logp.dtype())?;
-    let keep = gold.ne(0i64)?.to_dtype(logp.dtype())?;
+    let keep = gold.ne(i64::from(PAD))?.to_dtype(logp.dtype())?;
     let count = keep
         .sum_all()?
         .to_dtype(DType::F64)?
