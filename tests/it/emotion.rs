@@ -2,7 +2,7 @@
 //! epoch from the MulT-format samples, pickle-source diagnostics (wrong key, missing file, wrong shape, wrong
 //! label reading), per-emotion metrics, the 4-way formulation, and the robustness table.
 
-use super::support::{compile_file, temp_dir};
+use super::support::{assert_threads_pinned, compile_file, temp_dir};
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -47,6 +47,7 @@ fn train_summary(c: &Compiled, name: &str) -> String {
         stop_after: None,
         config: serde_json::json!({}),
     };
+    assert_threads_pinned();
     let outcome = run::train(
         &c.program.models[index],
         &c.shapes[index],
@@ -286,6 +287,7 @@ train {
         stop_after: None,
         config: serde_json::json!({}),
     };
+    assert_threads_pinned();
     let outcome = run::train(model, &c.shapes[0], plan, &data, &opts, &mut |_| {}).unwrap();
     let objectives = Objectives::resolve(plan, model).unwrap();
     let cases = run::robustness_cases(plan, model);

@@ -9,24 +9,7 @@ use fusec::data::text::{detokenize, tokenize, Vocab};
 use fusec::ir::Punct;
 use fusec::train::bleu::corpus_bleu;
 
-/// Runs the `fusec` binary in the crate root with one compute thread; returns (exit code, stdout, stderr).
-/// `FUSEC_BIN` overrides the binary (a build folder shared by several checkouts may hold another one).
-fn fusec(args: &[&str]) -> (i32, String, String) {
-    let bin =
-        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
-    let out = std::process::Command::new(bin)
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
-}
+use super::support::fusec;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fusec-mmt-{name}-{}", std::process::id()));
