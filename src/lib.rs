@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod codes;
 pub mod data;
 pub mod diag;
 pub mod front;

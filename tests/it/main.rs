@@ -3,6 +3,7 @@
 mod bleu;
 mod check;
 mod cli;
+mod codes;
 mod corpus;
 mod data;
 mod diagnostics;
