@@ -99,7 +99,7 @@ fn estimate(
     let owner_span = owner_spans(model);
     let (mut params, mut optimizer) = (0u64, 0u64);
     let mut per_owner: HashMap<&str, u64> = HashMap::new();
-    for (name, spec) in &shapes.params {
+    for (name, spec) in shapes.params() {
         let bytes = numel(spec.shape.iter().copied()).saturating_mul(4);
         params = params.saturating_add(bytes);
         let extra = if spec.trainable {

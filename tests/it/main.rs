@@ -3,6 +3,7 @@
 mod bleu;
 mod check;
 mod cli;
+mod codes;
 mod corpus;
 mod data;
 mod diagnostics;
@@ -31,6 +32,7 @@ mod nn_recurrent;
 mod nn_util;
 mod optim;
 mod pickle;
+mod registry;
 mod summary;
 mod support;
 mod syntax;

@@ -58,7 +58,7 @@ fn options() -> Options {
             "--out" => o.out = PathBuf::from(value()),
             "--time-limit" => o.time_limit = value().parse().unwrap_or(o.time_limit),
             "--mem-limit" => {
-                o.mem_limit = fusec::cli::budget::parse_size(&value()).unwrap_or(1 << 30) as usize
+                o.mem_limit = fusec::cli::parse_size(&value()).unwrap_or(1 << 30) as usize
             }
             "--replay" => o.replay = Some(PathBuf::from(value())),
             "--dump" => o.dump = true,

@@ -1,4 +1,4 @@
-//! The CLI's source loader: the file to compile and its imports from the file system. Every source is read
+//! The file-system source loader (the CLI's, and the API's): the file to compile and its imports. Every source is read
 //! through [`crate::guarded_read`] (regular files only, never blocking, at most
 //! [`crate::syntax::MAX_SOURCE_BYTES`]) and must be text; an import must also resolve, links followed, inside
 //! the root file's folder tree or a folder allowed with `--allow-import`. A refused file is never echoed.
