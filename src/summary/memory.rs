@@ -46,7 +46,8 @@ const KEEP: usize = 3;
 
 /// Training by `plan`: parameters, their gradients, the optimizers' moments (Adam and AdamW two per
 /// parameter, SGD with momentum one; the largest need counts for all, an upper bound when optimizers split the
-/// parameters) and one temporary of the update, and each node's activations at `plan.batch_size` four times:
+/// parameters), a temporary of the update and the copy the gradient-flow check keeps of the first batch, and
+/// each node's activations at `plan.batch_size` four times:
 /// the forward value kept for the backward pass, its gradient, and the two temporaries a backward rule makes
 /// (a broadcast product's gradient multiplies and then sums a tensor of the output's size). Measured by the
 /// fuzz harness (docs/RELIABILITY.md): a TensorFusion model's peak was 2.2 GB where twice the activations
@@ -67,8 +68,8 @@ pub fn training_memory(
         })
         .max()
         .unwrap_or(0);
-    // Per trainable parameter: itself, its gradient, its moments and a temporary of the update.
-    estimate(model, shapes, plan.batch_size as i64, env, 3 + moments, 4)
+    // Per trainable parameter: itself, its gradient, its moments, a temporary of the update and the saved copy.
+    estimate(model, shapes, plan.batch_size as i64, env, 4 + moments, 4)
 }
 
 /// Evaluation or prediction at `batch` rows: parameters and one batch's activations.

@@ -16,8 +16,15 @@ fn chance(rng: &mut SeededRng, percent: usize) -> bool {
     pick(rng, 100) < percent
 }
 
-const SIZES: &[&str] = &["1", "2", "8", "16", "32", "64", "128"];
-const BAD_SIZES: &[&str] = &["0", "-3", "100000", "1073741824", "4611686018427387904"];
+const SIZES: &[&str] = &["1", "2", "8", "16", "32", "48"];
+const BAD_SIZES: &[&str] = &[
+    "0",
+    "-3",
+    "128",
+    "100000",
+    "1073741824",
+    "4611686018427387904",
+];
 const FUSIONS: &[&str] = &[
     "Concat([zf, zz, zm])",
     "ConcatMlp([zf, zz, zm], dim = D)",

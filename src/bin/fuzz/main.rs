@@ -33,6 +33,8 @@ struct Options {
     out: PathBuf,
     time_limit: f64,
     mem_limit: usize,
+    /// The `--max-memory` the commands run with: below `mem_limit`, because the estimate is an estimate.
+    budget: u64,
     replay: Option<PathBuf>,
     /// Keep every input with its exit codes in `out/inputs/` (to look at what the generators make).
     dump: bool,
@@ -45,6 +47,7 @@ fn options() -> Options {
         out: PathBuf::from("target/fuzz-out"),
         time_limit: 2.0,
         mem_limit: 1 << 30,
+        budget: 768 << 20,
         replay: None,
         dump: false,
     };
@@ -60,6 +63,7 @@ fn options() -> Options {
             "--mem-limit" => {
                 o.mem_limit = fusec::cli::parse_size(&value()).unwrap_or(1 << 30) as usize
             }
+            "--max-memory" => o.budget = fusec::cli::parse_size(&value()).unwrap_or(768 << 20),
             "--replay" => o.replay = Some(PathBuf::from(value())),
             "--dump" => o.dump = true,
             other => {
@@ -270,7 +274,7 @@ fn failure(o: &Outcome, opts: &Options) -> Option<String> {
 fn main() {
     let opts = options();
     std::env::set_var("RAYON_NUM_THREADS", "1");
-    fusec::guarded_read::set_max_memory(Some(opts.mem_limit as u64));
+    fusec::guarded_read::set_max_memory(Some(opts.budget));
     std::panic::set_hook(Box::new(|info| {
         *PANIC.lock().unwrap_or_else(|e| e.into_inner()) = info.to_string();
     }));
@@ -389,12 +393,13 @@ impl Stats {
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         format!(
-            "fusec-fuzz seed {}: {}\ninputs by kind: {}\nlimits: {} s of CPU time and {} bytes allocated at the peak per input (check --grad and summary together)\n",
+            "fusec-fuzz seed {}: {}\ninputs by kind: {}\nlimits: {} s of CPU time and {} bytes allocated at the peak per input (check --grad and summary together), commands run with --max-memory {}\n",
             opts.seed,
             self.line(n, secs),
             kinds.join(", "),
             opts.time_limit,
-            opts.mem_limit
+            opts.mem_limit,
+            opts.budget
         )
     }
 }
