@@ -118,6 +118,8 @@ pub const CODES: &[Code] = &[
     code("fusec::run::config", "training", "the plan or the data does not fit the model at run time, or a flag names something the run does not have"),
     code("fusec::run::io", "training", "the run directory cannot be read or written (no checkpoint, a damaged file)"),
     code("fusec::run::non_finite", "training", "a loss became NaN or infinite (with every term's value)"),
+    code("fusec::run::resume", "training", "`--resume` of a directory that holds no recorded run, or with a file or flags that would change the run"),
+    code("fusec::run::source", "training", "`eval`, `predict` or `translate` with a file that is not the one the run was trained from"),
     code("fusec::set::unknown", "lowering", "`--set` names no train key, data key, model param or block argument"),
     code("fusec::set::value", "lowering", "a `--set` value of the wrong type or range"),
     code("fusec::shape::axis", "checking", "an axis outside `-rank..rank`"),

@@ -105,10 +105,12 @@ pub fn compare(req: &CompareRequest, rep: &mut dyn Reporter) -> Result<Compariso
             let opts = RunOptions {
                 run_dir: req.out.join(format!("{method}-seed{seed}")),
                 resume: false,
+                overwrite: false,
                 device: req.device.clone(),
                 progress: false,
                 stop_after: None,
                 config,
+                sources: crate::run::run_dir::user_sources(&compiled.program.sources),
             };
             rep.log(&format!("training {method} with seed {seed} ..."));
             let outcome = train(model, shapes, &plan, &data, &opts, &mut |_| {})?;

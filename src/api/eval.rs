@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 
-use super::prepare::{prepare, Prepared};
+use super::prepare::{open_run, prepare_recorded, Prepared};
 use super::{Error, Reporter};
 use crate::backend::Network;
 use crate::diag::{did_you_mean, Diagnostic};
@@ -17,8 +17,9 @@ use crate::run::{
 /// Which run, which checkpoint, which split.
 #[derive(Clone, Debug)]
 pub struct EvalRequest {
-    /// The .fuse file the run was trained from.
+    /// The .fuse file the run was trained from (its text must equal the recorded one).
     pub file: PathBuf,
+    /// Overrides besides the run's recorded ones (a data path, say); one that changes the model is refused.
     pub overrides: Vec<(String, String)>,
     /// The run directory.
     pub run_dir: PathBuf,
@@ -92,7 +93,8 @@ fn restore(
     req: &EvalRequest,
     rep: &mut dyn Reporter,
 ) -> Result<(Prepared, Vec<usize>, Network), Error> {
-    let prepared = prepare(&req.file, &req.overrides, rep)?;
+    let (record, sources, overrides) = open_run(&req.run_dir, &req.file, &req.overrides)?;
+    let prepared = prepare_recorded(&record, &sources, &overrides, rep)?;
     let data = &prepared.data;
     let indices = match req.split.as_str() {
         "train" => data.train.clone(),

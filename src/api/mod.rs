@@ -27,8 +27,10 @@ pub use compare::{compare, decide, mean_std, CompareRequest, CompareRow, Compari
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
 pub use fs_loader::{allow_imports_from, FsLoader};
 pub use predict::{predict, write_predictions, PredictRequest, Predictions};
-pub use prepare::{device, prepare, task_fits_data, Prepared};
-pub use run::{grad_check, grad_warnings, resume, run, GradCheck, RunRequest, RunResult};
+pub use prepare::{device, prepare, prepare_recorded, task_fits_data, Prepared};
+pub use run::{
+    grad_check, grad_warnings, resume, run, GradCheck, ResumeRequest, RunRequest, RunResult,
+};
 pub use translate::{translate, TranslateRequest};
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};

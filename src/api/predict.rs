@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 
-use super::{compile_file, Error, Reporter};
+use super::prepare::{compile_recorded, open_run};
+use super::{Error, Reporter};
 use crate::backend::Mode;
 use crate::diag::Diagnostic;
 use crate::ir::TaskKind;
@@ -78,7 +79,8 @@ fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, 
 /// Runs the run's selected checkpoint on the inputs of `req.input`.
 pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictions, Error> {
     let path = req.file.to_string_lossy().to_string();
-    let compiled = compile_file(&path, &req.overrides, true, rep)?;
+    let (record, sources, overrides) = open_run(&req.run_dir, &req.file, &req.overrides)?;
+    let compiled = compile_recorded(&record, &sources, &overrides, rep)?;
     let plan = compiled.program.train.clone();
     let index = plan
         .as_ref()
@@ -110,6 +112,13 @@ pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictio
     crate::run::check_inputs(model, shapes, &inputs, target.as_deref(), &shown)?;
     check_prediction_memory(model, shapes, &inputs)?;
     let stats = load_standardization(&req.run_dir)?;
+    if let Some(missing) = record.standardized.iter().find(|f| !stats.contains_key(*f)) {
+        return Err(Error::Run(RunError::Io(format!(
+            "{}: the statistics of `{missing}` are missing, but the run standardized it; without them the \
+             predictions would be made on unstandardized inputs",
+            req.run_dir.join("standardization.safetensors").display()
+        ))));
+    }
     for input in &model.inputs {
         match inputs.get(&input.name) {
             Some(t) => {

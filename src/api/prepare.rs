@@ -8,8 +8,10 @@ use candle_core::Device;
 use super::{compile_file, Error, Reporter};
 use crate::data::Dataset;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::front::Compiled;
+use crate::front::{compile, Compiled};
 use crate::ir::TrainPlan;
+use crate::run::{RecordedSource, RunRecord};
+use crate::source::MemoryLoader;
 
 /// A compiled program with everything a training run needs.
 pub struct Prepared {
@@ -70,6 +72,98 @@ pub fn prepare(
 ) -> Result<Prepared, Error> {
     let path = file.to_string_lossy().to_string();
     let compiled = compile_file(&path, overrides, true, rep)?;
+    let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
+    finish_prepare(compiled, path, overrides, &cwd)
+}
+
+/// Like [`prepare`], for a recorded run: compiled from the sources it recorded (not the files on disk now),
+/// with its overrides, and its data read relative to the folder it ran in.
+pub fn prepare_recorded(
+    record: &RunRecord,
+    sources: &[RecordedSource],
+    overrides: &[(String, String)],
+    rep: &mut dyn Reporter,
+) -> Result<Prepared, Error> {
+    let compiled = compile_recorded(record, sources, overrides, rep)?;
+    finish_prepare(compiled, record.file.clone(), overrides, Path::new(&record.cwd))
+}
+
+/// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to
+/// compile with: the recorded ones, then `extra` (a key given again replaces the recorded value; one that
+/// changes the model makes its checkpoints refuse to load). `file` must be the file the run was trained from.
+pub fn open_run(
+    run_dir: &Path,
+    file: &Path,
+    extra: &[(String, String)],
+) -> Result<(RunRecord, Vec<RecordedSource>, Vec<(String, String)>), Error> {
+    let (record, sources) = crate::run::read_record(run_dir)?;
+    let recorded = sources
+        .iter()
+        .find(|s| s.path == record.root)
+        .map(|s| s.text.as_str())
+        .unwrap_or_default();
+    let now = std::fs::read_to_string(file)
+        .map(crate::source::normalize_line_endings)
+        .map_err(|e| {
+            Error::user(Diagnostic::error(
+                "fusec::import::missing",
+                format!("cannot read `{}`: {e}", file.display()),
+            ))
+        })?;
+    if now != recorded {
+        return Err(Error::user(
+            Diagnostic::error(
+                "fusec::run::source",
+                format!(
+                    "`{}` is not the file the run in {} was trained from (`{}`): it differs from the recorded text",
+                    file.display(),
+                    run_dir.display(),
+                    record.file
+                ),
+            )
+            .help(format!(
+                "use the file as it was when the run started; its text is recorded in {}/sources.json",
+                run_dir.display()
+            )),
+        ));
+    }
+    let mut overrides = record.override_pairs();
+    for (k, v) in extra {
+        overrides.retain(|(rk, _)| rk != k);
+        overrides.push((k.clone(), v.clone()));
+    }
+    Ok((record, sources, overrides))
+}
+
+/// Compiles a recorded run's sources (not the files on disk now) with `overrides`.
+pub fn compile_recorded(
+    record: &RunRecord,
+    sources: &[RecordedSource],
+    overrides: &[(String, String)],
+    rep: &mut dyn Reporter,
+) -> Result<Compiled, Error> {
+    let mut loader = MemoryLoader::new();
+    for s in sources {
+        loader = loader.with(&s.path, &s.text);
+    }
+    match compile(&loader, &record.root, overrides, true) {
+        Ok(c) => {
+            rep.diagnostics(&c.warnings, &c.program.sources);
+            Ok(c)
+        }
+        Err(f) => Err(Error::User {
+            diagnostics: f.diagnostics,
+            sources: f.sources,
+        }),
+    }
+}
+
+fn finish_prepare(
+    compiled: Compiled,
+    path: String,
+    overrides: &[(String, String)],
+    cwd: &Path,
+) -> Result<Prepared, Error> {
     let fail = |d: Diagnostics| Error::User {
         diagnostics: d,
         sources: compiled.program.sources.clone(),
@@ -109,13 +203,14 @@ pub fn prepare(
     if problems.has_errors() {
         return Err(fail(problems));
     }
-    let data = crate::data::load(&spec, Path::new(".")).map_err(fail)?;
+    let data = crate::data::load(&spec, cwd).map_err(fail)?;
     let problems = task_fits_data(&plan, model, &compiled.shapes[model_index], &data);
     if problems.has_errors() {
         return Err(fail(problems));
     }
     let config = serde_json::json!({
         "file": path,
+        "cwd": cwd.display().to_string(),
         "overrides": overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "model": plan.model,
         "train": plan,

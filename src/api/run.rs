@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
-use super::prepare::{prepare, Prepared};
+use super::prepare::{prepare, prepare_recorded, Prepared};
 use super::{Error, Reporter};
 use crate::backend::Network;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::run::{train, GradIssue, GradProblem, RunError, RunOptions, RunReport};
+use crate::run::run_dir;
+use crate::run::{
+    read_record, train, GradIssue, GradProblem, RecordedSource, RunError, RunOptions, RunRecord,
+    RunReport,
+};
 use crate::source::SourceMap;
 
 /// What to train and where.
@@ -19,12 +23,29 @@ pub struct RunRequest {
     pub file: PathBuf,
     /// `--set` overrides (`epochs`, `seed` and every other key).
     pub overrides: Vec<(String, String)>,
-    /// The run directory; `runs/<model>-<unix time>` when absent. [`resume`] requires it.
+    /// The run directory; a new `runs/<model>-<unix time>[-N]` when absent.
     pub run_dir: Option<PathBuf>,
+    /// Replace a run directory that already holds a run (otherwise that is refused).
+    pub overwrite: bool,
     pub device: Device,
     /// Progress bars on stderr.
     pub progress: bool,
     /// Stop after this many epochs as if killed (tests of resume use it).
+    pub stop_after: Option<usize>,
+}
+
+/// Which run to continue. A resumed run is the run it continues: it is compiled from the sources and with the
+/// overrides its directory recorded, so nothing given here may change it.
+#[derive(Clone, Debug)]
+pub struct ResumeRequest {
+    pub run_dir: PathBuf,
+    /// The file the run was trained from, if given: its text must equal the recorded one. A run stopped before
+    /// its record was written (in its first seconds) needs it, to start again.
+    pub file: Option<PathBuf>,
+    /// Overrides given again: each must have its recorded value.
+    pub overrides: Vec<(String, String)>,
+    pub device: Device,
+    pub progress: bool,
     pub stop_after: Option<usize>,
 }
 
@@ -43,24 +64,155 @@ pub struct RunResult {
 
 /// Trains `req.file` by its plan into a new run directory. Data report and epoch lines go to `rep.log`.
 pub fn run(req: &RunRequest, rep: &mut dyn Reporter) -> Result<RunResult, Error> {
-    train_run(req, None, rep)
-}
-
-/// Continues the run in `run_dir` from its last checkpoint.
-pub fn resume(
-    req: &RunRequest,
-    run_dir: &Path,
-    rep: &mut dyn Reporter,
-) -> Result<RunResult, Error> {
-    train_run(req, Some(run_dir), rep)
-}
-
-fn train_run(
-    req: &RunRequest,
-    resume_dir: Option<&Path>,
-    rep: &mut dyn Reporter,
-) -> Result<RunResult, Error> {
+    // Refused before the data is loaded; checked again under the directory's lock when training starts.
+    if let Some(dir) = &req.run_dir {
+        if !req.overwrite && run_dir::holds_a_run(dir) {
+            return Err(run_dir::refuse_existing(dir).into());
+        }
+    }
     let prepared = prepare(&req.file, &req.overrides, rep)?;
+    let dir = match &req.run_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            run_dir::unique_dir(Path::new("runs"), &format!("{}-{secs}", prepared.model().name))?
+        }
+    };
+    let target = Target {
+        run_dir: dir,
+        resume: false,
+        overwrite: req.overwrite,
+        device: req.device.clone(),
+        progress: req.progress,
+        stop_after: req.stop_after,
+    };
+    train_prepared(prepared, target, rep)
+}
+
+/// Continues the run in `req.run_dir` from its last checkpoint, with its own recorded configuration.
+pub fn resume(req: &ResumeRequest, rep: &mut dyn Reporter) -> Result<RunResult, Error> {
+    let target = Target {
+        run_dir: req.run_dir.clone(),
+        resume: true,
+        overwrite: false,
+        device: req.device.clone(),
+        progress: req.progress,
+        stop_after: req.stop_after,
+    };
+    if !req.run_dir.join(run_dir::CONFIG_FILE).exists() {
+        // The run was stopped before it recorded itself: it starts again, from the file and overrides given.
+        let Some(file) = &req.file else {
+            return Err(Error::user(
+                Diagnostic::error(
+                    "fusec::run::resume",
+                    format!(
+                        "{} holds no recorded run to resume (it was stopped before training started, or is not a                          run directory)",
+                        req.run_dir.display()
+                    ),
+                )
+                .help("start it again: `fusec run FILE [--set ...] --resume DIR` runs FILE into it from the beginning"),
+            ));
+        };
+        let prepared = prepare(file, &req.overrides, rep)?;
+        return train_prepared(prepared, target, rep);
+    }
+    let (record, sources) = read_record(&req.run_dir)?;
+    check_resume_request(req, &record, &sources)?;
+    let prepared = prepare_recorded(&record, &sources, &record.override_pairs(), rep)?;
+    train_prepared(prepared, target, rep)
+}
+
+/// A resumed run is the recorded one: the file given must have its text, and overrides given must have its
+/// values.
+fn check_resume_request(
+    req: &ResumeRequest,
+    record: &RunRecord,
+    sources: &[RecordedSource],
+) -> Result<(), Error> {
+    if let Some(file) = &req.file {
+        let recorded = sources
+            .iter()
+            .find(|s| s.path == record.root)
+            .map(|s| s.text.as_str())
+            .unwrap_or_default();
+        let now = std::fs::read_to_string(file)
+            .map(crate::source::normalize_line_endings)
+            .map_err(|e| {
+                Error::user(Diagnostic::error(
+                    "fusec::import::missing",
+                    format!("cannot read `{}`: {e}", file.display()),
+                ))
+            })?;
+        if now != recorded {
+            return Err(Error::user(
+                Diagnostic::error(
+                    "fusec::run::resume",
+                    format!(
+                        "`{}` is not the file the run in {} was trained from: it was edited since",
+                        file.display(),
+                        req.run_dir.display()
+                    ),
+                )
+                .help(format!(
+                    "resume without FILE (`fusec run --resume {}`): the run is compiled from the sources it recorded                      in {}/sources.json",
+                    req.run_dir.display(),
+                    req.run_dir.display()
+                )),
+            ));
+        }
+    }
+    let recorded = record.override_pairs();
+    let mut changed = Vec::new();
+    for (k, v) in &req.overrides {
+        let was = recorded.iter().rev().find(|(rk, _)| rk == k).map(|(_, rv)| rv);
+        if was != Some(v) {
+            changed.push(match was {
+                Some(w) => format!("`{k}={v}` (the run has `{k}={w}`)"),
+                None => format!("`{k}={v}` (the run did not set `{k}`)"),
+            });
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::user(
+        Diagnostic::error(
+            "fusec::run::resume",
+            format!(
+                "resuming {} with {} would change the run",
+                req.run_dir.display(),
+                changed.join(", ")
+            ),
+        )
+        .help(format!(
+            "a resumed run continues with the settings it was started with ({}); drop the flag, or start a new run              with `--out`",
+            if record.overrides.is_empty() {
+                "none".to_string()
+            } else {
+                record.overrides.join(", ")
+            }
+        )),
+    ))
+}
+
+/// Where and how a prepared program trains.
+struct Target {
+    run_dir: PathBuf,
+    resume: bool,
+    overwrite: bool,
+    device: Device,
+    progress: bool,
+    stop_after: Option<usize>,
+}
+
+fn train_prepared(
+    prepared: Prepared,
+    target: Target,
+    rep: &mut dyn Reporter,
+) -> Result<RunResult, Error> {
     rep.log(&prepared.data.report.to_string());
     let Prepared {
         compiled,
@@ -71,20 +223,15 @@ fn train_run(
     } = prepared;
     let model = &compiled.program.models[model_index];
     let shapes = &compiled.shapes[model_index];
-    let run_dir = match resume_dir {
-        Some(dir) => dir.to_path_buf(),
-        None => req
-            .run_dir
-            .clone()
-            .unwrap_or_else(|| default_run_dir(&model.name)),
-    };
     let opts = RunOptions {
-        run_dir: run_dir.clone(),
-        resume: resume_dir.is_some(),
-        device: req.device.clone(),
-        progress: req.progress,
-        stop_after: req.stop_after,
+        run_dir: target.run_dir.clone(),
+        resume: target.resume,
+        overwrite: target.overwrite,
+        device: target.device,
+        progress: target.progress,
+        stop_after: target.stop_after,
         config,
+        sources: run_dir::user_sources(&compiled.program.sources),
     };
     let outcome = train(model, shapes, &plan, &data, &opts, &mut |line| {
         rep.log(line)
@@ -92,22 +239,13 @@ fn train_run(
     let sources = compiled.program.sources;
     let grad_warnings = grad_warnings(&outcome.grad_problems, &outcome.net);
     rep.diagnostics(&grad_warnings, &sources);
-    crate::run::save_standardization(&data, &run_dir)?;
     Ok(RunResult {
-        run_dir,
+        run_dir: target.run_dir,
         report: outcome.report,
         grad_warnings,
         net: outcome.net,
         sources,
     })
-}
-
-fn default_run_dir(model: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Path::new("runs").join(format!("{model}-{secs}"))
 }
 
 /// The gradient-flow check's findings as warnings on the nodes that use each parameter.

@@ -1,11 +1,12 @@
 //! Translating new sentences (one per line) with a trained run's checkpoint and its saved vocabularies, greedy
 //! or with beam search, optionally with visual features aligned by line ([`translate`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle_core::Device;
 
-use super::{compile_file, Error, Reporter};
+use super::prepare::{compile_recorded, open_run};
+use super::{Error, Reporter};
 use crate::backend::DecodeOptions;
 use crate::diag::Diagnostic;
 use crate::run::{translate_lines, Checkpoint, RunError};
@@ -15,8 +16,8 @@ use crate::run::{translate_lines, Checkpoint, RunError};
 pub struct TranslateRequest {
     /// The .fuse file the run was trained from.
     pub file: PathBuf,
-    /// `--set` overrides; when empty, the ones recorded in the run's `config.json` are used, so the model is
-    /// compiled as it was trained.
+    /// Overrides besides the run's recorded ones (the model is compiled from the run's recorded sources and
+    /// overrides); one that changes the model is refused.
     pub overrides: Vec<(String, String)>,
     /// The run directory (its checkpoints and `vocab/`).
     pub run_dir: PathBuf,
@@ -52,12 +53,8 @@ fn read_inputs(
 /// The translation of every input line, in order.
 pub fn translate(req: &TranslateRequest, rep: &mut dyn Reporter) -> Result<Vec<String>, Error> {
     let path = req.file.to_string_lossy().to_string();
-    let overrides = if req.overrides.is_empty() {
-        run_overrides(&req.run_dir)
-    } else {
-        req.overrides.clone()
-    };
-    let compiled = compile_file(&path, &overrides, true, rep)?;
+    let (record, sources, overrides) = open_run(&req.run_dir, &req.file, &req.overrides)?;
+    let compiled = compile_recorded(&record, &sources, &overrides, rep)?;
     let program = &compiled.program;
     let found = program.train.as_ref().and_then(|plan| {
         let i = program.models.iter().position(|m| m.name == plan.model)?;
@@ -98,17 +95,3 @@ pub fn translate(req: &TranslateRequest, rep: &mut dyn Reporter) -> Result<Vec<S
     )?)
 }
 
-/// The `--set` overrides recorded in the run's `config.json` (none if it cannot be read).
-fn run_overrides(run_dir: &Path) -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string(run_dir.join("config.json")) else {
-        return Vec::new();
-    };
-    let Ok(config) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return Vec::new();
-    };
-    let list = config["overrides"].as_array().cloned().unwrap_or_default();
-    list.iter()
-        .filter_map(|v| v.as_str()?.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}

@@ -74,10 +74,12 @@ pub fn mmt_rates(file: &str, epochs: usize, beam: usize) -> Result<MmtRates, Str
     let opts = RunOptions {
         run_dir: run_dir.clone(),
         resume: false,
+        overwrite: true,
         device: candle_core::Device::Cpu,
         progress: false,
         stop_after: None,
         config: serde_json::json!({}),
+        sources: Vec::new(),
     };
     let outcome = train(
         &c.program.models[index],

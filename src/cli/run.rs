@@ -5,15 +5,21 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{device_or_report, report, Printer};
-use crate::api::{self, RunRequest, RunResult};
+use crate::api::{self, ResumeRequest, RunRequest, RunResult};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// The .fuse file with a `train { }` plan.
-    pub file: PathBuf,
-    /// Run directory (default `runs/<model>-<time>`).
-    #[arg(long)]
+    /// The .fuse file with a `train { }` plan (with `--resume`, optional: the run's recorded file is used, and a
+    /// file given must be that file).
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// Run directory (default `runs/<model>-<time>`, never an existing one). A directory that holds another run
+    /// is refused unless `--overwrite` is given.
+    #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Replace the run in `--out` if there is one.
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// `cpu`, `cuda` or `cuda:N` (CUDA needs a build with `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -23,7 +29,8 @@ pub struct RunArgs {
     /// Override the plan's seed (same as `--set seed=N`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Continue the run in this directory from its last checkpoint.
+    /// Continue the run in this directory from its last checkpoint, with the file and settings it recorded
+    /// (flags that would change them are refused).
     #[arg(long, value_name = "RUNDIR")]
     pub resume: Option<PathBuf>,
     /// No progress bars or per-epoch lines.
@@ -46,21 +53,37 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let req = RunRequest {
-        file: args.file.clone(),
-        overrides,
-        run_dir: args.out.clone(),
-        device,
-        progress: !args.quiet && !json,
-        stop_after: args.stop_after,
-    };
     let mut printer = Printer {
         json,
         quiet: args.quiet,
     };
-    let result = match &args.resume {
-        Some(dir) => api::resume(&req, dir, &mut printer),
-        None => api::run(&req, &mut printer),
+    let progress = !args.quiet && !json;
+    let result = match (&args.resume, &args.file) {
+        (Some(dir), file) => {
+            let req = ResumeRequest {
+                run_dir: dir.clone(),
+                file: file.clone(),
+                overrides,
+                device,
+                progress,
+                stop_after: args.stop_after,
+            };
+            api::resume(&req, &mut printer)
+        }
+        (None, Some(file)) => {
+            let req = RunRequest {
+                file: file.clone(),
+                overrides,
+                run_dir: args.out.clone(),
+                overwrite: args.overwrite,
+                device,
+                progress,
+                stop_after: args.stop_after,
+            };
+            api::run(&req, &mut printer)
+        }
+        // clap requires FILE unless `--resume` is given.
+        (None, None) => return 1,
     };
     match result {
         Ok(RunResult {

@@ -1,7 +1,9 @@
 //! Checkpoints: `checkpoints/{best,last}/` each hold `model.safetensors` (weights and buffers under their IR
-//! names), `optimizer.safetensors` (every optimizer's moments, keyed `optimizer/tensor`) and `state.json` (epoch,
-//! generator positions, schedulers, selection state, history). A checkpoint directory is replaced as a whole:
-//! written beside, then renamed, so a kill at any moment leaves either the old or the new one.
+//! names), `optimizer.safetensors` (every optimizer's moments, keyed `optimizer/tensor`), `state.json` (epoch,
+//! generator positions, schedulers, selection state, history) and `manifest.json` (the model's fingerprint and
+//! every file's checksum, tensor dtypes and shapes; `manifest.rs`), written last. A checkpoint directory is
+//! replaced as a whole: written beside, then renamed, so a kill at any moment leaves either the old or the new
+//! one; a load verifies all of it first.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::report::EpochRow;
-use super::tensor_files::{load_params, save_params, save_tensors};
+use super::tensor_files::{assign_params, save_params, save_tensors};
 use super::{write_atomic, RunError};
 use crate::backend::Network;
 use crate::rng::RngState;
@@ -70,6 +72,13 @@ impl Checkpoint {
         }
         let json = serde_json::to_vec_pretty(state).map_err(|e| RunError::Io(e.to_string()))?;
         write_atomic(&tmp.join("state.json"), &json)?;
+        let mut files = vec!["model.safetensors", "state.json"];
+        if !opt_tensors.is_empty() {
+            files.push("optimizer.safetensors");
+        }
+        let manifest = super::manifest::build(&tmp, &files, &net.model, &net.shapes)?;
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| RunError::Io(e.to_string()))?;
+        write_atomic(&tmp.join("manifest.json"), &json)?;
         let old = parent.join(format!("{which}.old"));
         if target.exists() {
             if old.exists() {
@@ -84,14 +93,15 @@ impl Checkpoint {
         Ok(())
     }
 
-    /// The checkpoint directory to resume from: `which`, or the `.old` copy a kill during replacement left.
+    /// The checkpoint directory to resume from: `which`, or the `.old` copy a kill during replacement left. A
+    /// checkpoint is complete once its manifest is written.
     pub fn find(run_dir: &Path, which: &str) -> Option<PathBuf> {
         let dir = Checkpoint::dir(run_dir, which);
-        if dir.join("state.json").exists() {
+        if dir.join("manifest.json").exists() {
             return Some(dir);
         }
         let old = dir.with_file_name(format!("{which}.old"));
-        old.join("state.json").exists().then_some(old)
+        old.join("manifest.json").exists().then_some(old)
     }
 
     /// Builds `model`'s network and loads the weights of a run directory's `best` checkpoint (`last` with
@@ -116,30 +126,54 @@ impl Checkpoint {
         Ok(net)
     }
 
-    /// Loads weights into `net` (and optimizer moments, when `optimizers` is given) and returns the state.
+    /// Loads weights into `net` (and optimizer moments, when `optimizers` is given) and returns the state, after
+    /// verifying the whole checkpoint against its manifest and `net`'s model.
     pub fn load(
         dir: &Path,
         net: &Network,
         optimizers: Option<&mut [(String, Optimizer)]>,
     ) -> Result<TrainState, RunError> {
-        load_params(&net.params, &dir.join("model.safetensors"), &net.device)
-            .map_err(RunError::Io)?;
-        let text = std::fs::read_to_string(dir.join("state.json"))
-            .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
-        let state: TrainState = serde_json::from_str(&text)
-            .map_err(|e| RunError::Io(format!("{}/state.json: {e}", dir.display())))?;
+        let mut files = super::manifest::verify(dir, &net.model, &net.shapes)?;
+        let tensors = |name: &str, files: &mut std::collections::BTreeMap<String, Vec<u8>>| {
+            let path = dir.join(name);
+            match files.remove(name) {
+                None => Ok(HashMap::new()),
+                Some(bytes) => candle_core::safetensors::load_buffer(&bytes, &net.device)
+                    .map_err(|e| RunError::Io(format!("{}: {e}", path.display()))),
+            }
+        };
+        let model_path = dir.join("model.safetensors");
+        if !files.contains_key("model.safetensors") {
+            return Err(RunError::Io(format!(
+                "{}: the manifest lists no weights",
+                dir.join("manifest.json").display()
+            )));
+        }
+        let weights = tensors("model.safetensors", &mut files)?;
+        for (name, t) in &weights {
+            super::manifest::check_tensor(&model_path, name, t)?;
+        }
+        assign_params(&net.params, &weights, &model_path).map_err(RunError::Io)?;
+        let state_path = dir.join("state.json");
+        let text = files.remove("state.json").ok_or_else(|| {
+            RunError::Io(format!(
+                "{}: the manifest lists no state.json",
+                dir.join("manifest.json").display()
+            ))
+        })?;
+        let state: TrainState = serde_json::from_slice(&text)
+            .map_err(|e| RunError::Io(format!("{}: {e}", state_path.display())))?;
         if let Some(optimizers) = optimizers {
             let path = dir.join("optimizer.safetensors");
+            let all = tensors("optimizer.safetensors", &mut files)?;
+            for (name, t) in &all {
+                super::manifest::check_tensor(&path, name, t)?;
+            }
             let unreadable = |e: candle_core::Error| {
                 RunError::Io(format!(
-                    "{}: {e}; the checkpoint is damaged (remove the run directory and train again)",
+                    "{}: {e}; the optimizer state does not fit this run's optimizers",
                     path.display()
                 ))
-            };
-            let all = if path.exists() {
-                candle_core::safetensors::load(&path, &net.device).map_err(unreadable)?
-            } else {
-                HashMap::new()
             };
             for (name, opt) in optimizers.iter_mut() {
                 let prefix = format!("{name}/");

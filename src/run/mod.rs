@@ -6,9 +6,11 @@ mod checkpoint;
 mod evaluate;
 mod gradflow;
 mod inputs;
+pub mod manifest;
 mod objective;
 mod report;
 pub mod robustness;
+pub mod run_dir;
 mod setup;
 mod standardization;
 mod tensor_files;
@@ -26,6 +28,7 @@ pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTabl
 pub use setup::assign_params;
 pub use standardization::{load_standardization, save_standardization};
 pub use tensor_files::{load_params, save_params, save_tensors};
+pub use run_dir::{read_record, RecordedSource, RunRecord};
 pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{Device, Result, Tensor, Var};
 
 /// Writes tensors atomically: to a temporary file in the same folder, then renamed over the target.
 pub fn save_params(params: &BTreeMap<String, Var>, path: &Path) -> Result<()> {
@@ -32,6 +32,16 @@ pub fn load_params(
 ) -> std::result::Result<(), String> {
     let loaded = candle_core::safetensors::load(path, device)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    assign_params(params, &loaded, path)
+}
+
+/// Sets every parameter from `loaded` (read from `path`, which the messages name): each must be present with
+/// the variable's shape and dtype, and no other tensor may be there.
+pub fn assign_params(
+    params: &BTreeMap<String, Var>,
+    loaded: &HashMap<String, Tensor>,
+    path: &Path,
+) -> std::result::Result<(), String> {
     let mut problems = Vec::new();
     for (name, var) in params {
         match loaded.get(name) {
@@ -41,8 +51,13 @@ pub fn load_params(
                 t.dims(),
                 var.dims()
             )),
+            Some(t) if t.dtype() != var.dtype() => problems.push(format!(
+                "`{name}` is {:?} in the file, the model needs {:?}",
+                t.dtype(),
+                var.dtype()
+            )),
             Some(t) => {
-                if let Err(e) = var.set(&t.to_dtype(DType::F32).map_err(|e| e.to_string())?) {
+                if let Err(e) = var.set(t) {
                     problems.push(format!("`{name}`: {e}"));
                 }
             }
@@ -56,6 +71,7 @@ pub fn load_params(
     if problems.is_empty() {
         Ok(())
     } else {
+        problems.sort();
         Err(format!(
             "{} does not fit this model: {}",
             path.display(),

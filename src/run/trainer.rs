@@ -13,8 +13,9 @@ use super::evaluate::{batch_inputs, evaluate};
 use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
+use super::run_dir::{self, RecordedSource, RunLock, RunRecord};
 use super::setup::{build_optimizers, initial_state, STREAM_INIT};
-use super::{write_atomic, RunError};
+use super::RunError;
 use crate::backend::{Mode, Network};
 use crate::check::Shapes;
 use crate::data::{batches, Dataset};
@@ -26,14 +27,19 @@ use std::collections::HashMap;
 
 pub struct RunOptions {
     pub run_dir: PathBuf,
-    /// Continue from `run_dir`'s last checkpoint.
+    /// Continue from `run_dir`'s last checkpoint (from the start when the run never finished an epoch).
     pub resume: bool,
+    /// A fresh run may replace a run directory that holds another run (otherwise that is refused).
+    pub overwrite: bool,
     pub device: Device,
     pub progress: bool,
     /// Stop after this many epochs of this invocation, as if killed (tests of resume use it).
     pub stop_after: Option<usize>,
-    /// The resolved configuration, written to `config.json`.
+    /// The resolved configuration (`file`, `overrides`, `cwd`, `model`, `train`, `data`), recorded in
+    /// `config.json`.
     pub config: serde_json::Value,
+    /// The user source files the program was compiled from, recorded in `sources.json`.
+    pub sources: Vec<RecordedSource>,
 }
 
 /// What a finished (or deliberately interrupted) run leaves.
@@ -66,6 +72,8 @@ fn progress_bar(show: bool, n: usize, epoch: usize, epochs: usize) -> ProgressBa
 
 /// A run in progress: the network, its optimizers, the state that checkpoints save, and the generators.
 struct Session<'a> {
+    /// The run directory's lock, held until the session ends.
+    _lock: RunLock,
     net: Network,
     plan: &'a TrainPlan,
     data: &'a Dataset,
@@ -120,8 +128,11 @@ pub fn train(
 }
 
 impl<'a> Session<'a> {
-    /// Builds the network and optimizers, then either resumes from the last checkpoint or starts fresh (writing
-    /// `config.json` and running the gradient-flow check on a first batch).
+    /// Locks the run directory, builds the network and optimizers, then either resumes from the last checkpoint
+    /// or starts fresh: the directory claimed, everything evaluation and resuming need recorded before the
+    /// first epoch, and the gradient-flow check run on a first batch. A resumed run that never finished an
+    /// epoch starts again from the beginning (same seed, same numbers); one whose record was never completed
+    /// starts over as a fresh run.
     fn start(
         model: &Model,
         shapes: &Shapes,
@@ -130,6 +141,12 @@ impl<'a> Session<'a> {
         opts: &'a RunOptions,
         log: &mut dyn FnMut(&str),
     ) -> Result<(Session<'a>, Vec<GradProblem>), RunError> {
+        let lock = RunLock::acquire(&opts.run_dir)?;
+        let recorded = opts.run_dir.join(run_dir::CONFIG_FILE).exists();
+        let resuming = opts.resume && recorded;
+        if !resuming {
+            run_dir::claim(&opts.run_dir, opts.overwrite || opts.resume)?;
+        }
         let net = Network::build(
             model,
             shapes,
@@ -138,31 +155,39 @@ impl<'a> Session<'a> {
         )?;
         let objectives = Objectives::resolve(plan, model).map_err(RunError::Config)?;
         let mut optimizers = build_optimizers(plan, &net, &objectives, log)?;
-        std::fs::create_dir_all(&opts.run_dir)?;
         super::translation::check_vocab_sizes(&net, data)?;
-        super::translation::save_vocabs(data, &opts.run_dir)?;
-        let state = if opts.resume {
-            let dir = Checkpoint::find(&opts.run_dir, "last").ok_or_else(|| {
-                RunError::Io(format!(
-                    "{} has no checkpoint to resume from",
-                    opts.run_dir.display()
-                ))
-            })?;
-            let st = Checkpoint::load(&dir, &net, Some(&mut optimizers.list))?;
-            log(&format!(
-                "resuming {} after epoch {}",
-                opts.run_dir.display(),
-                st.epoch
-            ));
-            st
+        if !resuming {
+            record_setup(opts, data)?;
+        }
+        let last = if resuming {
+            Checkpoint::find(&opts.run_dir, "last")
         } else {
-            let config = serde_json::to_string_pretty(&opts.config)
-                .map_err(|e| RunError::Io(e.to_string()))?;
-            write_atomic(&opts.run_dir.join("config.json"), config.as_bytes())?;
-            initial_state(plan, &optimizers.list)
+            None
+        };
+        let state = match last {
+            Some(dir) => {
+                let st = Checkpoint::load(&dir, &net, Some(&mut optimizers.list))?;
+                log(&format!(
+                    "resuming {} after epoch {}",
+                    opts.run_dir.display(),
+                    st.epoch
+                ));
+                // A kill between the checkpoint and the history files leaves them one epoch behind.
+                write_history(&opts.run_dir, &st.history)?;
+                st
+            }
+            None => {
+                if resuming {
+                    log(&format!(
+                        "{} finished no epoch; starting it again from the beginning",
+                        opts.run_dir.display()
+                    ));
+                }
+                initial_state(plan, &optimizers.list)
+            }
         };
         let rng_train = SeededRng::restore(plan.seed, &state.rng_train);
-        let grad_problems = if opts.resume {
+        let grad_problems = if state.epoch > 0 {
             Vec::new()
         } else {
             let probe: Vec<usize> = data
@@ -181,6 +206,7 @@ impl<'a> Session<'a> {
             )?
         };
         let session = Session {
+            _lock: lock,
             rng_shuffle: SeededRng::restore(plan.seed, &state.rng_shuffle),
             rng_train,
             drop_single: has_batch_norm(model),
@@ -392,6 +418,41 @@ impl<'a> Session<'a> {
         }
         Ok(improved)
     }
+}
+
+/// Records everything evaluation, prediction, translation and resuming need, before the first epoch: the
+/// vocabularies, the standardization, the sources and the configuration (`config.json` last).
+fn record_setup(opts: &RunOptions, data: &Dataset) -> Result<(), RunError> {
+    super::translation::save_vocabs(data, &opts.run_dir)?;
+    super::save_standardization(data, &opts.run_dir)?;
+    let text = |key: &str| opts.config[key].as_str().unwrap_or_default().to_string();
+    let file = text("file");
+    let root = crate::lower::modules::normalize(&file);
+    let root_text = opts
+        .sources
+        .iter()
+        .find(|s| s.path == root)
+        .map(|s| s.text.as_str())
+        .unwrap_or_default();
+    let record = RunRecord {
+        file_sha256: super::manifest::sha256_hex(root_text.as_bytes()),
+        file,
+        root,
+        cwd: text("cwd"),
+        overrides: opts.config["overrides"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        standardized: data.standardization.keys().cloned().collect(),
+        vocabularies: data.texts.keys().cloned().collect(),
+        label_names: data.label_names.clone(),
+        resolved: opts.config.clone(),
+    };
+    run_dir::write_record(&opts.run_dir, &record, &opts.sources)
 }
 
 /// Restores the selected checkpoint and evaluates it on valid and test.
