@@ -114,7 +114,7 @@ pub const CODES: &[Code] = &[
     code("fusec::param::type", "lowering", "an argument of the wrong kind (a tensor where an int is needed, ...)"),
     code("fusec::param::unknown", "lowering", "an argument name the block or primitive does not have"),
     code("fusec::param::value", "lowering", "an argument out of range (a probability outside [0, 1), a non-positive size, an unknown choice)"),
-    code("fusec::predict::no_model", "command line", "`fusec predict` on a file without a model"),
+    internal("fusec::predict::no_model", "command line", "a recorded run whose program has no model (a run records only programs that trained)"),
     code("fusec::run::config", "training", "the plan or the data does not fit the model at run time, or a flag names something the run does not have"),
     code("fusec::run::io", "training", "the run directory cannot be read or written (no checkpoint, a damaged file)"),
     code("fusec::run::non_finite", "training", "a loss became NaN or infinite (with every term's value)"),

@@ -93,25 +93,24 @@ fn restore(
     req: &EvalRequest,
     rep: &mut dyn Reporter,
 ) -> Result<(Prepared, Vec<usize>, Network), Error> {
+    let splits = ["train", "valid", "test"];
+    if !splits.contains(&req.split.as_str()) {
+        let other = req.split.as_str();
+        let help = match did_you_mean(other, splits) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => "use `--split train`, `valid` or `test`".to_string(),
+        };
+        let d =
+            Diagnostic::error("fusec::cli::split", format!("unknown split `{other}`")).help(help);
+        return Err(Error::user(d));
+    }
     let (record, sources, overrides) = open_run(&req.run_dir, &req.file, &req.overrides)?;
     let prepared = prepare_recorded(&record, &sources, &overrides, rep)?;
     let data = &prepared.data;
     let indices = match req.split.as_str() {
         "train" => data.train.clone(),
         "valid" => data.valid.clone(),
-        "test" => data.test.clone(),
-        other => {
-            let help = match did_you_mean(other, ["train", "valid", "test"]) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "use `--split train`, `valid` or `test`".to_string(),
-            };
-            let d = Diagnostic::error("fusec::cli::split", format!("unknown split `{other}`"))
-                .help(help);
-            return Err(Error::User {
-                diagnostics: d.into(),
-                sources: prepared.compiled.program.sources.clone(),
-            });
-        }
+        _ => data.test.clone(),
     };
     let net = Checkpoint::restore_network(
         &req.run_dir,

@@ -85,7 +85,12 @@ pub fn prepare_recorded(
     rep: &mut dyn Reporter,
 ) -> Result<Prepared, Error> {
     let compiled = compile_recorded(record, sources, overrides, rep)?;
-    finish_prepare(compiled, record.file.clone(), overrides, Path::new(&record.cwd))
+    finish_prepare(
+        compiled,
+        record.file.clone(),
+        overrides,
+        Path::new(&record.cwd),
+    )
 }
 
 /// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to

@@ -78,7 +78,10 @@ pub fn run(req: &RunRequest, rep: &mut dyn Reporter) -> Result<RunResult, Error>
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            run_dir::unique_dir(Path::new("runs"), &format!("{}-{secs}", prepared.model().name))?
+            run_dir::unique_dir(
+                Path::new("runs"),
+                &format!("{}-{secs}", prepared.model().name),
+            )?
         }
     };
     let target = Target {
@@ -167,7 +170,11 @@ fn check_resume_request(
     let recorded = record.override_pairs();
     let mut changed = Vec::new();
     for (k, v) in &req.overrides {
-        let was = recorded.iter().rev().find(|(rk, _)| rk == k).map(|(_, rv)| rv);
+        let was = recorded
+            .iter()
+            .rev()
+            .find(|(rk, _)| rk == k)
+            .map(|(_, rv)| rv);
         if was != Some(v) {
             changed.push(match was {
                 Some(w) => format!("`{k}={v}` (the run has `{k}={w}`)"),
@@ -188,7 +195,8 @@ fn check_resume_request(
             ),
         )
         .help(format!(
-            "a resumed run continues with the settings it was started with ({}); drop the flag, or start a new run              with `--out`",
+            "a resumed run continues with the settings it was started with ({}); drop the flag, or start a new run \
+             with `--out`",
             if record.overrides.is_empty() {
                 "none".to_string()
             } else {

@@ -53,6 +53,8 @@ fn read_inputs(
 /// The translation of every input line, in order.
 pub fn translate(req: &TranslateRequest, rep: &mut dyn Reporter) -> Result<Vec<String>, Error> {
     let path = req.file.to_string_lossy().to_string();
+    // The request's own files first: their problems need no run to be found.
+    let (lines, features) = read_inputs(req)?;
     let (record, sources, overrides) = open_run(&req.run_dir, &req.file, &req.overrides)?;
     let compiled = compile_recorded(&record, &sources, &overrides, rep)?;
     let program = &compiled.program;
@@ -71,7 +73,6 @@ pub fn translate(req: &TranslateRequest, rep: &mut dyn Reporter) -> Result<Vec<S
             sources: program.sources.clone(),
         });
     };
-    let (lines, features) = read_inputs(req)?;
     let net = Checkpoint::restore_network(
         &req.run_dir,
         req.last,
@@ -94,4 +95,3 @@ pub fn translate(req: &TranslateRequest, rep: &mut dyn Reporter) -> Result<Vec<S
         &opts,
     )?)
 }
-

@@ -25,10 +25,10 @@ pub use inputs::check_inputs;
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
+pub use run_dir::{read_record, RecordedSource, RunRecord};
 pub use setup::assign_params;
 pub use standardization::{load_standardization, save_standardization};
 pub use tensor_files::{load_params, save_params, save_tensors};
-pub use run_dir::{read_record, RecordedSource, RunRecord};
 pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;
 

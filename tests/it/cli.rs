@@ -128,7 +128,7 @@ fn user_mistakes_exit_with_one() {
         "no/such/run",
     ]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("no `checkpoints/best`"), "{stderr}");
+    assert!(stderr.contains("not a complete run directory"), "{stderr}");
 }
 
 #[test]

@@ -222,17 +222,12 @@ fn eval_reports_a_bad_split_and_a_missing_checkpoint() {
     assert_eq!(api_codes(api::eval(&req, &mut Silent)), ["fusec::run::io"]);
 }
 
+/// `predict` on a folder that holds no recorded run.
 #[test]
-fn predict_needs_a_model() {
-    let dir = temp_dir("codes", "no-model");
-    let file = dir.join("blocks.fuse");
-    std::fs::write(
-        &file,
-        "block Id(x: f32[B, D]) -> f32[B, D] {\n  return x\n}\n",
-    )
-    .unwrap();
+fn predict_needs_a_recorded_run() {
+    let dir = temp_dir("codes", "no-record");
     let req = PredictRequest {
-        file,
+        file: "examples/mfeat/concat.fuse".into(),
         overrides: Vec::new(),
         run_dir: dir.clone(),
         input: dir.join("inputs.npz"),
@@ -240,7 +235,7 @@ fn predict_needs_a_model() {
     };
     assert_eq!(
         api_codes(api::predict(&req, &mut Silent)),
-        ["fusec::predict::no_model"]
+        ["fusec::run::io"]
     );
 }
 

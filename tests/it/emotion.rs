@@ -42,10 +42,12 @@ fn train_summary(c: &Compiled, name: &str) -> String {
     let opts = RunOptions {
         run_dir: temp_dir("emotion", name),
         resume: false,
+        overwrite: false,
         device: Device::Cpu,
         progress: false,
         stop_after: None,
         config: serde_json::json!({}),
+        sources: Vec::new(),
     };
     assert_threads_pinned();
     let outcome = run::train(
@@ -282,10 +284,12 @@ train {
     let opts = RunOptions {
         run_dir: temp_dir("emotion", "robustness"),
         resume: false,
+        overwrite: false,
         device: Device::Cpu,
         progress: false,
         stop_after: None,
         config: serde_json::json!({}),
+        sources: Vec::new(),
     };
     assert_threads_pinned();
     let outcome = run::train(model, &c.shapes[0], plan, &data, &opts, &mut |_| {}).unwrap();
@@ -398,6 +402,7 @@ fn eval_robustness_writes_the_csv() {
     let file = PathBuf::from("examples/mosi/concat.fuse");
     let req = RunRequest {
         file: file.clone(),
+        overwrite: false,
         overrides: vec![("epochs".into(), "1".into())],
         run_dir: Some(dir.clone()),
         device: candle_core::Device::Cpu,

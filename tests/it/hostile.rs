@@ -284,7 +284,7 @@ fn predict_and_resume_refuse_inputs_and_state_that_do_not_fit() {
     let opt = run.join("checkpoints/last/optimizer.safetensors");
     let bytes = std::fs::read(&opt).unwrap();
     std::fs::write(&opt, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, _, stderr) = fusec(&["run", file, "--epochs", "2", "--resume", rd, "-q"]);
+    let (code, _, stderr) = fusec(&["run", "--resume", rd, "-q"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("optimizer.safetensors"), "{stderr}");
 }

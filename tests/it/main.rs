@@ -33,6 +33,7 @@ mod nn_util;
 mod optim;
 mod pickle;
 mod registry;
+mod rundir;
 mod summary;
 mod support;
 mod syntax;

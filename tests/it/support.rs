@@ -65,10 +65,12 @@ pub fn train_into(
     let opts = RunOptions {
         run_dir: dir.to_path_buf(),
         resume,
+        overwrite: false,
         device: Device::Cpu,
         progress: false,
         stop_after,
         config: serde_json::json!({}),
+        sources: Vec::new(),
     };
     train(
         &c.program.models[index],
