@@ -200,8 +200,9 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         "a source: csv, npy, npz, safetensors, mult_pickle, lmf_pickle, text or lengths",
         diags,
     )?;
+    // The data report counts every class of every split: a million classes is far more than any label set.
     let classes = match call.arg(call.args.len() - 1) {
-        Some(e) => Some(statics::int_at_least(e, 2, diags)?),
+        Some(e) => Some(statics::int_in_range(e, 2, 1 << 20, diags)?),
         None => None,
     };
     let kind = match call.name.as_str() {

@@ -181,6 +181,20 @@ pub fn int_at_least(e: &Expr, min: i64, diags: &mut Diagnostics) -> Option<i64> 
     Some(n)
 }
 
+/// An int in `min..=max`.
+pub fn int_in_range(e: &Expr, min: i64, max: i64, diags: &mut Diagnostics) -> Option<i64> {
+    let n = int_at_least(e, min, diags)?;
+    if n > max {
+        diags.push(
+            Diagnostic::error("fusec::value::range", format!("{n} is too large"))
+                .label(e.span, format!("must be at most {max}"))
+                .help(format!("write an int from {min} to {max}")),
+        );
+        return None;
+    }
+    Some(n)
+}
+
 pub fn boolean(e: &Expr, diags: &mut Diagnostics) -> Option<bool> {
     match value(e, diags)? {
         Val::Bool(b) => Some(b),
