@@ -1,9 +1,11 @@
 //! `fusec bench`: training throughput of compiled models against the same models written directly against
 //! candle, measured in one process and printed as ratios. The goal is that the compiler costs at most 5%.
 
+mod crash;
 mod direct;
 mod mmt;
 
+pub use crash::{crash_consistency, format_crash, CrashOptions, CrashReport, Trial};
 pub use mmt::{format_mmt, mmt_rates, MmtRates};
 
 use std::collections::HashMap;

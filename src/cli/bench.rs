@@ -24,9 +24,43 @@ pub struct BenchArgs {
     /// Beam size compared with greedy decoding.
     #[arg(long, default_value_t = 5)]
     pub beam: usize,
+    /// Instead of throughput: crash consistency of `fusec run FILE --seed N` with the global `--set`s, killed
+    /// with SIGKILL at random moments and resumed, each compared bit for bit with an uninterrupted run.
+    #[arg(long, value_name = "FILE")]
+    pub crash: Option<String>,
+    /// Kills of `--crash`.
+    #[arg(long, default_value_t = 50)]
+    pub kills: usize,
+    /// The `--seed` of the runs `--crash` kills.
+    #[arg(long, default_value_t = 3)]
+    pub run_seed: u64,
+    /// Keep the run directories of `--crash` (in the system's temporary folder).
+    #[arg(long)]
+    pub keep: bool,
 }
 
-pub fn run(args: &BenchArgs) -> i32 {
+pub fn run(args: &BenchArgs, sets: &[(String, String)]) -> i32 {
+    if let Some(file) = &args.crash {
+        let opts = crate::bench::CrashOptions {
+            file: file.clone(),
+            run_seed: args.run_seed,
+            sets: sets.to_vec(),
+            kills: args.kills,
+            seed: 1,
+            dir: std::env::temp_dir().join(format!("fusec-crash-{}", std::process::id())),
+            keep: args.keep,
+        };
+        return match crate::bench::crash_consistency(&opts) {
+            Ok(r) => {
+                print!("{}", crate::bench::format_crash(&r));
+                i32::from(r.trials.iter().any(|t| !t.differences.is_empty()))
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
+    }
     match crate::bench::run_all(args.mlp_steps, args.lstm_steps, args.rounds) {
         Ok(rows) => {
             print!("{}", crate::bench::format_rows(&rows));
