@@ -19,6 +19,8 @@ pub struct CompareRequest {
     pub metric: Option<String>,
     /// Folder of the runs (`<method>-seed<N>`) and of the table files.
     pub out: PathBuf,
+    /// Replace runs a previous comparison left in `out` (otherwise they are refused, not overwritten).
+    pub overwrite: bool,
     pub device: Device,
     pub overrides: Vec<(String, String)>,
 }
@@ -105,7 +107,7 @@ pub fn compare(req: &CompareRequest, rep: &mut dyn Reporter) -> Result<Compariso
             let opts = RunOptions {
                 run_dir: req.out.join(format!("{method}-seed{seed}")),
                 resume: false,
-                overwrite: false,
+                overwrite: req.overwrite,
                 device: req.device.clone(),
                 progress: false,
                 stop_after: None,

@@ -77,7 +77,10 @@ pub fn crash_consistency(opts: &CrashOptions) -> Result<CrashReport, String> {
         .map_err(|e| e.to_string())?;
     let reference_seconds = started.elapsed().as_secs_f64();
     if !status.success() {
-        return Err(format!("the reference run failed ({status}); check `fusec run {}`", opts.file));
+        return Err(format!(
+            "the reference run failed ({status}); check `fusec run {}`",
+            opts.file
+        ));
     }
     let mut rng = SeededRng::new(opts.seed);
     let mut trials = Vec::new();

@@ -23,6 +23,9 @@ pub struct CompareArgs {
     /// Folder for the runs and the table files (`compare.csv`, `compare.md`).
     #[arg(long, default_value = "runs/compare")]
     pub out: PathBuf,
+    /// Replace the runs of an earlier comparison in `--out` (they are refused otherwise).
+    #[arg(long)]
+    pub overwrite: bool,
     #[arg(long, default_value = "cpu")]
     pub device: String,
 }
@@ -37,6 +40,7 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
         seeds: args.seeds.clone(),
         metric: args.metric.clone(),
         out: args.out.clone(),
+        overwrite: args.overwrite,
         device,
         overrides: sets.to_vec(),
     };
