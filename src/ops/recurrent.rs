@@ -62,6 +62,9 @@ pub const GRU: PrimDecl = PrimDecl {
     lower: |a| lower(a, Cell::Gru),
 };
 
+/// Most layers one recurrent primitive may stack.
+pub const MAX_LAYERS: u32 = 1024;
+
 fn lower(a: &mut dyn ArgReader, cell: Cell) -> Result<Op, ()> {
     let merge = match a.choice("merge", &["concat", "sum"])?.as_str() {
         "sum" => Merge::Sum,
@@ -146,6 +149,14 @@ impl Primitive for Recurrent {
     fn shape(&self, cx: &dyn ShapeCx, ins: &[TensorType]) -> Rule<Vec<TensorType>> {
         let h = cx.size(&self.hidden, "the recurrent `hidden` size")?;
         rn::positive(i64::from(self.layers), "`layers`")?;
+        // Each layer has its own weights: the parameter table (built after this rule) would grow with it.
+        if self.layers > MAX_LAYERS {
+            return Err(crate::check::rules::RuleError::new(
+                "fusec::shape::size",
+                format!("`layers` = {} is more than {MAX_LAYERS}", self.layers),
+            )
+            .help("a recurrent stack of a few layers is usual; more come out of a loop of calls"));
+        }
         let (x, lengths) = (ty(ins, 0)?, ins.get(1));
         rn::recurrent(x, lengths, self.cell, h, self.bidirectional, self.merge)
     }

@@ -8,9 +8,24 @@ pub struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations that would take the live total past this fail (the process aborts, and the supervisor records
+/// the input): an input that runs away must not take the shared machine's memory with it.
+static HARD_CAP: AtomicUsize = AtomicUsize::new(3 << 30);
+
+/// Sets the hard cap on live bytes.
+pub fn set_hard_cap(bytes: usize) {
+    HARD_CAP.store(bytes, Ordering::Relaxed);
+}
+
+fn over_cap(n: usize) -> bool {
+    LIVE.load(Ordering::Relaxed).saturating_add(n) > HARD_CAP.load(Ordering::Relaxed)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if over_cap(layout.size()) {
+            return std::ptr::null_mut();
+        }
         // SAFETY: forwarded unchanged to mimalloc, which upholds GlobalAlloc's contract.
         let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
         if !p.is_null() {
@@ -20,6 +35,9 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if over_cap(layout.size()) {
+            return std::ptr::null_mut();
+        }
         // SAFETY: as above.
         let p = unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) };
         if !p.is_null() {
@@ -35,6 +53,9 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if over_cap(new_size.saturating_sub(layout.size())) {
+            return std::ptr::null_mut();
+        }
         // SAFETY: as above.
         let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
         if !p.is_null() {

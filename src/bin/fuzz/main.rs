@@ -38,6 +38,12 @@ struct Options {
     replay: Option<PathBuf>,
     /// Keep every input with its exit codes in `out/inputs/` (to look at what the generators make).
     dump: bool,
+    /// The first input's index (to continue a sequence after a crash).
+    start: u64,
+    /// Only write input N (with its folder) to `out/input-N.fuse`, without running it.
+    write: Option<u64>,
+    /// Run the inputs in this process (the default supervises a child that does, restarting it after a crash).
+    child: bool,
 }
 
 fn options() -> Options {
@@ -50,6 +56,9 @@ fn options() -> Options {
         budget: 768 << 20,
         replay: None,
         dump: false,
+        start: 0,
+        write: None,
+        child: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -66,6 +75,9 @@ fn options() -> Options {
             "--max-memory" => o.budget = fusec::cli::parse_size(&value()).unwrap_or(768 << 20),
             "--replay" => o.replay = Some(PathBuf::from(value())),
             "--dump" => o.dump = true,
+            "--start" => o.start = value().parse().unwrap_or(0),
+            "--write" => o.write = value().parse().ok(),
+            "--child" => o.child = true,
             other => {
                 eprintln!("fusec-fuzz: unknown argument `{other}`");
                 std::process::exit(1);
@@ -300,12 +312,26 @@ fn main() {
         );
         return;
     }
+    if !opts.child && opts.write.is_none() {
+        supervise(&opts, &out);
+        return;
+    }
+    alloc::set_hard_cap(opts.mem_limit.saturating_mul(3));
     let scratch = std::env::temp_dir().join(format!("fusec-fuzz-{}", std::process::id()));
     let seeds = prepare_root(&repo, &scratch);
     std::env::set_current_dir(&scratch).expect("the scratch root");
+    if let Some(i) = opts.write {
+        let mut rng = SeededRng::stream(opts.seed, i);
+        let (folder, text, kind) = make_input(&mut rng, &seeds);
+        let name = out.join(format!("input-{i}.fuse"));
+        std::fs::write(&name, &text).expect("write the input");
+        eprintln!("{} ({kind}): put it in {folder}/ to run it", name.display());
+        let _ = std::fs::remove_dir_all(&scratch);
+        return;
+    }
     let mut stats = Stats::default();
     let started = Instant::now();
-    for i in 0..opts.inputs {
+    for i in opts.start..opts.inputs {
         let mut rng = SeededRng::stream(opts.seed, i);
         let (folder, text, kind) = make_input(&mut rng, &seeds);
         let path = format!("{folder}/fuzz_input.fuse");
@@ -348,8 +374,53 @@ fn main() {
     }
     let summary = stats.report(opts.inputs, started.elapsed().as_secs_f64(), &opts);
     eprintln!("{summary}");
-    let _ = std::fs::write(out.join("summary.txt"), summary);
+    // A supervised run restarts its child after a crash: each segment appends its own summary.
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join("summary.txt"))
+        .expect("summary.txt");
+    let _ = writeln!(file, "inputs {}..{}:\n{summary}", opts.start, opts.inputs);
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Runs the inputs in a child process and restarts it after the input it was on when it died (an abort on the
+/// allocation cap, or a crash no `catch_unwind` sees), recording that input as a failure.
+fn supervise(opts: &Options, out: &Path) {
+    let exe = std::env::current_exe().expect("the harness's own path");
+    let mut start = opts.start;
+    loop {
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        args.extend(["--child".into(), "--start".into(), start.to_string()]);
+        let status = std::process::Command::new(&exe)
+            .args(&args)
+            .status()
+            .expect("start the harness");
+        if status.success() {
+            return;
+        }
+        let current = std::fs::read_to_string(out.join("current.txt")).unwrap_or_default();
+        let Some(i) = current.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()) else {
+            eprintln!("fusec-fuzz: the child failed ({status}) before its first input");
+            return;
+        };
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out.join("failures.txt"))
+            .expect("failures.txt");
+        let _ = writeln!(
+            log,
+            "input {i} of seed {} (write it with --write {i}): the process died ({status}): an allocation past \
+             three times the memory limit, or a crash",
+            opts.seed
+        );
+        eprintln!("fusec-fuzz: input {i} killed the child ({status}); continuing after it");
+        start = i + 1;
+        if start >= opts.inputs {
+            return;
+        }
+    }
 }
 
 #[derive(Default)]
