@@ -3,6 +3,7 @@
 //! arrives here, so a failure in this module is a bug in fusec (or an out-of-memory), not a user error.
 
 pub mod decode;
+pub mod autodiff;
 mod exec;
 mod params;
 

@@ -9,6 +9,7 @@ mod activation;
 mod attention;
 mod conv;
 mod decoder;
+pub mod fused;
 mod init;
 mod linear;
 mod loss;

@@ -22,6 +22,7 @@ mod nn_attention;
 mod nn_bench;
 mod nn_conv;
 mod nn_decoder;
+mod nn_fused;
 mod nn_fusion;
 mod nn_ganfusion;
 mod nn_loss;
