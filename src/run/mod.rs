@@ -10,6 +10,7 @@ mod report;
 pub mod robustness;
 mod setup;
 mod standardization;
+pub mod step_plan;
 mod trainer;
 mod translate_lines;
 pub mod translation;

@@ -14,8 +14,9 @@ use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
 use super::setup::{build_optimizers, initial_state, STREAM_INIT};
+use super::step_plan::CompiledPlan;
 use super::{write_atomic, RunError};
-use crate::backend::{Mode, Network};
+use crate::backend::Network;
 use crate::check::Shapes;
 use crate::data::{batches, Dataset};
 use crate::ir::{Model, Op, TrainPlan};
@@ -71,6 +72,8 @@ struct Session<'a> {
     data: &'a Dataset,
     opts: &'a RunOptions,
     objectives: Objectives,
+    /// The plan's steps compiled against the network (what each runs forward and differentiates).
+    compiled: CompiledPlan,
     optimizers: Vec<(String, Optimizer)>,
     state: TrainState,
     rng_shuffle: SeededRng,
@@ -180,7 +183,9 @@ impl<'a> Session<'a> {
                 &rng_train,
             )?
         };
+        let compiled = CompiledPlan::new(&net, &objectives, &optimizers.assignment);
         let session = Session {
+            compiled,
             rng_shuffle: SeededRng::restore(plan.seed, &state.rng_shuffle),
             rng_train,
             drop_single: has_batch_norm(model),
@@ -264,9 +269,9 @@ impl<'a> Session<'a> {
         let mut seen = 0usize;
         for (bi, idx) in train_batches.iter().enumerate() {
             let inputs = batch_inputs(&self.net, self.data, idx)?;
-            for si in 0..self.objectives.steps.len() {
-                let value = self.train_step(si, &inputs, epoch, bi + 1)?;
-                step_sums[si] += value * idx.len() as f64;
+            let values = self.train_batch(&inputs, epoch, bi + 1)?;
+            for (sum, value) in step_sums.iter_mut().zip(values) {
+                *sum += value * idx.len() as f64;
             }
             self.state.global_step += 1;
             seen += idx.len();
@@ -279,46 +284,48 @@ impl<'a> Session<'a> {
         Ok((step_sums, seen))
     }
 
-    /// One plan step on one batch: forward, the step's objective, backward, clipping, the optimizer's update.
-    fn train_step(
+    /// One batch: one training forward pass, then every plan step in order (its objective, the backward pass
+    /// through its gradient graph, clipping, its optimizer's update; a later step first re-runs what an earlier
+    /// step's update changed). Returns each step's objective value.
+    fn train_batch(
         &mut self,
-        step: usize,
         inputs: &HashMap<String, Tensor>,
         epoch: usize,
         batch: usize,
-    ) -> Result<f64, RunError> {
-        let obj = &self.objectives.steps[step];
-        let out = self
-            .net
-            .forward(inputs, &mut Mode::Train(&mut self.rng_train))?;
-        let (loss, parts) = obj.eval(&out)?;
-        let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-        if !value.is_finite() {
-            return Err(RunError::NonFinite {
-                step: obj.step.clone(),
-                epoch,
-                batch,
-                terms: parts,
-            });
+    ) -> Result<Vec<f64>, RunError> {
+        let compiled = &self.compiled;
+        let mut tape = compiled.forward(&self.net, inputs, &mut self.rng_train)?;
+        let mut values = Vec::with_capacity(compiled.steps.len());
+        for (si, step) in compiled.steps.iter().enumerate() {
+            let result = compiled.step(si, &self.net, inputs, &mut self.rng_train, &mut tape)?;
+            if !result.value.is_finite() {
+                return Err(RunError::NonFinite {
+                    step: step.name.clone(),
+                    epoch,
+                    batch,
+                    terms: result.parts,
+                });
+            }
+            values.push(result.value);
+            let Some((_, opt)) = self
+                .optimizers
+                .iter_mut()
+                .find(|(n, _)| *n == step.optimizer)
+            else {
+                continue;
+            };
+            let mut grads = result.grads;
+            if let Some(max) = self.plan.clip_norm {
+                clip_grad_norm(&mut grads, opt.params(), max)?;
+            }
+            opt.step(&grads)?;
+            *self
+                .state
+                .optimizer_steps
+                .entry(step.optimizer.clone())
+                .or_default() += 1;
         }
-        let mut grads = loss.backward()?;
-        let Some((_, opt)) = self
-            .optimizers
-            .iter_mut()
-            .find(|(n, _)| *n == obj.optimizer)
-        else {
-            return Ok(value);
-        };
-        if let Some(max) = self.plan.clip_norm {
-            clip_grad_norm(&mut grads, opt.params(), max)?;
-        }
-        opt.step(&grads)?;
-        *self
-            .state
-            .optimizer_steps
-            .entry(obj.optimizer.clone())
-            .or_default() += 1;
-        Ok(value)
+        Ok(values)
     }
 
     /// The epoch's row (learning rate, training losses, validation metrics) and the selection metric's value.

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use candle_core::backprop::GradStore;
 use candle_core::{DType, Error, Result, Tensor, Var};
 
+use super::grads::Gradients;
 use crate::ir::OptimizerKind;
 
 /// One optimizer over a fixed, name-sorted list of parameters.
@@ -51,9 +51,9 @@ impl Optimizer {
 
     /// One update of every parameter that has a gradient in `grads`; the others are left untouched, state
     /// included (as PyTorch skips parameters whose `.grad` is None).
-    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        for (i, (_, var)) in self.params.iter().enumerate() {
-            let Some(grad) = grads.get(var.as_tensor()) else {
+    pub fn step<G: Gradients + ?Sized>(&mut self, grads: &G) -> Result<()> {
+        for (i, (name, var)) in self.params.iter().enumerate() {
+            let Some(grad) = grads.grad(name, var) else {
                 continue;
             };
             let slot = &mut self.slots[i];

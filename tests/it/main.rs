@@ -1,5 +1,6 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
 
+mod autodiff;
 mod bleu;
 mod check;
 mod cli;
