@@ -1,6 +1,7 @@
 //! Training infrastructure the loop is built from: optimizers, gradient clipping, learning-rate schedules and
 //! evaluation metrics (classification, MulT's binary-per-label IEMOCAP, regression, BLEU and chrF).
 
+mod adam_host;
 pub mod bleu;
 pub mod clip;
 mod grads;
