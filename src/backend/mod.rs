@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod autodiff;
 mod exec;
+pub mod infer;
 mod params;
 
 pub use decode::{DecodeOptions, Hypothesis};

@@ -104,7 +104,7 @@ pub fn main() -> i32 {
         Command::Predict(a) => predict::predict(a, &cli.sets, json),
         Command::Compare(a) => compare::compare(a, &cli.sets, json),
         Command::Data(a) => data::run(a, json),
-        Command::Bench(a) => bench::run(a),
+        Command::Bench(a) => bench::run(a, &cli.sets),
         Command::Translate(a) => translate::translate(a, &cli.sets, json),
     }
 }

@@ -12,7 +12,6 @@ use clap::Args;
 use super::run::run_error;
 use super::session::device_or_report;
 use super::{print_diagnostics, FsLoader};
-use crate::backend::Mode;
 use crate::diag::Diagnostic;
 use crate::front::compile;
 use crate::ir::TaskKind;
@@ -139,7 +138,10 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
                 }
             }
         }
-        let out = net.forward(&inputs, &mut Mode::Eval)?;
+        // The prediction graph: only what the outputs need (no losses, decoders or discriminators).
+        let targets: Vec<_> = model.outputs.iter().map(|o| o.value).collect();
+        let infer = crate::backend::infer::InferPlan::new(&net, &targets);
+        let out = net.infer(&infer, &inputs)?;
         let mut results: Vec<(String, Tensor)> = Vec::new();
         for o in &model.outputs {
             results.push((o.name.clone(), out.get(o.value)?.to_dtype(DType::F32)?));

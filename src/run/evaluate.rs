@@ -7,7 +7,8 @@ use candle_core::{DType, Tensor};
 
 use super::objective::Objectives;
 use super::RunError;
-use crate::backend::{Mode, Network};
+use crate::backend::infer::InferPlan;
+use crate::backend::Network;
 use crate::data::Dataset;
 use crate::ir::{TaskKind, TrainPlan};
 
@@ -91,9 +92,16 @@ pub fn evaluate(
     let mut row_shape: Vec<usize> = Vec::new();
     let mut targets: Vec<f64> = Vec::new();
     let mut target_shape: Vec<usize> = Vec::new();
+    // The evaluation graph: the task output and the losses the metrics report, nothing else.
+    let mut wanted: Vec<crate::ir::Value> = losses.iter().map(|(_, v)| *v).collect();
+    wanted.extend(last.terms.iter().map(|(_, _, v)| *v));
+    if !translation {
+        wanted.push(output);
+    }
+    let plan_nodes = InferPlan::new(net, &wanted);
     for chunk in indices.chunks(EVAL_BATCH) {
         let inputs = batch_inputs(net, data, chunk)?;
-        let out = net.forward(&inputs, &mut Mode::Eval)?;
+        let out = net.infer(&plan_nodes, &inputs)?;
         let w = chunk.len() as f64;
         let (_, parts) = last.eval(&out)?;
         let objective: f64 = parts

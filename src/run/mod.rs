@@ -21,7 +21,7 @@ pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
-pub use setup::assign_params;
+pub use setup::{assign_params, plan_optimizers};
 pub use standardization::{load_standardization, save_standardization};
 pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;

@@ -4,7 +4,7 @@
 //! pass per batch then serves every step: GAN-Fusion's main step re-runs only the discriminator on the generated
 //! vectors after the discriminator step (architectures.md §3.3), instead of the whole model.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use candle_core::{DType, Tensor};
 
@@ -14,6 +14,7 @@ use crate::backend::Network;
 use crate::ir::{NodeId, Value};
 use crate::passes::grad_graph::{grad_graph, GradGraph};
 use crate::rng::SeededRng;
+use crate::train::{clip_grad_norm, Optimizer};
 
 /// One plan step, compiled.
 pub struct CompiledStep {
@@ -158,4 +159,69 @@ fn stale_nodes(net: &Network, forward: &[NodeId], updated: &HashSet<String>) -> 
         }
     }
     out
+}
+
+/// How a batch ended.
+pub enum BatchOutcome {
+    /// Every step ran; each step's objective value.
+    Done(Vec<f64>),
+    /// A step's objective was not finite (nothing was updated by that step): its name and each term's value.
+    NonFinite {
+        step: String,
+        terms: Vec<(String, f64)>,
+    },
+}
+
+/// One training batch: one forward pass, then every step in order (re-running what earlier updates changed,
+/// the backward pass, clipping at `clip_norm`, its optimizer's update). `optimizer_steps` counts the updates.
+pub fn train_batch(
+    net: &Network,
+    compiled: &CompiledPlan,
+    optimizers: &mut [(String, Optimizer)],
+    clip_norm: Option<f64>,
+    inputs: &HashMap<String, Tensor>,
+    rng: &mut SeededRng,
+    optimizer_steps: &mut BTreeMap<String, u64>,
+) -> candle_core::Result<BatchOutcome> {
+    let mut tape = compiled.forward(net, inputs, rng)?;
+    let mut values = Vec::with_capacity(compiled.steps.len());
+    for (si, step) in compiled.steps.iter().enumerate() {
+        let result = compiled.step(si, net, inputs, rng, &mut tape)?;
+        if !result.value.is_finite() {
+            return Ok(BatchOutcome::NonFinite {
+                step: step.name.clone(),
+                terms: result.parts,
+            });
+        }
+        values.push(result.value);
+        let Some((_, opt)) = optimizers.iter_mut().find(|(n, _)| *n == step.optimizer) else {
+            continue;
+        };
+        let mut grads = result.grads;
+        if let Some(max) = clip_norm {
+            clip_grad_norm(&mut grads, opt.params(), max)?;
+        }
+        opt.step(&grads)?;
+        *optimizer_steps.entry(step.optimizer.clone()).or_default() += 1;
+    }
+    Ok(BatchOutcome::Done(values))
+}
+
+/// The sizes a batch binds to the model's symbolic dims (`B`, `T`), for FLOP counts at the data's lengths.
+pub fn data_lengths(net: &Network, inputs: &HashMap<String, Tensor>) -> HashMap<String, i64> {
+    let mut env = HashMap::new();
+    for input in &net.model.inputs {
+        let (Some(t), Some(ty)) = (
+            inputs.get(&input.name),
+            net.shapes.ty(Value::new(input.node, 0)),
+        ) else {
+            continue;
+        };
+        for (d, n) in ty.dims.iter().zip(t.dims()) {
+            if let crate::ir::Dim::Sym(s) = d {
+                env.insert(s.clone(), *n as i64);
+            }
+        }
+    }
+    env
 }

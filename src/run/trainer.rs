@@ -14,14 +14,14 @@ use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
 use super::setup::{build_optimizers, initial_state, STREAM_INIT};
-use super::step_plan::CompiledPlan;
+use super::step_plan::{train_batch, BatchOutcome, CompiledPlan};
 use super::{write_atomic, RunError};
 use crate::backend::Network;
 use crate::check::Shapes;
 use crate::data::{batches, Dataset};
 use crate::ir::{Model, Op, TrainPlan};
 use crate::rng::SeededRng;
-use crate::train::{clip_grad_norm, Optimizer};
+use crate::train::Optimizer;
 use candle_core::Tensor;
 use std::collections::HashMap;
 
@@ -284,48 +284,31 @@ impl<'a> Session<'a> {
         Ok((step_sums, seen))
     }
 
-    /// One batch: one training forward pass, then every plan step in order (its objective, the backward pass
-    /// through its gradient graph, clipping, its optimizer's update; a later step first re-runs what an earlier
-    /// step's update changed). Returns each step's objective value.
+    /// One batch through every plan step (`step_plan::train_batch`); returns each step's objective value.
     fn train_batch(
         &mut self,
         inputs: &HashMap<String, Tensor>,
         epoch: usize,
         batch: usize,
     ) -> Result<Vec<f64>, RunError> {
-        let compiled = &self.compiled;
-        let mut tape = compiled.forward(&self.net, inputs, &mut self.rng_train)?;
-        let mut values = Vec::with_capacity(compiled.steps.len());
-        for (si, step) in compiled.steps.iter().enumerate() {
-            let result = compiled.step(si, &self.net, inputs, &mut self.rng_train, &mut tape)?;
-            if !result.value.is_finite() {
-                return Err(RunError::NonFinite {
-                    step: step.name.clone(),
-                    epoch,
-                    batch,
-                    terms: result.parts,
-                });
-            }
-            values.push(result.value);
-            let Some((_, opt)) = self
-                .optimizers
-                .iter_mut()
-                .find(|(n, _)| *n == step.optimizer)
-            else {
-                continue;
-            };
-            let mut grads = result.grads;
-            if let Some(max) = self.plan.clip_norm {
-                clip_grad_norm(&mut grads, opt.params(), max)?;
-            }
-            opt.step(&grads)?;
-            *self
-                .state
-                .optimizer_steps
-                .entry(step.optimizer.clone())
-                .or_default() += 1;
+        let outcome = train_batch(
+            &self.net,
+            &self.compiled,
+            &mut self.optimizers,
+            self.plan.clip_norm,
+            inputs,
+            &mut self.rng_train,
+            &mut self.state.optimizer_steps,
+        )?;
+        match outcome {
+            BatchOutcome::Done(values) => Ok(values),
+            BatchOutcome::NonFinite { step, terms } => Err(RunError::NonFinite {
+                step,
+                epoch,
+                batch,
+                terms,
+            }),
         }
-        Ok(values)
     }
 
     /// The epoch's row (learning rate, training losses, validation metrics) and the selection metric's value.

@@ -92,7 +92,7 @@ impl Network {
             .collect())
     }
 
-    fn recurrent_config(&self, op: &Op) -> Result<RecurrentConfig> {
+    pub(in crate::backend) fn recurrent_config(&self, op: &Op) -> Result<RecurrentConfig> {
         let Op::Recurrent {
             cell,
             hidden,
