@@ -33,7 +33,7 @@ pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};
 pub use norm::{
     batch_norm, batch_norm_backward, batch_norm_train_parts, layer_norm, layer_norm_backward,
-    layer_norm_parts,
+    layer_norm_parts, update_running_stats,
 };
 pub use params::{
     prefixed, spec, sub_map, AttentionParams, BatchNormParams, CellParams, ConvParams,

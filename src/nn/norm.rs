@@ -181,6 +181,24 @@ fn batch_stats(
     Ok((mean, var))
 }
 
+/// Updates batch norm's running statistics from a batch's mean and biased variance over `n` values per channel
+/// (the unbiased variance goes into the running variance, as in PyTorch).
+pub fn update_running_stats(
+    running_mean: &Var,
+    running_var: &Var,
+    mean: &Tensor,
+    var: &Tensor,
+    n: usize,
+    momentum: f64,
+) -> Result<()> {
+    if n < 2 {
+        candle_core::bail!("batch_norm in training needs more than one value per channel, got {n}");
+    }
+    update_running(running_mean, mean, momentum)?;
+    let unbiased = var.affine(n as f64 / (n - 1) as f64, 0.0)?;
+    update_running(running_var, &unbiased, momentum)
+}
+
 /// `running = (1 - momentum) * running + momentum * stat`, computed outside the autograd graph.
 fn update_running(running: &Var, stat: &Tensor, momentum: f64) -> Result<()> {
     let stat = stat.detach().flatten_all()?.to_dtype(running.dtype())?;

@@ -69,5 +69,8 @@ pub fn missing_or_zero_grads<G: Gradients + ?Sized>(grads: &G, params: &[(String
 }
 
 fn sum_of_squares(g: &Tensor) -> Result<f64> {
+    if let Some(s) = crate::nn::fused::dense::sum_of_squares(g) {
+        return Ok(s);
+    }
     g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()
 }

@@ -13,6 +13,7 @@ use crate::ir::{
     Activation, BatchNorm, BinaryOp, Concat, Dropout, LayerNorm, LossKind, NodeId, Op, Pad,
     Recurrent, Reduce, ReduceKind, Select, Slice, Softmax, Split, Transpose, Value,
 };
+use crate::nn::fused::dense;
 use crate::nn::fused::recurrent as fused_rnn;
 use crate::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
 use crate::rng::SeededRng;
@@ -137,6 +138,18 @@ impl Network {
             Ok((detach_all(outs), Saved::Plain))
         };
         match rule(op, args) {
+            Rule::Manual if matches!(op, Op::Linear(_)) => {
+                let p = self.detached_params(id)?;
+                let (Some(x), Some(w)) = (args.first(), p.get("weight")) else {
+                    return Err(bug("linear without input or weight"));
+                };
+                let b = p.get("bias");
+                if dense::supported(&[x, w]) && b.is_none_or(|b| dense::supported(&[b])) {
+                    Ok((vec![dense::linear_forward(x, w, b)?], Saved::Plain))
+                } else {
+                    plain(self, rng)
+                }
+            }
             Rule::NoGrad | Rule::Manual => plain(self, rng),
             Rule::Dropout => {
                 let (Op::Dropout(Dropout { p }), Some(x)) = (op, args.first()) else {
@@ -180,7 +193,16 @@ impl Network {
                         else {
                             return Err(bug("batch norm without running statistics"));
                         };
-                        nn::batch_norm_train_parts(x, w, b, rm, rv, *eps, *momentum)?
+                        if x.rank() == 2 && dense::supported(&[x, w, b]) {
+                            let parts = dense::batch_norm_2d(x, w, b, *eps)?;
+                            let c = parts.mean.len();
+                            let mean = Tensor::from_vec(parts.mean, c, x.device())?;
+                            let var = Tensor::from_vec(parts.var, c, x.device())?;
+                            nn::update_running_stats(rm, rv, &mean, &var, x.dim(0)?, *momentum)?;
+                            (parts.y, parts.xhat, parts.rstd)
+                        } else {
+                            nn::batch_norm_train_parts(x, w, b, rm, rv, *eps, *momentum)?
+                        }
                     }
                     _ => return Err(bug("norm rule of another op")),
                 };
@@ -276,6 +298,9 @@ impl Network {
                 let w = p.get("weight").ok_or_else(|| bug("norm weight"))?;
                 let (dx, dw, db) = match op {
                     Op::LayerNorm(_) => nn::layer_norm_backward(g, xhat, rstd, w)?,
+                    _ if xhat.rank() == 2 && dense::supported(&[g, xhat, rstd, w]) => {
+                        dense::batch_norm_2d_backward(g, xhat, rstd, w)?
+                    }
                     _ => nn::batch_norm_backward(g, xhat, rstd, w)?,
                 };
                 let dp = if want_params {
@@ -365,6 +390,19 @@ impl Network {
                     (w, p.contains_key("bias"))
                 };
                 let (x, g) = (arg(0)?, g()?);
+                if dense::supported(&[x, &w, g]) {
+                    let (dx, params) = dense::linear_backward(x, &w, g, want(0), want_params, has_bias)?;
+                    let mut d = none();
+                    d[0] = dx;
+                    let mut dp = Vec::new();
+                    if let Some((dw, db)) = params {
+                        dp.push(("weight".to_string(), dw));
+                        if let Some(db) = db {
+                            dp.push(("bias".to_string(), db));
+                        }
+                    }
+                    return Ok((d, dp));
+                }
                 let (out_f, in_f) = w.dims2()?;
                 let rows = x.elem_count() / in_f.max(1);
                 let g2 = g.reshape((rows, out_f))?;

@@ -4,6 +4,7 @@
 //! a generic candle path elsewhere in `crate::nn` that it must match (tests compare the two), and callers fall
 //! back to that path on other devices and dtypes.
 
+pub mod dense;
 pub mod gemm;
 pub mod gru;
 pub mod host;
