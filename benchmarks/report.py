@@ -88,10 +88,14 @@ def mmt_progress_line(threads, r, f, t):
     return f"[translation threads {threads} round {r + 1}] " + "; ".join(parts)
 
 
+def loads(cell):
+    return " / ".join(f"{x:.1f}" for x in cell.get("load", []))
+
+
 def training_table(family, results, peaks):
     lines = ["| model | params | threads | batch | fusec steps/s | PyTorch steps/s | fusec / PyTorch | "
-             "fusec GFLOP/s (% of peak) | PyTorch GFLOP/s (% of peak) |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "fusec GFLOP/s (% of peak) | PyTorch GFLOP/s (% of peak) | load |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, cells in results.items():
         for key, cell in cells.items():
             threads, batch = (int(x) for x in key.split("/"))
@@ -112,7 +116,8 @@ def training_table(family, results, peaks):
 
             lines.append(f"| {name} | {cell['torch'][0]['params']:,} | {threads} | {batch} | {rounds(fs)} | "
                          f"{rounds(ts)} | {rounds([ratio(a, b) for a, b in zip(fs, ts)])} | "
-                         f"{' / '.join(with_peak(r) for r in fs)} | {' / '.join(with_peak(r) for r in ts)} |")
+                         f"{' / '.join(with_peak(r) for r in fs)} | {' / '.join(with_peak(r) for r in ts)} | "
+                         f"{loads(cell)} |")
     return "\n".join(lines)
 
 
@@ -140,14 +145,15 @@ def prediction_table(results, infer_batch):
 
 def translation_table(results):
     lines = ["| threads | fusec tokens/s | PyTorch tokens/s | fusec / PyTorch | greedy sentences/s fusec | PyTorch | "
-             "fusec / PyTorch | beam sentences/s fusec | PyTorch | fusec / PyTorch |",
-             "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+             "fusec / PyTorch | beam sentences/s fusec | PyTorch | fusec / PyTorch | load |",
+             "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for threads, cell in results.items():
         row = [threads]
         for key in ("train_tokens_per_s", "greedy_per_s", "beam_per_s"):
             fs = [get(f, key) for f in cell["fusec"]]
             ts = [t[key] for t in cell["torch"]]
             row += [rounds(fs), rounds(ts), rounds([ratio(a, b) for a, b in zip(fs, ts)])]
+        row.append(loads(cell))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -161,8 +167,10 @@ def markdown(results):
            f"{m.get('load_end', [float('nan')])[0]:.1f} at the end; {m.get('elapsed_s', 0) / 60:.0f} minutes.",
            f"- fusec {m['fusec_commit']}; PyTorch {m['torch']} (CPU capability {m['cpu_capability']}), "
            f"Python {m['python']}.",
-           "- SGEMM peak (torch.mm, float32, 2048 x 2048 x 2048, best of 5): "
-           + ", ".join(f"{t} thread(s) {g:.1f} GFLOP/s" for t, g in peaks.items()) + ".",
+           "- SGEMM peak (torch.mm, float32, 2048 x 2048 x 2048, best of 5 timings at the start and 5 at the end "
+           "of the run): " + ", ".join(f"{t} thread(s) {g:.1f} GFLOP/s" for t, g in peaks.items()) + ".",
+           f"- load: the 1-minute load average when each round started. With more runnable threads than cores the "
+           f"numbers do not hold, the 2-thread ones least (PyTorch's OpenMP threads spin while they wait).",
            f"- Protocol: {s['rounds']} round(s) per configuration, alternating fusec and PyTorch (each cell lists "
            f"the rounds in order); training: {s['warmup']} warm-up steps then the median of {s['reps']} timings of "
            f"{s['steps']} steps at batch < 64 ({s['warmup_large']} and {s['steps_large']} at batch >= 64; mfeat "

@@ -64,6 +64,8 @@ def parse_args(argv):
     ap.add_argument("--data", default=os.path.join(HERE, ".data"), help="folder of the synthetic IEMOCAP file")
     ap.add_argument("--markdown", help="write the results between the markers of this file (docs/PERFORMANCE.md)")
     ap.add_argument("--json", help="write every measurement to this file")
+    ap.add_argument("--from-json", help="measure nothing: print (and with --markdown write) the tables of a "
+                                        "--json file of an earlier run")
     args = ap.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
         if getattr(args, key) is None:
@@ -131,7 +133,8 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.results = {"meta": report.meta(args, sys.argv), "gemm_peak": {}, "iemocap": {}, "mfeat": {},
-                        "mmt": {}, "clips": {}}
+                        "mmt": {}, "clips": {},
+                        "gemm_runs": {}}
         for family in tm.FAMILIES.values():
             for _, file in family.values():
                 self.results["clips"][file] = file_clip(file)
@@ -189,8 +192,9 @@ class Bench:
                         steps, warmup = a.steps, a.warmup
                     infer = bi == 0  # prediction once per thread count, in the first batch size's runs
                     cell = self.results[family].setdefault(name, {}).setdefault(
-                        f"{threads}/{batch}", {"fusec": [], "torch": []})
+                        f"{threads}/{batch}", {"fusec": [], "torch": [], "load": []})
                     for r in range(a.rounds):
+                        cell["load"].append(os.getloadavg()[0])
                         t0 = time.perf_counter()
                         try:
                             f = fusec_train(a, family, file, threads, batch, steps, warmup,
@@ -216,8 +220,9 @@ class Bench:
         name, (cls, file) = next(iter(tm.TRANSLATION.items()))
         data = self.dataset("mmt")
         for threads in a.threads:
-            cell = self.results["mmt"].setdefault(str(threads), {"fusec": [], "torch": [], "file": file})
+            cell = self.results["mmt"].setdefault(str(threads), {"fusec": [], "torch": [], "load": [], "file": file})
             for r in range(a.rounds):
+                cell["load"].append(os.getloadavg()[0])
                 try:
                     f = fusec_mmt(a, file, threads)
                 except RuntimeError as e:
@@ -230,18 +235,29 @@ class Bench:
                 log(report.mmt_progress_line(threads, r, f, t))
                 self.save()
 
+    def measure_gemm(self):
+        """The SGEMM peak per thread count: the best of the measurements at the start and the end of the run."""
+        for threads in self.args.threads:
+            runs = self.results["gemm_runs"].setdefault(str(threads), [])
+            runs.append(tb.gemm_peak(threads))
+            self.results["gemm_peak"][str(threads)] = max(runs)
+            log(f"SGEMM 2048^3 with {threads} thread(s): {runs[-1]:.1f} GFLOP/s")
+
     def run(self):
         a = self.args
         started = time.perf_counter()
-        for threads in a.threads:
-            self.results["gemm_peak"][str(threads)] = tb.gemm_peak(threads)
-            log(f"SGEMM 2048^3 with {threads} thread(s): {self.results['gemm_peak'][str(threads)]:.1f} GFLOP/s")
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > 0.5:
+            log(f"warning: load average {load:.1f} on {cores} cores before the run: other work shares the cores, "
+                f"so these numbers are not a record")
+        self.measure_gemm()
         if a.models:
             self.measure_training("iemocap", a.models)
         if a.mfeat:
             self.measure_training("mfeat", a.mfeat)
         if not a.no_mmt:
             self.measure_translation()
+        self.measure_gemm()
         self.results["meta"]["elapsed_s"] = time.perf_counter() - started
         self.results["meta"]["load_end"] = os.getloadavg()
         self.save()
@@ -250,15 +266,20 @@ class Bench:
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if not os.path.exists(os.path.join(ROOT, args.fusec)):
-        raise SystemExit(f"no fusec binary at {args.fusec}: run `cargo build --release` first (or pass --fusec)")
-    results = Bench(args).run()
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as f:
+            results = json.load(f)
+    else:
+        if not os.path.exists(os.path.join(ROOT, args.fusec)):
+            raise SystemExit(f"no fusec binary at {args.fusec}: run `cargo build --release` first (or pass --fusec)")
+        results = Bench(args).run()
     text = report.markdown(results)
-    print()
-    print(text)
     if args.markdown:
         report.write_markdown(os.path.join(ROOT, args.markdown) if not os.path.isabs(args.markdown)
                               else args.markdown, text)
+    print()
+    print(text, flush=True)
+    if args.markdown:
         log(f"wrote the results into {args.markdown}")
 
 
