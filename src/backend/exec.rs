@@ -124,7 +124,7 @@ impl Network {
         Ok(map)
     }
 
-    fn var(&self, id: NodeId, suffix: &str) -> Result<&candle_core::Var> {
+    pub(super) fn var(&self, id: NodeId, suffix: &str) -> Result<&candle_core::Var> {
         let full = self
             .node_params
             .get(&id)

@@ -33,7 +33,10 @@ pub use decoder::{
 pub use init::init_tensor;
 pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};
-pub use norm::{batch_norm, layer_norm};
+pub use norm::{
+    batch_norm, batch_norm_backward, batch_norm_train_parts, layer_norm, layer_norm_backward,
+    layer_norm_parts,
+};
 pub use recurrent::{recurrent, RecurrentConfig, RecurrentOutput};
 pub use tensor_ops::{broadcast_binary, matmul, outer};
 

@@ -65,48 +65,115 @@ impl InplaceOp1 for AdamUpdate<'_> {
         let c = self.c;
         let k = c.step as i32;
         // Every constant rounded to f32 exactly as candle's affine rounds its arguments.
-        let b1 = c.beta1 as f32;
-        let one_minus_b1 = (1.0 - c.beta1) as f32;
-        let b2 = c.beta2 as f32;
-        let one_minus_b2 = (1.0 - c.beta2) as f32;
-        let inv_bc2 = (1.0 / (1.0 - c.beta2.powi(k)).sqrt()) as f32;
-        let eps = c.eps as f32;
-        let step_size = (c.lr / (1.0 - c.beta1.powi(k))) as f32;
-        let wd = c.weight_decay as f32;
-        let keep = (1.0 - c.lr * c.weight_decay) as f32;
-        let (decay_grad, decay_param) = match (c.weight_decay != 0.0, c.decoupled) {
-            (false, _) => (false, false),
-            (true, false) => (true, false),
-            (true, true) => (false, true),
+        let consts = Consts {
+            b1: c.beta1 as f32,
+            one_minus_b1: (1.0 - c.beta1) as f32,
+            b2: c.beta2 as f32,
+            one_minus_b2: (1.0 - c.beta2) as f32,
+            inv_bc2: (1.0 / (1.0 - c.beta2.powi(k)).sqrt()) as f32,
+            eps: c.eps as f32,
+            step_size: (c.lr / (1.0 - c.beta1.powi(k))) as f32,
+            wd: c.weight_decay as f32,
+            keep: (1.0 - c.lr * c.weight_decay) as f32,
         };
-        for i in 0..n {
-            let mut p = param[i];
-            let mut g = self.grad[i];
-            if decay_param {
-                p = p * keep + 0.0;
-            }
-            if decay_grad {
-                g += p * wd + 0.0;
-            }
-            let gm = g * one_minus_b1 + 0.0;
-            let m = if self.fresh {
-                gm
-            } else {
-                (exp_avg[i] * b1 + 0.0) + gm
-            };
-            let g2 = (g * g) * one_minus_b2 + 0.0;
-            let v = if self.fresh {
-                g2
-            } else {
-                (exp_avg_sq[i] * b2 + 0.0) + g2
-            };
-            let denom = v.sqrt() * inv_bc2 + eps;
-            let update = (m / denom) * step_size + 0.0;
-            param[i] = p - update;
-            exp_avg[i] = m;
-            exp_avg_sq[i] = v;
-        }
+        let decay = match (c.weight_decay != 0.0, c.decoupled) {
+            (false, _) => Decay::None,
+            (true, false) => Decay::Gradient,
+            (true, true) => Decay::Parameter,
+        };
+        let bufs = Buffers {
+            param,
+            grad: self.grad,
+            m: exp_avg,
+            v: exp_avg_sq,
+        };
+        update_dispatch(bufs, &consts, self.fresh, decay);
         Ok(())
+    }
+}
+
+/// The update's constants, already rounded to f32.
+struct Consts {
+    b1: f32,
+    one_minus_b1: f32,
+    b2: f32,
+    one_minus_b2: f32,
+    inv_bc2: f32,
+    eps: f32,
+    step_size: f32,
+    wd: f32,
+    keep: f32,
+}
+
+#[derive(Clone, Copy)]
+enum Decay {
+    None,
+    /// Adam's L2 term added to the gradient.
+    Gradient,
+    /// AdamW's decay of the parameter.
+    Parameter,
+}
+
+struct Buffers<'a> {
+    param: &'a mut [f32],
+    grad: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+}
+
+/// Picks the monomorphised loop (no branch inside it), compiled for AVX2 when the CPU has it.
+fn update_dispatch(b: Buffers, c: &Consts, fresh: bool, decay: Decay) {
+    macro_rules! go {
+        ($fresh:literal, $dg:literal, $dp:literal) => {{
+            #[cfg(target_arch = "x86_64")]
+            if crate::nn::fused::vmath::has_avx2_fma() {
+                // SAFETY: the CPU supports the features `update_avx2` is compiled for.
+                unsafe { update_avx2::<$fresh, $dg, $dp>(b, c) };
+                return;
+            }
+            update_loop::<$fresh, $dg, $dp>(b, c)
+        }};
+    }
+    match (fresh, decay) {
+        (true, Decay::None) => go!(true, false, false),
+        (false, Decay::None) => go!(false, false, false),
+        (true, Decay::Gradient) => go!(true, true, false),
+        (false, Decay::Gradient) => go!(false, true, false),
+        (true, Decay::Parameter) => go!(true, false, true),
+        (false, Decay::Parameter) => go!(false, false, true),
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn update_avx2<const FRESH: bool, const DG: bool, const DP: bool>(b: Buffers, c: &Consts) {
+    update_loop::<FRESH, DG, DP>(b, c)
+}
+
+/// The element-wise update, in candle's operation order (`x * mul + add` for every affine).
+#[inline(always)]
+fn update_loop<const FRESH: bool, const DG: bool, const DP: bool>(b: Buffers, c: &Consts) {
+    let iter = b.param.iter_mut().zip(b.grad).zip(b.m.iter_mut()).zip(b.v.iter_mut());
+    for (((p, &g0), m), v) in iter {
+        let mut pv = *p;
+        let mut g = g0;
+        if DP {
+            pv = pv * c.keep + 0.0;
+        }
+        if DG {
+            g += pv * c.wd + 0.0;
+        }
+        let gm = g * c.one_minus_b1 + 0.0;
+        let mn = if FRESH { gm } else { (*m * c.b1 + 0.0) + gm };
+        let g2 = (g * g) * c.one_minus_b2 + 0.0;
+        let vn = if FRESH { g2 } else { (*v * c.b2 + 0.0) + g2 };
+        let denom = vn.sqrt() * c.inv_bc2 + c.eps;
+        let update = (mn / denom) * c.step_size + 0.0;
+        *p = pv - update;
+        *m = mn;
+        *v = vn;
     }
 }
 

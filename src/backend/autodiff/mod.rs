@@ -31,6 +31,8 @@ pub enum Saved {
     Plain,
     /// A dropout mask (already scaled by `1/(1-p)`).
     Mask(Tensor),
+    /// A normalisation's `x̂` and `1/sqrt(var + eps)`.
+    Norm { xhat: Tensor, rstd: Tensor },
     /// The fused recurrent kernels' buffers.
     Recurrent(Box<RecurrentTape>),
     /// A traced op: the leaf variables standing for its operands (those that need a gradient) and its outputs

@@ -25,6 +25,8 @@ enum Rule {
     Dropout,
     /// The fused recurrent kernels (falls back to tracing off the CPU or for other dtypes).
     Recurrent,
+    /// Layer and batch normalisation: `x̂` and the inverse deviation are kept.
+    Norm,
     /// Forward under candle's autograd on local leaves; backward differentiates that local graph.
     Traced,
 }
@@ -62,9 +64,8 @@ fn rule(op: &Op, args: &[Tensor]) -> Rule {
         Op::Loss(_) => Rule::Manual,
         Op::Dropout { .. } => Rule::Dropout,
         Op::Recurrent { .. } => Rule::Recurrent,
+        Op::LayerNorm { .. } | Op::BatchNorm { .. } => Rule::Norm,
         Op::Embedding { .. }
-        | Op::LayerNorm { .. }
-        | Op::BatchNorm { .. }
         | Op::LastValid
         | Op::Attention { .. }
         | Op::TransformerLayer { .. }
@@ -162,6 +163,21 @@ impl Network {
                     _ => self.traced_forward(id, args, needs, inputs, env, rng),
                 }
             }
+            Rule::Norm => {
+                let p = self.detached_params(id)?;
+                let (Some(x), Some(w), Some(b)) = (args.first(), p.get("weight"), p.get("bias")) else {
+                    return Err(bug("normalisation without input or parameters"));
+                };
+                let (y, xhat, rstd) = match op {
+                    Op::LayerNorm { eps } => nn::layer_norm_parts(x, w, b, *eps)?,
+                    Op::BatchNorm { eps, momentum } => {
+                        let (rm, rv) = (self.var(id, "running_mean")?, self.var(id, "running_var")?);
+                        nn::batch_norm_train_parts(x, w, b, rm, rv, *eps, *momentum)?
+                    }
+                    _ => return Err(bug("norm rule of another op")),
+                };
+                Ok((vec![y], Saved::Norm { xhat, rstd }))
+            }
             Rule::Traced => {
                 let has_params = self.node_params.get(&id).is_some_and(|p| !p.is_empty());
                 if needs.iter().any(|n| *n) || has_params {
@@ -243,6 +259,21 @@ impl Network {
                     *slot = dx;
                 }
                 Ok((d, if want_params { pg } else { Vec::new() }))
+            }
+            Saved::Norm { xhat, rstd } => {
+                let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
+                let p = self.detached_params(id)?;
+                let w = p.get("weight").ok_or_else(|| bug("norm weight"))?;
+                let (dx, dw, db) = match op {
+                    Op::LayerNorm { .. } => nn::layer_norm_backward(g, xhat, rstd, w)?,
+                    _ => nn::batch_norm_backward(g, xhat, rstd, w)?,
+                };
+                let dp = if want_params {
+                    vec![("weight".to_string(), dw), ("bias".to_string(), db)]
+                } else {
+                    Vec::new()
+                };
+                Ok((vec![need.first().copied().unwrap_or(false).then_some(dx)], dp))
             }
             Saved::Mask(mask) => {
                 let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
