@@ -92,7 +92,7 @@ def loads(cell):
     return " / ".join(f"{x:.1f}" for x in cell.get("load", []))
 
 
-def training_table(family, results, peaks):
+def training_table(results, peaks):
     lines = ["| model | params | threads | batch | fusec steps/s | PyTorch steps/s | fusec / PyTorch | "
              "fusec GFLOP/s (% of peak) | PyTorch GFLOP/s (% of peak) | load |",
              "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
@@ -121,7 +121,7 @@ def training_table(family, results, peaks):
     return "\n".join(lines)
 
 
-def prediction_table(results, infer_batch):
+def prediction_table(results):
     lines = [f"| model | threads | fusec examples/s | PyTorch examples/s | fusec / PyTorch | prediction FLOPs/example "
              f"(of the training forward) | fusec GFLOP/s | PyTorch GFLOP/s |",
              "|---|--:|--:|--:|--:|--:|--:|--:|"]
@@ -188,14 +188,14 @@ def markdown(results):
            "thread count.", ""]
     if results["iemocap"]:
         out += ["#### IEMOCAP models (synthetic MulT-layout data, text 20 x 300, audio 20 x 74, vision 20 x 35): "
-                "training", "", training_table("iemocap", results["iemocap"], peaks), "",
+                "training", "", training_table(results["iemocap"], peaks), "",
                 f"#### IEMOCAP models: prediction at batch {s['infer_batch']}", "",
-                prediction_table(results["iemocap"], s["infer_batch"]), ""]
+                prediction_table(results["iemocap"]), ""]
     if results["mfeat"]:
         out += ["#### mfeat models (fou 76, zer 47, mor 6): training", "",
-                training_table("mfeat", results["mfeat"], peaks), "",
+                training_table(results["mfeat"], peaks), "",
                 f"#### mfeat models: prediction at batch {s['infer_batch']}", "",
-                prediction_table(results["mfeat"], s["infer_batch"]), ""]
+                prediction_table(results["mfeat"]), ""]
     if results["mmt"]:
         cell = next(iter(results["mmt"].values()))
         t = cell["torch"][0]

@@ -2,7 +2,7 @@
 
     bash benchmarks/setup.sh                                   # once: benchmarks/.venv with pinned torch
     cargo build --release                                      # target/release/fusec
-    benchmarks/.venv/bin/python benchmarks/run.py              # the full run (about 30-40 minutes on 2 cores)
+    benchmarks/.venv/bin/python benchmarks/run.py              # the full run (about 25 minutes, idle 2 cores)
     benchmarks/.venv/bin/python benchmarks/run.py --quick      # a few-minute smoke run
     benchmarks/.venv/bin/python benchmarks/run.py --models concat,tfn --mfeat none --no-mmt --threads 1 \\
         --batches 32 --markdown docs/PERFORMANCE.md
@@ -142,6 +142,7 @@ class Bench:
 
     def save(self):
         if self.args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(self.args.json)), exist_ok=True)
             with open(self.args.json, "w", encoding="utf-8") as f:
                 json.dump(self.results, f, indent=1)
 
@@ -164,7 +165,7 @@ class Bench:
 
     def torch_train(self, family, name, threads, batch, steps, warmup, infer):
         torch.set_num_threads(threads)
-        cls, file = tm.FAMILIES[family][name]
+        file = tm.FAMILIES[family][name][1]
         data = self.dataset(family)
         model = tm.build(family, name, clip=self.torch_clip(file))
         pool = td.pool(data, batch)
@@ -217,7 +218,7 @@ class Bench:
 
     def measure_translation(self):
         a = self.args
-        name, (cls, file) = next(iter(tm.TRANSLATION.items()))
+        file = next(iter(tm.TRANSLATION.values()))[1]
         data = self.dataset("mmt")
         for threads in a.threads:
             cell = self.results["mmt"].setdefault(str(threads), {"fusec": [], "torch": [], "load": [], "file": file})
@@ -275,8 +276,7 @@ def main(argv=None):
         results = Bench(args).run()
     text = report.markdown(results)
     if args.markdown:
-        report.write_markdown(os.path.join(ROOT, args.markdown) if not os.path.isabs(args.markdown)
-                              else args.markdown, text)
+        report.write_markdown(args.markdown, text)
     print()
     print(text, flush=True)
     if args.markdown:
