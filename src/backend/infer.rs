@@ -94,11 +94,13 @@ impl Network {
         env: &HashMap<String, i64>,
     ) -> Result<Vec<Tensor>> {
         let op = &self.model.graph.node(id).op;
-        if let Op::Recurrent { .. } = op {
-            let params = self.param_map(id)?.into_iter().map(|(k, v)| (k, v.detach())).collect();
+        if let Op::Recurrent(_) = op {
+            let cfg = self.recurrent_config(op)?;
+            let map: crate::nn::ParamMap =
+                self.param_map(id)?.into_iter().map(|(k, v)| (k, v.detach())).collect();
+            let params = crate::nn::RecurrentParams::from_map(&map, cfg.layers, cfg.bidirectional)?;
             if let Some(x) = args.first() {
                 if fused_rnn::supported(x, &params) {
-                    let cfg = self.recurrent_config(op)?;
                     let (out, _) = fused_rnn::forward(x, args.get(1).copied(), &params, &cfg)?;
                     let mut v = vec![out.seq, out.h];
                     v.extend(out.c);

@@ -9,8 +9,7 @@ pub mod infer;
 mod params;
 
 pub use decode::{DecodeOptions, Hypothesis};
-pub use exec::{Mode, Outputs};
-pub use params::{load_params, save_params, save_tensors};
+pub use exec::{axis, bug, Kernel, Mode, Outputs};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -71,8 +70,7 @@ impl Network {
             .iter()
             .filter(|(name, _)| {
                 self.shapes
-                    .params
-                    .get(*name)
+                    .param(name)
                     .map(|s| s.trainable)
                     .unwrap_or(false)
             })

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::backend::infer::InferPlan;
 use crate::backend::Network;
-use crate::cli::FsLoader;
+use crate::api::FsLoader;
 use crate::front::compile;
 use crate::rng::SeededRng;
 use crate::run::step_plan::{train_batch, BatchOutcome, CompiledPlan};

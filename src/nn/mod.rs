@@ -2,8 +2,9 @@
 //! wrong, each matching PyTorch (tests/fixtures) and tested against the fixtures or finite differences.
 //!
 //! Every function takes parameters as `&Tensor` so the back end can pass `Var` tensors, returns
-//! `candle_core::Result`, and keeps gradients flowing through all inputs. Parameter maps ([`ParamMap`]) are keyed by
-//! the PyTorch-style suffixes of [`crate::ir::Op::param_specs`].
+//! `candle_core::Result`, and keeps gradients flowing through all inputs. The layers take typed parameter sets
+//! (`params.rs`: [`LinearParams`], [`AttentionParams`], ...), which also declare the parameters' names, shapes and
+//! initialisers for the IR.
 
 mod activation;
 mod attention;
@@ -14,12 +15,9 @@ mod init;
 mod linear;
 mod loss;
 mod norm;
+mod params;
 mod recurrent;
 mod tensor_ops;
-
-use std::collections::HashMap;
-
-use candle_core::{Result, Tensor};
 
 pub use activation::{activation, dropout, log_softmax, softmax};
 pub use attention::{
@@ -37,16 +35,9 @@ pub use norm::{
     batch_norm, batch_norm_backward, batch_norm_train_parts, layer_norm, layer_norm_backward,
     layer_norm_parts,
 };
+pub use params::{
+    prefixed, spec, sub_map, AttentionParams, BatchNormParams, CellParams, ConvParams,
+    EmbeddingParams, LayerNormParams, LinearParams, ParamMap, RecurrentParams, TransformerParams,
+};
 pub use recurrent::{recurrent, RecurrentConfig, RecurrentOutput};
-pub use tensor_ops::{broadcast_binary, matmul, outer};
-
-/// Parameters of one op, keyed by suffix (`weight`, `weight_ih_l0_reverse`, `attn.in_proj_weight`, ...).
-pub type ParamMap = HashMap<String, Tensor>;
-
-/// Looks up a parameter, with an error naming the missing suffix (a back-end bug, never a user error).
-pub(crate) fn param<'a>(p: &'a ParamMap, suffix: &str) -> Result<&'a Tensor> {
-    match p.get(suffix) {
-        Some(t) => Ok(t),
-        None => candle_core::bail!("missing parameter `{suffix}`"),
-    }
-}
+pub use tensor_ops::{broadcast_binary, last_valid, matmul, outer, pad};

@@ -43,12 +43,12 @@ impl GradGraph {
 pub fn propagates(op: &Op, index: usize) -> bool {
     match op {
         // No operand influences these outputs differentiably.
-        Op::StopGradient | Op::Positions => false,
-        Op::Input { .. } | Op::Param { .. } | Op::Scalar { .. } => false,
+        Op::StopGradient(_) | Op::Positions(_) => false,
+        Op::Input(_) | Op::Param(_) | Op::Scalar(_) => false,
         // Lengths, labels, token ids and targets are integers; the dtype test catches them too.
-        Op::Recurrent { .. } | Op::LastValid => index == 0,
-        Op::Decoder { .. } => index == 0 || index == 2,
-        Op::Embedding { .. } => false,
+        Op::Recurrent(_) | Op::LastValid(_) => index == 0,
+        Op::Decoder(_) => index == 0 || index == 2,
+        Op::Embedding(_) => false,
         _ => true,
     }
 }

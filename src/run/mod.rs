@@ -11,6 +11,7 @@ pub mod robustness;
 mod setup;
 mod standardization;
 pub mod step_plan;
+mod tensor_files;
 mod trainer;
 mod translate_lines;
 pub mod translation;
@@ -23,6 +24,7 @@ pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
 pub use setup::{assign_params, plan_optimizers};
 pub use standardization::{load_standardization, save_standardization};
+pub use tensor_files::{load_params, save_params, save_tensors};
 pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;
 

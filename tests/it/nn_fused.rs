@@ -6,7 +6,7 @@
 use candle_core::{DType, Tensor, Var};
 use fusec::ir::{Cell, Merge};
 use fusec::nn::fused::{recurrent as fused, vmath};
-use fusec::nn::{self, ParamMap, RecurrentConfig};
+use fusec::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
 
 use crate::nn_util::{assert_close, pseudo_random};
 
@@ -121,6 +121,7 @@ fn run_case(case: &Case) {
         .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
         .collect();
     // Reference: the generic path, differentiated by candle.
+    let p = RecurrentParams::from_map(&p, cfg.layers, cfg.bidirectional).unwrap();
     let reference = nn::recurrent(x.as_tensor(), lengths.as_ref(), &p, &cfg).unwrap();
     let up_seq = f32_random(reference.seq.dims(), 11);
     let up_h = f32_random(reference.h.dims(), 12);
@@ -137,6 +138,7 @@ fn run_case(case: &Case) {
         .iter()
         .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
         .collect();
+    let pd = RecurrentParams::from_map(&pd, cfg.layers, cfg.bidirectional).unwrap();
     let xd = x.as_tensor().detach();
     assert!(fused::supported(&xd, &pd));
     let (out, tape) = fused::forward(&xd, lengths.as_ref(), &pd, &cfg).unwrap();

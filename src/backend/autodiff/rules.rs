@@ -9,9 +9,12 @@ use candle_core::{DType, Result, Tensor, Var, D};
 use super::{Saved, Tape};
 use crate::backend::exec::Mode;
 use crate::backend::Network;
-use crate::ir::{Activation, BinaryOp, LossKind, NodeId, Op, ReduceKind, Value};
+use crate::ir::{
+    Activation, BatchNorm, BinaryOp, Concat, Dropout, LayerNorm, LossKind, NodeId, Op, Pad,
+    Recurrent, Reduce, ReduceKind, Select, Slice, Softmax, Split, Transpose, Value,
+};
 use crate::nn::fused::recurrent as fused_rnn;
-use crate::nn::{self, ParamMap, RecurrentConfig};
+use crate::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
 use crate::rng::SeededRng;
 
 /// How an op is differentiated.
@@ -33,45 +36,45 @@ enum Rule {
 
 fn rule(op: &Op, args: &[Tensor]) -> Rule {
     match op {
-        Op::Input { .. } | Op::Scalar { .. } | Op::Positions | Op::StopGradient => Rule::NoGrad,
-        Op::Param { .. }
-        | Op::Linear { .. }
-        | Op::Noise { .. }
-        | Op::Concat { .. }
-        | Op::Split { .. }
-        | Op::Reshape { .. }
-        | Op::Transpose { .. }
-        | Op::Select { .. }
-        | Op::Slice { .. }
-        | Op::Pad { .. }
+        Op::Input(_) | Op::Scalar(_) | Op::Positions(_) | Op::StopGradient(_) => Rule::NoGrad,
+        Op::Param(_)
+        | Op::Linear(_)
+        | Op::Noise(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Select(_)
+        | Op::Slice(_)
+        | Op::Pad(_)
         | Op::Binary(_)
-        | Op::Outer
-        | Op::Softmax { .. } => Rule::Manual,
+        | Op::Outer(_)
+        | Op::Softmax(_) => Rule::Manual,
         Op::Act(Activation::Gelu { .. }) => Rule::Traced,
         Op::Act(_) => Rule::Manual,
-        Op::Reduce {
+        Op::Reduce(Reduce {
             kind: ReduceKind::Mean | ReduceKind::Sum,
             ..
-        } => Rule::Manual,
-        Op::Reduce {
+        }) => Rule::Manual,
+        Op::Reduce(Reduce {
             kind: ReduceKind::Max,
             ..
-        } => Rule::Traced,
+        }) => Rule::Traced,
         // Vector operands change the product's rank; only the matrix form has a hand-written rule.
-        Op::MatMul if args.iter().all(|a| a.rank() >= 2) => Rule::Manual,
-        Op::MatMul => Rule::Traced,
+        Op::MatMul(_) if args.iter().all(|a| a.rank() >= 2) => Rule::Manual,
+        Op::MatMul(_) => Rule::Traced,
         Op::Loss(LossKind::NextToken) => Rule::Traced,
         Op::Loss(_) => Rule::Manual,
-        Op::Dropout { .. } => Rule::Dropout,
-        Op::Recurrent { .. } => Rule::Recurrent,
-        Op::LayerNorm { .. } | Op::BatchNorm { .. } => Rule::Norm,
-        Op::Embedding { .. }
-        | Op::LastValid
-        | Op::Attention { .. }
-        | Op::TransformerLayer { .. }
-        | Op::Conv1d { .. }
-        | Op::Conv2d { .. }
-        | Op::Decoder { .. } => Rule::Traced,
+        Op::Dropout(_) => Rule::Dropout,
+        Op::Recurrent(_) => Rule::Recurrent,
+        Op::LayerNorm(_) | Op::BatchNorm(_) => Rule::Norm,
+        Op::Embedding(_)
+        | Op::LastValid(_)
+        | Op::Attention(_)
+        | Op::TransformerLayer(_)
+        | Op::Conv1d(_)
+        | Op::Conv2d(_)
+        | Op::Decoder(_) => Rule::Traced,
     }
 }
 
@@ -94,13 +97,13 @@ impl Network {
     }
 
     pub(in crate::backend) fn recurrent_config(&self, op: &Op) -> Result<RecurrentConfig> {
-        let Op::Recurrent {
+        let Op::Recurrent(Recurrent {
             cell,
             hidden,
             layers,
             bidirectional,
             merge,
-        } = op
+        }) = op
         else {
             return Err(bug("recurrent config of another op"));
         };
@@ -136,7 +139,7 @@ impl Network {
         match rule(op, args) {
             Rule::NoGrad | Rule::Manual => plain(self, rng),
             Rule::Dropout => {
-                let (Op::Dropout { p }, Some(x)) = (op, args.first()) else {
+                let (Op::Dropout(Dropout { p }), Some(x)) = (op, args.first()) else {
                     return Err(bug("dropout without operand"));
                 };
                 if *p <= 0.0 {
@@ -151,10 +154,11 @@ impl Network {
                 Ok((vec![x.mul(&mask)?], Saved::Mask(mask)))
             }
             Rule::Recurrent => {
-                let params = self.detached_params(id)?;
+                let cfg = self.recurrent_config(op)?;
+                let params =
+                    RecurrentParams::from_map(&self.detached_params(id)?, cfg.layers, cfg.bidirectional)?;
                 match args.first() {
                     Some(x) if fused_rnn::supported(x, &params) => {
-                        let cfg = self.recurrent_config(op)?;
                         let (out, tape) = fused_rnn::forward(x, args.get(1), &params, &cfg)?;
                         let mut outs = vec![out.seq, out.h];
                         outs.extend(out.c);
@@ -169,9 +173,13 @@ impl Network {
                     return Err(bug("normalisation without input or parameters"));
                 };
                 let (y, xhat, rstd) = match op {
-                    Op::LayerNorm { eps } => nn::layer_norm_parts(x, w, b, *eps)?,
-                    Op::BatchNorm { eps, momentum } => {
-                        let (rm, rv) = (self.var(id, "running_mean")?, self.var(id, "running_var")?);
+                    Op::LayerNorm(LayerNorm { eps }) => nn::layer_norm_parts(x, w, b, *eps)?,
+                    Op::BatchNorm(BatchNorm { eps, momentum }) => {
+                        let vars = self.node_vars(id)?;
+                        let (Some(rm), Some(rv)) = (vars.get("running_mean"), vars.get("running_var"))
+                        else {
+                            return Err(bug("batch norm without running statistics"));
+                        };
                         nn::batch_norm_train_parts(x, w, b, rm, rv, *eps, *momentum)?
                     }
                     _ => return Err(bug("norm rule of another op")),
@@ -246,7 +254,9 @@ impl Network {
                 self.traced_backward(id, leaves, outputs, g_out, want_params)
             }
             Saved::Recurrent(rt) => {
-                let params = self.detached_params(id)?;
+                let cfg = self.recurrent_config(op)?;
+                let params =
+                    RecurrentParams::from_map(&self.detached_params(id)?, cfg.layers, cfg.bidirectional)?;
                 let grads = fused_rnn::OutputGrads {
                     seq: g_out.first().and_then(Option::as_ref),
                     h: g_out.get(1).and_then(Option::as_ref),
@@ -265,7 +275,7 @@ impl Network {
                 let p = self.detached_params(id)?;
                 let w = p.get("weight").ok_or_else(|| bug("norm weight"))?;
                 let (dx, dw, db) = match op {
-                    Op::LayerNorm { .. } => nn::layer_norm_backward(g, xhat, rstd, w)?,
+                    Op::LayerNorm(_) => nn::layer_norm_backward(g, xhat, rstd, w)?,
                     _ => nn::batch_norm_backward(g, xhat, rstd, w)?,
                 };
                 let dp = if want_params {
@@ -347,8 +357,8 @@ impl Network {
             v
         };
         match op {
-            Op::Param { .. } => Ok((Vec::new(), vec![(String::new(), g()?.clone())])),
-            Op::Linear { .. } => {
+            Op::Param(_) => Ok((Vec::new(), vec![(String::new(), g()?.clone())])),
+            Op::Linear(_) => {
                 let (w, has_bias) = {
                     let p = self.detached_params(id)?;
                     let w = p.get("weight").cloned().ok_or_else(|| bug("linear weight"))?;
@@ -387,8 +397,8 @@ impl Network {
                 };
                 Ok((one(d), Vec::new()))
             }
-            Op::Noise { .. } => Ok((one(g()?.clone()), Vec::new())),
-            Op::Concat { axis } => {
+            Op::Noise(_) => Ok((one(g()?.clone()), Vec::new())),
+            Op::Concat(Concat { axis }) => {
                 let g = g()?;
                 let ax = norm_axis(g.rank(), *axis)?;
                 let mut start = 0;
@@ -404,7 +414,7 @@ impl Network {
                 }
                 Ok((d, Vec::new()))
             }
-            Op::Split { axis, .. } => {
+            Op::Split(Split { axis, .. }) => {
                 let x = arg(0)?;
                 let ax = norm_axis(x.rank(), *axis)?;
                 let parts: Vec<Tensor> = outs
@@ -417,17 +427,17 @@ impl Network {
                     .collect::<Result<_>>()?;
                 Ok((one(Tensor::cat(&parts, ax)?), Vec::new()))
             }
-            Op::Reshape { .. } => Ok((one(g()?.reshape(arg(0)?.dims())?), Vec::new())),
-            Op::Transpose { a, b } => {
+            Op::Reshape(_) => Ok((one(g()?.reshape(arg(0)?.dims())?), Vec::new())),
+            Op::Transpose(Transpose { a, b }) => {
                 let g = g()?;
                 let (i, j) = (norm_axis(g.rank(), *a)?, norm_axis(g.rank(), *b)?);
                 Ok((one(g.transpose(i, j)?.contiguous()?), Vec::new()))
             }
-            Op::Reduce {
+            Op::Reduce(Reduce {
                 kind,
                 axis,
                 keepdim,
-            } => {
+            }) => {
                 let (x, g) = (arg(0)?, g()?);
                 let ax = norm_axis(x.rank(), *axis)?;
                 let g = if *keepdim { g.clone() } else { g.unsqueeze(ax)? };
@@ -439,7 +449,7 @@ impl Network {
                 };
                 Ok((one(d), Vec::new()))
             }
-            Op::Select { axis, index } => {
+            Op::Select(Select { axis, index }) => {
                 let (x, g) = (arg(0)?, g()?);
                 let ax = norm_axis(x.rank(), *axis)?;
                 let n = x.dim(ax)? as i64;
@@ -447,7 +457,7 @@ impl Network {
                 let d = embed_along(&g.unsqueeze(ax)?, x.dims(), ax, i.clamp(0, n) as usize)?;
                 Ok((one(d), Vec::new()))
             }
-            Op::Slice { axis, start, end } => {
+            Op::Slice(Slice { axis, start, end }) => {
                 let (x, g) = (arg(0)?, g()?);
                 let ax = norm_axis(x.rank(), *axis)?;
                 let n = x.dim(ax)? as i64;
@@ -456,7 +466,7 @@ impl Network {
                 let d = embed_along(g, x.dims(), ax, s as usize)?;
                 Ok((one(d), Vec::new()))
             }
-            Op::Pad { axis, before, .. } => {
+            Op::Pad(Pad { axis, before, .. }) => {
                 let (x, g) = (arg(0)?, g()?);
                 let ax = norm_axis(x.rank(), *axis)?;
                 let d = g.narrow(ax, (*before).max(0) as usize, x.dim(ax)?)?;
@@ -480,7 +490,7 @@ impl Network {
                 ];
                 Ok((d, Vec::new()))
             }
-            Op::MatMul => {
+            Op::MatMul(_) => {
                 let (a, b, g) = (arg(0)?, arg(1)?, g()?);
                 let mut d = none();
                 if want(0) {
@@ -493,7 +503,7 @@ impl Network {
                 }
                 Ok((d, Vec::new()))
             }
-            Op::Outer => {
+            Op::Outer(_) => {
                 let (a, b, g) = (arg(0)?, arg(1)?, g()?);
                 let (batch, m) = a.dims2()?;
                 let n = b.dim(1)?;
@@ -507,7 +517,7 @@ impl Network {
                 }
                 Ok((d, Vec::new()))
             }
-            Op::Softmax { axis, log } => {
+            Op::Softmax(Softmax { axis, log }) => {
                 let (y, g) = (&outs[0], g()?);
                 let ax = norm_axis(y.rank(), *axis)?;
                 let d = if *log {

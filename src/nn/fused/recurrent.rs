@@ -10,7 +10,7 @@ use super::gemm::{threads, Mat, MatMut};
 use super::host::{self, HostF32};
 use super::{gru, lstm};
 use crate::ir::{Cell, Merge};
-use crate::nn::{param, ParamMap, RecurrentConfig, RecurrentOutput};
+use crate::nn::{CellParams, RecurrentConfig, RecurrentOutput, RecurrentParams};
 
 /// Everything the backward pass of a recurrent stack needs.
 pub struct RecurrentTape {
@@ -36,8 +36,16 @@ enum DirTape {
 }
 
 /// True when the fused kernels apply: f32 CPU input and parameters.
-pub fn supported(x: &Tensor, p: &ParamMap) -> bool {
-    host::is_host_f32(x) && p.values().all(host::is_host_f32)
+pub fn supported(x: &Tensor, p: &RecurrentParams) -> bool {
+    let cell_ok = |c: &CellParams| {
+        [&c.weight_ih, &c.weight_hh, &c.bias_ih, &c.bias_hh]
+            .into_iter()
+            .all(host::is_host_f32)
+    };
+    host::is_host_f32(x)
+        && p.layers
+            .iter()
+            .all(|(f, r)| cell_ok(f) && r.as_ref().is_none_or(cell_ok))
 }
 
 /// Per-row valid lengths, clamped to `[0, T]` (all `T` without lengths).
@@ -55,8 +63,9 @@ fn lengths_of(lengths: Option<&Tensor>, batch: usize, time: usize) -> Result<Vec
         .collect())
 }
 
-fn suffix(layer: usize, dir: usize) -> String {
-    format!("l{layer}{}", if dir == 1 { "_reverse" } else { "" })
+/// The parameter name of one of a direction's four tensors: `weight_ih_l0_reverse`.
+fn name(kind: &str, layer: usize, dir: usize) -> String {
+    format!("{kind}{}", RecurrentParams::tag(layer, dir == 1))
 }
 
 /// The four weight tensors of one direction of one layer.
@@ -68,19 +77,23 @@ struct DirParams<'a> {
 }
 
 impl<'a> DirParams<'a> {
-    fn get(p: &'a ParamMap, layer: usize, dir: usize) -> Result<DirParams<'a>> {
-        let s = suffix(layer, dir);
-        let view = |name: String| -> Result<HostF32<'a>> {
-            match HostF32::of(param(p, &name)?) {
+    fn get(p: &'a RecurrentParams, layer: usize, dir: usize) -> Result<DirParams<'a>> {
+        let cell = match (p.layers.get(layer), dir) {
+            (Some((f, _)), 0) => f,
+            (Some((_, Some(r))), 1) => r,
+            _ => bail!("recurrent: no parameters for layer {layer}, direction {dir}"),
+        };
+        let view = |t: &'a Tensor| -> Result<HostF32<'a>> {
+            match HostF32::of(t) {
                 Some(v) => Ok(v),
-                None => bail!("recurrent: parameter `{name}` is not a contiguous f32 CPU tensor"),
+                None => bail!("recurrent: a parameter of layer {layer} is not a contiguous f32 CPU tensor"),
             }
         };
         Ok(DirParams {
-            w_ih: view(format!("weight_ih_{s}"))?,
-            w_hh: view(format!("weight_hh_{s}"))?,
-            b_ih: view(format!("bias_ih_{s}"))?,
-            b_hh: view(format!("bias_hh_{s}"))?,
+            w_ih: view(&cell.weight_ih)?,
+            w_hh: view(&cell.weight_hh)?,
+            b_ih: view(&cell.bias_ih)?,
+            b_hh: view(&cell.bias_hh)?,
         })
     }
 
@@ -111,7 +124,7 @@ fn both<T: Send>(
 pub fn forward(
     x: &Tensor,
     lengths: Option<&Tensor>,
-    p: &ParamMap,
+    p: &RecurrentParams,
     cfg: &RecurrentConfig,
 ) -> Result<(RecurrentOutput, RecurrentTape)> {
     let (batch, time, input) = x.dims3()?;
@@ -230,10 +243,10 @@ pub struct OutputGrads<'a> {
 }
 
 /// Backpropagation through the whole stack. Returns the input gradient (when `need_dx`) and every parameter's
-/// gradient by suffix (`weight_ih_l0`, ...).
+/// gradient by name (`weight_ih_l0`, ...).
 pub fn backward(
     tape: &RecurrentTape,
-    p: &ParamMap,
+    p: &RecurrentParams,
     grads: OutputGrads,
     need_dx: bool,
 ) -> Result<(Option<Tensor>, Vec<(String, Tensor)>)> {
@@ -315,15 +328,15 @@ pub fn backward(
         })?;
         let mut d_below: Option<Vec<f32>> = None;
         for (d, (g, dx)) in per_dir.into_iter().enumerate() {
-            let s = suffix(layer, d);
             let gn = match cfg.cell {
                 Cell::Lstm => 4 * h_n,
                 Cell::Gru => 3 * h_n,
             };
-            param_grads.push((format!("weight_ih_{s}"), host::tensor(g.w_ih, (gn, in_w))?));
-            param_grads.push((format!("weight_hh_{s}"), host::tensor(g.w_hh, (gn, h_n))?));
-            param_grads.push((format!("bias_ih_{s}"), host::tensor(g.b_ih, gn)?));
-            param_grads.push((format!("bias_hh_{s}"), host::tensor(g.b_hh, gn)?));
+            let n = |kind: &str| name(kind, layer, d);
+            param_grads.push((n(CellParams::WEIGHT_IH), host::tensor(g.w_ih, (gn, in_w))?));
+            param_grads.push((n(CellParams::WEIGHT_HH), host::tensor(g.w_hh, (gn, h_n))?));
+            param_grads.push((n(CellParams::BIAS_IH), host::tensor(g.b_ih, gn)?));
+            param_grads.push((n(CellParams::BIAS_HH), host::tensor(g.b_hh, gn)?));
             if let Some(dx) = dx {
                 d_below = Some(match d_below {
                     None => dx,
