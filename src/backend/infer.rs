@@ -10,6 +10,7 @@ use super::exec::{Mode, Outputs};
 use super::Network;
 use crate::ir::{NodeId, Op, Value};
 use crate::nn::fused::recurrent as fused_rnn;
+use crate::nn::fused::transformer as fused_tf;
 
 /// The nodes that compute a set of values, and when each value may be dropped.
 #[derive(Clone, Debug)]
@@ -105,6 +106,19 @@ impl Network {
                     let mut v = vec![out.seq, out.h];
                     v.extend(out.c);
                     return Ok(v);
+                }
+            }
+        }
+        if let Op::TransformerLayer(layer) = op {
+            let map: crate::nn::ParamMap =
+                self.param_map(id)?.into_iter().map(|(k, v)| (k, v.detach())).collect();
+            let params = crate::nn::TransformerParams::from_map(&map)?;
+            if let Some(x) = args.first() {
+                let kv = args.get(1).copied();
+                if fused_tf::supported(x, kv, &params) {
+                    let cfg = super::autodiff::layer_config(layer);
+                    let (y, _) = fused_tf::forward(x, kv, &params, cfg, None)?;
+                    return Ok(vec![y]);
                 }
             }
         }

@@ -197,3 +197,83 @@ fn fused_recurrent_matches_autograd() {
         }
     }
 }
+
+/// The fused transformer layer against `nn::transformer_layer` under candle's autograd: outputs and every
+/// gradient, self- and cross-attention (with Tk ≠ Tq), causal or not, with and without dropout (the two draw
+/// the same masks from the same generator position).
+#[test]
+fn fused_transformer_layer_matches_autograd() {
+    use fusec::nn::fused::transformer as fused_tf;
+    use fusec::nn::TransformerParams;
+    use fusec::rng::SeededRng;
+    let (batch, tq, d, ff, heads) = (3, 5, 12, 20, 3);
+    let specs = TransformerParams::specs(d as i64, ff as i64);
+    for (tk, cross, causal, p_drop) in [
+        (5, false, false, 0.0),
+        (5, false, true, 0.2),
+        (7, true, false, 0.0),
+        (4, true, true, 0.3),
+    ] {
+        let what = format!("tk {tk} cross {cross} causal {causal} dropout {p_drop}");
+        let vars: Vec<(String, Var)> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let dims: Vec<usize> = s.shape.iter().map(|n| *n as usize).collect();
+                let t = (f32_random(&dims, 40 + i as u64) * 0.5).unwrap();
+                (s.suffix.clone(), Var::from_tensor(&t).unwrap())
+            })
+            .collect();
+        let map: ParamMap = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let p = TransformerParams::from_map(&map).unwrap();
+        let x = Var::from_tensor(&f32_random(&[batch, tq, d], 3)).unwrap();
+        let kv = Var::from_tensor(&f32_random(&[batch, tk, d], 4)).unwrap();
+        let kv_ref = cross.then(|| kv.as_tensor());
+        let mut rng = SeededRng::new(9);
+        let reference = nn::transformer_layer(
+            x.as_tensor(),
+            kv_ref,
+            &p,
+            heads,
+            causal,
+            p_drop,
+            p_drop,
+            p_drop,
+            Some(&mut rng),
+        )
+        .unwrap();
+        let up = f32_random(reference.dims(), 21);
+        let grads = reference.mul(&up).unwrap().sum_all().unwrap().backward().unwrap();
+        let pd: ParamMap = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        let pd = TransformerParams::from_map(&pd).unwrap();
+        let xd = x.as_tensor().detach();
+        let kvd = kv.as_tensor().detach();
+        let kv_fused = cross.then_some(&kvd);
+        assert!(fused_tf::supported(&xd, kv_fused, &pd));
+        let cfg = fused_tf::LayerConfig {
+            heads,
+            causal,
+            attn_dropout: p_drop,
+            relu_dropout: p_drop,
+            res_dropout: p_drop,
+        };
+        let mut rng = SeededRng::new(9);
+        let (out, tape) = fused_tf::forward(&xd, kv_fused, &pd, cfg, Some(&mut rng)).unwrap();
+        assert_close(&format!("{what}: out"), &out, &reference, 2e-5, 2e-5);
+        let g = fused_tf::backward(&tape, &up).unwrap();
+        assert_close(&format!("{what}: dx"), &g.dx, grads.get(x.as_tensor()).unwrap(), 5e-5, 5e-4);
+        match (g.dkv, cross) {
+            (Some(dkv), true) => {
+                assert_close(&format!("{what}: dkv"), &dkv, grads.get(kv.as_tensor()).unwrap(), 5e-5, 5e-4)
+            }
+            (None, false) => {}
+            (other, _) => panic!("{what}: dkv {:?}", other.map(|t| t.dims().to_vec())),
+        }
+        assert_eq!(g.params.len(), vars.len());
+        for (name, gv) in &g.params {
+            let var = &vars.iter().find(|(n, _)| n == name).unwrap().1;
+            let want = grads.get(var.as_tensor()).unwrap();
+            assert_close(&format!("{what}: d{name}"), gv, want, 5e-5, 5e-4);
+        }
+    }
+}

@@ -15,6 +15,8 @@
 
 mod rules;
 
+pub(in crate::backend) use rules::layer_config;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use candle_core::{Result, Tensor, Var};
@@ -22,6 +24,7 @@ use candle_core::{Result, Tensor, Var};
 use super::Network;
 use crate::ir::{NodeId, Value};
 use crate::nn::fused::recurrent::RecurrentTape;
+use crate::nn::fused::transformer::LayerTape as TransformerTape;
 use crate::passes::grad_graph::GradGraph;
 use crate::rng::SeededRng;
 
@@ -33,6 +36,8 @@ pub enum Saved {
     Mask(Tensor),
     /// A normalisation's `x̂` and `1/sqrt(var + eps)`.
     Norm { xhat: Tensor, rstd: Tensor },
+    /// The fused transformer layer's buffers.
+    Transformer(Box<TransformerTape>),
     /// The fused recurrent kernels' buffers.
     Recurrent(Box<RecurrentTape>),
     /// A traced op: the leaf variables standing for its operands (those that need a gradient) and its outputs

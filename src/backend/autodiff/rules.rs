@@ -15,7 +15,8 @@ use crate::ir::{
 };
 use crate::nn::fused::dense;
 use crate::nn::fused::recurrent as fused_rnn;
-use crate::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
+use crate::nn::fused::transformer as fused_tf;
+use crate::nn::{self, ParamMap, RecurrentConfig, RecurrentParams, TransformerParams};
 use crate::rng::SeededRng;
 
 /// How an op is differentiated.
@@ -31,6 +32,8 @@ enum Rule {
     Recurrent,
     /// Layer and batch normalisation: `x̂` and the inverse deviation are kept.
     Norm,
+    /// The fused transformer layer (falls back to tracing off the CPU or for other dtypes).
+    Transformer,
     /// Forward under candle's autograd on local leaves; backward differentiates that local graph.
     Traced,
 }
@@ -69,10 +72,10 @@ fn rule(op: &Op, args: &[Tensor]) -> Rule {
         Op::Dropout(_) => Rule::Dropout,
         Op::Recurrent(_) => Rule::Recurrent,
         Op::LayerNorm(_) | Op::BatchNorm(_) => Rule::Norm,
+        Op::TransformerLayer(_) => Rule::Transformer,
         Op::Embedding(_)
         | Op::LastValid(_)
         | Op::Attention(_)
-        | Op::TransformerLayer(_)
         | Op::Conv1d(_)
         | Op::Conv2d(_)
         | Op::Decoder(_) => Rule::Traced,
@@ -208,6 +211,19 @@ impl Network {
                 };
                 Ok((vec![y], Saved::Norm { xhat, rstd }))
             }
+            Rule::Transformer => {
+                let params = TransformerParams::from_map(&self.detached_params(id)?)?;
+                let (Op::TransformerLayer(layer), Some(x)) = (op, args.first()) else {
+                    return Err(bug("transformer layer without input"));
+                };
+                let kv = args.get(1);
+                if fused_tf::supported(x, kv, &params) {
+                    let (y, tape) = fused_tf::forward(x, kv, &params, layer_config(layer), Some(rng))?;
+                    Ok((vec![y], Saved::Transformer(Box::new(tape))))
+                } else {
+                    self.traced_forward(id, args, needs, inputs, env, rng)
+                }
+            }
             Rule::Traced => {
                 let has_params = self.node_params.get(&id).is_some_and(|p| !p.is_empty());
                 if needs.iter().any(|n| *n) || has_params {
@@ -309,6 +325,15 @@ impl Network {
                     Vec::new()
                 };
                 Ok((vec![need.first().copied().unwrap_or(false).then_some(dx)], dp))
+            }
+            Saved::Transformer(tape) => {
+                let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
+                let grads = fused_tf::backward(tape, g)?;
+                let mut d = vec![Some(grads.dx)];
+                if args.len() > 1 {
+                    d.push(grads.dkv);
+                }
+                Ok((d, if want_params { grads.params } else { Vec::new() }))
             }
             Saved::Mask(mask) => {
                 let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
@@ -572,6 +597,17 @@ impl Network {
             }
             other => Err(bug(format!("no hand-written backward rule for {}", other.name()))),
         }
+    }
+}
+
+/// The fused kernel's view of a transformer layer's attributes.
+pub(in crate::backend) fn layer_config(l: &crate::ir::TransformerLayer) -> fused_tf::LayerConfig {
+    fused_tf::LayerConfig {
+        heads: l.heads as usize,
+        causal: l.causal,
+        attn_dropout: l.attn_dropout,
+        relu_dropout: l.relu_dropout,
+        res_dropout: l.res_dropout,
     }
 }
 

@@ -10,4 +10,5 @@ pub mod gru;
 pub mod host;
 pub mod lstm;
 pub mod recurrent;
+pub mod transformer;
 pub mod vmath;
