@@ -309,7 +309,9 @@ impl Network {
                         .ok_or_else(|| Error::Msg("internal: operand not computed".into()))
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.run_node(id, &args, inputs, &env, &mut Mode::Eval)?;
+            let outs = self.run_node_at_precision(id, &args, |a| {
+                self.run_node(id, a, inputs, &env, &mut Mode::Eval)
+            })?;
             for (port, t) in outs.into_iter().enumerate() {
                 values.insert(Value::new(id, port as u16), t);
             }

@@ -73,7 +73,9 @@ impl Network {
                         .ok_or_else(|| bug("operand computed after its user"))
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.run_node(id, &args, inputs, &env, mode)?;
+            let outs = self.run_node_at_precision(id, &args, |a| {
+                self.run_node(id, a, inputs, &env, mode)
+            })?;
             for (port, t) in outs.into_iter().enumerate() {
                 values.insert(Value::new(id, port as u16), t);
             }
@@ -119,7 +121,7 @@ impl Network {
                 .params
                 .get(full)
                 .ok_or_else(|| bug(format!("parameter `{full}` missing")))?;
-            map.insert(suffix.clone(), var.as_tensor().clone());
+            map.insert(suffix.clone(), self.param_for_node(id, var.as_tensor())?);
         }
         Ok(map)
     }

@@ -43,6 +43,10 @@ fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape); each slice along `axis` sums to 1.
 pub fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    if let Some(dtype) = super::half_type(x) {
+        // Mixed precision: exponentials and their sum in f32, as PyTorch's autocast does.
+        return softmax(&x.to_dtype(DType::F32)?, axis)?.to_dtype(dtype);
+    }
     // The shift does not change the result, so it needs no gradient; detaching it saves a backward branch.
     let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
     let num = shifted.exp()?;
@@ -54,6 +58,9 @@ pub fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape).
 pub fn log_softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    if let Some(dtype) = super::half_type(x) {
+        return log_softmax(&x.to_dtype(DType::F32)?, axis)?.to_dtype(dtype);
+    }
     let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
     let log_sum = shifted.exp()?.sum_keepdim(axis)?.log()?;
     shifted.broadcast_sub(&log_sum)

@@ -9,6 +9,9 @@ mod activation;
 mod attention;
 mod conv;
 mod decoder;
+mod fused_gates;
+#[cfg(feature = "cuda")]
+mod fused_gates_cuda;
 mod init;
 mod linear;
 mod loss;
@@ -29,6 +32,7 @@ pub use decoder::{
     next_token_cross_entropy, source_mask_bias, step as decoder_step, teacher_forced, DecoderState,
     DecoderWeights,
 };
+pub use fused_gates::{gru_cell, lstm_cell};
 pub use init::init_tensor;
 pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};
@@ -38,6 +42,12 @@ pub use tensor_ops::{broadcast_binary, matmul, outer};
 
 /// Parameters of one op, keyed by suffix (`weight`, `weight_ih_l0_reverse`, `attn.in_proj_weight`, ...).
 pub type ParamMap = HashMap<String, Tensor>;
+
+/// The dtype of `x` when it is a half type (bf16, f16): the functions whose reductions need more bits widen
+/// such inputs to f32 and narrow the result back.
+pub(crate) fn half_type(x: &Tensor) -> Option<candle_core::DType> {
+    matches!(x.dtype(), candle_core::DType::BF16 | candle_core::DType::F16).then_some(x.dtype())
+}
 
 /// Looks up a parameter, with an error naming the missing suffix (a back-end bug, never a user error).
 pub(crate) fn param<'a>(p: &'a ParamMap, suffix: &str) -> Result<&'a Tensor> {
