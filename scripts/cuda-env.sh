@@ -14,11 +14,11 @@
 # `cuda-version-from-build-system` feature, which candle turns on.
 #
 # What it sets: CUDA_HOME / CUDA_PATH / CUDA_ROOT (cudarc's link search: lib/ and lib/stubs/), PATH (nvcc),
-# CUDA_COMPUTE_CAP (the GPU generation the kernels are compiled for; 90 = Hopper, H100/H200, unless you set it)
-# and FUSEC_CUDA_LIBS (where cuBLAS & co. are, for LD_LIBRARY_PATH when running here). The driver library
-# (libcuda.so.1) comes with the GPU's driver, so the linker gets a stub of it (lib/stubs/libcuda.so), generated
-# from the functions cudarc declares, exactly like the stubs in NVIDIA's own toolkit; never put lib/stubs on
-# LD_LIBRARY_PATH on a machine with a GPU.
+# CUDA_COMPUTE_CAP (the GPU generation the kernels are compiled for; 90 = Hopper, H100/H200, unless you set it),
+# CUDAFORGE_THREADS (parallel nvcc jobs) and FUSEC_CUDA_LIBS (where cuBLAS & co. are, for LD_LIBRARY_PATH when
+# running here). The driver library (libcuda.so.1) comes with the GPU's driver, so the linker gets a stub of it
+# (lib/stubs/libcuda.so), generated from the functions cudarc declares, as NVIDIA's own toolkit ships one; never
+# put lib/stubs on LD_LIBRARY_PATH on a machine with a GPU.
 
 _fusec_cuda_main() {
     local repo
@@ -51,6 +51,9 @@ _fusec_cuda_main() {
     export CUDA_HOME="$root" CUDA_PATH="$root" CUDA_ROOT="$root"
     case ":$PATH:" in *":$root/bin:"*) ;; *) export PATH="$root/bin:$PATH" ;; esac
     export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
+    # candle-kernels compiles its .cu files on half the cores by default; its build script runs while little
+    # else can, so give it all of them.
+    export CUDAFORGE_THREADS="${CUDAFORGE_THREADS:-$(nproc)}"
     export FUSEC_CUDA_LIBS="$root/lib"
 }
 

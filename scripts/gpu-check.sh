@@ -89,7 +89,7 @@ EOF
 
 parity() {
     log "parity tests on $DEVICE"
-    local filters=(nn_activation nn_attention nn_fusion nn_fused_gates nn_ganfusion nn_loss nn_recurrent
+    local filters=(nn_activation nn_attention nn_dropout_mask nn_fusion nn_fused_gates nn_ganfusion nn_loss nn_recurrent
         fusion_parity fusion_prims optim:: precision:: resident::)
     local status=0
     FUSEC_TEST_DEVICE=$DEVICE timeout 240 "$STAGE/it" --test-threads 4 "${filters[@]}" >"$OUT/parity.txt" 2>&1 ||

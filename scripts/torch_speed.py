@@ -372,7 +372,12 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--params", action="store_true", help="only print each model's parameter count")
     args = ap.parse_args()
+    if args.params:
+        for name in args.models.split(","):
+            print(f"{name} {sum(p.numel() for p in MODELS[name]().parameters())}")
+        return 0
     device = torch.device(args.device)
     result = {"torch": torch.__version__, "device": str(device), "protocol": vars(args), "steps_per_s": {}}
     if device.type == "cuda":

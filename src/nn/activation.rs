@@ -67,7 +67,8 @@ pub fn log_softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
 }
 
 /// Inverted dropout for training: zeroes each element with probability `p` and scales the rest by `1/(1-p)`.
-/// The caller skips it at evaluation. The mask comes from `rng`, so a seeded run is reproducible.
+/// The caller skips it at evaluation. The mask comes from `rng`, so a seeded run is reproducible (on CUDA, from
+/// one seed drawn from `rng`: `dropout_mask.rs`).
 ///
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape).
@@ -81,6 +82,10 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut SeededRng) -> Result<Tensor> {
     if p == 1.0 {
         // 1/(1-p) would be infinite and 0 * inf is NaN; every element is dropped.
         return x.zeros_like();
+    }
+    if x.device().is_cuda() {
+        // Generated on the GPU from one seed of the run's generator, not drawn here and copied per batch.
+        return x.mul(&super::dropout_mask::hashed_mask(x, rng.next_u64(), p)?);
     }
     let mask = rng.dropout_mask(x.dims(), p, x.device())?;
     let mask = if x.dtype() == DType::F32 {

@@ -9,6 +9,7 @@ mod activation;
 mod attention;
 mod conv;
 mod decoder;
+mod dropout_mask;
 mod fused_gates;
 #[cfg(feature = "cuda")]
 mod fused_gates_cuda;
@@ -32,6 +33,7 @@ pub use decoder::{
     next_token_cross_entropy, source_mask_bias, step as decoder_step, teacher_forced, DecoderState,
     DecoderWeights,
 };
+pub use dropout_mask::hashed_mask;
 pub use fused_gates::{gru_cell, lstm_cell};
 pub use init::init_tensor;
 pub use linear::linear;

@@ -23,6 +23,7 @@ mod nn_attention;
 mod nn_bench;
 mod nn_conv;
 mod nn_decoder;
+mod nn_dropout_mask;
 mod nn_fused_gates;
 mod nn_fusion;
 mod nn_ganfusion;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use fusec::nn::{self, ParamMap};
 use fusec::rng::SeededRng;
 

@@ -16,7 +16,7 @@ use crate::support::{compile_file, temp_dir, train_on};
 
 fn load(file: &str) -> Dataset {
     let c = compile_file(file, &[], false);
-    let plan = c.program.train.unwrap();
+    let plan = c.program.train.as_ref().unwrap();
     data::load(c.program.data_spec(&plan.data).unwrap(), Path::new(".")).unwrap()
 }
 
