@@ -42,7 +42,13 @@ mod cuda {
 
     fn compile(nvcc: &Path, src: &Path, ptx: &Path, cap: u32) -> Result<(), String> {
         let output = Command::new(nvcc)
-            .args(["--ptx", "-O3", "-std=c++17", &format!("-arch=compute_{cap}"), "-o"])
+            .args([
+                "--ptx",
+                "-O3",
+                "-std=c++17",
+                &format!("-arch=compute_{cap}"),
+                "-o",
+            ])
             .arg(ptx)
             .arg(src)
             .output()
@@ -81,9 +87,9 @@ mod cuda {
             "CUDA_COMPUTE_CAP is not set: name the GPU generation to compile for (90 for H100/H200)".to_string()
         })?;
         let digits: String = raw.chars().filter(|c| c.is_ascii_digit()).collect();
-        let n: u32 = digits
-            .parse()
-            .map_err(|_| format!("CUDA_COMPUTE_CAP={raw} is not a compute capability such as 90"))?;
+        let n: u32 = digits.parse().map_err(|_| {
+            format!("CUDA_COMPUTE_CAP={raw} is not a compute capability such as 90")
+        })?;
         Ok(if n < 20 { n * 10 } else { n })
     }
 }

@@ -73,9 +73,8 @@ impl Network {
                         .ok_or_else(|| bug("operand computed after its user"))
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.run_node_at_precision(id, &args, |a| {
-                self.run_node(id, a, inputs, &env, mode)
-            })?;
+            let outs = self
+                .run_node_at_precision(id, &args, |a| self.run_node(id, a, inputs, &env, mode))?;
             for (port, t) in outs.into_iter().enumerate() {
                 values.insert(Value::new(id, port as u16), t);
             }

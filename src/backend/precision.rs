@@ -83,7 +83,8 @@ impl Network {
             .collect::<Result<_>>()?;
         let refs: Vec<&Tensor> = cast.iter().collect();
         let outs = run(&refs)?;
-        let keep_f32 = dtype == DType::F32 && !matches!(self.model.graph.node(id).op, Op::BatchNorm { .. });
+        let keep_f32 =
+            dtype == DType::F32 && !matches!(self.model.graph.node(id).op, Op::BatchNorm { .. });
         outs.into_iter()
             .map(|t| {
                 if is_float(&t) && !keep_f32 && t.dtype() != self.compute {

@@ -106,7 +106,9 @@ impl ResidentData {
     pub fn upload_order(&self, order: Vec<usize>) -> Result<UploadedOrder> {
         let ids: Vec<u32> = order
             .iter()
-            .map(|i| u32::try_from(*i).map_err(|_| Error::Msg(format!("example index {i} too large"))))
+            .map(|i| {
+                u32::try_from(*i).map_err(|_| Error::Msg(format!("example index {i} too large")))
+            })
             .collect::<Result<_>>()?;
         let device = Tensor::from_vec(ids, order.len(), &self.device)?;
         Ok(UploadedOrder {

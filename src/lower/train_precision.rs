@@ -55,8 +55,8 @@ fn parse(
     } else {
         "fusec::train::precision"
     };
-    let d = Diagnostic::error(code, format!("unknown precision `{name}`"))
-        .label(at, "not a precision");
+    let d =
+        Diagnostic::error(code, format!("unknown precision `{name}`")).label(at, "not a precision");
     let names: Vec<String> = Precision::NAMES.iter().map(|s| s.to_string()).collect();
     diags.push(suggest(d, name, &names, "precisions"));
     None

@@ -6,7 +6,9 @@
 //! CPU runs are exactly what they were; a CUDA run draws one seed per mask from the same generator, so it is
 //! reproducible too (but its masks differ from a CPU run's).
 
-use candle_core::{backend::BackendStorage, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+use candle_core::{
+    backend::BackendStorage, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor,
+};
 
 /// A mask shaped and typed like `like`: 0 with probability `p`, else `1 / (1 - p)`; `p` in [0, 1).
 pub fn hashed_mask(like: &Tensor, seed: u64, p: f64) -> Result<Tensor> {
@@ -34,7 +36,13 @@ impl HashedMask {
     fn values(&self, n: usize) -> Vec<f64> {
         let keep = 1.0 / (1.0 - self.p);
         (0..n as u64)
-            .map(|i| if uniform_at(self.seed, i) < self.p { 0.0 } else { keep })
+            .map(|i| {
+                if uniform_at(self.seed, i) < self.p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
             .collect()
     }
 }
@@ -91,7 +99,11 @@ mod cuda {
         n: usize,
         suffix: &str,
     ) -> Result<CudaStorage> {
-        let func = dev.get_or_load_custom_func(&format!("dropout_mask_{suffix}"), "fusec_dropout_mask", PTX)?;
+        let func = dev.get_or_load_custom_func(
+            &format!("dropout_mask_{suffix}"),
+            "fusec_dropout_mask",
+            PTX,
+        )?;
         // SAFETY: the kernel writes every element.
         let out = unsafe { dev.alloc::<T>(n) }?;
         let (seed, count, p, keep) = (mask.seed, n as u64, mask.p, 1.0 / (1.0 - mask.p));

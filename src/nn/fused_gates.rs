@@ -16,8 +16,8 @@
 //! dtype. Both take f32, f64, bf16 and f16.
 
 use candle_core::{
-    backend::BackendStorage, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor,
-    WithDType,
+    backend::BackendStorage, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape,
+    Tensor, WithDType,
 };
 
 /// One LSTM step's pointwise part: `gates [B, 4H]` (pre-activations i, f, g, o) and `c_prev [B, H]` ->
@@ -96,7 +96,10 @@ impl GateKernel {
 }
 
 /// Checks that every operand is contiguous and returns `(rows, hidden, start offsets)`.
-pub(crate) fn operands(kernel: GateKernel, layouts: &[&Layout]) -> Result<(usize, usize, Vec<usize>)> {
+pub(crate) fn operands(
+    kernel: GateKernel,
+    layouts: &[&Layout],
+) -> Result<(usize, usize, Vec<usize>)> {
     let (rows, hidden) = kernel.hidden(layouts)?;
     let mut starts = Vec::with_capacity(layouts.len());
     for l in layouts {
@@ -271,7 +274,11 @@ impl CustomOp3 for GruGatesBackward {
 
 /// The CPU reference: the operands' values as f64 (exact for every float dtype), the formulas in
 /// [`gate_rows`], and the result rounded once to the operands' dtype.
-fn cpu_run(kernel: GateKernel, storages: &[&CpuStorage], layouts: &[&Layout]) -> Result<(CpuStorage, Shape)> {
+fn cpu_run(
+    kernel: GateKernel,
+    storages: &[&CpuStorage],
+    layouts: &[&Layout],
+) -> Result<(CpuStorage, Shape)> {
     let (rows, hidden, starts) = operands(kernel, layouts)?;
     let dtype = storages[0].dtype();
     if storages.iter().any(|s| s.dtype() != dtype) {

@@ -1,9 +1,11 @@
 //! Launches the fused gate kernels of `kernels/recurrent_gates.cu` (compiled to PTX by build.rs with the `cuda`
 //! feature, with the same nvcc as candle's own kernels) on the operands' device and stream.
 
-use candle_core::cuda_backend::cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
-use candle_core::cuda_backend::{CudaDType, WrapErr};
 use candle_core::backend::BackendStorage;
+use candle_core::cuda_backend::cudarc::driver::{
+    CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg,
+};
+use candle_core::cuda_backend::{CudaDType, WrapErr};
 use candle_core::{CudaStorage, DType, Layout, Result, Shape};
 
 use super::fused_gates::{operands, GateKernel};
@@ -22,7 +24,9 @@ pub(crate) fn launch(
     let storage = match storages[0].dtype() {
         DType::F32 => typed::<f32>(kernel, storages, layouts, &starts, rows, hidden, "f32")?,
         DType::F64 => typed::<f64>(kernel, storages, layouts, &starts, rows, hidden, "f64")?,
-        DType::BF16 => typed::<half::bf16>(kernel, storages, layouts, &starts, rows, hidden, "bf16")?,
+        DType::BF16 => {
+            typed::<half::bf16>(kernel, storages, layouts, &starts, rows, hidden, "bf16")?
+        }
         DType::F16 => typed::<half::f16>(kernel, storages, layouts, &starts, rows, hidden, "f16")?,
         other => candle_core::bail!("{}: unsupported dtype {other:?}", kernel.name()),
     };

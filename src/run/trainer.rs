@@ -271,7 +271,8 @@ impl<'a> Session<'a> {
         // The epoch's order goes to the device once; each batch is a slice of it.
         let order = self.resident.upload_order(train_batches.concat())?;
         for (bi, idx) in train_batches.iter().enumerate() {
-            let inputs = resident_inputs(&self.net, &self.resident, &order.batch(seen, idx.len())?)?;
+            let inputs =
+                resident_inputs(&self.net, &self.resident, &order.batch(seen, idx.len())?)?;
             for si in 0..self.objectives.steps.len() {
                 let value = self.train_step(si, &inputs, epoch, bi + 1)?;
                 step_sums[si] += value * idx.len() as f64;

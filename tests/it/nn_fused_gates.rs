@@ -75,7 +75,10 @@ fn lstm_cell_matches_the_composite_step() {
     let (atol, rtol) = tolerance(1e-6, 1e-5);
     assert_close("lstm h", &h, &h_ref, atol, rtol);
     assert_close("lstm c", &c, &c_ref, atol, rtol);
-    let ours = grads_of(&(dot(&h, &u_h) + dot(&c, &u_c)).unwrap(), &[&gates, &c_prev]);
+    let ours = grads_of(
+        &(dot(&h, &u_h) + dot(&c, &u_c)).unwrap(),
+        &[&gates, &c_prev],
+    );
     let want = grads_of(
         &(dot(&h_ref, &u_h) + dot(&c_ref, &u_c)).unwrap(),
         &[&gates, &c_prev],
@@ -157,7 +160,11 @@ fn fused_direction(x: &Tensor, lengths: &Tensor, p: &ParamMap, cell: Cell) -> (T
     let w = |n: &str| &p[&format!("{n}_l0")];
     let hidden = w("weight_hh").dim(1).unwrap();
     let proj = match cell {
-        Cell::Lstm => nn::linear(x, w("weight_ih"), Some(&(w("bias_ih") + w("bias_hh")).unwrap())),
+        Cell::Lstm => nn::linear(
+            x,
+            w("weight_ih"),
+            Some(&(w("bias_ih") + w("bias_hh")).unwrap()),
+        ),
         Cell::Gru => nn::linear(x, w("weight_ih"), Some(w("bias_ih"))),
     }
     .unwrap();

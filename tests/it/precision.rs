@@ -39,7 +39,12 @@ fn an_unknown_precision_gets_a_did_you_mean() {
     let src = with_plan_line("precision = \"bf61\"");
     let written = render_result(compile_source("main.fuse", &src, &[], false));
     let set = vec![("precision".to_string(), "f23".to_string())];
-    let from_set = render_result(compile_source("main.fuse", &with_plan_line(""), &set, false));
+    let from_set = render_result(compile_source(
+        "main.fuse",
+        &with_plan_line(""),
+        &set,
+        false,
+    ));
     let not_a_string = render_result(compile_source(
         "main.fuse",
         &with_plan_line("precision = 16"),
@@ -94,7 +99,11 @@ model M {
         let var = &vars[&name["grad.".len()..]];
         assert_eq!(var.dtype(), DType::F32, "master weights stay f32");
         let g = grads.get(var.as_tensor()).unwrap();
-        assert_eq!(g.dtype(), DType::F32, "{name}: gradients reach the f32 weights in f32");
+        assert_eq!(
+            g.dtype(),
+            DType::F32,
+            "{name}: gradients reach the f32 weights in f32"
+        );
         assert_close(&name, g, &fx.get(&name), atol, rtol);
     }
 }

@@ -35,9 +35,15 @@ fn gathers_agree(ds: &Dataset, size: usize) {
             let got = resident.gather(name, &batch).unwrap();
             assert_eq!(got.dtype(), want.dtype(), "{name}");
             assert_eq!(got.dims(), want.dims(), "{name}");
-            assert!(got.device().same_device(&test_device()), "{name} left the device");
+            assert!(
+                got.device().same_device(&test_device()),
+                "{name} left the device"
+            );
             let as_f64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap().flatten_all().unwrap();
-            let (got, want) = (as_f64(&got).to_vec1::<f64>().unwrap(), as_f64(&want).to_vec1::<f64>().unwrap());
+            let (got, want) = (
+                as_f64(&got).to_vec1::<f64>().unwrap(),
+                as_f64(&want).to_vec1::<f64>().unwrap(),
+            );
             assert!(got == want, "{name}: batch {k} differs");
         }
     }
@@ -57,7 +63,12 @@ fn resident_batches_equal_host_batches() {
     if let data::FieldValues::I64(v) = &mut label.values {
         v.iter_mut().for_each(|x| *x = (*x > 4) as i64);
     }
-    let first = recast.fields.keys().find(|k| *k != "label").unwrap().clone();
+    let first = recast
+        .fields
+        .keys()
+        .find(|k| *k != "label")
+        .unwrap()
+        .clone();
     recast.fields.get_mut(&first).unwrap().dtype = Dtype::F64;
     gathers_agree(&recast, 4);
 }
@@ -92,7 +103,13 @@ fn a_checkpoint_moves_between_devices() {
     let shape = here.output_shape.clone();
     let t = |v: &[f32]| Tensor::from_slice(v, shape.as_slice(), &Device::Cpu).unwrap();
     let (atol, rtol) = tolerance(1e-5, 1e-4);
-    assert_close("test outputs", &t(&cpu.outputs), &t(&here.outputs), atol, rtol);
+    assert_close(
+        "test outputs",
+        &t(&cpu.outputs),
+        &t(&here.outputs),
+        atol,
+        rtol,
+    );
     // The second epoch continues on the CPU from the device's optimizer state.
     let resumed = train_on(&c, &dir, true, None, &Device::Cpu).unwrap();
     assert_eq!(resumed.report.unwrap().epochs_run, 2);
