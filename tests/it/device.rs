@@ -5,6 +5,7 @@
 //! CPU. The fixtures hold exact results rounded once to f32 (tests/fixtures/README.md), with tolerances per
 //! role; this module is the one place that says how each device widens them.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::Device;
@@ -64,4 +65,15 @@ fn open_device() -> Device {
     Device::new_cuda(ordinal).unwrap_or_else(|e| {
         panic!("{DEVICE_VAR}={name}: {e} (the test binary needs `--features cuda` and a GPU)")
     })
+}
+
+/// A repository file: under the crate root the test binary was built in, or under the working directory when the
+/// binary runs on another machine (`scripts/gpu-check.sh` carries it to a GPU and runs it from the repository).
+pub fn repo_path(relative: &str) -> PathBuf {
+    let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative);
+    if built_in.exists() {
+        built_in
+    } else {
+        PathBuf::from(relative)
+    }
 }

@@ -5,12 +5,11 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 
-use crate::device::{test_device, tolerance};
+use crate::device::{repo_path, test_device, tolerance};
 
 /// One fixture case: its tensors, its JSON description, and the names compared so far.
 pub struct Fixture {
@@ -22,7 +21,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(name: &str) -> Fixture {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = repo_path("tests/fixtures");
         let tensors =
             candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &test_device())
                 .unwrap_or_else(|e| panic!("loading fixture {name}: {e}"));

@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor, Var};
 use fusec::ir::OptimizerKind;
 use fusec::train::{clip_grad_norm, missing_or_zero_grads, non_finite_grads, Optimizer};
 
-use crate::device::{test_device, tolerance};
+use crate::device::{repo_path, test_device, tolerance};
 
 struct Fixture {
     tensors: HashMap<String, Tensor>,
@@ -16,10 +16,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let dir = repo_path("tests/fixtures");
     let tensors =
-        candle_core::safetensors::load(format!("{dir}optim.safetensors"), &test_device()).unwrap();
-    let text = std::fs::read_to_string(format!("{dir}optim.json")).unwrap();
+        candle_core::safetensors::load(dir.join("optim.safetensors"), &test_device()).unwrap();
+    let text = std::fs::read_to_string(dir.join("optim.json")).unwrap();
     Fixture {
         tensors,
         json: serde_json::from_str(&text).unwrap(),
