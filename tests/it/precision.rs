@@ -1,16 +1,16 @@
 //! Mixed precision (`precision = "bf16"`): the setting and its diagnostics, fusion blocks computed in bf16 against
-//! the f32 fixtures within bf16's rounding (on the test device), and bf16 training keeping f32 master weights and
-//! optimizer state and landing near the f32 run.
+//! the f32 fixtures within bf16's rounding, and bf16 training keeping f32 master weights and optimizer state and
+//! landing near the f32 run, all on the test device (`crate::device`).
 
 use candle_core::DType;
 use fusec::front::compile_source;
 use fusec::ir::Precision;
 
 use crate::check::render_result;
-use crate::device::BF16_TOLERANCE;
+use crate::device::{test_device, BF16_TOLERANCE};
 use crate::fusion_util::{at, build, forward, inputs, load, named, vjp_term};
 use crate::nn_util::{assert_close, Fixture};
-use crate::support::{compile_file, temp_dir, train_into};
+use crate::support::{compile_file, temp_dir, train_on};
 
 const MFEAT: &str = "examples/mfeat/concat.fuse";
 
@@ -113,7 +113,7 @@ fn bf16_training_keeps_f32_weights_and_state_and_lands_near_f32() {
     let train = |precision: &str| {
         let c = compile_file(MFEAT, &[("epochs", "3"), ("precision", precision)], false);
         let dir = temp_dir("precision", precision);
-        let outcome = train_into(&c, &dir, false, None).unwrap();
+        let outcome = train_on(&c, &dir, false, None, &test_device()).unwrap();
         (outcome, dir)
     };
     let (f32_run, _) = train("f32");
