@@ -32,16 +32,21 @@ for line in sys.stdin:
         print(m["executable"])')
     [[ -n "$test_bin" ]] || { echo "gpu-check: no integration-test binary was built" >&2; exit 1; }
     rm -rf "$STAGE" && mkdir -p "$STAGE"
-    strip -o "$STAGE/fusec" target/release/fusec
-    strip -o "$STAGE/it" "$test_bin"
+    local bins
+    bins=$(mktemp -d)
+    strip -o "$bins/fusec" target/release/fusec
+    strip -o "$bins/it" "$test_bin"
     {
         echo "commit $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (with uncommitted changes)')"
         echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) with $(nvcc --version | grep release), CUDA_COMPUTE_CAP=$CUDA_COMPUTE_CAP"
         echo "build seconds $((SECONDS - started))"
         for f in fusec it; do
-            echo "$f $(stat -c %s "$STAGE/$f") bytes; needs: $(objdump -p "$STAGE/$f" | awk '/NEEDED/ {print $2}' | tr '\n' ' ')"
+            echo "$f $(stat -c %s "$bins/$f") bytes stripped; needs: $(objdump -p "$bins/$f" | awk '/NEEDED/ {print $2}' | tr '\n' ' ')"
         done
     } >"$STAGE/manifest.txt"
+    # The kernels' machine code compresses well (about 8x): the device tool carries at most 64 MiB.
+    tar -C "$bins" -cf - fusec it | xz -T0 -6 >"$STAGE/bins.tar.xz"
+    rm -rf "$bins"
     cat "$STAGE/manifest.txt"
     du -sh "$STAGE"
 }
@@ -79,12 +84,12 @@ EOF
     for d in "${dirs[@]}"; do [[ -d "$d" ]] && path="${path:+$path:}$d"; done
     export LD_LIBRARY_PATH="${path}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     local missing
-    missing=$(ldd "$STAGE/fusec" | awk '/not found/ {print $1}' | tr '\n' ' ')
+    missing=$(ldd "$FUSEC" | awk '/not found/ {print $1}' | tr '\n' ' ')
     if [[ -n "$missing" ]]; then
         log "missing shared libraries: $missing"
         return 1
     fi
-    ldd "$STAGE/fusec" | grep -E 'cublas|curand|nvrtc|cudart|libcuda' | tee -a "$OUT/log.txt" >&2
+    ldd "$FUSEC" | grep -E 'cublas|curand|nvrtc|cudart|libcuda' | tee -a "$OUT/log.txt" >&2
 }
 
 parity() {
@@ -92,7 +97,7 @@ parity() {
     local filters=(nn_activation nn_attention nn_dropout_mask nn_fusion nn_fused_gates nn_ganfusion nn_loss nn_recurrent
         fusion_parity fusion_prims optim:: precision:: resident::)
     local status=0
-    FUSEC_TEST_DEVICE=$DEVICE timeout 240 "$STAGE/it" --test-threads 4 "${filters[@]}" >"$OUT/parity.txt" 2>&1 ||
+    FUSEC_TEST_DEVICE=$DEVICE timeout 240 "$TESTS" --test-threads 4 "${filters[@]}" >"$OUT/parity.txt" 2>&1 ||
         status=$?
     PARITY_LINE=$(grep -E '^test result:' "$OUT/parity.txt" | tail -n1 || true)
     [[ -n "$PARITY_LINE" ]] || PARITY_LINE="no result (exit $status); see parity.txt"
@@ -110,7 +115,7 @@ examples() {
             continue
         fi
         status=ok
-        timeout 120 "$STAGE/fusec" run "$f" --device "$DEVICE" --epochs 1 --quiet --out "$WORK/runs/${name//\//_}" \
+        timeout 120 "$FUSEC" run "$f" --device "$DEVICE" --epochs 1 --quiet --out "$WORK/runs/${name//\//_}" \
             >>"$OUT/examples.txt" 2>&1 || status="failed ($?)"
         secs=$(report_field "$WORK/runs/${name//\//_}/report.json" train_seconds)
         metric=$(report_field "$WORK/runs/${name//\//_}/report.json" test)
@@ -127,7 +132,7 @@ v = r[sys.argv[2]]
 if isinstance(v, list):
     print(", ".join(f"{k} {x:.3f}" for k, x in v[:2]))
 else:
-    print(f"{v:.2f}")
+    print(f"{v:.4f}")
 EOF
 }
 
@@ -157,7 +162,7 @@ fusec_rate() {
     local model=$1 batch=$2 precision=$3 steps=$4 data=$5 out t1 t3
     for e in 1 3; do
         out="$WORK/speed/$model-$batch-$precision-$e"
-        timeout 300 "$STAGE/fusec" run "examples/iemocap/$model.fuse" --device "$DEVICE" --epochs "$e" --quiet \
+        timeout 300 "$FUSEC" run "examples/iemocap/$model.fuse" --device "$DEVICE" --epochs "$e" --quiet \
             --out "$out" --set "data.path=$data" --set "batch_size=$batch" --set "precision=$precision" \
             --set patience=100 >>"$OUT/speed.txt" 2>&1 || { echo "failed"; return; }
     done
@@ -169,7 +174,7 @@ fusec_rate() {
 speed() {
     SPEED_ROWS=""
     local batch steps model p rate key
-    declare -A FUSEC
+    declare -A RATES
     for batch in "${BATCHES[@]}"; do
         steps=$STEPS
         make_data "$WORK/data-$batch" $((steps * batch)) "$batch"
@@ -178,11 +183,11 @@ speed() {
                 [[ "$p" == bf16 && " ${BF16_MODELS[*]} " != *" $model "* ]] && continue
                 key="$model/$batch/$p"
                 if over_budget; then
-                    FUSEC[$key]="skipped"
+                    RATES[$key]="skipped"
                     continue
                 fi
                 rate=$(fusec_rate "$model" "$batch" "$p" "$steps" "$WORK/data-$batch")
-                FUSEC[$key]=$rate
+                RATES[$key]=$rate
                 log "fusec $key: $rate steps/s"
             done
         done
@@ -195,8 +200,8 @@ speed() {
     log "torch: $torch_status"
     for model in "${MODELS[@]}"; do
         for batch in "${BATCHES[@]}"; do
-            SPEED_ROWS+=$(python3 - "$OUT/torch.json" "$model" "$batch" "${FUSEC[$model/$batch/f32]:--}" \
-                "${FUSEC[$model/$batch/bf16]:--}" <<'EOF'
+            SPEED_ROWS+=$(python3 - "$OUT/torch.json" "$model" "$batch" "${RATES[$model/$batch/f32]:--}" \
+                "${RATES[$model/$batch/bf16]:--}" <<'EOF'
 import json, sys
 path, model, batch, f32, bf16 = sys.argv[1:]
 try:
@@ -265,7 +270,10 @@ run() {
     MODELS=(concat autofusion ganfusion tfn lmf mult)
     BF16_MODELS=(tfn mult)
     PARITY_LINE="not run" EXAMPLE_ROWS="" SPEED_ROWS="" GPU_LINE=""
-    [[ -x "$STAGE/fusec" && -x "$STAGE/it" ]] || { log "no staged binaries in $STAGE: run 'pack' first"; exit 1; }
+    [[ -f "$STAGE/bins.tar.xz" ]] || { log "no staged binaries in $STAGE: run 'pack' first"; exit 1; }
+    # python3's tarfile, in case the machine has no xz.
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$STAGE/bins.tar.xz" "$WORK/bin"
+    FUSEC=$WORK/bin/fusec TESTS=$WORK/bin/it
     if $DRY_RUN; then
         # Here: the CPU, the stub driver library for the loader, tiny sizes; PyTorch wherever python3 finds it.
         DEVICE=cpu TORCH_DEVICE=cpu BATCHES=(4) STEPS=2 TORCH_STEPS=2 TORCH_WARMUP=1 TORCH_TIMEOUT=600
