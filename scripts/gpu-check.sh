@@ -129,8 +129,10 @@ report_field() {
 import json, sys
 r = json.load(open(sys.argv[1]))
 v = r[sys.argv[2]]
-if isinstance(v, list):
-    print(", ".join(f"{k} {x:.3f}" for k, x in v[:2]))
+if isinstance(v, dict):
+    # The loss and the task's first metric (accuracy, acc or mae).
+    keys = [k for k in v if k == "loss"] + [k for k in v if "." not in k and k != "loss"][:1]
+    print(", ".join(f"{k} {v[k]:.3f}" for k in keys))
 else:
     print(f"{v:.4f}")
 EOF
@@ -266,6 +268,7 @@ run() {
     mkdir -p "$OUT"
     : >"$OUT/log.txt"
     WORK=$(mktemp -d)
+    trap 'rm -rf "$WORK"' EXIT
     BUDGET=${GPU_CHECK_BUDGET:-450}
     MODELS=(concat autofusion ganfusion tfn lmf mult)
     BF16_MODELS=(tfn mult)
