@@ -154,7 +154,7 @@ fn token_counts(values: &FieldValues, n: usize) -> Vec<usize> {
     let FieldValues::I64(v) = values else {
         return vec![0; n];
     };
-    let per = if n == 0 { 0 } else { v.len() / n };
+    let per = v.len().checked_div(n).unwrap_or(0);
     (0..n)
         .map(|i| {
             v[i * per..(i + 1) * per]

@@ -48,7 +48,11 @@ pub type ParamMap = HashMap<String, Tensor>;
 /// The dtype of `x` when it is a half type (bf16, f16): the functions whose reductions need more bits widen
 /// such inputs to f32 and narrow the result back.
 pub(crate) fn half_type(x: &Tensor) -> Option<candle_core::DType> {
-    matches!(x.dtype(), candle_core::DType::BF16 | candle_core::DType::F16).then_some(x.dtype())
+    matches!(
+        x.dtype(),
+        candle_core::DType::BF16 | candle_core::DType::F16
+    )
+    .then_some(x.dtype())
 }
 
 /// Looks up a parameter, with an error naming the missing suffix (a back-end bug, never a user error).
