@@ -3,7 +3,7 @@
 //! [`compile_source`] with one in-memory file.
 
 use crate::check::{self, Shapes};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::Program;
 use crate::source::{Loader, MemoryLoader, SourceMap};
 
@@ -36,32 +36,46 @@ pub fn compile(
             diagnostics,
             sources,
         })?;
-    let (mut shapes, diags) = check::check_and_resolve(&mut program);
-    if diags.has_errors() {
-        warnings.extend(diags);
-        return Err(Failed {
-            diagnostics: warnings,
-            sources: program.sources,
-        });
-    }
+    let (mut shapes, diags) = match check::check_and_resolve(&mut program) {
+        Ok(checked) => checked,
+        Err(diags) => {
+            warnings.extend(diags);
+            return Err(Failed {
+                diagnostics: warnings,
+                sources: program.sources,
+            });
+        }
+    };
     warnings.extend(diags);
     if optimize {
         for (model, s) in program.models.iter_mut().zip(&shapes) {
             crate::passes::optimize(model, s, &mut |_, _| {});
         }
-        // Passes keep the types of surviving values; re-checking drops the entries of removed ones. Its
-        // diagnostics repeat the warnings above, so they are not kept.
-        shapes = program
-            .models
-            .iter()
-            .map(|m| check::check_model(m).0)
-            .collect();
+        // Passes keep the types of surviving values; re-checking drops the entries of removed ones. A pass that
+        // broke a checked model is a bug in fusec: its errors are reported as such.
+        let rechecked: Result<Vec<Shapes>, Diagnostics> =
+            program.models.iter().map(check::check_model).collect();
+        shapes = rechecked.map_err(|diagnostics| Failed {
+            diagnostics: bug_in_passes(diagnostics),
+            sources: program.sources.clone(),
+        })?;
     }
     Ok(Compiled {
         program,
         shapes,
         warnings,
     })
+}
+
+/// Errors after the pass pipeline: the program checked before it, so a pass broke it.
+fn bug_in_passes(errors: Diagnostics) -> Diagnostics {
+    let mut out = Diagnostics::default();
+    out.push(Diagnostic::error(
+        "fusec::internal",
+        "the optimized program no longer checks (a bug in a pass); compile without optimizing to go on",
+    ));
+    out.extend(errors);
+    out
 }
 
 /// Compiles one in-memory file named `name` (imports of other user files fail; `std.*` works).

@@ -1,15 +1,18 @@
 //! fusec: a compiler for multimodal neural models. See ARCHITECTURE.md for the map of stages.
 
+pub mod api;
 pub mod backend;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod codes;
 pub mod data;
 pub mod diag;
 pub mod front;
 pub mod ir;
 pub mod lower;
 pub mod nn;
+pub mod ops;
 pub mod passes;
 pub mod rng;
 pub mod run;

@@ -127,7 +127,7 @@ fn node_row(
             }
         }
     }
-    let shape = crate::ir::print::type_text(model, Some(shapes), id);
+    let shape = crate::ir::print::type_text(model, shapes, id);
     let flops = flops::node_flops(&node.op, &ins, &outs, env);
     let row = Row {
         depth: 0,
@@ -317,16 +317,16 @@ mod tests {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "T", "4"]);
         let h = b.op(
-            Op::Linear {
+            Op::Linear(crate::ir::Linear {
                 out: DimExpr::Const(3),
                 bias: true,
-            },
+            }),
             "h",
             &[x],
         );
         b.output("h", h);
         let model = b.finish();
-        let (shapes, _) = crate::check::check_model(&model);
+        let shapes = crate::check::check_model(&model).unwrap();
         let s = summarize(&model, &shapes, &HashMap::new());
         assert_eq!((s.trainable, s.flops), (15, 2 * 4 * 3 + 3));
         assert_eq!(s.unbound, vec!["T".to_string()]);

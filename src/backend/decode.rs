@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 use candle_core::{DType, Error, Result, Tensor};
 
 use super::{Mode, Network};
-use crate::data::text::{BOS, EOS};
-use crate::ir::{NodeId, Op, Value};
+use crate::ir::tokens::{BOS, EOS};
+use crate::ir::{Decoder, NodeId, Op, Value};
 use crate::nn::{self, DecoderState, DecoderWeights};
 
 /// Search settings. `beam = 1` is greedy search.
@@ -277,11 +277,12 @@ impl Network {
             .model
             .output_value(output)
             .ok_or_else(|| Error::Msg(format!("`{output}` is not an output of the model")))?;
-        match self.model.graph.node(v.node).op {
-            Op::Decoder { .. } => Ok(v.node),
-            _ => Err(Error::Msg(format!(
+        if let Op::Decoder(_) = self.model.graph.node(v.node).op {
+            Ok(v.node)
+        } else {
+            Err(Error::Msg(format!(
                 "the output `{output}` is not the logits of an `attention_decoder`, so it cannot be decoded"
-            ))),
+            )))
         }
     }
 
@@ -298,25 +299,8 @@ impl Network {
                 stack.extend(self.operands[&n].iter().map(|v| v.node));
             }
         }
-        let env = self.bind_symbols(inputs)?;
-        let mut values: HashMap<Value, Tensor> = HashMap::new();
-        for &id in self.order.iter().filter(|n| need.contains(n)) {
-            let args: Vec<&Tensor> = self.operands[&id]
-                .iter()
-                .map(|v| {
-                    values
-                        .get(v)
-                        .ok_or_else(|| Error::Msg("internal: operand not computed".into()))
-                })
-                .collect::<Result<_>>()?;
-            let outs = self.run_node_at_precision(id, &args, |a| {
-                self.run_node(id, a, inputs, &env, &mut Mode::Eval)
-            })?;
-            for (port, t) in outs.into_iter().enumerate() {
-                values.insert(Value::new(id, port as u16), t);
-            }
-        }
-        Ok(values)
+        let nodes = self.order.iter().copied().filter(|n| need.contains(n));
+        self.run_nodes(nodes, inputs, &mut Mode::Eval)
     }
 
     /// Translates a batch: encodes `inputs` (the decoder's target input is not needed) and searches with
@@ -327,7 +311,7 @@ impl Network {
         inputs: &HashMap<String, Tensor>,
         opts: &DecodeOptions,
     ) -> Result<Vec<Hypothesis>> {
-        let Op::Decoder { init, .. } = self.model.graph.node(decoder).op else {
+        let Op::Decoder(Decoder { init, .. }) = self.model.graph.node(decoder).op else {
             return Err(Error::Msg(
                 "internal: translate needs a decoder node".into(),
             ));
@@ -350,7 +334,7 @@ impl Network {
             memory: memory.clone(),
         };
         let stepper = NeuralStepper {
-            weights: DecoderWeights::new(&self.param_map(decoder)?)?,
+            weights: DecoderWeights::from_map(&self.param_map(decoder)?)?,
         };
         search(&stepper, state, n, opts)
     }

@@ -1,13 +1,14 @@
-//! The forward interpreter: runs a [`Network`]'s nodes in topological order, mapping each IR op to candle calls
-//! (most of them in `crate::nn`). Symbolic dims (`B`, `T`) are bound from the input tensors of each call.
+//! The forward interpreter: runs a [`Network`]'s nodes in topological order, each through its op's kernel
+//! (`Primitive::forward` in `crate::ops`, most of them calls into `crate::nn`) with a [`Kernel`] context.
+//! Symbolic dims (`B`, `T`) are bound from the input tensors of each call.
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Error, Result, Tensor, D};
+use candle_core::{Device, Error, Result, Tensor, Var};
 
 use super::Network;
-use crate::ir::{Dim, DimExpr, LossKind, NodeId, Op, ReduceKind, Value};
-use crate::nn::{self, ParamMap, RecurrentConfig};
+use crate::ir::{Dim, DimExpr, NodeId, Value};
+use crate::nn::ParamMap;
 use crate::rng::SeededRng;
 
 /// Training draws dropout masks and noise from the run's generator; evaluation is deterministic.
@@ -21,7 +22,7 @@ impl Mode<'_> {
         matches!(self, Mode::Train(_))
     }
 
-    pub(super) fn rng(&mut self) -> Option<&mut SeededRng> {
+    pub fn rng(&mut self) -> Option<&mut SeededRng> {
         match self {
             Mode::Train(r) => Some(&mut **r),
             Mode::Eval => None,
@@ -46,11 +47,13 @@ impl Outputs {
     }
 }
 
-fn bug(msg: impl Into<String>) -> Error {
+/// An error of the back end: a bug in fusec, since only checked IR arrives here.
+pub fn bug(msg: impl Into<String>) -> Error {
     Error::Msg(format!("internal: {}", msg.into()))
 }
 
-fn axis(rank: usize, a: i64) -> Result<usize> {
+/// Resolves a possibly negative axis against a rank (the checker has verified it).
+pub fn axis(rank: usize, a: i64) -> Result<usize> {
     let r = rank as i64;
     let ax = if a < 0 { r + a } else { a };
     if ax < 0 || ax >= r.max(1) {
@@ -62,9 +65,21 @@ fn axis(rank: usize, a: i64) -> Result<usize> {
 impl Network {
     /// Runs the whole graph. `inputs` maps model input names to batch tensors.
     pub fn forward(&self, inputs: &HashMap<String, Tensor>, mode: &mut Mode) -> Result<Outputs> {
+        let values = self.run_nodes(self.order.iter().copied(), inputs, mode)?;
+        Ok(Outputs { values })
+    }
+
+    /// Runs `nodes` (a subsequence of the execution order, closed under operands) and returns every value they
+    /// computed.
+    pub(super) fn run_nodes(
+        &self,
+        nodes: impl Iterator<Item = NodeId>,
+        inputs: &HashMap<String, Tensor>,
+        mode: &mut Mode,
+    ) -> Result<HashMap<Value, Tensor>> {
         let env = self.bind_symbols(inputs)?;
         let mut values: HashMap<Value, Tensor> = HashMap::new();
-        for &id in &self.order {
+        for id in nodes {
             let args: Vec<&Tensor> = self.operands[&id]
                 .iter()
                 .map(|v| {
@@ -79,7 +94,27 @@ impl Network {
                 values.insert(Value::new(id, port as u16), t);
             }
         }
-        Ok(Outputs { values })
+        Ok(values)
+    }
+
+    /// Runs one node's forward kernel (its op's `Primitive::forward`) on its operand values.
+    pub(super) fn run_node(
+        &self,
+        id: NodeId,
+        args: &[&Tensor],
+        inputs: &HashMap<String, Tensor>,
+        env: &HashMap<String, i64>,
+        mode: &mut Mode,
+    ) -> Result<Vec<Tensor>> {
+        let mut k = Kernel {
+            net: self,
+            id,
+            inputs,
+            env,
+            train: mode.is_train(),
+            rng: mode.rng(),
+        };
+        self.model.graph.node(id).op.prim().forward(&mut k, args)
     }
 
     /// Binds every symbolic dim of the model's inputs (as the checker resolved them) to the size in the batch.
@@ -113,36 +148,91 @@ impl Network {
         Ok(env)
     }
 
-    pub(super) fn param_map(&self, id: NodeId) -> Result<ParamMap> {
-        let mut map = ParamMap::new();
+    /// The parameters and buffers of a node by suffix.
+    pub(super) fn node_vars(&self, id: NodeId) -> Result<HashMap<String, Var>> {
+        let mut map = HashMap::new();
         for (suffix, full) in self.node_params.get(&id).into_iter().flatten() {
             let var = self
                 .params
                 .get(full)
                 .ok_or_else(|| bug(format!("parameter `{full}` missing")))?;
-            map.insert(suffix.clone(), self.param_for_node(id, var.as_tensor())?);
+            map.insert(suffix.clone(), var.clone());
         }
         Ok(map)
     }
 
-    fn var(&self, id: NodeId, suffix: &str) -> Result<&candle_core::Var> {
-        let full = self
-            .node_params
-            .get(&id)
-            .and_then(|ps| ps.iter().find(|(s, _)| s == suffix))
-            .map(|(_, f)| f)
-            .ok_or_else(|| bug(format!("node {} has no parameter `{suffix}`", id.index())))?;
-        self.params
-            .get(full)
-            .ok_or_else(|| bug(format!("parameter `{full}` missing")))
+    /// The parameters of a node by suffix, as tensors (what the typed parameter sets of `crate::nn` read).
+    /// The node's parameters as it reads them: under mixed precision, cast to the dtype it computes in.
+    pub fn param_map(&self, id: NodeId) -> Result<ParamMap> {
+        self.node_vars(id)?
+            .into_iter()
+            .map(|(k, v)| Ok((k, self.param_for_node(id, v.as_tensor())?)))
+            .collect()
+    }
+}
+
+/// What a forward kernel may use besides its operands: the node's parameters, the mode and the run's generator,
+/// the device, the batch's inputs and the sizes its symbols are bound to.
+pub struct Kernel<'a> {
+    net: &'a Network,
+    id: NodeId,
+    inputs: &'a HashMap<String, Tensor>,
+    env: &'a HashMap<String, i64>,
+    train: bool,
+    rng: Option<&'a mut SeededRng>,
+}
+
+impl Kernel<'_> {
+    /// The node's parameters by suffix (read them with a typed set: `LinearParams::from_map`).
+    pub fn params(&self) -> Result<ParamMap> {
+        self.net.param_map(self.id)
     }
 
-    fn dims_of(
-        &self,
-        exprs: &[DimExpr],
-        env: &HashMap<String, i64>,
-        x: &Tensor,
-    ) -> Result<Vec<usize>> {
+    /// The node's parameters and buffers as variables (batch norm updates its running statistics in place).
+    pub fn vars(&self) -> Result<HashMap<String, Var>> {
+        self.net.node_vars(self.id)
+    }
+
+    /// Training draws dropout masks and noise; evaluation is deterministic.
+    pub fn is_train(&self) -> bool {
+        self.train
+    }
+
+    /// The run's generator in training, `None` at evaluation.
+    pub fn rng(&mut self) -> Option<&mut SeededRng> {
+        self.rng.as_deref_mut()
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.net.device
+    }
+
+    /// The batch tensor of a model input.
+    pub fn input(&self, name: &str) -> Result<Tensor> {
+        self.inputs
+            .get(name)
+            .cloned()
+            .ok_or_else(|| bug(format!("no input `{name}`")))
+    }
+
+    /// Operand `i`, or an internal error naming the node.
+    pub fn arg<'t>(&self, args: &[&'t Tensor], i: usize) -> Result<&'t Tensor> {
+        args.get(i).copied().ok_or_else(|| {
+            let path = &self.net.model.graph.node(self.id).path;
+            bug(format!("{path} lacks operand {i}"))
+        })
+    }
+
+    /// A size attribute as a number (the checker folded it).
+    pub fn fixed(&self, e: &DimExpr) -> Result<usize> {
+        match self.net.shapes.eval_fixed(e) {
+            Some(n) if n >= 0 => Ok(n as usize),
+            _ => Err(bug(format!("size {e} is not a fixed number at run time"))),
+        }
+    }
+
+    /// Dims of a shape attribute under the batch's bindings; one `Infer` dim takes what `x` leaves.
+    pub fn dims(&self, exprs: &[DimExpr], x: &Tensor) -> Result<Vec<usize>> {
         let mut dims = Vec::with_capacity(exprs.len());
         let mut infer = None;
         for (i, e) in exprs.iter().enumerate() {
@@ -151,7 +241,7 @@ impl Network {
                 dims.push(1);
                 continue;
             }
-            match self.shapes.eval_in(e, env) {
+            match self.net.shapes.eval_in(e, self.env) {
                 Some(Dim::Fixed(n)) if n >= 0 => dims.push(n as usize),
                 other => return Err(bug(format!("dim {e} folded to {other:?} at run time"))),
             }
@@ -162,329 +252,4 @@ impl Network {
         }
         Ok(dims)
     }
-
-    pub(super) fn run_node(
-        &self,
-        id: NodeId,
-        a: &[&Tensor],
-        inputs: &HashMap<String, Tensor>,
-        env: &HashMap<String, i64>,
-        mode: &mut Mode,
-    ) -> Result<Vec<Tensor>> {
-        let node = self.model.graph.node(id);
-        let arg = |i: usize| {
-            a.get(i)
-                .copied()
-                .ok_or_else(|| bug(format!("{} lacks operand {i}", node.path)))
-        };
-        let one = |t: Tensor| Ok(vec![t]);
-        match &node.op {
-            Op::Input { name } => one(inputs
-                .get(name)
-                .cloned()
-                .ok_or_else(|| bug(format!("no input `{name}`")))?),
-            Op::Param { .. } => one(self.var(id, "")?.as_tensor().clone()),
-            Op::Scalar { value } => one(Tensor::new(*value as f32, &self.device)?),
-            Op::Linear { .. } => {
-                let p = self.param_map(id)?;
-                let w = p
-                    .get("weight")
-                    .ok_or_else(|| bug("linear without weight"))?;
-                one(nn::linear(arg(0)?, w, p.get("bias"))?)
-            }
-            Op::Embedding { .. } => {
-                let w = self.var(id, "weight")?.as_tensor().clone();
-                let ids = arg(0)?;
-                let flat = ids.flatten_all()?.to_dtype(DType::U32)?;
-                let mut dims = ids.dims().to_vec();
-                dims.push(w.dim(1)?);
-                one(w.index_select(&flat, 0)?.reshape(dims)?)
-            }
-            Op::Act(act) => one(nn::activation(arg(0)?, *act)?),
-            Op::Dropout { p } => match mode.rng() {
-                Some(rng) if *p > 0.0 => one(nn::dropout(arg(0)?, *p, rng)?),
-                _ => one(arg(0)?.clone()),
-            },
-            Op::Noise { std } => match mode.rng() {
-                Some(rng) if *std > 0.0 => {
-                    let x = arg(0)?;
-                    let eps = rng.normal_tensor(x.dims(), *std, &self.device)?;
-                    one(x.add(&eps.to_dtype(x.dtype())?)?)
-                }
-                _ => one(arg(0)?.clone()),
-            },
-            Op::LayerNorm { eps } => {
-                let p = self.param_map(id)?;
-                let (w, b) = (p.get("weight"), p.get("bias"));
-                let (w, b) = w
-                    .zip(b)
-                    .ok_or_else(|| bug("layer_norm without weight/bias"))?;
-                one(nn::layer_norm(arg(0)?, w, b, *eps)?)
-            }
-            Op::BatchNorm { eps, momentum } => {
-                let (w, b) = (self.var(id, "weight")?, self.var(id, "bias")?);
-                let (rm, rv) = (self.var(id, "running_mean")?, self.var(id, "running_var")?);
-                one(nn::batch_norm(
-                    arg(0)?,
-                    w.as_tensor(),
-                    b.as_tensor(),
-                    rm,
-                    rv,
-                    mode.is_train(),
-                    *eps,
-                    *momentum,
-                )?)
-            }
-            Op::Concat { axis: ax } => {
-                let x0 = arg(0)?;
-                one(Tensor::cat(a, axis(x0.rank(), *ax)?)?)
-            }
-            Op::Split { sizes, axis: ax } => {
-                let x = arg(0)?;
-                let ax = axis(x.rank(), *ax)?;
-                let sizes = self.dims_of(sizes, env, x)?;
-                let mut start = 0;
-                let mut out = Vec::with_capacity(sizes.len());
-                for s in sizes {
-                    out.push(x.narrow(ax, start, s)?);
-                    start += s;
-                }
-                Ok(out)
-            }
-            Op::Reshape { shape } => {
-                let x = arg(0)?;
-                let dims = self.dims_of(shape, env, x)?;
-                one(x.reshape(dims)?)
-            }
-            Op::Transpose { a: i, b: j } => {
-                let x = arg(0)?;
-                one(x
-                    .transpose(axis(x.rank(), *i)?, axis(x.rank(), *j)?)?
-                    .contiguous()?)
-            }
-            Op::Reduce {
-                kind,
-                axis: ax,
-                keepdim,
-            } => {
-                let x = arg(0)?;
-                let ax = axis(x.rank(), *ax)?;
-                let r = match (kind, keepdim) {
-                    (ReduceKind::Mean, true) => x.mean_keepdim(ax)?,
-                    (ReduceKind::Mean, false) => x.mean(ax)?,
-                    (ReduceKind::Sum, true) => x.sum_keepdim(ax)?,
-                    (ReduceKind::Sum, false) => x.sum(ax)?,
-                    (ReduceKind::Max, true) => x.max_keepdim(ax)?,
-                    (ReduceKind::Max, false) => x.max(ax)?,
-                };
-                one(r)
-            }
-            Op::Select { axis: ax, index } => {
-                let x = arg(0)?;
-                let ax = axis(x.rank(), *ax)?;
-                let n = x.dim(ax)? as i64;
-                let i = if *index < 0 { n + index } else { *index };
-                if i < 0 || i >= n {
-                    return Err(bug(format!("select index {index} out of range {n}")));
-                }
-                one(x.narrow(ax, i as usize, 1)?.squeeze(ax)?)
-            }
-            Op::Slice {
-                axis: ax,
-                start,
-                end,
-            } => {
-                let x = arg(0)?;
-                let ax = axis(x.rank(), *ax)?;
-                let n = x.dim(ax)? as i64;
-                let s = if *start < 0 { n + start } else { *start }.clamp(0, n);
-                let e = if *end < 0 { n + end } else { *end }.clamp(s, n);
-                one(x.narrow(ax, s as usize, (e - s) as usize)?)
-            }
-            Op::LastValid => one(last_valid(arg(0)?, arg(1)?)?),
-            Op::Pad {
-                axis: ax,
-                before,
-                after,
-                value,
-            } => one(pad(arg(0)?, *ax, *before, *after, *value)?),
-            Op::Binary(op) => one(nn::broadcast_binary(arg(0)?, arg(1)?, *op)?),
-            Op::MatMul => one(nn::matmul(arg(0)?, arg(1)?)?),
-            Op::Outer => one(nn::outer(arg(0)?, arg(1)?)?),
-            Op::Softmax { axis: ax, log } => {
-                let x = arg(0)?;
-                let ax = axis(x.rank(), *ax)?;
-                one(if *log {
-                    nn::log_softmax(x, ax)?
-                } else {
-                    nn::softmax(x, ax)?
-                })
-            }
-            Op::Recurrent {
-                cell,
-                hidden,
-                layers,
-                bidirectional,
-                merge,
-            } => {
-                let hidden = self
-                    .shapes
-                    .eval_fixed(hidden)
-                    .ok_or_else(|| bug("recurrent hidden not fixed"))?
-                    as usize;
-                let cfg = RecurrentConfig {
-                    cell: *cell,
-                    hidden,
-                    layers: *layers as usize,
-                    bidirectional: *bidirectional,
-                    merge: *merge,
-                };
-                let out = nn::recurrent(arg(0)?, a.get(1).copied(), &self.param_map(id)?, &cfg)?;
-                let mut v = vec![out.seq, out.h];
-                v.extend(out.c);
-                Ok(v)
-            }
-            Op::Attention {
-                heads,
-                dropout,
-                causal,
-            } => {
-                let p = self.param_map(id)?;
-                one(nn::attention(
-                    arg(0)?,
-                    a.get(1).copied(),
-                    &p,
-                    *heads as usize,
-                    *causal,
-                    *dropout,
-                    mode.rng(),
-                )?)
-            }
-            Op::TransformerLayer {
-                heads,
-                attn_dropout,
-                relu_dropout,
-                res_dropout,
-                causal,
-                ..
-            } => {
-                let p = self.param_map(id)?;
-                let kv = a.get(1).copied();
-                let (h, c) = (*heads as usize, *causal);
-                one(nn::transformer_layer(
-                    arg(0)?,
-                    kv,
-                    &p,
-                    h,
-                    c,
-                    *attn_dropout,
-                    *relu_dropout,
-                    *res_dropout,
-                    mode.rng(),
-                )?)
-            }
-            Op::Positions => {
-                let x = arg(0)?;
-                let (t, d) = (x.dim(1)?, x.dim(D::Minus1)?);
-                one(nn::positions(t, d, &self.device)?)
-            }
-            Op::Conv1d {
-                stride, padding, ..
-            } => {
-                let p = self.param_map(id)?;
-                let w = p
-                    .get("weight")
-                    .ok_or_else(|| bug("conv1d without weight"))?;
-                one(nn::conv1d(
-                    arg(0)?,
-                    w,
-                    p.get("bias"),
-                    *stride as usize,
-                    *padding as usize,
-                )?)
-            }
-            Op::Conv2d {
-                stride, padding, ..
-            } => {
-                let p = self.param_map(id)?;
-                let w = p
-                    .get("weight")
-                    .ok_or_else(|| bug("conv2d without weight"))?;
-                one(nn::conv2d(
-                    arg(0)?,
-                    w,
-                    p.get("bias"),
-                    *stride as usize,
-                    *padding as usize,
-                )?)
-            }
-            Op::StopGradient => one(arg(0)?.detach()),
-            Op::Decoder { dropout, init, .. } => {
-                let w = nn::DecoderWeights::new(&self.param_map(id)?)?;
-                let memory = arg(0)?;
-                let mask = nn::source_mask_bias(arg(1)?, memory.dim(1)?, memory.dtype())?;
-                let state = nn::DecoderState::initial(arg(2)?, *init)?;
-                one(nn::teacher_forced(
-                    &w,
-                    memory,
-                    &mask,
-                    state,
-                    arg(3)?,
-                    *dropout,
-                    mode.rng(),
-                )?)
-            }
-            Op::Loss(kind) => {
-                let x = arg(0)?;
-                // A number as target (`bce_with_logits(d_real, 1.0)`) arrives as a scalar constant.
-                let y = match (arg(1)?, kind) {
-                    (y, LossKind::CrossEntropy) => y.clone(),
-                    (y, _) if y.rank() == 0 => y.broadcast_as(x.shape())?,
-                    (y, _) => y.clone(),
-                };
-                let y = &y;
-                one(match kind {
-                    LossKind::CrossEntropy => nn::cross_entropy(x, y)?,
-                    LossKind::BceWithLogits => nn::bce_with_logits(x, &y.to_dtype(x.dtype())?)?,
-                    LossKind::Mse => nn::mse(x, &y.to_dtype(x.dtype())?)?,
-                    LossKind::L1 => nn::l1(x, &y.to_dtype(x.dtype())?)?,
-                    LossKind::NextToken => nn::next_token_cross_entropy(x, y)?,
-                })
-            }
-        }
-    }
-}
-
-/// `seq [B, T, D]` at step `lengths[b] - 1` of each example -> `[B, D]`.
-fn last_valid(seq: &Tensor, lengths: &Tensor) -> Result<Tensor> {
-    let (b, t, d) = seq.dims3()?;
-    let idx: Vec<u32> = lengths
-        .to_dtype(DType::I64)?
-        .to_vec1::<i64>()?
-        .into_iter()
-        .map(|l| (l.clamp(1, t as i64) - 1) as u32)
-        .collect();
-    let idx = Tensor::from_vec(idx, (b, 1, 1), seq.device())?
-        .broadcast_as((b, 1, d))?
-        .contiguous()?;
-    seq.gather(&idx, 1)?.squeeze(1)
-}
-
-/// Pads `before` and `after` entries of `value` along an axis (TFN's constant 1 is `before = 1, value = 1`).
-fn pad(x: &Tensor, ax: i64, before: i64, after: i64, value: f64) -> Result<Tensor> {
-    let ax = axis(x.rank(), ax)?;
-    let mut parts = Vec::with_capacity(3);
-    let block = |n: i64| -> Result<Tensor> {
-        let mut dims = x.dims().to_vec();
-        dims[ax] = n as usize;
-        Tensor::full(value as f32, dims, x.device())?.to_dtype(x.dtype())
-    };
-    if before > 0 {
-        parts.push(block(before)?);
-    }
-    parts.push(x.clone());
-    if after > 0 {
-        parts.push(block(after)?);
-    }
-    Tensor::cat(&parts, ax)
 }

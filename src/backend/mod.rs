@@ -8,8 +8,7 @@ mod params;
 mod precision;
 
 pub use decode::{DecodeOptions, Hypothesis};
-pub use exec::{Mode, Outputs};
-pub use params::{load_params, save_params, save_tensors};
+pub use exec::{axis, bug, Kernel, Mode, Outputs};
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -73,8 +72,7 @@ impl Network {
             .iter()
             .filter(|(name, _)| {
                 self.shapes
-                    .params
-                    .get(*name)
+                    .param(name)
                     .map(|s| s.trainable)
                     .unwrap_or(false)
             })

@@ -11,7 +11,7 @@ use crate::ir::{NodeId, Op, Precision};
 
 /// Ops that compute in f32 whatever the network's precision.
 fn runs_in_f32(op: &Op) -> bool {
-    matches!(op, Op::Loss(_) | Op::BatchNorm { .. })
+    matches!(op, Op::Loss(_) | Op::BatchNorm(_))
 }
 
 fn is_float(t: &Tensor) -> bool {
@@ -41,7 +41,7 @@ impl Network {
     /// promotion has it.
     fn node_dtype(&self, id: NodeId, operands: &[&Tensor]) -> DType {
         let op = &self.model.graph.node(id).op;
-        let promotes = matches!(op, Op::Binary(_) | Op::Concat { .. });
+        let promotes = matches!(op, Op::Binary(_) | Op::Concat(_));
         if runs_in_f32(op) || (promotes && operands.iter().any(|t| t.dtype() == DType::F32)) {
             DType::F32
         } else {
@@ -84,7 +84,7 @@ impl Network {
         let refs: Vec<&Tensor> = cast.iter().collect();
         let outs = run(&refs)?;
         let keep_f32 =
-            dtype == DType::F32 && !matches!(self.model.graph.node(id).op, Op::BatchNorm { .. });
+            dtype == DType::F32 && !matches!(self.model.graph.node(id).op, Op::BatchNorm(_));
         outs.into_iter()
             .map(|t| {
                 if is_float(&t) && !keep_f32 && t.dtype() != self.compute {

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::api::FsLoader;
 use crate::backend::DecodeOptions;
-use crate::cli::FsLoader;
 use crate::data::{Dataset, FieldValues};
 use crate::front::compile;
 use crate::run::{train, RunOptions};

@@ -1,16 +1,16 @@
-//! Shape inference of one model: visits the graph in topological order, folds size attributes, applies the op
-//! rules and records every value's type in [`Shapes`]. A node whose operand failed is skipped without a
+//! Shape inference of one model: visits the graph in topological order and applies each op's shape rule (its
+//! `Primitive::shape` in `crate::ops`, folding size attributes through [`ShapeCx`]), recording every value's type
+//! in [`Shapes`]. A node whose operand failed is skipped without a
 //! diagnostic, so one mistake is reported once.
 
 use std::collections::HashMap;
 
-use super::reshape::{reshape, Target};
 use super::rules::{self as r, Rule, RuleError};
-use super::rules_nn as nn;
 use super::unify::{Unifier, VarKey};
 use super::Shapes;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Dim, DimExpr, Dtype, Model, NodeId, Op, TensorType, Value};
+use crate::ir::{Dim, DimExpr, Model, NodeId, Op, TensorType, Value};
+use crate::ops::ShapeCx;
 
 /// The state of checking one model.
 pub struct ModelChecker<'a> {
@@ -27,7 +27,7 @@ impl<'a> ModelChecker<'a> {
     pub fn new(model: &'a Model) -> ModelChecker<'a> {
         ModelChecker {
             model,
-            shapes: Shapes::default(),
+            shapes: Shapes::empty(),
             unifier: Unifier::new(),
             diags: Diagnostics::default(),
             pending: Vec::new(),
@@ -59,9 +59,10 @@ impl<'a> ModelChecker<'a> {
     fn infer_node(&mut self, id: NodeId) {
         let operands = self.model.graph.operands(id);
         let node = self.model.graph.node(id);
-        let (min, max) = crate::ir::verify::arity(&node.op);
-        if operands.len() < min || max.is_some_and(|m| operands.len() > m) {
-            let want = match max {
+        let arity = node.op.prim().arity();
+        if !arity.accepts(operands.len()) {
+            let min = arity.min;
+            let want = match arity.max {
                 Some(m) if m == min => format!("{min}"),
                 Some(m) => format!("{min} to {m}"),
                 None => format!("at least {min}"),
@@ -81,7 +82,12 @@ impl<'a> ModelChecker<'a> {
                 None => return,
             }
         }
-        match self.rule(id, &ins) {
+        let cx = NodeCx {
+            ck: self,
+            id,
+            scope: node.block,
+        };
+        match node.op.prim().shape(&cx, &ins) {
             Ok(outs) => {
                 for (port, t) in outs.into_iter().enumerate() {
                     self.shapes.types.insert(Value::new(id, port as u16), t);
@@ -224,25 +230,40 @@ impl<'a> ModelChecker<'a> {
         let d = self.eval(e, scope)?;
         r::bounded(Some(r::fixed(&d, what)?), what)
     }
+}
 
-    fn input_type(
-        &mut self,
-        id: NodeId,
-        dtype_dims: Option<(Dtype, Vec<DimExpr>)>,
-    ) -> Rule<TensorType> {
-        let (dtype, dims) = dtype_dims.ok_or_else(|| {
+/// The checker's view of one node for its op's shape rule: size attributes fold in the scope of the node's block
+/// instance (so a port's symbol means what the caller bound it to).
+struct NodeCx<'c, 'm> {
+    ck: &'c ModelChecker<'m>,
+    id: NodeId,
+    scope: Option<usize>,
+}
+
+impl ShapeCx for NodeCx<'_, '_> {
+    fn size(&self, e: &DimExpr, what: &str) -> Rule<i64> {
+        self.ck.size(e, self.scope, what)
+    }
+
+    fn dim(&self, e: &DimExpr) -> Rule<Dim> {
+        self.ck.eval(e, self.scope)
+    }
+
+    fn input(&self) -> Rule<TensorType> {
+        let decl = self.ck.model.inputs.iter().find(|i| i.node == self.id);
+        let (dtype, dims) = decl.map(|i| (i.dtype, &i.dims)).ok_or_else(|| {
             RuleError::new(
                 "fusec::internal",
                 "an input node that is not a declared model input",
             )
         })?;
-        let name = self.model.graph.node(id).path.clone();
+        let name = &self.ck.model.graph.node(self.id).path;
         let mut out = Vec::with_capacity(dims.len());
         for (axis, d) in dims.iter().enumerate() {
             out.push(match d {
                 // `_` in a model input: a dim of its own that nothing else can equal.
                 DimExpr::Any => Dim::Sym(format!("_{name}{axis}")),
-                other => match self.eval(other, None)? {
+                other => match self.dim(other)? {
                     Dim::Fixed(n) if n < 0 => {
                         return Err(RuleError::new(
                             "fusec::shape::size",
@@ -257,140 +278,6 @@ impl<'a> ModelChecker<'a> {
             });
         }
         Ok(r::tt(dtype, out))
-    }
-
-    /// The rule of one node, given its operand types.
-    fn rule(&mut self, id: NodeId, ins: &[TensorType]) -> Rule<Vec<TensorType>> {
-        let node = self.model.graph.node(id);
-        let scope = node.block;
-        let op = node.op.clone();
-        let one = |t: TensorType| Ok(vec![t]);
-        let x = ins.first();
-        let x0 = || x.ok_or_else(RuleError::silent);
-        match &op {
-            Op::Input { .. } => {
-                let decl = self
-                    .model
-                    .inputs
-                    .iter()
-                    .find(|i| i.node == id)
-                    .map(|i| (i.dtype, i.dims.clone()));
-                one(self.input_type(id, decl)?)
-            }
-            Op::Param { shape, .. } => {
-                let mut dims = Vec::with_capacity(shape.len());
-                for e in shape {
-                    dims.push(Dim::Fixed(nn::positive(
-                        self.size(e, scope, "a param dim")?,
-                        "a param dim",
-                    )?));
-                }
-                one(r::tt(Dtype::F32, dims))
-            }
-            Op::Scalar { .. } => one(r::tt(Dtype::F32, Vec::new())),
-            Op::Linear { .. }
-            | Op::Embedding { .. }
-            | Op::Recurrent { .. }
-            | Op::TransformerLayer { .. }
-            | Op::Conv1d { .. }
-            | Op::Conv2d { .. }
-            | Op::Decoder { .. } => self.layer_rule(&op, scope, ins),
-            Op::Split { sizes, axis } => {
-                let mut n = Vec::with_capacity(sizes.len());
-                for s in sizes {
-                    n.push(self.size(s, scope, "a split size")?);
-                }
-                r::split(x0()?, &n, *axis)
-            }
-            Op::Reshape { shape } => {
-                let mut target = Vec::with_capacity(shape.len());
-                for e in shape {
-                    target.push(match e {
-                        DimExpr::Infer => Target::Infer,
-                        other => Target::Dim(self.eval(other, scope)?),
-                    });
-                }
-                one(reshape(x0()?, &target)?)
-            }
-            _ => simple_rule(&op, ins).map(|t| vec![t]),
-        }
-    }
-
-    /// Rules of the layers whose sizes are attributes to fold first.
-    fn layer_rule(
-        &self,
-        op: &Op,
-        scope: Option<usize>,
-        ins: &[TensorType],
-    ) -> Rule<Vec<TensorType>> {
-        let x0 = || ins.first().ok_or_else(RuleError::silent);
-        match op {
-            Op::Linear { out, .. } => {
-                let out = self.size(out, scope, "linear: `out`")?;
-                Ok(vec![nn::linear(x0()?, out)?])
-            }
-            Op::Embedding { vocab, dim } => {
-                let (v, d) = (
-                    self.size(vocab, scope, "embedding: `vocab`")?,
-                    self.size(dim, scope, "embedding: `dim`")?,
-                );
-                Ok(vec![nn::embedding(x0()?, v, d)?])
-            }
-            Op::Recurrent {
-                cell,
-                hidden,
-                bidirectional,
-                merge,
-                layers,
-            } => {
-                let h = self.size(hidden, scope, "the recurrent `hidden` size")?;
-                nn::positive(i64::from(*layers), "`layers`")?;
-                nn::recurrent(x0()?, ins.get(1), *cell, h, *bidirectional, *merge)
-            }
-            Op::Decoder { vocab, emb, .. } => {
-                let v = self.size(vocab, scope, "attention_decoder: `vocab`")?;
-                let e = self.size(emb, scope, "attention_decoder: `emb`")?;
-                let arg = |i: usize| ins.get(i).ok_or_else(RuleError::silent);
-                Ok(vec![nn::decoder(
-                    [arg(0)?, arg(1)?, arg(2)?, arg(3)?],
-                    v,
-                    e,
-                )?])
-            }
-            Op::TransformerLayer { heads, ff, .. } => {
-                nn::positive(
-                    self.size(ff, scope, "transformer_layer: `ff`")?,
-                    "transformer_layer: `ff`",
-                )?;
-                Ok(vec![nn::attention(
-                    x0()?,
-                    ins.get(1),
-                    *heads,
-                    "transformer_layer",
-                )?])
-            }
-            Op::Conv1d {
-                out,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let o = self.size(out, scope, "conv1d: `out`")?;
-                Ok(vec![nn::conv1d(x0()?, o, *kernel, *stride, *padding)?])
-            }
-            Op::Conv2d {
-                out,
-                kernel,
-                stride,
-                padding,
-                ..
-            } => {
-                let o = self.size(out, scope, "conv2d: `out`")?;
-                Ok(vec![nn::conv2d(x0()?, o, *kernel, *stride, *padding)?])
-            }
-            _ => Err(RuleError::silent()),
-        }
     }
 }
 
@@ -412,45 +299,6 @@ fn default_help(code: &str) -> &'static str {
         }
         "fusec::arity" => "see docs/LANGUAGE.md for the operands each primitive takes",
         _ => "see docs/LANGUAGE.md for the rules of this primitive",
-    }
-}
-
-/// Rules of the ops without size attributes.
-fn simple_rule(op: &Op, ins: &[TensorType]) -> Rule<TensorType> {
-    let x = ins.first().ok_or_else(RuleError::silent)?;
-    let y = || ins.get(1).ok_or_else(RuleError::silent);
-    match op {
-        Op::Act(_) | Op::Dropout { .. } | Op::Noise { .. } | Op::StopGradient => {
-            r::same_as_float(x, op.name())
-        }
-        Op::Softmax { axis, .. } => {
-            r::axis(*axis, x.rank(), op.name())?;
-            r::same_as_float(x, op.name())
-        }
-        Op::LayerNorm { .. } => nn::norm(x, false),
-        Op::BatchNorm { .. } => nn::norm(x, true),
-        Op::Concat { axis } => r::concat(ins, *axis),
-        Op::Transpose { a, b } => r::transpose(x, *a, *b),
-        Op::Reduce { axis, keepdim, .. } => r::reduce(x, *axis, *keepdim, op.name()),
-        Op::Select { axis, index } => r::select(x, *axis, *index),
-        Op::Slice { axis, start, end } => r::slice(x, *axis, *start, *end),
-        Op::LastValid => nn::last_valid(x, y()?),
-        Op::Pad {
-            axis,
-            before,
-            after,
-            ..
-        } => r::pad(x, *axis, *before, *after),
-        Op::Binary(_) => r::broadcast(x, y()?, op.name()),
-        Op::MatMul => r::matmul(x, y()?),
-        Op::Outer => r::outer(x, y()?),
-        Op::Attention { heads, .. } => nn::attention(x, ins.get(1), *heads, "attention"),
-        Op::Positions => nn::positions(x),
-        Op::Loss(kind) => r::loss(*kind, x, y()?),
-        _ => Err(RuleError::new(
-            "fusec::internal",
-            format!("no shape rule for `{}`", op.name()),
-        )),
     }
 }
 
@@ -530,7 +378,7 @@ fn shared_conflict(
     ck.diags.push(d.help("a shared instance owns one set of weights, so every input it is applied to must have the same width"));
 }
 
-/// The folded size attributes of every node that checked, in `verify::dim_exprs` order, as plain dim
+/// The folded size attributes of every node that checked, in `Op::dims` order, as plain dim
 /// expressions (numbers and model-level symbols). A reshape's target is its output type, so `-1` is resolved.
 pub fn resolved_sizes(ck: &ModelChecker) -> Vec<(NodeId, Vec<DimExpr>)> {
     let to_expr = |d: Dim| match d {
@@ -543,12 +391,15 @@ pub fn resolved_sizes(ck: &ModelChecker) -> Vec<(NodeId, Vec<DimExpr>)> {
         let Some(ty) = ck.shapes.types.get(&Value::new(id, 0)) else {
             continue;
         };
-        let dims: Option<Vec<DimExpr>> = match &node.op {
-            Op::Reshape { .. } => Some(ty.dims.iter().cloned().map(to_expr).collect()),
-            op => crate::ir::verify::dim_exprs(op)
+        // A reshape's target is its output type, which has the `-1` resolved.
+        let dims: Option<Vec<DimExpr>> = if let Op::Reshape(_) = &node.op {
+            Some(ty.dims.iter().cloned().map(to_expr).collect())
+        } else {
+            node.op
+                .dims()
                 .into_iter()
                 .map(|e| ck.eval(e, node.block).ok().map(to_expr))
-                .collect(),
+                .collect()
         };
         if let Some(dims) = dims {
             out.push((id, dims));

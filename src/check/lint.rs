@@ -49,7 +49,7 @@ impl Lint for UnusedInput {
                 .chain(&model.losses)
                 .chain(&model.named_scalars);
             let is_output = named.any(|nv| nv.value.node == input.node);
-            if matches!(node.op, Op::Input { .. })
+            if matches!(node.op, Op::Input(_))
                 && !is_output
                 && model.graph.users(input.node).is_empty()
             {
@@ -195,11 +195,13 @@ fn next_linear_width(model: &Model, shapes: &Shapes, node: NodeId) -> Option<i64
     for _ in 0..4 {
         let users = model.graph.users(at);
         let first = *users.first()?;
-        match &model.graph.node(first).op {
-            Op::Linear { out, .. } => return shapes.eval_fixed(out),
-            _ if model.graph.operands(first).len() == 1 => at = first,
-            _ => return None,
+        if let Op::Linear(l) = &model.graph.node(first).op {
+            return shapes.eval_fixed(&l.out);
         }
+        if model.graph.operands(first).len() != 1 {
+            return None;
+        }
+        at = first;
     }
     None
 }

@@ -6,10 +6,10 @@
 //! and the train plan's shape-dependent parts (`plan.rs`), and runs the lints (`lint.rs`, warnings only).
 //! Every error of the stage is reported; a node whose operand failed is skipped silently.
 
-pub mod infer;
+mod infer;
 pub mod lint;
 pub mod plan;
-pub mod ports;
+mod ports;
 pub mod reshape;
 pub mod rules;
 pub mod rules_nn;
@@ -22,17 +22,24 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{DimExpr, Model, NodeId, Program};
 use infer::ModelChecker;
 
-/// Checks every model of a program. The shapes are index-aligned with `program.models`; the diagnostics hold
-/// errors and warnings of every model and of the train plan.
-pub fn check_program(program: &Program) -> (Vec<Shapes>, Diagnostics) {
+/// What a successful check gives: one `Shapes` per model (index-aligned with `program.models`) and the warnings.
+pub type Checked = (Vec<Shapes>, Diagnostics);
+
+/// Checks every model of a program and its train plan. `Err` holds every error (and warning) when there is an
+/// error: only a program without errors gets its `Shapes`.
+pub fn check_program(program: &Program) -> Result<Checked, Diagnostics> {
     let (shapes, diags, _) = check_all(program);
-    (shapes, diags)
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok((shapes, diags))
 }
 
-/// Both results of [`check_program`] plus each model's folded size attributes (`infer::resolved_sizes`).
-type Checked = (Vec<Shapes>, Diagnostics, Vec<Vec<(NodeId, Vec<DimExpr>)>>);
+/// The shapes (partial where a model has errors), every diagnostic, and each model's folded size attributes
+/// (`infer::resolved_sizes`).
+type CheckedAll = (Vec<Shapes>, Diagnostics, Vec<Vec<(NodeId, Vec<DimExpr>)>>);
 
-fn check_all(program: &Program) -> Checked {
+fn check_all(program: &Program) -> CheckedAll {
     let mut all = Vec::with_capacity(program.models.len());
     let mut resolved = Vec::with_capacity(program.models.len());
     let mut diags = Diagnostics::default();
@@ -51,10 +58,14 @@ fn check_all(program: &Program) -> Checked {
     (all, diags, resolved)
 }
 
-/// Checks one model: types of all values, port unification, the parameter table, scalar losses.
-pub fn check_model(model: &Model) -> (Shapes, Diagnostics) {
+/// Checks one model: types of all values, port unification, the parameter table, scalar losses. Its `Shapes`
+/// when it has no error, else every error.
+pub fn check_model(model: &Model) -> Result<Shapes, Diagnostics> {
     let ck = run_checker(model);
-    (ck.shapes, ck.diags)
+    if ck.diags.has_errors() {
+        return Err(ck.diags);
+    }
+    Ok(ck.shapes)
 }
 
 fn run_checker(model: &Model) -> ModelChecker<'_> {
@@ -73,23 +84,20 @@ fn run_checker(model: &Model) -> ModelChecker<'_> {
 /// number or model-level symbol it folds to (a reshape's `-1` included). Afterwards no attribute refers to another
 /// value (`dim(x, 1)`) or to a block port's symbol, so passes may delete nodes freely and the back end folds
 /// attributes with `Shapes::eval` alone. `compile` always runs this.
-pub fn check_and_resolve(program: &mut Program) -> (Vec<Shapes>, Diagnostics) {
+pub fn check_and_resolve(program: &mut Program) -> Result<Checked, Diagnostics> {
     let (shapes, diags, resolved) = check_all(program);
     if diags.has_errors() {
-        return (shapes, diags);
+        return Err(diags);
     }
     for (model, sizes) in program.models.iter_mut().zip(resolved) {
         for (id, dims) in sizes {
             let node = model.graph.node_mut(id);
-            for (slot, d) in crate::ir::verify::dim_exprs_mut(&mut node.op)
-                .into_iter()
-                .zip(dims)
-            {
+            for (slot, d) in node.op.prim_mut().dims_mut().into_iter().zip(dims) {
                 *slot = d;
             }
         }
     }
-    (shapes, diags)
+    Ok((shapes, diags))
 }
 
 /// Losses and named block scalars must be `f32[]` so a step can minimise their weighted sum.

@@ -1,20 +1,39 @@
-//! The checker's side table: the resolved type of every value of a model. The back end takes a model together
-//! with its `Shapes`, so unchecked IR cannot reach it by construction.
+//! The checker's side table: the resolved type of every value of a model. Only a successful check makes one
+//! (its fields are private to `check`, and there is no public constructor), and the back end takes a model
+//! together with its `Shapes`, so unchecked IR cannot reach it by construction.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::ir::{Dim, DimExpr, TensorType, Value};
+use crate::ir::{Dim, DimExpr, ParamSpec, TensorType, Value};
 
 /// Types of every value (node output port) of one model, plus the parameter table derived from them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Shapes {
-    pub types: HashMap<Value, TensorType>,
+    pub(super) types: HashMap<Value, TensorType>,
     /// Every parameter and buffer of the model by full name (`fusion.enc1.weight`), with its shape, sorted by
     /// name. Shared instances appear once.
-    pub params: BTreeMap<String, crate::ir::ParamSpec>,
+    pub(super) params: BTreeMap<String, ParamSpec>,
 }
 
 impl Shapes {
+    /// The empty table a check starts from.
+    pub(super) fn empty() -> Shapes {
+        Shapes {
+            types: HashMap::new(),
+            params: BTreeMap::new(),
+        }
+    }
+
+    /// Every parameter and buffer by full name, sorted.
+    pub fn params(&self) -> &BTreeMap<String, ParamSpec> {
+        &self.params
+    }
+
+    /// One parameter's spec by full name.
+    pub fn param(&self, name: &str) -> Option<&ParamSpec> {
+        self.params.get(name)
+    }
+
     pub fn ty(&self, v: Value) -> Option<&TensorType> {
         self.types.get(&v)
     }
@@ -74,5 +93,11 @@ impl Shapes {
             .filter(|p| p.trainable)
             .map(|p| p.shape.iter().fold(1i64, |a, d| a.saturating_mul(*d)))
             .fold(0i64, i64::saturating_add)
+    }
+}
+
+impl crate::ir::ValueTypes for Shapes {
+    fn value_type(&self, v: Value) -> Option<&TensorType> {
+        self.ty(v)
     }
 }

@@ -3,8 +3,9 @@
 
 use clap::Args;
 
-use super::{print_diagnostics, FsLoader};
-use crate::front::{compile, Compiled};
+use super::{print_diagnostics, report, Printer};
+use crate::api;
+use crate::front::Compiled;
 use crate::summary::commas;
 
 #[derive(Args, Debug, Clone)]
@@ -22,27 +23,39 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs, sets: &[(String, String)], json: bool) -> i32 {
     let mut code = 0;
     for file in &args.files {
-        match compile(&FsLoader, file, sets, false) {
+        match api::compile_file(file, sets, false, &mut Printer::new(json)) {
             Ok(c) => {
-                print_diagnostics(&c.warnings, &c.program.sources, json);
                 if !json {
                     println!("{}", ok_line(file, &c));
                 }
                 if args.grad {
-                    code = code.max(super::session::grad_check(
-                        std::path::Path::new(file),
-                        sets,
-                        json,
-                    ));
+                    code = code.max(grad_check(file, sets, json));
                 }
             }
-            Err(f) => {
-                print_diagnostics(&f.diagnostics, &f.sources, json);
-                code = 1;
-            }
+            Err(e) => code = code.max(report(&e, json)),
         }
     }
     code
+}
+
+/// `--grad`: prints "gradient flow ok" or a warning per parameter without a usable gradient (exit code 1).
+fn grad_check(file: &str, sets: &[(String, String)], json: bool) -> i32 {
+    match api::grad_check(std::path::Path::new(file), sets, &mut Printer::new(json)) {
+        Ok(g) if g.warnings.is_empty() => {
+            if !json {
+                println!(
+                    "gradient flow ok: all {} trainable parameters receive gradients",
+                    g.n_trainable
+                );
+            }
+            0
+        }
+        Ok(g) => {
+            print_diagnostics(&g.warnings, &g.sources, json);
+            1
+        }
+        Err(e) => report(&e, json),
+    }
 }
 
 /// `ok examples/mfeat/autofusion.fuse: model Mfeat3, 4 inputs, 123,456 parameters`.

@@ -1,14 +1,13 @@
-//! `fusec compare`: train several model files with several seeds each and print one table — method,
-//! parameters, FLOPs per example, train time, and the test metric as mean ± std over seeds — also written as
-//! CSV and Markdown.
+//! `fusec compare`: train several model files with several seeds each (`api::compare`) and print one table —
+//! method, parameters, FLOPs per example, train time, and the test metric as mean ± std over seeds — also written
+//! as CSV and Markdown.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::run::run_error;
-use super::session::{compile_for_training, device_or_report, Prepared};
-use crate::run::{train, RunOptions};
+use super::{device_or_report, report, Printer};
+use crate::api::{self, CompareRequest};
 
 #[derive(Args, Debug, Clone)]
 pub struct CompareArgs {
@@ -28,101 +27,25 @@ pub struct CompareArgs {
     pub device: String,
 }
 
-/// One method's results over all seeds.
-#[derive(Clone, Debug)]
-pub struct CompareRow {
-    pub method: String,
-    pub params: usize,
-    pub flops: i64,
-    pub seconds: Vec<f64>,
-    /// Training time per epoch of each seed (runs stop early at different epochs, so totals mislead).
-    pub epoch_seconds: Vec<f64>,
-    pub values: Vec<f64>,
-}
-
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len().max(1) as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
 pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32 {
     let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let mut rows = Vec::new();
-    let mut metric_name = args.metric.clone();
-    for file in &args.files {
-        let method = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let mut row = CompareRow {
-            method: method.clone(),
-            params: 0,
-            flops: 0,
-            seconds: Vec::new(),
-            epoch_seconds: Vec::new(),
-            values: Vec::new(),
-        };
-        for seed in &args.seeds {
-            let mut overrides = sets.to_vec();
-            overrides.push(("seed".into(), seed.to_string()));
-            let Prepared {
-                compiled,
-                model_index,
-                plan,
-                data,
-                config,
-            } = match compile_for_training(file, &overrides, json) {
-                Ok(p) => p,
-                Err(code) => return code,
-            };
-            let metric = metric_name
-                .get_or_insert_with(|| plan.select.metric.clone())
-                .clone();
-            let (model, shapes) = (
-                &compiled.program.models[model_index],
-                &compiled.shapes[model_index],
-            );
-            row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
-            let opts = RunOptions {
-                run_dir: args.out.join(format!("{method}-seed{seed}")),
-                resume: false,
-                device: device.clone(),
-                progress: false,
-                stop_after: None,
-                config,
-            };
-            eprintln!("training {method} with seed {seed} ...");
-            match train(model, shapes, &plan, &data, &opts, &mut |_| {}) {
-                Ok(outcome) => {
-                    let Some(report) = outcome.report else {
-                        continue;
-                    };
-                    row.params = report.params;
-                    row.seconds.push(report.train_seconds);
-                    row.epoch_seconds
-                        .push(report.train_seconds / report.epochs_run.max(1) as f64);
-                    row.values
-                        .push(report.test_metric(&metric).unwrap_or(f64::NAN));
-                }
-                Err(e) => return run_error(&e, &compiled.program.sources, json),
-            }
-        }
-        rows.push(row);
-    }
-    let metric = metric_name.unwrap_or_else(|| "metric".into());
-    let mut table = markdown_table(&rows, &metric, &args.seeds);
-    table.push_str(&decisions(&rows, &metric));
-    print!("{table}");
-    if let Err(e) = write_tables(&args.out, &rows, &metric, &table) {
+    let req = CompareRequest {
+        files: args.files.clone(),
+        seeds: args.seeds.clone(),
+        metric: args.metric.clone(),
+        out: args.out.clone(),
+        device,
+        overrides: sets.to_vec(),
+    };
+    let comparison = match api::compare(&req, &mut Printer::new(json)) {
+        Ok(c) => c,
+        Err(e) => return report(&e, json),
+    };
+    print!("{}", comparison.markdown());
+    if let Err(e) = comparison.write(&args.out) {
         eprintln!("error: cannot write the comparison files: {e}");
         return 1;
     }
@@ -132,111 +55,4 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
         args.out.join("compare.csv").display()
     );
     0
-}
-
-pub fn markdown_table(rows: &[CompareRow], metric: &str, seeds: &[u64]) -> String {
-    let mut s = format!(
-        "| method | params | FLOPs/example | train s (mean) | s/epoch (mean) | test {metric} (mean ± std, {} seeds) |\n|---|---:|---:|---:|---:|---:|\n",
-        seeds.len()
-    );
-    for r in rows {
-        let (m, sd) = mean_std(&r.values);
-        let (t, _) = mean_std(&r.seconds);
-        let (e, _) = mean_std(&r.epoch_seconds);
-        s.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.3} | {:.4} ± {:.4} |\n",
-            r.method, r.params, r.flops, t, e, m, sd
-        ));
-    }
-    s
-}
-
-fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let mut csv = format!("method,params,flops,train_seconds_mean,epoch_seconds_mean,{metric}_mean,{metric}_std,{metric}_per_seed\n");
-    for r in rows {
-        let (m, sd) = mean_std(&r.values);
-        let (t, _) = mean_std(&r.seconds);
-        let (e, _) = mean_std(&r.epoch_seconds);
-        let per: Vec<String> = r.values.iter().map(|v| format!("{v}")).collect();
-        csv.push_str(&format!(
-            "{},{},{},{t},{e},{m},{sd},{}\n",
-            r.method,
-            r.params,
-            r.flops,
-            per.join(";")
-        ));
-    }
-    std::fs::write(dir.join("compare.csv"), csv)?;
-    std::fs::write(dir.join("compare.md"), md)
-}
-
-/// Whether a larger value of `metric` is better (losses and errors are minimized).
-fn higher_is_better(metric: &str) -> bool {
-    !(metric == "loss" || metric.ends_with("_loss") || metric == "mae")
-}
-
-/// The verdict of reference/results.md §6 for `a` against `b`: "A beats B" only when the difference of the means
-/// exceeds the larger of the two standard deviations.
-pub fn decide(a: &[f64], b: &[f64], higher_better: bool) -> Verdict {
-    let ((ma, sa), (mb, sb)) = (mean_std(a), mean_std(b));
-    let diff = if higher_better { ma - mb } else { mb - ma };
-    if diff.abs() <= sa.max(sb) || !diff.is_finite() {
-        Verdict::NoDifference
-    } else if diff > 0.0 {
-        Verdict::Beats
-    } else {
-        Verdict::Loses
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Beats,
-    Loses,
-    NoDifference,
-}
-
-/// One line per pair of methods, in table order, applying [`decide`].
-pub fn decisions(rows: &[CompareRow], metric: &str) -> String {
-    let hb = higher_is_better(metric);
-    let mut s = format!("\nDecision rule (reference/results.md §6): A beats B only when the mean difference in test {metric} exceeds the larger std.\n\n");
-    for (i, a) in rows.iter().enumerate() {
-        for b in &rows[i + 1..] {
-            let line = match decide(&a.values, &b.values, hb) {
-                Verdict::Beats => format!("- {} beats {}\n", a.method, b.method),
-                Verdict::Loses => format!("- {} beats {}\n", b.method, a.method),
-                Verdict::NoDifference => {
-                    format!("- {} vs {}: no difference detected\n", a.method, b.method)
-                }
-            };
-            s.push_str(&line);
-        }
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_difference_must_exceed_the_larger_std() {
-        assert_eq!(
-            decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], true),
-            Verdict::Beats
-        );
-        assert_eq!(
-            decide(&[0.90, 0.92, 0.91], &[0.85, 0.86, 0.84], false),
-            Verdict::Loses
-        );
-        // Means 0.91 and 0.89, but one std is 0.05: no difference.
-        assert_eq!(
-            decide(&[0.86, 0.91, 0.96], &[0.89, 0.89, 0.89], true),
-            Verdict::NoDifference
-        );
-        assert!(
-            !higher_is_better("loss") && !higher_is_better("mae") && higher_is_better("accuracy")
-        );
-    }
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::print_diagnostics;
-use crate::source::SourceMap;
+use super::report;
 
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
@@ -25,15 +24,12 @@ pub enum DataCommand {
 
 pub fn run(args: &DataArgs, json: bool) -> i32 {
     match &args.command {
-        DataCommand::Inspect { file } => match crate::data::inspect::inspect_file(file) {
+        DataCommand::Inspect { file } => match crate::api::inspect_data(file) {
             Ok(text) => {
                 print!("{text}");
                 0
             }
-            Err(diags) => {
-                print_diagnostics(&diags, &SourceMap::default(), json);
-                1
-            }
+            Err(e) => report(&e, json),
         },
     }
 }

@@ -3,7 +3,8 @@
 
 use clap::{Args, ValueEnum};
 
-use super::{compile_file, pick_model};
+use super::{report, Printer};
+use crate::api;
 use crate::ir::{dot::to_dot, print::print_model};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -26,14 +27,16 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: &GraphArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let compiled = match compile_file(&args.file, sets, args.optimized, json) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let compiled =
+        match api::compile_file(&args.file, sets, args.optimized, &mut Printer::new(json)) {
+            Ok(c) => c,
+            Err(e) => return report(&e, json),
+        };
+    let i = match api::pick_model(&compiled.program, args.model.as_deref()) {
+        Ok(i) => i,
+        Err(e) => return report(&e, json),
     };
-    let (i, model) = match pick_model(&compiled.program, args.model.as_deref(), json) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
+    let model = &compiled.program.models[i];
     let shapes = compiled.shapes.get(i);
     match args.format {
         GraphFormat::Text => print!("{}", print_model(model, shapes)),

@@ -1,6 +1,6 @@
-//! The command line (clap): global options, one [`Command`] variant per subcommand, each dispatching to its
-//! own file. The CLI is the only place that reads files and prints; exit codes are 0 ok, 1 user error (a
-//! diagnostic, a missing file, a bad flag) and 2 internal error (a bug: a panic anywhere below).
+//! The command line (clap): global options, one [`Command`] variant per subcommand, each in its own file that
+//! parses its arguments, calls the library API (`crate::api`) and renders the result. Exit codes are 0 ok, 1 user
+//! error (a diagnostic, a missing file, a bad flag) and 2 internal error (a bug: a panic anywhere below).
 
 pub mod bench;
 pub mod check;
@@ -10,7 +10,6 @@ pub mod eval;
 pub mod graph;
 pub mod predict;
 pub mod run;
-pub mod session;
 pub mod summary;
 pub mod translate;
 
@@ -18,10 +17,9 @@ use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::diag::{self, Diagnostic, Diagnostics};
-use crate::front::{compile, Compiled};
-use crate::ir::{Model, Program};
-use crate::source::{Loader, SourceMap};
+use crate::api;
+use crate::diag::{self, Diagnostics};
+use crate::source::SourceMap;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -109,15 +107,6 @@ pub fn main() -> i32 {
     }
 }
 
-/// Reads user files from the file system, relative to the working folder.
-pub struct FsLoader;
-
-impl Loader for FsLoader {
-    fn load(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read `{path}`: {e}"))
-    }
-}
-
 /// Prints diagnostics: miette reports on stderr (coloured on a terminal), or JSON lines on stdout.
 pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, json: bool) {
     if diags.is_empty() {
@@ -133,59 +122,40 @@ pub fn print_diagnostics(diags: &Diagnostics, sources: &SourceMap, json: bool) {
     }
 }
 
-/// Compiles a file for `graph` and `summary`, printing warnings or errors. `Err` carries the exit code.
-pub fn compile_file(
-    path: &str,
-    sets: &[(String, String)],
-    optimize: bool,
-    json: bool,
-) -> Result<Compiled, i32> {
-    match compile(&FsLoader, path, sets, optimize) {
-        Ok(c) => {
-            print_diagnostics(&c.warnings, &c.program.sources, json);
-            Ok(c)
-        }
-        Err(f) => {
-            print_diagnostics(&f.diagnostics, &f.sources, json);
-            Err(1)
+/// Prints an API error's diagnostics and returns the exit code.
+pub fn report(e: &api::Error, json: bool) -> i32 {
+    let (diags, sources) = e.diagnostics();
+    print_diagnostics(&diags, &sources, json);
+    e.exit_code()
+}
+
+/// The CLI's [`api::Reporter`]: warnings are always printed; progress lines go to stderr unless `quiet`.
+pub struct Printer {
+    pub json: bool,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Printer {
+        Printer { json, quiet: false }
+    }
+}
+
+impl api::Reporter for Printer {
+    fn diagnostics(&mut self, diags: &Diagnostics, sources: &SourceMap) {
+        print_diagnostics(diags, sources, self.json);
+    }
+
+    fn log(&mut self, line: &str) {
+        if !self.quiet {
+            eprintln!("{line}");
         }
     }
 }
 
-/// The model a command works on: `--model NAME`, else the train plan's model, else the first one.
-pub fn pick_model<'a>(
-    program: &'a Program,
-    name: Option<&str>,
-    json: bool,
-) -> Result<(usize, &'a Model), i32> {
-    let wanted = name
-        .map(str::to_string)
-        .or_else(|| program.train.as_ref().map(|t| t.model.clone()));
-    let found = match &wanted {
-        Some(n) => program.models.iter().position(|m| &m.name == n),
-        None => (!program.models.is_empty()).then_some(0),
-    };
-    if let Some(i) = found {
-        return Ok((i, &program.models[i]));
-    }
-    let names: Vec<&str> = program.models.iter().map(|m| m.name.as_str()).collect();
-    let mut d = match &wanted {
-        Some(n) => Diagnostic::error(
-            "fusec::name::model",
-            format!("there is no model `{n}` in this file"),
-        ),
-        None => Diagnostic::error("fusec::name::model", "this file declares no model"),
-    };
-    d = match wanted
-        .as_deref()
-        .and_then(|n| diag::did_you_mean(n, names.iter().copied()))
-    {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
-        None if names.is_empty() => d.help("declare one with `model Name { ... }`"),
-        None => d.help(format!("the models are: {}", names.join(", "))),
-    };
-    print_diagnostics(&d.into(), &program.sources, json);
-    Err(1)
+/// The device of a `--device` flag, or the exit code after printing its diagnostic.
+pub fn device_or_report(flag: &str, json: bool) -> Result<candle_core::Device, i32> {
+    api::device(flag).map_err(|e| report(&e, json))
 }
 
 /// candle reads `RAYON_NUM_THREADS` on every kernel launch; set it once, before any tensor exists.

@@ -1,22 +1,12 @@
-//! `fusec predict`: run a trained model on new inputs. The input file (safetensors or .npz) holds one tensor per
-//! model input, named like the input, examples on the first axis; the run's training-split standardization is
-//! applied; every model output is written (safetensors, .npz, or CSV with one row per example and, for a
-//! classification task, the predicted class).
+//! `fusec predict`: run a trained model on new inputs (`api::predict`) and write every output
+//! (`api::write_predictions`: safetensors, .npz, or CSV with one row per example).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use candle_core::{DType, Device, Tensor};
 use clap::Args;
 
-use super::run::run_error;
-use super::session::device_or_report;
-use super::{print_diagnostics, FsLoader};
-use crate::backend::Mode;
-use crate::diag::Diagnostic;
-use crate::front::compile;
-use crate::ir::TaskKind;
-use crate::run::{load_standardization, Checkpoint, RunError};
+use super::{device_or_report, report, Printer};
+use crate::api::{self, PredictRequest};
 
 #[derive(Args, Debug, Clone)]
 pub struct PredictArgs {
@@ -35,122 +25,21 @@ pub struct PredictArgs {
     pub device: String,
 }
 
-fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, RunError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let read = |e: candle_core::Error| RunError::Io(format!("cannot read {}: {e}", path.display()));
-    let pairs: Vec<(String, Tensor)> = match ext {
-        "safetensors" => candle_core::safetensors::load(path, device)
-            .map_err(read)?
-            .into_iter()
-            .collect(),
-        "npz" => Tensor::read_npz(path).map_err(read)?,
-        other => {
-            return Err(RunError::Io(format!(
-                "{}: unsupported input format `.{other}`; use .safetensors or .npz",
-                path.display()
-            )))
-        }
-    };
-    Ok(pairs.into_iter().collect())
-}
-
 pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32 {
     let device = match device_or_report(&args.device, json) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let path = args.file.to_string_lossy().to_string();
-    let compiled = match compile(&FsLoader, &path, sets, true) {
-        Ok(c) => c,
-        Err(f) => {
-            print_diagnostics(&f.diagnostics, &f.sources, json);
-            return 1;
-        }
+    let req = PredictRequest {
+        file: args.file.clone(),
+        overrides: sets.to_vec(),
+        run_dir: args.checkpoint.clone(),
+        input: args.input.clone(),
+        device,
     };
-    let plan = compiled.program.train.clone();
-    let index = plan
-        .as_ref()
-        .and_then(|p| {
-            compiled
-                .program
-                .models
-                .iter()
-                .position(|m| m.name == p.model)
-        })
-        .unwrap_or(0);
-    let Some(model) = compiled.program.models.get(index) else {
-        let d = Diagnostic::error(
-            "fusec::predict::no_model",
-            format!("`{path}` declares no model"),
-        );
-        print_diagnostics(&d.into(), &compiled.program.sources, json);
-        return 1;
-    };
-    let result = (|| -> Result<usize, RunError> {
-        let net = Checkpoint::restore_network(
-            &args.checkpoint,
-            false,
-            model,
-            &compiled.shapes[index],
-            &device,
-        )?;
-        let mut inputs = read_inputs(&args.input, &device)?;
-        let stats = load_standardization(&args.checkpoint)?;
-        let target = plan.as_ref().map(|p| p.task.target.clone());
-        for input in &model.inputs {
-            match inputs.get(&input.name) {
-                Some(t) => {
-                    if let Some((mean, std)) = stats.get(&input.name) {
-                        let m = Tensor::new(mean.as_slice(), &device)?;
-                        let s = Tensor::new(std.as_slice(), &device)?;
-                        let x = t
-                            .to_dtype(DType::F32)?
-                            .broadcast_sub(&m)?
-                            .broadcast_div(&s)?;
-                        inputs.insert(input.name.clone(), x);
-                    }
-                }
-                None if Some(&input.name) == target.as_ref() => {
-                    // Predictions need no labels; a dummy target keeps losses computable.
-                    let n = inputs
-                        .values()
-                        .next()
-                        .map(|t| t.dim(0))
-                        .transpose()?
-                        .unwrap_or(0);
-                    let mut dims = vec![n];
-                    for d in input.dims.iter().skip(1) {
-                        dims.push(match d {
-                            crate::ir::DimExpr::Const(c) => *c as usize,
-                            _ => 1,
-                        });
-                    }
-                    inputs.insert(
-                        input.name.clone(),
-                        Tensor::zeros(dims, input.dtype_candle(), &device)?,
-                    );
-                }
-                None => {
-                    return Err(RunError::Config(format!(
-                        "{} has no tensor named `{}` (a model input)",
-                        args.input.display(),
-                        input.name
-                    )))
-                }
-            }
-        }
-        let out = net.forward(&inputs, &mut Mode::Eval)?;
-        let mut results: Vec<(String, Tensor)> = Vec::new();
-        for o in &model.outputs {
-            results.push((o.name.clone(), out.get(o.value)?.to_dtype(DType::F32)?));
-        }
-        let classify = plan
-            .as_ref()
-            .filter(|p| p.task.kind == TaskKind::Classification)
-            .map(|p| p.task.output.clone());
-        write_outputs(&args.output, &results, classify.as_deref())
-    })();
-    match result {
+    let written = api::predict(&req, &mut Printer::new(json))
+        .and_then(|p| api::write_predictions(&p, &args.output));
+    match written {
         Ok(n) => {
             println!(
                 "wrote predictions for {n} example(s) to {}",
@@ -158,73 +47,6 @@ pub fn predict(args: &PredictArgs, sets: &[(String, String)], json: bool) -> i32
             );
             0
         }
-        Err(e) => run_error(&e, &compiled.program.sources, json),
+        Err(e) => report(&e, json),
     }
-}
-
-fn write_outputs(
-    path: &Path,
-    results: &[(String, Tensor)],
-    classify: Option<&str>,
-) -> Result<usize, RunError> {
-    let n = results
-        .first()
-        .map(|(_, t)| t.dim(0))
-        .transpose()?
-        .unwrap_or(0);
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "safetensors" => {
-            let map: HashMap<String, Tensor> = results.iter().cloned().collect();
-            crate::backend::save_tensors(&map, path)?;
-        }
-        "npz" => {
-            let pairs: Vec<(&str, &Tensor)> =
-                results.iter().map(|(k, t)| (k.as_str(), t)).collect();
-            Tensor::write_npz(&pairs, path)?;
-        }
-        "csv" => {
-            let mut header = Vec::new();
-            let mut columns: Vec<Vec<f32>> = Vec::new();
-            for (name, t) in results {
-                let flat = t.flatten_from(1)?;
-                let w = flat.dim(1)?;
-                let rows = flat.to_vec2::<f32>()?;
-                if Some(name.as_str()) == classify {
-                    header.push(format!("{name}.class"));
-                    columns.push(rows.iter().map(|r| argmax(r) as f32).collect());
-                }
-                for j in 0..w {
-                    header.push(format!("{name}.{j}"));
-                    columns.push(rows.iter().map(|r| r[j]).collect());
-                }
-            }
-            let mut s = header.join(",") + "\n";
-            for i in 0..n {
-                let row: Vec<String> = columns.iter().map(|c| format!("{}", c[i])).collect();
-                s.push_str(&row.join(","));
-                s.push('\n');
-            }
-            crate::run::write_atomic(path, s.as_bytes())?;
-        }
-        other => {
-            return Err(RunError::Io(format!(
-                "{}: unsupported output format `.{other}`; use .safetensors, .npz or .csv",
-                path.display()
-            )))
-        }
-    }
-    Ok(n)
-}
-
-fn argmax(row: &[f32]) -> usize {
-    row.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
-            if *v > bv {
-                (i, *v)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0
 }

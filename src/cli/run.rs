@@ -1,12 +1,11 @@
-//! `fusec run`: compile a .fuse file, load its data, train it by its plan, and print the report.
+//! `fusec run`: train a .fuse file by its plan (`api::run`, or `api::resume` with `--resume`) and print the report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::print_diagnostics;
-use super::session::{compile_for_training, device_or_report, Prepared};
-use crate::run::{train, RunError, RunOptions};
+use super::{device_or_report, report, Printer};
+use crate::api::{self, RunRequest, RunResult};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -47,98 +46,44 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let prepared = match compile_for_training(&args.file, &overrides, json) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let Prepared {
-        compiled,
-        model_index,
-        plan,
-        data,
-        config,
-    } = prepared;
-    let model = &compiled.program.models[model_index];
-    let shapes = &compiled.shapes[model_index];
-    if !args.quiet {
-        eprintln!("{}", data.report);
-    }
-    let (run_dir, resume) = match &args.resume {
-        Some(dir) => (dir.clone(), true),
-        None => (
-            args.out
-                .clone()
-                .unwrap_or_else(|| default_run_dir(&model.name)),
-            false,
-        ),
-    };
-    let opts = RunOptions {
-        run_dir: run_dir.clone(),
-        resume,
+    let req = RunRequest {
+        file: args.file.clone(),
+        overrides,
+        run_dir: args.out.clone(),
         device,
         progress: !args.quiet && !json,
         stop_after: args.stop_after,
-        config,
     };
-    let quiet = args.quiet;
-    let mut log = |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
+    let mut printer = Printer {
+        json,
+        quiet: args.quiet,
     };
-    match train(model, shapes, &plan, &data, &opts, &mut log) {
-        Ok(outcome) => {
-            super::session::report_grad_problems(
-                &outcome.grad_problems,
-                &outcome.net,
-                &compiled.program.sources,
-                json,
-            );
-            if let Err(e) = crate::run::save_standardization(&data, &run_dir) {
-                return run_error(&e, &compiled.program.sources, json);
-            }
-            match outcome.report {
-                Some(report) => {
-                    if json {
-                        println!("{}", report.to_json());
-                    } else {
-                        print!("{report}");
-                        println!("run directory: {}", run_dir.display());
-                    }
-                }
-                None => println!(
-                    "stopped after {} epoch(s); continue with --resume {}",
-                    args.stop_after.unwrap_or(0),
-                    run_dir.display()
-                ),
+    let result = match &args.resume {
+        Some(dir) => api::resume(&req, dir, &mut printer),
+        None => api::run(&req, &mut printer),
+    };
+    match result {
+        Ok(RunResult {
+            report: Some(report),
+            run_dir,
+            ..
+        }) => {
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+                println!("run directory: {}", run_dir.display());
             }
             0
         }
-        Err(e) => run_error(&e, &compiled.program.sources, json),
+        Ok(RunResult { run_dir, .. }) => {
+            println!(
+                "stopped after {} epoch(s); continue with --resume {}",
+                args.stop_after.unwrap_or(0),
+                run_dir.display()
+            );
+            0
+        }
+        Err(e) => report(&e, json),
     }
-}
-
-/// Prints a run error and returns the exit code: 2 for internal errors, 1 for the user's.
-pub fn run_error(e: &RunError, sources: &crate::source::SourceMap, json: bool) -> i32 {
-    let code = match e {
-        RunError::NonFinite { .. } => "fusec::run::non_finite",
-        RunError::Config(_) => "fusec::run::config",
-        RunError::Io(_) => "fusec::run::io",
-        RunError::Candle(_) => "fusec::internal",
-    };
-    let diag = crate::diag::Diagnostic::error(code, e.to_string());
-    print_diagnostics(&diag.into(), sources, json);
-    if matches!(e, RunError::Candle(_)) {
-        2
-    } else {
-        1
-    }
-}
-
-fn default_run_dir(model: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Path::new("runs").join(format!("{model}-{secs}"))
 }

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use clap::Args;
 
-use super::{compile_file, pick_model};
+use super::{report, Printer};
+use crate::api;
 use crate::summary::summarize;
 
 #[derive(Args, Debug, Clone)]
@@ -33,14 +34,15 @@ fn parse_dim(s: &str) -> Result<(String, i64), String> {
 }
 
 pub fn run(args: &SummaryArgs, sets: &[(String, String)], json: bool) -> i32 {
-    let compiled = match compile_file(&args.file, sets, false, json) {
+    let compiled = match api::compile_file(&args.file, sets, false, &mut Printer::new(json)) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(e) => return report(&e, json),
     };
-    let (i, model) = match pick_model(&compiled.program, args.model.as_deref(), json) {
-        Ok(m) => m,
-        Err(code) => return code,
+    let i = match api::pick_model(&compiled.program, args.model.as_deref()) {
+        Ok(i) => i,
+        Err(e) => return report(&e, json),
     };
+    let model = &compiled.program.models[i];
     let env: HashMap<String, i64> = args.dims.iter().cloned().collect();
     let Some(shapes) = compiled.shapes.get(i) else {
         return 2;

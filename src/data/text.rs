@@ -7,10 +7,7 @@ use std::path::Path;
 
 use crate::ir::Punct;
 
-pub const PAD: u32 = 0;
-pub const BOS: u32 = 1;
-pub const EOS: u32 = 2;
-pub const UNK: u32 = 3;
+pub use crate::ir::tokens::{BOS, EOS, PAD, UNK};
 pub const SPECIALS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
 
 /// Punctuation as the tokenizer sees it: Unicode punctuation and symbols other than letters and digits

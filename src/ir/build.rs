@@ -27,9 +27,9 @@ impl ModelBuilder {
     /// A model input; `dims` are written like the source: numbers or symbols (`"B"`).
     pub fn input(&mut self, name: &str, dtype: Dtype, dims: &[&str]) -> Value {
         let id = self.node(
-            Op::Input {
+            Op::Input(super::Input {
                 name: name.to_string(),
-            },
+            }),
             name,
             &[],
         );

@@ -5,11 +5,11 @@
 use std::fmt::Write;
 
 use super::print::{type_text, Numbering};
-use super::{Model, NodeId, Op};
-use crate::check::Shapes;
+use super::{Model, NodeId, Op, ValueTypes};
 
 /// The model as a `digraph`; renders with `dot -Tsvg`.
-pub fn to_dot(model: &Model, shapes: Option<&Shapes>) -> String {
+pub fn to_dot(model: &Model, types: impl ValueTypes) -> String {
+    let shapes: &dyn ValueTypes = &types;
     let num = Numbering::new(model);
     let mut nodes: Vec<NodeId> = model.graph.node_ids().collect();
     nodes.sort_by_key(|id| num.of(*id));
@@ -54,7 +54,7 @@ pub fn to_dot(model: &Model, shapes: Option<&Shapes>) -> String {
 fn write_cluster(
     out: &mut String,
     model: &Model,
-    shapes: Option<&Shapes>,
+    shapes: &dyn ValueTypes,
     num: &Numbering,
     nodes: &[NodeId],
     k: usize,
@@ -85,16 +85,17 @@ fn write_cluster(
 fn write_node(
     out: &mut String,
     model: &Model,
-    shapes: Option<&Shapes>,
+    shapes: &dyn ValueTypes,
     num: &Numbering,
     id: NodeId,
     depth: usize,
 ) {
     let node = model.graph.node(id);
     let pad = "  ".repeat(depth);
-    let head = match &node.op {
-        Op::Input { name } => format!("input {name}"),
-        op => op.name().to_string(),
+    let head = if let Op::Input(input) = &node.op {
+        format!("input {}", input.name)
+    } else {
+        node.op.name().to_string()
     };
     let label = format!(
         "%{} {}\\n{}\\n{}",
@@ -103,11 +104,14 @@ fn write_node(
         esc(&node.path),
         esc(&type_text(model, shapes, id))
     );
-    let fill = match node.op {
-        Op::Input { .. } => ", fillcolor=\"#dbe9f6\"",
-        Op::Loss(_) => ", fillcolor=\"#f6dbdb\"",
-        _ if node.params.is_some() => ", fillcolor=\"#e6f2dc\"",
-        _ => "",
+    let fill = if matches!(node.op, Op::Input(_)) {
+        ", fillcolor=\"#dbe9f6\""
+    } else if matches!(node.op, Op::Loss(_)) {
+        ", fillcolor=\"#f6dbdb\""
+    } else if node.params.is_some() {
+        ", fillcolor=\"#e6f2dc\""
+    } else {
+        ""
     };
     let _ = writeln!(out, "{pad}n{} [label=\"{label}\"{fill}];", num.of(id));
 }
@@ -131,10 +135,10 @@ mod tests {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4"]);
         let h = b.op(
-            Op::Linear {
+            Op::Linear(crate::ir::Linear {
                 out: DimExpr::Const(2),
                 bias: true,
-            },
+            }),
             "f.enc",
             &[x],
         );
@@ -156,7 +160,7 @@ mod tests {
             outputs: Vec::new(),
         });
         m.graph.node_mut(h.node).block = Some(1);
-        let dot = to_dot(&b.finish(), None);
+        let dot = to_dot(&b.finish(), ());
         assert!(dot.contains("subgraph cluster_0 {"));
         assert!(dot.contains("    subgraph cluster_1 {"));
         assert!(dot.contains("n0 -> n1;"));

@@ -8,17 +8,16 @@ pub mod graph;
 pub mod op;
 pub mod plan;
 pub mod print;
+pub mod tokens;
 pub mod types;
 pub mod verify;
 
 pub use graph::{
     BlockInstance, Graph, Model, ModelInput, NamedValue, Node, NodeId, Operand, PortType, Value,
 };
-pub use op::{
-    Activation, BinaryOp, Cell, DecoderInit, Init, LossKind, Merge, Op, ParamSpec, ReduceKind,
-};
+pub use op::*;
 pub use plan::*;
-pub use types::{Dim, DimExpr, Dtype, TensorType};
+pub use types::{Dim, DimExpr, Dtype, TensorType, ValueTypes};
 
 use crate::source::SourceMap;
 

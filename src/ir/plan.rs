@@ -189,6 +189,42 @@ pub enum TaskKind {
     Translation,
 }
 
+impl TaskKind {
+    /// The metric names the task accepts in `metrics = [...]` and `select` (besides `loss`); `train::metrics`
+    /// computes each of them. For `BinaryPerLabel` these are averages over labels; the same names prefixed by a
+    /// label (`label0.acc`, or `neutral.acc` when label names are given) are accepted too.
+    pub fn metric_names(&self) -> &'static [&'static str] {
+        match self {
+            TaskKind::Classification => CLASSIFICATION_METRICS,
+            TaskKind::BinaryPerLabel => PER_LABEL_METRICS,
+            TaskKind::Regression => REGRESSION_METRICS,
+            TaskKind::Translation => TRANSLATION_METRICS,
+        }
+    }
+}
+
+const CLASSIFICATION_METRICS: &[&str] = &[
+    "accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+];
+/// Averages over labels; each also exists per label as `{label}.{suffix}`.
+const PER_LABEL_METRICS: &[&str] = &["acc", "f1_weighted", "majority", "f1_pos"];
+const REGRESSION_METRICS: &[&str] = &[
+    "mae",
+    "corr",
+    "acc2",
+    "f1",
+    "acc2_nonzero",
+    "f1_nonzero",
+    "f1_nonzero_mult",
+    "acc7",
+];
+/// Greedy decoding during training; beam search (beam 5) in the final test report.
+const TRANSLATION_METRICS: &[&str] = &["bleu", "chrf", "bleu_beam5", "chrf_beam5"];
+
 #[derive(Clone, Debug, Serialize)]
 pub struct TaskSpec {
     pub kind: TaskKind,

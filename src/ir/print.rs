@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::{DimExpr, Init, Model, NodeId, Op, Value};
-use crate::check::Shapes;
+use super::{DimExpr, Model, NodeId, Op, Value, ValueTypes};
+use crate::ops::Attr;
 
 /// Dump numbering: node -> position in the stable topological order.
 pub struct Numbering(HashMap<NodeId, usize>);
@@ -57,14 +57,15 @@ impl Numbering {
     }
 }
 
-/// The whole model as text; types come from `shapes` when given (`?` where a value has none).
-pub fn print_model(model: &Model, shapes: Option<&Shapes>) -> String {
+/// The whole model as text; types come from `types` (the checker's `Shapes`, or `()`: `?` where a value has none).
+pub fn print_model(model: &Model, types: impl ValueTypes) -> String {
+    let types: &dyn ValueTypes = &types;
     let num = Numbering::new(model);
     let mut order: Vec<NodeId> = model.graph.node_ids().collect();
     order.sort_by_key(|id| num.of(*id));
     let mut out = format!("model {}\n", model.name);
     for id in order {
-        let _ = writeln!(out, "  {}", node_line(model, shapes, &num, id));
+        let _ = writeln!(out, "  {}", node_line(model, types, &num, id));
     }
     for (kind, list) in [
         ("output", &model.outputs),
@@ -79,7 +80,7 @@ pub fn print_model(model: &Model, shapes: Option<&Shapes>) -> String {
 }
 
 /// One node: `%n = op(operands) attrs : type  @ path`.
-pub fn node_line(model: &Model, shapes: Option<&Shapes>, num: &Numbering, id: NodeId) -> String {
+pub fn node_line(model: &Model, types: &dyn ValueTypes, num: &Numbering, id: NodeId) -> String {
     let node = model.graph.node(id);
     let operands: Vec<String> = model
         .graph
@@ -95,7 +96,7 @@ pub fn node_line(model: &Model, shapes: Option<&Shapes>, num: &Numbering, id: No
     if !attrs.is_empty() {
         let _ = write!(line, " {attrs}");
     }
-    let _ = write!(line, " : {}", type_text(model, shapes, id));
+    let _ = write!(line, " : {}", type_text(model, types, id));
     let _ = write!(line, "  @ {}", node.path);
     if let Some(p) = node.params.as_deref().filter(|p| *p != node.path) {
         let _ = write!(line, " (shares {p})");
@@ -104,11 +105,11 @@ pub fn node_line(model: &Model, shapes: Option<&Shapes>, num: &Numbering, id: No
 }
 
 /// The output type(s) of a node: one type, or a tuple for multi-port ops.
-pub fn type_text(model: &Model, shapes: Option<&Shapes>, id: NodeId) -> String {
+pub fn type_text(model: &Model, types: &dyn ValueTypes, id: NodeId) -> String {
     let n = model.graph.node(id).op.n_outputs();
     let one = |port: usize| {
-        shapes
-            .and_then(|s| s.ty(Value::new(id, port as u16)))
+        types
+            .value_type(Value::new(id, port as u16))
             .map(|t| t.to_string())
             .unwrap_or_else(|| "?".to_string())
     };
@@ -120,166 +121,57 @@ pub fn type_text(model: &Model, shapes: Option<&Shapes>, id: NodeId) -> String {
     }
 }
 
-/// Attributes as `key=value` pairs in a fixed order.
+/// Attributes as `key=value` pairs, in the order the op declares them.
 pub fn attrs(op: &Op, num: &Numbering) -> String {
-    let kv: Vec<String> = match op {
-        Op::Input { name } => vec![format!("name={name}")],
-        Op::Param { shape, init } => vec![
-            format!("shape={}", num.dims(shape)),
-            format!("init={}", init_name(*init)),
-        ],
-        Op::Scalar { value } => vec![format!("value={value}")],
-        Op::Linear { out, bias } => vec![format!("out={}", num.dim(out)), format!("bias={bias}")],
-        Op::Embedding { vocab, dim } => vec![
-            format!("vocab={}", num.dim(vocab)),
-            format!("dim={}", num.dim(dim)),
-        ],
-        Op::Act(super::Activation::LeakyRelu { slope }) => vec![format!("slope={slope}")],
-        Op::Act(super::Activation::Gelu { tanh }) => vec![format!("tanh={tanh}")],
-        Op::Act(_) | Op::LastValid | Op::MatMul | Op::Outer | Op::Positions | Op::StopGradient => {
-            Vec::new()
-        }
-        Op::Binary(_) | Op::Loss(_) => Vec::new(),
-        Op::Decoder {
-            vocab,
-            emb,
-            dropout,
-            init,
-        } => vec![
-            format!("vocab={}", num.dim(vocab)),
-            format!("emb={}", num.dim(emb)),
-            format!("dropout={dropout}"),
-            format!("init={}", format!("{init:?}").to_lowercase()),
-        ],
-        Op::Dropout { p } => vec![format!("p={p}")],
-        Op::Noise { std } => vec![format!("std={std}")],
-        Op::LayerNorm { eps } => vec![format!("eps={eps}")],
-        Op::BatchNorm { eps, momentum } => {
-            vec![format!("eps={eps}"), format!("momentum={momentum}")]
-        }
-        Op::Concat { axis } | Op::Softmax { axis, .. } => vec![format!("axis={axis}")],
-        Op::Split { sizes, axis } => {
-            vec![format!("sizes={}", num.dims(sizes)), format!("axis={axis}")]
-        }
-        Op::Reshape { shape } => vec![format!("shape={}", num.dims(shape))],
-        Op::Transpose { a, b } => vec![format!("a={a}"), format!("b={b}")],
-        Op::Reduce { axis, keepdim, .. } => {
-            vec![format!("axis={axis}"), format!("keepdim={keepdim}")]
-        }
-        Op::Select { axis, index } => vec![format!("axis={axis}"), format!("index={index}")],
-        Op::Slice { axis, start, end } => vec![
-            format!("axis={axis}"),
-            format!("start={start}"),
-            format!("end={end}"),
-        ],
-        Op::Pad {
-            axis,
-            before,
-            after,
-            value,
-        } => {
-            vec![
-                format!("axis={axis}"),
-                format!("before={before}"),
-                format!("after={after}"),
-                format!("value={value}"),
-            ]
-        }
-        Op::Recurrent {
-            hidden,
-            layers,
-            bidirectional,
-            merge,
-            ..
-        } => vec![
-            format!("hidden={}", num.dim(hidden)),
-            format!("layers={layers}"),
-            format!("bidirectional={bidirectional}"),
-            format!("merge={}", format!("{merge:?}").to_lowercase()),
-        ],
-        Op::Attention {
-            heads,
-            dropout,
-            causal,
-        } => {
-            vec![
-                format!("heads={heads}"),
-                format!("dropout={dropout}"),
-                format!("causal={causal}"),
-            ]
-        }
-        Op::TransformerLayer {
-            heads,
-            ff,
-            attn_dropout,
-            relu_dropout,
-            res_dropout,
-            causal,
-        } => vec![
-            format!("heads={heads}"),
-            format!("ff={}", num.dim(ff)),
-            format!("attn_dropout={attn_dropout}"),
-            format!("relu_dropout={relu_dropout}"),
-            format!("res_dropout={res_dropout}"),
-            format!("causal={causal}"),
-        ],
-        Op::Conv1d {
-            out,
-            kernel,
-            stride,
-            padding,
-            bias,
-        }
-        | Op::Conv2d {
-            out,
-            kernel,
-            stride,
-            padding,
-            bias,
-        } => vec![
-            format!("out={}", num.dim(out)),
-            format!("kernel={kernel}"),
-            format!("stride={stride}"),
-            format!("padding={padding}"),
-            format!("bias={bias}"),
-        ],
-    };
+    let kv: Vec<String> = op
+        .prim()
+        .attrs()
+        .into_iter()
+        .map(|(key, value)| {
+            let v = match value {
+                Attr::Int(n) => n.to_string(),
+                Attr::Float(x) => x.to_string(),
+                Attr::Bool(b) => b.to_string(),
+                Attr::Text(t) => t,
+                Attr::Dim(d) => num.dim(d),
+                Attr::Dims(ds) => num.dims(ds),
+            };
+            format!("{key}={v}")
+        })
+        .collect();
     kv.join(" ")
-}
-
-fn init_name(init: Init) -> String {
-    match init {
-        Init::UniformFanIn { fan_in } => format!("uniform_fan_in({fan_in})"),
-        Init::StdNormal => "normal".into(),
-        Init::XavierNormal => "xavier_normal".into(),
-        Init::XavierUniform => "xavier_uniform".into(),
-        Init::Zeros => "zeros".into(),
-        Init::Ones => "ones".into(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::build::ModelBuilder;
-    use crate::ir::{Dtype, Op};
+    use crate::ir::{Dim, Dtype, Op, TensorType};
 
     #[test]
     fn dumps_in_topological_order_with_types() {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4"]);
         let h = b.op(
-            Op::Linear {
+            Op::Linear(crate::ir::Linear {
                 out: DimExpr::Const(2),
                 bias: true,
-            },
+            }),
             "enc",
             &[x],
         );
         b.output("h", h);
         let model = b.finish();
-        let (shapes, _) = crate::check::check_model(&model);
-        let text = print_model(&model, Some(&shapes));
+        let f32 = |dims: Vec<Dim>| TensorType {
+            dtype: Dtype::F32,
+            dims,
+        };
+        let b_dim = || Dim::Sym("B".into());
+        let types = HashMap::from([
+            (x, f32(vec![b_dim(), Dim::Fixed(4)])),
+            (h, f32(vec![b_dim(), Dim::Fixed(2)])),
+        ]);
+        let text = print_model(&model, &types);
         assert_eq!(
             text,
             "model M\n  %0 = input name=x : f32[B, 4]  @ x\n  %1 = linear(%0) out=2 bias=true : f32[B, 2]  @ enc\n  output h = %1\n"

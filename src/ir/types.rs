@@ -150,3 +150,33 @@ impl fmt::Display for DimExpr {
         }
     }
 }
+
+/// Where the types of a model's values come from: the checker's `Shapes`, or `()` for none (`?` in dumps). The
+/// printers take one, so the IR does not depend on the checker.
+pub trait ValueTypes {
+    fn value_type(&self, v: super::Value) -> Option<&TensorType>;
+}
+
+impl ValueTypes for () {
+    fn value_type(&self, _: super::Value) -> Option<&TensorType> {
+        None
+    }
+}
+
+impl ValueTypes for std::collections::HashMap<super::Value, TensorType> {
+    fn value_type(&self, v: super::Value) -> Option<&TensorType> {
+        self.get(&v)
+    }
+}
+
+impl<T: ValueTypes + ?Sized> ValueTypes for &T {
+    fn value_type(&self, v: super::Value) -> Option<&TensorType> {
+        (**self).value_type(v)
+    }
+}
+
+impl<T: ValueTypes> ValueTypes for Option<T> {
+    fn value_type(&self, v: super::Value) -> Option<&TensorType> {
+        self.as_ref().and_then(|t| t.value_type(v))
+    }
+}

@@ -1,21 +1,10 @@
-//! IR invariants (listed in `graph.rs`), checked after lowering and after every pass in tests. A violation is a
+//! IR invariants (listed in `graph.rs`), checked after lowering and after every pass in tests. Each op's
+//! arity, outputs and size attributes come from its declaration in `crate::ops`. A violation is a
 //! compiler bug, never a user error, so it is reported as plain strings rather than diagnostics.
 
 use std::collections::{HashMap, HashSet};
 
 use super::{DimExpr, Model, NodeId, Op, Value};
-
-/// How many tensor operands an op takes: `(min, max)`, `None` for no upper bound.
-pub fn arity(op: &Op) -> (usize, Option<usize>) {
-    match op {
-        Op::Input { .. } | Op::Param { .. } | Op::Scalar { .. } => (0, Some(0)),
-        Op::Concat { .. } => (1, None),
-        Op::Binary(_) | Op::MatMul | Op::Outer | Op::Loss(_) | Op::LastValid => (2, Some(2)),
-        Op::Recurrent { .. } | Op::Attention { .. } | Op::TransformerLayer { .. } => (1, Some(2)),
-        Op::Decoder { .. } => (4, Some(4)),
-        _ => (1, Some(1)),
-    }
-}
 
 /// Every violated invariant of a model, or `Ok` if there is none.
 pub fn verify(model: &Model) -> Result<(), Vec<String>> {
@@ -42,7 +31,7 @@ pub fn verify(model: &Model) -> Result<(), Vec<String>> {
                 node.path
             ));
         }
-        for e in dim_exprs(&node.op) {
+        for e in node.op.dims() {
             verify_dim(e, &exists, &node.path, &mut errs);
         }
         if !node.op.owns_params() && node.params.is_some() {
@@ -54,7 +43,7 @@ pub fn verify(model: &Model) -> Result<(), Vec<String>> {
     }
     let input_nodes: Vec<NodeId> = g
         .node_ids()
-        .filter(|id| matches!(g.node(*id).op, Op::Input { .. }))
+        .filter(|id| matches!(g.node(*id).op, Op::Input(_)))
         .collect();
     let declared: Vec<NodeId> = model.inputs.iter().map(|i| i.node).collect();
     let (a, b): (HashSet<_>, HashSet<_>) =
@@ -113,8 +102,7 @@ fn verify_operands(model: &Model, id: NodeId, errs: &mut Vec<String>) {
             node.path
         ));
     }
-    let (min, max) = arity(&node.op);
-    if indices.len() < min || max.is_some_and(|m| indices.len() > m) {
+    if !node.op.prim().arity().accepts(indices.len()) {
         errs.push(format!(
             "node `{}` ({}) has {} operands",
             node.path,
@@ -147,32 +135,6 @@ fn verify_dim(e: &DimExpr, exists: &dyn Fn(&Value) -> bool, path: &str, errs: &m
     }
 }
 
-/// The size attributes of an op.
-pub fn dim_exprs(op: &Op) -> Vec<&DimExpr> {
-    match op {
-        Op::Param { shape, .. } | Op::Reshape { shape } => shape.iter().collect(),
-        Op::Split { sizes, .. } => sizes.iter().collect(),
-        Op::Linear { out, .. } | Op::Conv1d { out, .. } | Op::Conv2d { out, .. } => vec![out],
-        Op::Embedding { vocab, dim } => vec![vocab, dim],
-        Op::Recurrent { hidden, .. } => vec![hidden],
-        Op::TransformerLayer { ff, .. } => vec![ff],
-        _ => Vec::new(),
-    }
-}
-
-/// Mutable access to the size attributes of an op (for the pass that folds them).
-pub fn dim_exprs_mut(op: &mut Op) -> Vec<&mut DimExpr> {
-    match op {
-        Op::Param { shape, .. } | Op::Reshape { shape } => shape.iter_mut().collect(),
-        Op::Split { sizes, .. } => sizes.iter_mut().collect(),
-        Op::Linear { out, .. } | Op::Conv1d { out, .. } | Op::Conv2d { out, .. } => vec![out],
-        Op::Embedding { vocab, dim } => vec![vocab, dim],
-        Op::Recurrent { hidden, .. } => vec![hidden],
-        Op::TransformerLayer { ff, .. } => vec![ff],
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,10 +147,10 @@ mod tests {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4"]);
         let y = b.op(
-            Op::Linear {
+            Op::Linear(crate::ir::Linear {
                 out: DimExpr::Const(2),
                 bias: true,
-            },
+            }),
             "y",
             &[x],
         );

@@ -31,7 +31,7 @@ impl Cx<'_> {
         let module = self.frame().module;
         let global = self.modules[module].scope.contains_key(name)
             || super::builtins::NAMES.contains(&name.as_str())
-            || super::prims::NAMES.contains(&name.as_str());
+            || super::prims::is_primitive(name);
         match self.peek(name).cloned() {
             Some(v @ (Val::Shared(_) | Val::Poison)) => {
                 self.lookup(name);
@@ -52,8 +52,8 @@ impl Cx<'_> {
         {
             return self.builtin(name, args, span, hint);
         }
-        if let Some(prim) = super::prims::NAMES.iter().find(|p| **p == name) {
-            return self.prim(prim, args, span, hint, None);
+        if let Some(prim) = crate::ops::primitive(name) {
+            return self.prim(prim.name, args, span, hint, None);
         }
         self.fail(unknown_callee(self, name, callee.span))
     }
@@ -113,8 +113,8 @@ impl Cx<'_> {
         let module = self.frame().module;
         let target = if let Some(def) = self.modules[module].scope.get(cname).cloned() {
             Callee::Block(def)
-        } else if let Some(p) = super::prims::NAMES.iter().find(|p| **p == cname) {
-            Callee::Prim(p)
+        } else if let Some(p) = crate::ops::primitive(cname) {
+            Callee::Prim(p.name)
         } else {
             return self.fail(unknown_callee(self, cname, callee.span));
         };
@@ -240,7 +240,9 @@ fn unknown_callee(cx: &Cx, name: &str, span: Span) -> Diagnostic {
         .keys()
         .map(String::as_str)
         .collect();
-    names.extend(super::prims::NAMES.iter().copied());
+    for prim in crate::ops::primitive_names() {
+        names.push(prim);
+    }
     names.extend(super::builtins::NAMES.iter().copied());
     let d = Diagnostic::error(
         "fusec::name::unknown",

@@ -301,7 +301,7 @@ impl<'a> Cx<'a> {
         let mut v: Vec<String> = f.scopes.iter().flat_map(|s| s.keys().cloned()).collect();
         v.extend(f.symbols.iter().cloned());
         v.extend(self.modules[f.module].scope.keys().cloned());
-        v.extend(super::prims::NAMES.iter().map(|s| s.to_string()));
+        v.extend(crate::ops::primitive_names().map(str::to_string));
         v.extend(super::builtins::NAMES.iter().map(|s| s.to_string()));
         v.sort();
         v.dedup();

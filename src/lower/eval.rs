@@ -65,7 +65,7 @@ impl Cx<'_> {
             return Ok(Val::None);
         }
         let module = self.frame().module;
-        if self.modules[module].scope.contains_key(n) || super::prims::NAMES.contains(&n) {
+        if self.modules[module].scope.contains_key(n) || super::prims::is_primitive(n) {
             let d = Diagnostic::error(
                 "fusec::name::not_value",
                 format!("`{n}` is a block or primitive, not a value"),
@@ -286,7 +286,7 @@ impl Cx<'_> {
             BinOp::Sub => Op::Binary(BinaryOp::Sub),
             BinOp::Mul => Op::Binary(BinaryOp::Mul),
             BinOp::Div => Op::Binary(BinaryOp::Div),
-            BinOp::MatMul => Op::MatMul,
+            BinOp::MatMul => Op::MatMul(crate::ir::MatMul),
             _ => {
                 let d = Diagnostic::error(
                     "fusec::value::type",
@@ -306,7 +306,13 @@ impl Cx<'_> {
             Val::Tensor(t) => Ok(t),
             Val::Int(_) | Val::Float(_) => {
                 let value = v.as_f64().unwrap_or(0.0);
-                self.emit(Op::Scalar { value }, &[], span, None, None)
+                self.emit(
+                    Op::Scalar(crate::ir::Scalar { value }),
+                    &[],
+                    span,
+                    None,
+                    None,
+                )
             }
             other => {
                 let d = Diagnostic::error(

@@ -1,8 +1,10 @@
 //! Typed accessors for primitive arguments: each checks the kind and range of one argument and reports a
-//! `fusec::param::type` or `fusec::param::value` diagnostic at the argument otherwise.
+//! `fusec::param::type` or `fusec::param::value` diagnostic at the argument otherwise. [`Reader`] offers them
+//! to the primitives' declarations as an `ops::ArgReader`.
 
 use crate::diag::{did_you_mean, Diagnostic};
 use crate::ir::{DimExpr, Value};
+use crate::ops::ArgReader;
 
 use super::super::cx::Cx;
 use super::super::value::Val;
@@ -159,11 +161,36 @@ impl Cx<'_> {
         }
     }
 
+    /// A non-empty list of dims (`split`'s sizes).
+    pub(super) fn a_sizes(&mut self, a: &Args, name: &str) -> Result<Vec<DimExpr>, ()> {
+        let (v, at) = a.get(name);
+        let Val::List(items) = v else {
+            return self.fail(arg_type(a.prim, name, "a list of dims", &v, at));
+        };
+        let sizes = items
+            .iter()
+            .map(|i| i.as_dim())
+            .collect::<Option<Vec<DimExpr>>>();
+        match sizes.filter(|s| !s.is_empty()) {
+            Some(s) => Ok(s),
+            None => {
+                let found = Val::List(items);
+                self.fail(arg_type(
+                    a.prim,
+                    name,
+                    "a non-empty list of dims",
+                    &found,
+                    at,
+                ))
+            }
+        }
+    }
+
     /// A shape: a list of dims, where `-1` means "inferred" (at most one).
-    pub(super) fn a_shape(&mut self, a: &Args) -> Result<Vec<DimExpr>, ()> {
-        let (v, at) = a.get("shape");
+    pub(super) fn a_shape(&mut self, a: &Args, name: &str) -> Result<Vec<DimExpr>, ()> {
+        let (v, at) = a.get(name);
         let Val::List(items) = &v else {
-            return self.fail(arg_type(a.prim, "shape", "a list of dims", &v, at));
+            return self.fail(arg_type(a.prim, name, "a list of dims", &v, at));
         };
         let mut out = Vec::with_capacity(items.len());
         for i in items {
@@ -172,24 +199,18 @@ impl Cx<'_> {
                 Some(DimExpr::Const(n)) if n <= 0 => {
                     return self.fail(bad_value(
                         a.prim,
-                        "shape",
+                        name,
                         &n.to_string(),
                         "positive dims (or one -1)",
                         at,
                     ))
                 }
                 Some(d) => out.push(d),
-                None => return self.fail(arg_type(a.prim, "shape", "a list of dims", i, at)),
+                None => return self.fail(arg_type(a.prim, name, "a list of dims", i, at)),
             }
         }
         if out.iter().filter(|d| **d == DimExpr::Infer).count() > 1 {
-            return self.fail(bad_value(
-                a.prim,
-                "shape",
-                "two -1 dims",
-                "at most one -1",
-                at,
-            ));
+            return self.fail(bad_value(a.prim, name, "two -1 dims", "at most one -1", at));
         }
         Ok(out)
     }
@@ -208,4 +229,71 @@ fn bad_value(
     )
     .label(at, "out of range")
     .help(format!("pass {expected}"))
+}
+
+/// The [`ArgReader`] a primitive's declaration reads its arguments through.
+pub(super) struct Reader<'c, 'x, 'a> {
+    pub(super) cx: &'c mut Cx<'x>,
+    pub(super) a: &'a Args,
+}
+
+impl ArgReader for Reader<'_, '_, '_> {
+    fn dim(&mut self, name: &str) -> Result<DimExpr, ()> {
+        self.cx.a_dim(self.a, name)
+    }
+
+    fn int(&mut self, name: &str) -> Result<i64, ()> {
+        self.cx.a_int(self.a, name)
+    }
+
+    fn positive(&mut self, name: &str) -> Result<i64, ()> {
+        self.cx.a_positive(self.a, name)
+    }
+
+    fn count(&mut self, name: &str) -> Result<i64, ()> {
+        self.cx.a_count(self.a, name)
+    }
+
+    fn float(&mut self, name: &str) -> Result<f64, ()> {
+        self.cx.a_float(self.a, name)
+    }
+
+    fn prob(&mut self, name: &str) -> Result<f64, ()> {
+        self.cx.a_prob(self.a, name)
+    }
+
+    fn nonneg(&mut self, name: &str) -> Result<f64, ()> {
+        self.cx.a_nonneg(self.a, name)
+    }
+
+    fn flag(&mut self, name: &str) -> Result<bool, ()> {
+        self.cx.a_bool(self.a, name)
+    }
+
+    fn choice(&mut self, name: &str, choices: &[&str]) -> Result<String, ()> {
+        self.cx.a_choice(self.a, name, choices)
+    }
+
+    fn shape(&mut self, name: &str) -> Result<Vec<DimExpr>, ()> {
+        self.cx.a_shape(self.a, name)
+    }
+
+    fn sizes(&mut self, name: &str) -> Result<Vec<DimExpr>, ()> {
+        self.cx.a_sizes(self.a, name)
+    }
+
+    fn tensors(&mut self, name: &str) -> Result<(), ()> {
+        self.cx.a_tensors(self.a, name).map(|_| ())
+    }
+
+    fn given(&self, name: &str) -> bool {
+        !matches!(self.a.get(name).0, Val::None)
+    }
+
+    fn width_of(&self, name: &str) -> Option<DimExpr> {
+        match self.a.get(name).0 {
+            Val::Tensor(value) => Some(DimExpr::Of { value, axis: -1 }),
+            _ => None,
+        }
+    }
 }

@@ -174,9 +174,9 @@ impl Cx<'_> {
             return;
         };
         let Ok(v) = self.emit(
-            Op::Input {
+            Op::Input(crate::ir::Input {
                 name: name.name.clone(),
-            },
+            }),
             &[],
             span,
             Some(&name.name),

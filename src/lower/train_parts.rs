@@ -472,10 +472,10 @@ impl Lowering<'_> {
         Some(out)
     }
 
-    /// A metric the task computes: `train::valid_metric_names`, `loss`, and for binary-per-label tasks the
+    /// A metric the task computes: `TaskKind::metric_names`, `loss`, and for binary-per-label tasks the
     /// per-label names `LABEL.METRIC` (`happy.acc`; the label must exist in the data, checked at run time).
     fn known_metric(&mut self, m: &str, at: crate::source::Span, task: &TaskKind) -> Option<()> {
-        let valid = crate::train::valid_metric_names(task);
+        let valid = task.metric_names().to_vec();
         let per_label = matches!(task, TaskKind::BinaryPerLabel)
             && m.split_once('.')
                 .is_some_and(|(l, s)| !l.is_empty() && valid.contains(&s));

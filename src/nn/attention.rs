@@ -3,7 +3,8 @@
 
 use candle_core::{DType, Device, Result, Tensor};
 
-use super::{activation::softmax, dropout, layer_norm, linear, param, ParamMap};
+use super::params::{AttentionParams, TransformerParams};
+use super::{activation::softmax, dropout, layer_norm, linear};
 use crate::rng::SeededRng;
 
 /// LayerNorm epsilon of MulT's transformer layers (PyTorch's default).
@@ -16,7 +17,7 @@ const LAYER_NORM_EPS: f64 = 1e-5;
 pub fn attention(
     q: &Tensor,
     kv: Option<&Tensor>,
-    p: &ParamMap,
+    p: &AttentionParams,
     heads: usize,
     causal: bool,
     dropout: f64,
@@ -27,7 +28,7 @@ pub fn attention(
 
 /// Multi-head attention that also returns the attention probabilities (before dropout).
 ///
-/// Parameters (suffixes): `in_proj_weight [3d, d]` and `in_proj_bias [3d]` with row blocks q, k, v;
+/// Parameters ([`AttentionParams`]): `in_proj_weight [3d, d]` and `in_proj_bias [3d]` with row blocks q, k, v;
 /// `out_proj.weight [d, d]`, `out_proj.bias [d]`. Queries are scaled by `head_dim^-0.5`; head `h` owns channels
 /// `h*head_dim .. (h+1)*head_dim`. With `causal`, key `j` is masked for query `i` when `j > i + |Tk - Tq|`
 /// (MulT's future mask). Dropout on the probabilities applies only when `rng` is given and `dropout > 0`.
@@ -37,7 +38,7 @@ pub fn attention(
 pub fn attention_with_probs(
     q: &Tensor,
     kv: Option<&Tensor>,
-    p: &ParamMap,
+    p: &AttentionParams,
     heads: usize,
     causal: bool,
     dropout_p: f64,
@@ -67,11 +68,7 @@ pub fn attention_with_probs(
         .matmul(&vh)?
         .transpose(1, 2)?
         .reshape((batch, tq, d))?;
-    let out = linear(
-        &merged,
-        param(p, "out_proj.weight")?,
-        Some(param(p, "out_proj.bias")?),
-    )?;
+    let out = linear(&merged, &p.out_proj.weight, p.out_proj.bias.as_ref())?;
     Ok((out, probs))
 }
 
@@ -80,11 +77,10 @@ pub fn attention_with_probs(
 fn project_qkv(
     q: &Tensor,
     kv: Option<&Tensor>,
-    p: &ParamMap,
+    p: &AttentionParams,
     d: usize,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let w = param(p, "in_proj_weight")?;
-    let b = param(p, "in_proj_bias")?;
+    let (w, b) = (&p.in_proj_weight, &p.in_proj_bias);
     let rows = |start: usize, n: usize| -> Result<(Tensor, Tensor)> {
         Ok((w.narrow(0, start, n)?, b.narrow(0, start, n)?))
     };
@@ -140,8 +136,8 @@ fn future_mask(tq: usize, tk: usize, dtype: DType, device: &Device) -> Result<Te
 /// x1 = x + dropout_res(attn(xn, kvn))
 /// out = x1 + dropout_res(fc2(dropout_relu(relu(fc1(LN1(x1))))))
 /// ```
-/// Parameters (suffixes): `ln0.*`, `attn.*` (as [`attention`]), `ln1.*`, `fc1.weight [ff, d]`, `fc1.bias`,
-/// `fc2.weight [d, ff]`, `fc2.bias`. Dropouts apply only when `rng` is given.
+/// Parameters ([`TransformerParams`]): `ln0.*`, `attn.*` (as [`attention`]), `ln1.*`, `fc1.weight [ff, d]`,
+/// `fc1.bias`, `fc2.weight [d, ff]`, `fc2.bias`. Dropouts apply only when `rng` is given.
 ///
 /// # Shapes
 /// `x [B, Tq, d]`, `kv [B, Tk, d]` (optional) -> `[B, Tq, d]`.
@@ -149,7 +145,7 @@ fn future_mask(tq: usize, tk: usize, dtype: DType, device: &Device) -> Result<Te
 pub fn transformer_layer(
     x: &Tensor,
     kv: Option<&Tensor>,
-    p: &ParamMap,
+    p: &TransformerParams,
     heads: usize,
     causal: bool,
     attn_dropout: f64,
@@ -158,36 +154,23 @@ pub fn transformer_layer(
     rng: Option<&mut SeededRng>,
 ) -> Result<Tensor> {
     let mut rng = rng;
-    let ln0 = |t: &Tensor| {
-        layer_norm(
-            t,
-            param(p, "ln0.weight")?,
-            param(p, "ln0.bias")?,
-            LAYER_NORM_EPS,
-        )
-    };
+    let ln0 = |t: &Tensor| layer_norm(t, &p.ln0.weight, &p.ln0.bias, LAYER_NORM_EPS);
     let xn = ln0(x)?;
     let kvn = kv.map(ln0).transpose()?;
-    let attn_p = sub_params(p, "attn.");
     let a = attention(
         &xn,
         kvn.as_ref(),
-        &attn_p,
+        &p.attn,
         heads,
         causal,
         attn_dropout,
         rng.as_deref_mut(),
     )?;
     let x1 = x.add(&maybe_dropout(&a, res_dropout, rng.as_deref_mut())?)?;
-    let y = layer_norm(
-        &x1,
-        param(p, "ln1.weight")?,
-        param(p, "ln1.bias")?,
-        LAYER_NORM_EPS,
-    )?;
-    let y = linear(&y, param(p, "fc1.weight")?, Some(param(p, "fc1.bias")?))?.relu()?;
+    let y = layer_norm(&x1, &p.ln1.weight, &p.ln1.bias, LAYER_NORM_EPS)?;
+    let y = linear(&y, &p.fc1.weight, p.fc1.bias.as_ref())?.relu()?;
     let y = maybe_dropout(&y, relu_dropout, rng.as_deref_mut())?;
-    let y = linear(&y, param(p, "fc2.weight")?, Some(param(p, "fc2.bias")?))?;
+    let y = linear(&y, &p.fc2.weight, p.fc2.bias.as_ref())?;
     x1.add(&maybe_dropout(&y, res_dropout, rng)?)
 }
 
@@ -196,13 +179,6 @@ fn maybe_dropout(x: &Tensor, p: f64, rng: Option<&mut SeededRng>) -> Result<Tens
         Some(rng) if p > 0.0 => dropout(x, p, rng),
         _ => Ok(x.clone()),
     }
-}
-
-/// The entries of `p` under `prefix`, with the prefix removed (tensor clones share storage).
-fn sub_params(p: &ParamMap, prefix: &str) -> ParamMap {
-    p.iter()
-        .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_string(), v.clone())))
-        .collect()
 }
 
 /// The fairseq / MulT sinusoidal table for positions `1..=t`: row `p - 1` is

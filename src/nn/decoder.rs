@@ -7,15 +7,16 @@ use candle_core::{DType, Result, Tensor, D};
 
 use super::activation::{dropout, log_softmax, softmax};
 use super::linear::linear;
-use super::{param, ParamMap};
-use crate::ir::DecoderInit;
+use super::params::{prefixed, sub_map, CellParams, EmbeddingParams, LinearParams, ParamMap};
+use crate::ir::tokens::PAD;
+use crate::ir::{DecoderInit, ParamSpec};
 use crate::rng::SeededRng;
 
 /// The score of padded source positions before the softmax (the paper's code uses -1e10, not -inf, so a row
 /// with no valid position still gives finite probabilities).
 const MASKED: f64 = -1e10;
 
-/// The decoder's parameters, looked up once (suffixes of `Op::Decoder` in `ir::op`).
+/// The decoder's parameters, looked up once: the typed parameter set of `attention_decoder`.
 #[derive(Clone)]
 pub struct DecoderWeights {
     pub embed: Tensor,
@@ -31,18 +32,48 @@ pub struct DecoderWeights {
 }
 
 impl DecoderWeights {
-    pub fn new(p: &ParamMap) -> Result<DecoderWeights> {
-        let w_hh = param(p, "cell.weight_hh")?;
+    pub const EMBED: &'static str = "embed.";
+    pub const CELL: &'static str = "cell.";
+    pub const CAT: &'static str = "cat.";
+    pub const OUT: &'static str = "out.";
+
+    /// `embed.weight [V, E]`, the LSTM cell `cell.weight_ih [4H, E]`, `cell.weight_hh [4H, H]`, `cell.bias_ih`,
+    /// `cell.bias_hh [4H]`, `cat.weight [H, 2H]`, `cat.bias [H]`, `out.weight [V, H + E]`, `out.bias [V]`.
+    pub fn specs(vocab: i64, emb: i64, hidden: i64) -> Vec<ParamSpec> {
+        let mut v = prefixed(Self::EMBED, EmbeddingParams::specs(vocab, emb));
+        v.extend(prefixed(Self::CELL, CellParams::specs("", 4, hidden, emb)));
+        v.extend(prefixed(
+            Self::CAT,
+            LinearParams::specs(2 * hidden, hidden, true),
+        ));
+        v.extend(prefixed(
+            Self::OUT,
+            LinearParams::specs(hidden + emb, vocab, true),
+        ));
+        v
+    }
+
+    pub fn from_map(p: &ParamMap) -> Result<DecoderWeights> {
+        let linear = |prefix: &str| -> Result<(Tensor, Tensor)> {
+            let l = LinearParams::from_map(&sub_map(p, prefix))?;
+            match l.bias {
+                Some(b) => Ok((l.weight, b)),
+                None => candle_core::bail!("missing parameter `{prefix}bias`"),
+            }
+        };
+        let cell = CellParams::from_map(&sub_map(p, Self::CELL), "")?;
+        let (cat_w, cat_b) = linear(Self::CAT)?;
+        let (out_w, out_b) = linear(Self::OUT)?;
         Ok(DecoderWeights {
-            embed: param(p, "embed.weight")?.clone(),
-            w_ih: param(p, "cell.weight_ih")?.clone(),
-            w_hh_t: w_hh.t()?,
-            bias: param(p, "cell.bias_ih")?.add(param(p, "cell.bias_hh")?)?,
-            cat_w: param(p, "cat.weight")?.clone(),
-            cat_b: param(p, "cat.bias")?.clone(),
-            out_w: param(p, "out.weight")?.clone(),
-            out_b: param(p, "out.bias")?.clone(),
-            hidden: w_hh.dim(1)?,
+            embed: EmbeddingParams::from_map(&sub_map(p, Self::EMBED))?.weight,
+            w_ih: cell.weight_ih,
+            w_hh_t: cell.weight_hh.t()?,
+            bias: cell.bias_ih.add(&cell.bias_hh)?,
+            cat_w,
+            cat_b,
+            out_w,
+            out_b,
+            hidden: cell.weight_hh.dim(1)?,
         })
     }
 
@@ -215,7 +246,7 @@ pub fn next_token_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Ten
         .unsqueeze(1)?
         .broadcast_eq(&classes)?
         .to_dtype(logp.dtype())?;
-    let keep = gold.ne(0i64)?.to_dtype(logp.dtype())?;
+    let keep = gold.ne(i64::from(PAD))?.to_dtype(logp.dtype())?;
     let count = keep
         .sum_all()?
         .to_dtype(DType::F64)?

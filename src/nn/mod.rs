@@ -2,8 +2,9 @@
 //! wrong, each matching PyTorch (tests/fixtures) and tested against the fixtures or finite differences.
 //!
 //! Every function takes parameters as `&Tensor` so the back end can pass `Var` tensors, returns
-//! `candle_core::Result`, and keeps gradients flowing through all inputs. Parameter maps ([`ParamMap`]) are keyed by
-//! the PyTorch-style suffixes of [`crate::ir::Op::param_specs`].
+//! `candle_core::Result`, and keeps gradients flowing through all inputs. The layers take typed parameter sets
+//! (`params.rs`: [`LinearParams`], [`AttentionParams`], ...), which also declare the parameters' names, shapes and
+//! initialisers for the IR.
 
 mod activation;
 mod attention;
@@ -17,12 +18,9 @@ mod init;
 mod linear;
 mod loss;
 mod norm;
+mod params;
 mod recurrent;
 mod tensor_ops;
-
-use std::collections::HashMap;
-
-use candle_core::{Result, Tensor};
 
 pub use activation::{activation, dropout, log_softmax, softmax};
 pub use attention::{
@@ -39,26 +37,19 @@ pub use init::init_tensor;
 pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};
 pub use norm::{batch_norm, layer_norm};
+pub use params::{
+    prefixed, spec, sub_map, AttentionParams, BatchNormParams, CellParams, ConvParams,
+    EmbeddingParams, LayerNormParams, LinearParams, ParamMap, RecurrentParams, TransformerParams,
+};
 pub use recurrent::{recurrent, RecurrentConfig, RecurrentOutput};
-pub use tensor_ops::{broadcast_binary, matmul, outer};
-
-/// Parameters of one op, keyed by suffix (`weight`, `weight_ih_l0_reverse`, `attn.in_proj_weight`, ...).
-pub type ParamMap = HashMap<String, Tensor>;
+pub use tensor_ops::{broadcast_binary, last_valid, matmul, outer, pad};
 
 /// The dtype of `x` when it is a half type (bf16, f16): the functions whose reductions need more bits widen
 /// such inputs to f32 and narrow the result back.
-pub(crate) fn half_type(x: &Tensor) -> Option<candle_core::DType> {
+pub(crate) fn half_type(x: &candle_core::Tensor) -> Option<candle_core::DType> {
     matches!(
         x.dtype(),
         candle_core::DType::BF16 | candle_core::DType::F16
     )
     .then_some(x.dtype())
-}
-
-/// Looks up a parameter, with an error naming the missing suffix (a back-end bug, never a user error).
-pub(crate) fn param<'a>(p: &'a ParamMap, suffix: &str) -> Result<&'a Tensor> {
-    match p.get(suffix) {
-        Some(t) => Ok(t),
-        None => candle_core::bail!("missing parameter `{suffix}`"),
-    }
 }

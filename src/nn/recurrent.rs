@@ -8,7 +8,8 @@
 
 use candle_core::{DType, Result, Tensor};
 
-use super::{linear, param, ParamMap};
+use super::linear;
+use super::params::RecurrentParams;
 use crate::ir::{Cell, Merge};
 
 /// Shape of a recurrent layer stack (mirrors `ir::Op::Recurrent`).
@@ -34,7 +35,7 @@ pub struct RecurrentOutput {
 
 /// Runs a stack of LSTM or GRU layers over a batch-first sequence.
 ///
-/// Parameters are PyTorch's: `weight_ih_l{k}[_reverse] [G*H, in]`, `weight_hh_l{k}... [G*H, H]`,
+/// Parameters ([`RecurrentParams`]) are PyTorch's: `weight_ih_l{k}[_reverse] [G*H, in]`, `weight_hh_l{k}... [G*H, H]`,
 /// `bias_ih_l{k}... [G*H]`, `bias_hh_l{k}... [G*H]`, with gates (G = 4) i, f, g, o for LSTM and (G = 3) r, z, n
 /// for GRU. Layer `k > 0` reads the merged sequence of layer `k - 1`. The initial state is zero.
 ///
@@ -43,7 +44,7 @@ pub struct RecurrentOutput {
 pub fn recurrent(
     x: &Tensor,
     lengths: Option<&Tensor>,
-    p: &ParamMap,
+    p: &RecurrentParams,
     cfg: &RecurrentConfig,
 ) -> Result<RecurrentOutput> {
     let (batch, time, _) = x.dims3()?;
@@ -104,7 +105,7 @@ struct DirectionOutput {
 fn run_direction(
     x: &Tensor,
     masks: Option<&[Tensor]>,
-    p: &ParamMap,
+    p: &RecurrentParams,
     cfg: &RecurrentConfig,
     layer: usize,
     reverse: bool,
@@ -153,16 +154,14 @@ fn run_direction(
 /// The input projections of every step (one matmul for the whole sequence) and the per-step weights.
 fn project_inputs(
     x: &Tensor,
-    p: &ParamMap,
+    p: &RecurrentParams,
     cfg: &RecurrentConfig,
     layer: usize,
     reverse: bool,
 ) -> Result<(Vec<Tensor>, StepWeights)> {
-    let sfx = if reverse { "_reverse" } else { "" };
-    let w_ih = param(p, &format!("weight_ih_l{layer}{sfx}"))?;
-    let w_hh = param(p, &format!("weight_hh_l{layer}{sfx}"))?;
-    let b_ih = param(p, &format!("bias_ih_l{layer}{sfx}"))?;
-    let b_hh = param(p, &format!("bias_hh_l{layer}{sfx}"))?;
+    let cell = p.cell(layer, reverse)?;
+    let (w_ih, w_hh) = (&cell.weight_ih, &cell.weight_hh);
+    let (b_ih, b_hh) = (&cell.bias_ih, &cell.bias_hh);
     let proj = match cfg.cell {
         // The LSTM adds both biases before any non-linearity, so they fold into the input projection.
         Cell::Lstm => linear(x, w_ih, Some(&b_ih.add(b_hh)?))?,

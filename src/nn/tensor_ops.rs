@@ -1,7 +1,7 @@
 //! Tensor algebra with PyTorch semantics: outer products for tensor fusion, `torch.matmul` with broadcasting of
-//! leading dims, and NumPy-broadcast element-wise arithmetic.
+//! leading dims, NumPy-broadcast element-wise arithmetic, and the sequence helpers `last_valid` and `pad`.
 
-use candle_core::{Result, Tensor};
+use candle_core::{DType, Result, Tensor};
 
 use crate::ir::BinaryOp;
 
@@ -57,6 +57,39 @@ pub fn broadcast_binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> 
         BinaryOp::Mul => a.broadcast_mul(b),
         BinaryOp::Div => a.broadcast_div(b),
     }
+}
+
+/// `seq [B, T, D]` at step `lengths[b] - 1` of each example -> `[B, D]`.
+pub fn last_valid(seq: &Tensor, lengths: &Tensor) -> Result<Tensor> {
+    let (b, t, d) = seq.dims3()?;
+    let idx: Vec<u32> = lengths
+        .to_dtype(DType::I64)?
+        .to_vec1::<i64>()?
+        .into_iter()
+        .map(|l| (l.clamp(1, t as i64) - 1) as u32)
+        .collect();
+    let idx = Tensor::from_vec(idx, (b, 1, 1), seq.device())?
+        .broadcast_as((b, 1, d))?
+        .contiguous()?;
+    seq.gather(&idx, 1)?.squeeze(1)
+}
+
+/// Pads `before` and `after` entries of `value` along axis `ax` (TFN's constant 1 is `before = 1, value = 1`).
+pub fn pad(x: &Tensor, ax: usize, before: i64, after: i64, value: f64) -> Result<Tensor> {
+    let mut parts = Vec::with_capacity(3);
+    let block = |n: i64| -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        dims[ax] = n as usize;
+        Tensor::full(value as f32, dims, x.device())?.to_dtype(x.dtype())
+    };
+    if before > 0 {
+        parts.push(block(before)?);
+    }
+    parts.push(x.clone());
+    if after > 0 {
+        parts.push(block(after)?);
+    }
+    Tensor::cat(&parts, ax)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use super::{replace_value, Pass};
 use crate::check::Shapes;
-use crate::ir::{Activation, BinaryOp, Model, NodeId, Op, Value};
+use crate::ir::{Activation, BinaryOp, Model, NodeId, Op, Scalar, Value};
 
 pub struct ConstFold;
 
@@ -43,9 +43,10 @@ impl Pass for ConstFold {
 }
 
 fn scalar_of(model: &Model, v: Value) -> Option<f64> {
-    match model.graph.node(v.node).op {
-        Op::Scalar { value } => Some(value),
-        _ => None,
+    if let Op::Scalar(s) = &model.graph.node(v.node).op {
+        Some(s.value)
+    } else {
+        None
     }
 }
 
@@ -79,7 +80,7 @@ fn set_scalar(model: &mut Model, id: NodeId, value: f64) {
     for e in incoming {
         model.graph.inner.remove_edge(e);
     }
-    model.graph.node_mut(id).op = Op::Scalar { value };
+    model.graph.node_mut(id).op = Op::Scalar(Scalar { value });
 }
 
 /// The value a node's result equals, when the node computes nothing.
@@ -89,13 +90,12 @@ fn bypass(model: &Model, shapes: &Shapes, id: NodeId) -> Option<Value> {
         |v: Value| shapes.ty(v).is_some() && shapes.ty(v) == shapes.ty(Value::new(id, 0));
     match &model.graph.node(id).op {
         Op::Act(Activation::Identity) => ops.first().copied(),
-        Op::Dropout { p } if *p == 0.0 => ops.first().copied(),
-        Op::Noise { std } if *std == 0.0 => ops.first().copied(),
-        Op::Concat { .. } if ops.len() == 1 => ops.first().copied(),
-        Op::Reshape { .. } | Op::Transpose { .. } => ops
-            .first()
-            .copied()
-            .filter(|v| same_type(*v) && is_noop_view(model, id)),
+        Op::Dropout(d) if d.p == 0.0 => ops.first().copied(),
+        Op::Noise(n) if n.std == 0.0 => ops.first().copied(),
+        Op::Concat(_) if ops.len() == 1 => ops.first().copied(),
+        Op::Reshape(_) => ops.first().copied().filter(|v| same_type(*v)),
+        // A transpose moves elements unless it swaps an axis with itself.
+        Op::Transpose(t) if t.a == t.b => ops.first().copied().filter(|v| same_type(*v)),
         Op::Binary(op) => {
             let (a, b) = (*ops.first()?, *ops.get(1)?);
             let is = |v: Value, n: f64| scalar_of(model, v) == Some(n);
@@ -108,33 +108,55 @@ fn bypass(model: &Model, shapes: &Shapes, id: NodeId) -> Option<Value> {
                 _ => None,
             }
         }
-        _ => None,
-    }
-}
-
-/// A reshape whose type is unchanged moves no element; a transpose does so only when it swaps an axis with itself.
-fn is_noop_view(model: &Model, id: NodeId) -> bool {
-    match &model.graph.node(id).op {
-        Op::Transpose { a, b } => a == b,
-        _ => true,
+        // Everything else computes something (or draws from the generator).
+        Op::Act(_)
+        | Op::Dropout(_)
+        | Op::Noise(_)
+        | Op::Concat(_)
+        | Op::Transpose(_)
+        | Op::Input(_)
+        | Op::Param(_)
+        | Op::Scalar(_)
+        | Op::Linear(_)
+        | Op::Embedding(_)
+        | Op::LayerNorm(_)
+        | Op::BatchNorm(_)
+        | Op::Split(_)
+        | Op::Reduce(_)
+        | Op::Select(_)
+        | Op::Slice(_)
+        | Op::LastValid(_)
+        | Op::Pad(_)
+        | Op::MatMul(_)
+        | Op::Outer(_)
+        | Op::Softmax(_)
+        | Op::Recurrent(_)
+        | Op::Attention(_)
+        | Op::TransformerLayer(_)
+        | Op::Positions(_)
+        | Op::Conv1d(_)
+        | Op::Conv2d(_)
+        | Op::StopGradient(_)
+        | Op::Decoder(_)
+        | Op::Loss(_) => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::ir::build::ModelBuilder;
-    use crate::ir::{Dtype, Op};
+    use crate::ir::{Concat, Dtype, Op, Transpose};
 
     #[test]
     fn one_operand_concat_and_self_transpose_fold_but_real_transposes_stay() {
         let mut b = ModelBuilder::new("M");
         let x = b.input("x", Dtype::F32, &["B", "4", "4"]);
-        let c = b.op(Op::Concat { axis: -1 }, "c", &[x]);
-        let t = b.op(Op::Transpose { a: 1, b: 1 }, "t", &[c]);
-        let u = b.op(Op::Transpose { a: 1, b: 2 }, "u", &[t]);
+        let c = b.op(Op::Concat(Concat { axis: -1 }), "c", &[x]);
+        let t = b.op(Op::Transpose(Transpose { a: 1, b: 1 }), "t", &[c]);
+        let u = b.op(Op::Transpose(Transpose { a: 1, b: 2 }), "u", &[t]);
         b.output("u", u);
         let mut m = b.finish();
-        let (shapes, _) = crate::check::check_model(&m);
+        let shapes = crate::check::check_model(&m).unwrap();
         crate::passes::optimize(&mut m, &shapes, &mut |_, _| {});
         // Only the input and the real transpose (same type as its input, but it moves elements) remain.
         let ops: Vec<&str> = m

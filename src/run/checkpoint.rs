@@ -10,8 +10,9 @@ use candle_core::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::report::EpochRow;
+use super::tensor_files::{load_params, save_params, save_tensors};
 use super::{write_atomic, RunError};
-use crate::backend::{load_params, save_params, Network};
+use crate::backend::Network;
 use crate::rng::RngState;
 use crate::train::{Optimizer, Scheduler};
 
@@ -65,7 +66,7 @@ impl Checkpoint {
             }
         }
         if !opt_tensors.is_empty() {
-            crate::backend::save_tensors(&opt_tensors, &tmp.join("optimizer.safetensors"))?;
+            save_tensors(&opt_tensors, &tmp.join("optimizer.safetensors"))?;
         }
         let json = serde_json::to_vec_pretty(state).map_err(|e| RunError::Io(e.to_string()))?;
         write_atomic(&tmp.join("state.json"), &json)?;

@@ -10,6 +10,7 @@ mod report;
 pub mod robustness;
 mod setup;
 mod standardization;
+mod tensor_files;
 mod trainer;
 mod translate_lines;
 pub mod translation;
@@ -24,6 +25,7 @@ pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
 pub use setup::assign_params;
 pub use standardization::{load_standardization, save_standardization};
+pub use tensor_files::{load_params, save_params, save_tensors};
 pub use trainer::{train, RunOptions, RunOutcome};
 pub use translate_lines::translate_lines;
 

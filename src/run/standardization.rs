@@ -26,7 +26,7 @@ pub fn save_standardization(data: &Dataset, run_dir: &Path) -> Result<(), RunErr
     if map.is_empty() {
         return Ok(());
     }
-    crate::backend::save_tensors(&map, &run_dir.join(FILE))?;
+    crate::run::save_tensors(&map, &run_dir.join(FILE))?;
     Ok(())
 }
 

@@ -126,17 +126,21 @@ pub fn check_vocab_sizes(net: &Network, data: &Dataset) -> Result<(), RunError> 
     let graph = &net.model.graph;
     for id in graph.node_ids() {
         let node = graph.node(id);
-        let (vocab, operand) = match &node.op {
-            Op::Embedding { vocab, .. } => (vocab, 0),
-            Op::Decoder { vocab, .. } => (vocab, 3),
-            _ => continue,
+        // The ops whose size attribute `vocab` indexes a text operand: (vocab, operand).
+        let (vocab, operand) = if let Op::Embedding(e) = &node.op {
+            (&e.vocab, 0)
+        } else if let Op::Decoder(d) = &node.op {
+            (&d.vocab, 3)
+        } else {
+            continue;
         };
         let Some(v) = graph.operands(id).get(operand).copied() else {
             continue;
         };
-        let Op::Input { name } = &graph.node(v.node).op else {
+        let Op::Input(input) = &graph.node(v.node).op else {
             continue;
         };
+        let name = &input.name;
         let (Some(text), Some(room)) = (data.texts.get(name), net.shapes.eval_fixed(vocab)) else {
             continue;
         };

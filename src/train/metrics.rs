@@ -4,37 +4,6 @@
 
 use crate::ir::TaskKind;
 
-const CLASSIFICATION: &[&str] = &[
-    "accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "precision_macro",
-    "recall_macro",
-];
-/// Averages over labels; each also exists per label as `{label}.{suffix}`.
-const PER_LABEL: &[&str] = &["acc", "f1_weighted", "majority", "f1_pos"];
-const REGRESSION: &[&str] = &[
-    "mae",
-    "corr",
-    "acc2",
-    "f1",
-    "acc2_nonzero",
-    "f1_nonzero",
-    "f1_nonzero_mult",
-    "acc7",
-];
-
-/// The metric names a task accepts. For `BinaryPerLabel` these are averages over labels; the same names
-/// prefixed by a label (`label0.acc`, or `neutral.acc` when label names are given) are accepted too.
-pub fn valid_metric_names(kind: &TaskKind) -> Vec<&'static str> {
-    match kind {
-        TaskKind::Classification => CLASSIFICATION.to_vec(),
-        TaskKind::BinaryPerLabel => PER_LABEL.to_vec(),
-        TaskKind::Regression => REGRESSION.to_vec(),
-        TaskKind::Translation => vec!["bleu", "chrf", "bleu_beam5", "chrf_beam5"],
-    }
-}
-
 /// Computes the metrics `names` (all of the task's metrics, per-label ones included, when `names` is empty)
 /// from row-major model outputs and targets. Errors name the valid metrics or the shape problem.
 pub fn compute_metrics(

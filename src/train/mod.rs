@@ -8,6 +8,6 @@ pub mod optim;
 pub mod schedule;
 
 pub use clip::{clip_grad_norm, missing_or_zero_grads, non_finite_grads};
-pub use metrics::{compute_metrics, confusion_matrix, valid_metric_names};
+pub use metrics::{compute_metrics, confusion_matrix};
 pub use optim::Optimizer;
 pub use schedule::Scheduler;

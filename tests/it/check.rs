@@ -9,6 +9,8 @@ use fusec::ir::print::print_model;
 use fusec::ir::verify::verify;
 use fusec::source::Loader;
 
+use super::support::fusec;
+
 /// Reads files relative to the crate root.
 pub struct RootLoader;
 
@@ -214,21 +216,6 @@ model M {
         "{:?}",
         codes(src)
     );
-}
-
-/// Runs the `fusec` binary in the crate root; returns (exit code, stdout, stderr).
-fn fusec(args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fusec"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
 }
 
 #[test]

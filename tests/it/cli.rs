@@ -1,21 +1,8 @@
 //! The binary end to end: `run` writes a complete run directory, `eval` reproduces the report's test metrics
 //! from the selected checkpoint, `predict` writes one row per example, and user mistakes exit with code 1.
 
-use super::support::temp_dir;
+use super::support::{fusec, temp_dir};
 use std::path::Path;
-use std::process::Command;
-
-fn fusec(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusec"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
 
 fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()

@@ -2,7 +2,7 @@
 //! epoch from the MulT-format samples, pickle-source diagnostics (wrong key, missing file, wrong shape, wrong
 //! label reading), per-emotion metrics, the 4-way formulation, and the robustness table.
 
-use super::support::{compile_file, temp_dir};
+use super::support::{assert_threads_pinned, compile_file, temp_dir};
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -47,6 +47,7 @@ fn train_summary(c: &Compiled, name: &str) -> String {
         stop_after: None,
         config: serde_json::json!({}),
     };
+    assert_threads_pinned();
     let outcome = run::train(
         &c.program.models[index],
         &c.shapes[index],
@@ -127,7 +128,7 @@ fn data_error(fields: &str) -> String {
     let text = iemocap_program(fields, "");
     let c = compile_source("emotion.fuse", &text, &[], true)
         .unwrap_or_else(|f| panic!("{}", render(&f.diagnostics, &f.sources, false)));
-    load(&c).err().expect("loading should fail")
+    load(&c).expect_err("loading should fail")
 }
 
 #[test]
@@ -286,6 +287,7 @@ train {
         stop_after: None,
         config: serde_json::json!({}),
     };
+    assert_threads_pinned();
     let outcome = run::train(model, &c.shapes[0], plan, &data, &opts, &mut |_| {}).unwrap();
     let objectives = Objectives::resolve(plan, model).unwrap();
     let cases = run::robustness_cases(plan, model);
@@ -387,35 +389,36 @@ train {
     insta::assert_snapshot!(d.report.to_string());
 }
 
-/// `fusec run` then `fusec eval --robustness`, through the CLI functions: the CSV lands in the run directory
-/// with the baseline and one row per case of the plan (3 zeroed, 3 mean-imputed, 9 noised).
+/// `api::run` then `api::eval_robustness` (what `fusec run` and `fusec eval --robustness` call): the CSV lands in
+/// the run directory with the baseline and one row per case of the plan (3 zeroed, 3 mean-imputed, 9 noised).
 #[test]
 fn eval_robustness_writes_the_csv() {
-    use fusec::cli::eval::{eval, EvalArgs};
-    use fusec::cli::run::{run, RunArgs};
+    use fusec::api::{self, EvalRequest, RunRequest, Silent};
     let dir = temp_dir("emotion", "cli");
     let file = PathBuf::from("examples/mosi/concat.fuse");
-    let args = RunArgs {
+    let req = RunRequest {
         file: file.clone(),
-        out: Some(dir.clone()),
-        device: "cpu".into(),
-        epochs: Some(1),
-        seed: None,
-        resume: None,
-        quiet: true,
+        overrides: vec![("epochs".into(), "1".into())],
+        run_dir: Some(dir.clone()),
+        device: candle_core::Device::Cpu,
+        progress: false,
         stop_after: None,
     };
-    assert_eq!(run(&args, &[], true), 0);
-    let eval_args = EvalArgs {
+    let result = api::run(&req, &mut Silent).unwrap();
+    assert_eq!(result.run_dir, dir);
+    assert!(result.report.is_some());
+    let eval = EvalRequest {
         file,
-        checkpoint: dir.clone(),
+        overrides: Vec::new(),
+        run_dir: dir.clone(),
         split: "valid".into(),
         last: false,
-        device: "cpu".into(),
-        robustness: true,
-        metric: vec!["mae".into()],
+        device: candle_core::Device::Cpu,
     };
-    assert_eq!(eval(&eval_args, &[], false), 0);
+    let r = api::eval_robustness(&eval, &mut Silent).unwrap();
+    assert_eq!(r.csv, dir.join("robustness_valid.csv"));
+    assert_eq!(r.shown_metrics(&["mae".into()]).unwrap(), ["mae"]);
+    assert!(r.shown_metrics(&["mea".into()]).is_err());
     let csv = std::fs::read_to_string(dir.join("robustness_valid.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 1 + 1 + 15);

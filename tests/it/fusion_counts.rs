@@ -139,7 +139,7 @@ fn ganfusion_discriminators_form_one_parameter_group() {
     src = src.replace("output y = fusion\n", "output y = fusion.z\n");
     let c = compile_source("main.fuse", &src, &[], false).unwrap();
     let group: i64 = c.shapes[0]
-        .params
+        .params()
         .iter()
         .filter(|(name, p)| name.starts_with("fusion.d.") && p.trainable)
         .map(|(_, p)| p.shape.iter().product::<i64>())

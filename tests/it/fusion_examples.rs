@@ -54,7 +54,7 @@ fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
         let c = compile_file(&format!("examples/iemocap_shapes/{file}.fuse"), &[], false);
         let prefix = format!("{block}.");
         let n: i64 = c.shapes[0]
-            .params
+            .params()
             .iter()
             .filter(|(name, p)| name.starts_with(&prefix) && p.trainable)
             .map(|(_, p)| p.shape.iter().product::<i64>())

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use fusec::diag::render;
-use fusec::ir::{Model, Op, PortType, Program};
+use fusec::ir::print::{print_model, Numbering};
+use fusec::ir::{Model, PortType, Program};
 use fusec::lower::lower_program;
 use fusec::source::{Loader, MemoryLoader};
 
@@ -107,59 +108,14 @@ pub fn dump_program(p: &Program) -> String {
     out
 }
 
+/// A lowered model: the product's IR dump (`ir::print`, untyped before the checker), then the declared inputs and
+/// the block instances with their ports, values numbered as in the dump.
 fn dump_model(out: &mut String, m: &Model) {
-    let _ = writeln!(out, "model {}", m.name);
+    out.push_str(&print_model(m, ()));
+    let num = Numbering::new(m);
     for i in &m.inputs {
         let dims: Vec<String> = i.dims.iter().map(|d| d.to_string()).collect();
-        let _ = writeln!(
-            out,
-            "  input {} = %{}: {}[{}]",
-            i.name,
-            i.node.index(),
-            i.dtype,
-            dims.join(", ")
-        );
-    }
-    for id in m.graph.node_ids() {
-        let n = m.graph.node(id);
-        let operands: Vec<String> = m
-            .graph
-            .operands(id)
-            .iter()
-            .map(|v| format!("%{}:{}", v.node.index(), v.port))
-            .collect();
-        let params = n
-            .params
-            .as_ref()
-            .map(|p| format!(" params={p}"))
-            .unwrap_or_default();
-        let block = n
-            .block
-            .map(|b| format!(" in={}", m.blocks[b].path))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  %{} {} = {}({}){params}{block}",
-            id.index(),
-            n.path,
-            op(&n.op),
-            operands.join(", ")
-        );
-    }
-    for (kind, list) in [
-        ("output", &m.outputs),
-        ("loss", &m.losses),
-        ("scalar", &m.named_scalars),
-    ] {
-        for v in list {
-            let _ = writeln!(
-                out,
-                "  {kind} {} = %{}:{}",
-                v.name,
-                v.value.node.index(),
-                v.value.port
-            );
-        }
+        let _ = writeln!(out, "  input {}: {}[{}]", i.name, i.dtype, dims.join(", "));
     }
     for b in &m.blocks {
         let parent = b
@@ -171,21 +127,17 @@ fn dump_model(out: &mut String, m: &Model) {
             "  block {}: {} parent={parent} in [{}] out [{}]",
             b.path,
             b.block,
-            ports(&b.inputs),
-            ports(&b.outputs)
+            ports(&num, &b.inputs),
+            ports(&num, &b.outputs)
         );
     }
 }
 
-fn ports(ps: &[PortType]) -> String {
+fn ports(num: &Numbering, ps: &[PortType]) -> String {
     ps.iter()
         .map(|p| {
-            let vals: Vec<String> = p
-                .values
-                .iter()
-                .map(|v| format!("%{}:{}", v.node.index(), v.port))
-                .collect();
-            let dims: Vec<String> = p.dims.iter().map(|d| d.to_string()).collect();
+            let vals: Vec<String> = p.values.iter().map(|v| num.value(*v)).collect();
+            let dims: Vec<String> = p.dims.iter().map(|d| num.dim(d)).collect();
             format!(
                 "{}={} {}[{}]",
                 p.name,
@@ -196,68 +148,6 @@ fn ports(ps: &[PortType]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// An op with its attributes; dim expressions in their `Display` form.
-fn op(o: &Op) -> String {
-    let dims = |ds: &[fusec::ir::DimExpr]| {
-        ds.iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match o {
-        Op::Linear { out, bias } => format!("linear[out={out}, bias={bias}]"),
-        Op::Embedding { vocab, dim } => format!("embedding[{vocab}, {dim}]"),
-        Op::Param { shape, init } => format!("param[{}; {init:?}]", dims(shape)),
-        Op::Split { sizes, axis } => format!("split[{}; axis={axis}]", dims(sizes)),
-        Op::Reshape { shape } => format!("reshape[{}]", dims(shape)),
-        Op::Recurrent {
-            cell,
-            hidden,
-            layers,
-            bidirectional,
-            merge,
-        } => {
-            format!("{cell:?}[hidden={hidden}, layers={layers}, bidirectional={bidirectional}, {merge:?}]")
-        }
-        Op::TransformerLayer {
-            heads,
-            ff,
-            attn_dropout,
-            relu_dropout,
-            res_dropout,
-            causal,
-        } => {
-            format!("transformer_layer[heads={heads}, ff={ff}, drop={attn_dropout}/{relu_dropout}/{res_dropout}, causal={causal}]")
-        }
-        Op::Conv1d {
-            out,
-            kernel,
-            stride,
-            padding,
-            bias,
-        }
-        | Op::Conv2d {
-            out,
-            kernel,
-            stride,
-            padding,
-            bias,
-        } => {
-            format!(
-                "{}[out={out}, k={kernel}, s={stride}, p={padding}, bias={bias}]",
-                o.name()
-            )
-        }
-        other => {
-            let dbg = format!("{other:?}");
-            match dbg.find(['{', '(']) {
-                Some(i) => format!("{}[{}]", other.name(), dbg[i + 1..dbg.len() - 1].trim()),
-                None => other.name().to_string(),
-            }
-        }
-    }
 }
 
 #[test]
@@ -537,8 +427,14 @@ fn set_overrides_train_model_and_instance_keys() {
     );
     assert!(out.contains("epochs=7"), "{out}");
     assert!(out.contains("lr: 0.0003"), "{out}");
-    assert!(out.contains("za.layer.1 = linear[out=12"), "{out}");
-    assert!(out.contains("fusion.enc2 = linear[out=5"), "{out}");
+    assert!(
+        out.contains("out=12 bias=true : ?  @ za.layer.1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("out=5 bias=true : ?  @ fusion.enc2\n"),
+        "{out}"
+    );
     assert!(out.contains("path=\"elsewhere\""), "{out}");
 }
 
@@ -561,11 +457,11 @@ fn shared_instances_share_parameter_paths() {
         "model M {\n  input a: f32[B, 4]\n  input b: f32[B, 4]\n  proj = shared linear(out = 3)\n  pa = proj(a)\n  pb = proj(b)\n  output s = pa + pb\n}\n",
     );
     assert!(
-        out.contains("pa = linear[out=3, bias=true](%0:0) params=proj"),
+        out.contains("linear(%0) out=3 bias=true : ?  @ pa (shares proj)\n"),
         "{out}"
     );
     assert!(
-        out.contains("pb = linear[out=3, bias=true](%1:0) params=proj"),
+        out.contains("linear(%1) out=3 bias=true : ?  @ pb (shares proj)\n"),
         "{out}"
     );
 }
@@ -597,8 +493,8 @@ fn compile_time_evaluation() {
         "model M {\n  input a: f32[B, 4]\n  sizes = [s * 2 for s in 1..4]\n  k = max(sizes) - sizes[-1] % 4 + len(without(sizes, 0))\n  h = a\n  for s in sizes {\n    if s >= k and not (s == 4) {\n      h = linear(h, s + k)\n    }\n  }\n  output o = reshape(h, [B, -1])\n}\n",
     );
     // sizes = [2, 4, 6], k = 6 - 2 + 2 = 6: only s = 6 passes the test, giving linear(h, 6 + 6).
-    assert!(out.contains("h.2 = linear[out=12"), "{out}");
-    assert!(out.contains("reshape[B, -1]"), "{out}");
+    assert!(out.contains("out=12 bias=true : ?  @ h.2\n"), "{out}");
+    assert!(out.contains("reshape(%1) shape=[B, -1]"), "{out}");
 }
 
 /// Byte- and token-mutated variants of the examples and the GAN program never panic in parsing and lowering:
@@ -715,7 +611,7 @@ fn imports_resolve_relative_to_the_importing_file() {
         .with("proj/shared.fuse", "block Twice(x: f32[B, D]) -> f32[B, 2 * D] {\n  return linear(x, 2 * D)\n}\n");
     let out = run(&loader, "proj/main.fuse", &[]);
     assert!(
-        out.contains("z.twice_0.linear_0 = linear[out=(2 * dim(%1:0, 1))"),
+        out.contains("linear(%1) out=(2 * dim(%1, 1)) bias=true : ?  @ z.twice_0.linear_0\n"),
         "{out}"
     );
     // `Mlp` is visible in lib/enc.fuse, not in main.fuse.
@@ -730,6 +626,12 @@ fn imports_resolve_relative_to_the_importing_file() {
 fn instance_arguments_inside_loops_can_be_set() {
     let src = "import std.encoders.Mlp\nmodel M {\n  input a: f32[B, 4]\n  zs = [Mlp(a, sizes = [3]) for k in 0..2]\n  output z = concat(zs)\n}\n";
     let out = check_with(src, &[("zs.1.sizes", "[5, 7]")]);
-    assert!(out.contains("zs.0.layer.0 = linear[out=3"), "{out}");
-    assert!(out.contains("zs.1.layer.1 = linear[out=7"), "{out}");
+    assert!(
+        out.contains("out=3 bias=true : ?  @ zs.0.layer.0\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("out=7 bias=true : ?  @ zs.1.layer.1\n"),
+        "{out}"
+    );
 }

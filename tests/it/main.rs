@@ -3,6 +3,7 @@
 mod bleu;
 mod check;
 mod cli;
+mod codes;
 mod corpus;
 mod data;
 mod device;
@@ -34,6 +35,7 @@ mod nn_util;
 mod optim;
 mod pickle;
 mod precision;
+mod registry;
 mod resident;
 mod summary;
 mod support;

@@ -2,7 +2,7 @@
 
 use fusec::ir::TaskKind;
 use fusec::train::metrics::{acc7, binary_sentiment, mae, pearson, ClassReport};
-use fusec::train::{compute_metrics, confusion_matrix, valid_metric_names};
+use fusec::train::{compute_metrics, confusion_matrix};
 
 fn fixture() -> serde_json::Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/metrics.json");
@@ -202,7 +202,7 @@ fn unknown_metric_lists_the_valid_ones() {
     )
     .unwrap_err();
     assert!(err.contains("did you mean `accuracy`"), "{err}");
-    for v in valid_metric_names(&TaskKind::Classification) {
+    for v in TaskKind::Classification.metric_names() {
         assert!(err.contains(v), "{err} lacks {v}");
     }
 }

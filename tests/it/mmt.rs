@@ -1,32 +1,18 @@
 //! Multimodal machine translation end to end (issue 6): the emoji-mt examples train, select by validation BLEU,
-//! save their vocabularies and translate again through `fusec translate` with the same scores; the Multi30K
+//! save their vocabularies and translate again (through `fusec::api`) with the same scores; the Multi30K
 //! layout trains from one command; tokenizer round trips; diagnostics for mismatched line counts and unknown
 //! vocabulary files. Runs use one thread so the rounded numbers are the same on every machine.
 
 use std::path::{Path, PathBuf};
 
+use candle_core::Device;
+use fusec::api::{self, RunRequest, Silent, TranslateRequest};
+use fusec::backend::DecodeOptions;
 use fusec::data::text::{detokenize, tokenize, Vocab};
 use fusec::ir::Punct;
 use fusec::train::bleu::corpus_bleu;
 
-/// Runs the `fusec` binary in the crate root with one compute thread; returns (exit code, stdout, stderr).
-/// `FUSEC_BIN` overrides the binary (a build folder shared by several checkouts may hold another one).
-fn fusec(args: &[&str]) -> (i32, String, String) {
-    let bin =
-        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
-    let out = std::process::Command::new(bin)
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
-}
+use super::support::fusec;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fusec-mmt-{name}-{}", std::process::id()));
@@ -103,19 +89,22 @@ fn rounded_report(dir: &Path) -> String {
     out
 }
 
+/// Through the library API (what `fusec run` and `fusec translate` call): training selects by validation BLEU,
+/// and translating the validation sentences again reproduces that BLEU (beam 5 on test: the report's
+/// bleu_beam5).
 #[test]
 fn emoji_mt_trains_selects_by_bleu_and_translate_reproduces_it() {
     let dir = temp("emoji");
-    let d = dir.to_str().unwrap();
-    let (code, out, err) = fusec(&[
-        "--set",
-        "epochs=3",
-        "run",
-        "examples/mmt/emoji_de_text.fuse",
-        "--out",
-        d,
-    ]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let req = RunRequest {
+        file: "examples/mmt/emoji_de_text.fuse".into(),
+        overrides: vec![("epochs".into(), "3".into())],
+        run_dir: Some(dir.clone()),
+        device: Device::Cpu,
+        progress: false,
+        stop_after: None,
+    };
+    let result = api::run(&req, &mut Silent).unwrap_or_else(|e| panic!("{e:?}"));
+    let report = result.report.unwrap();
     let vocab = std::fs::read_to_string(dir.join("vocab/tgt.txt")).unwrap();
     let head: Vec<&str> = vocab.lines().take(8).collect();
     insta::assert_snapshot!(format!(
@@ -124,12 +113,8 @@ fn emoji_mt_trains_selects_by_bleu_and_translate_reproduces_it() {
         head.join(" ")
     ));
 
-    // Greedy translation of the validation sentences through the CLI gives the BLEU that selected the model,
-    // and beam 5 on the test sentences gives the report's bleu_beam5.
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let (en, de) = (emoji_column("en"), emoji_column("de"));
-    for (split, beam, key) in [("valid", "1", "bleu"), ("test", "5", "bleu_beam5")] {
+    for (split, beam, key) in [("valid", 1, "bleu"), ("test", 5, "bleu_beam5")] {
         let idx = emoji_split(split);
         let input = dir.join(format!("{split}.en"));
         std::fs::write(
@@ -140,29 +125,29 @@ fn emoji_mt_trains_selects_by_bleu_and_translate_reproduces_it() {
                 .join("\n"),
         )
         .unwrap();
-        let output = dir.join(format!("{split}.hyp"));
-        let (code, _, err) = fusec(&[
-            "translate",
-            "examples/mmt/emoji_de_text.fuse",
-            "--checkpoint",
-            d,
-            "--input",
-            input.to_str().unwrap(),
-            "--beam",
-            beam,
-            "--output",
-            output.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let hyps: Vec<String> = std::fs::read_to_string(&output)
-            .unwrap()
-            .lines()
-            .map(String::from)
-            .collect();
+        let translate = TranslateRequest {
+            file: req.file.clone(),
+            overrides: Vec::new(),
+            run_dir: dir.clone(),
+            input,
+            features: None,
+            decode: DecodeOptions {
+                beam,
+                ..DecodeOptions::default()
+            },
+            last: false,
+            device: Device::Cpu,
+        };
+        let hyps = api::translate(&translate, &mut Silent).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(hyps.len(), idx.len());
         let refs: Vec<Vec<String>> = idx.iter().map(|i| vec![de[*i].clone()]).collect();
         let bleu = corpus_bleu(&hyps, &refs).unwrap().score;
-        let want = report[split][key].as_f64().unwrap();
+        let scores = if split == "valid" {
+            &report.valid
+        } else {
+            &report.test
+        };
+        let want = scores.iter().find(|(k, _)| k == key).unwrap().1;
         assert!(
             (bleu - want).abs() < 1e-9,
             "{split} beam {beam}: {bleu} vs report {want}"

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Tensor, Var};
-use fusec::nn::{self, ParamMap};
+use fusec::nn::{self, AttentionParams, ParamMap, TransformerParams};
 use fusec::rng::SeededRng;
 
 use crate::device::test_device;
@@ -48,11 +48,14 @@ fn layer_params(vars: &HashMap<String, Var>) -> ParamMap {
     p
 }
 
-/// The attention sub-map (suffixes without `attn.`).
-fn attn_params(p: &ParamMap) -> ParamMap {
-    p.iter()
-        .filter_map(|(k, v)| k.strip_prefix("attn.").map(|s| (s.to_string(), v.clone())))
-        .collect()
+/// The attention parameters inside the layer's (suffixes under `attn.`).
+fn attn_params(p: &ParamMap) -> AttentionParams {
+    AttentionParams::from_map(&nn::sub_map(p, "attn.")).unwrap()
+}
+
+/// The layer's typed parameter set, read from the map by the op's suffixes.
+fn typed(p: &ParamMap) -> TransformerParams {
+    TransformerParams::from_map(p).unwrap()
 }
 
 /// The attention probabilities inside the layer: attention on LN0 of query and key/value.
@@ -79,7 +82,8 @@ fn crossmodal_layer_fixture() {
     let vars = fx.vars();
     let p = layer_params(&vars);
     let (xa, xb) = (vars["xa"].as_tensor(), vars["xb"].as_tensor());
-    let out = nn::transformer_layer(xa, Some(xb), &p, HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
+    let out =
+        nn::transformer_layer(xa, Some(xb), &typed(&p), HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
     fx.check("cross.out", &out);
     fx.check("cross.attn", &layer_probs(&p, xa, Some(xb), false));
     let grads = out
@@ -95,7 +99,8 @@ fn crossmodal_layer_fixture() {
     let vars = fx.vars();
     let p = layer_params(&vars);
     let xa = vars["xa"].as_tensor();
-    let out = nn::transformer_layer(xa, None, &p, HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
+    let out =
+        nn::transformer_layer(xa, None, &typed(&p), HEADS, false, 0.0, 0.0, 0.0, None).unwrap();
     fx.check("self.out", &out);
     fx.check("self.attn", &layer_probs(&p, xa, None, false));
     let grads = out
@@ -109,7 +114,8 @@ fn crossmodal_layer_fixture() {
 
     // Causal cross attention (forward only).
     let (xa, xb) = (fx.get("xa"), fx.get("xb"));
-    let out = nn::transformer_layer(&xa, Some(&xb), &p, HEADS, true, 0.0, 0.0, 0.0, None).unwrap();
+    let out = nn::transformer_layer(&xa, Some(&xb), &typed(&p), HEADS, true, 0.0, 0.0, 0.0, None)
+        .unwrap();
     fx.check("cross_causal.out", &out);
     fx.check("cross_causal.attn", &layer_probs(&p, &xa, Some(&xb), true));
     fx.assert_all_checked();
@@ -145,13 +151,13 @@ fn sinusoidal_positions_fixture() {
     assert_eq!(nn::positions(3, 5, &dev).unwrap().dims(), &[3, 5]);
 }
 
-fn random_attn_params(d: usize, seed: u64) -> ParamMap {
+fn random_attn_params(d: usize, seed: u64) -> AttentionParams {
     let mut p = ParamMap::new();
     p.insert("in_proj_weight".into(), pseudo_random(&[3 * d, d], seed));
     p.insert("in_proj_bias".into(), pseudo_random(&[3 * d], seed + 1));
     p.insert("out_proj.weight".into(), pseudo_random(&[d, d], seed + 2));
     p.insert("out_proj.bias".into(), pseudo_random(&[d], seed + 3));
-    p
+    AttentionParams::from_map(&p).unwrap()
 }
 
 #[test]

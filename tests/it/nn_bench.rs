@@ -7,7 +7,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::rnn::RNN;
 use candle_nn::{VarBuilder, VarMap};
 use fusec::ir::{Cell, Merge};
-use fusec::nn::{self, ParamMap, RecurrentConfig};
+use fusec::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
 
 use crate::nn_util::{assert_close, pseudo_random};
 
@@ -68,6 +68,7 @@ fn lstm_steps_per_second() {
         merge: Merge::Concat,
     };
 
+    let params = RecurrentParams::from_map(&params, 1, false).unwrap();
     let ours = || nn::mse(&nn::recurrent(&x, None, &params, &cfg).unwrap().h, &target).unwrap();
     let theirs = || {
         let states = reference.seq(&x).unwrap();

@@ -59,7 +59,7 @@ fn inputs(rng: &mut SeededRng) -> (Tensor, Tensor, Tensor, Tensor) {
 #[test]
 fn teacher_forcing_equals_step_by_step_decoding() {
     let mut rng = SeededRng::new(3);
-    let w = DecoderWeights::new(&params(&mut rng)).unwrap();
+    let w = DecoderWeights::from_map(&params(&mut rng)).unwrap();
     let (memory, lengths, init, targets) = inputs(&mut rng);
     let mask = source_mask_bias(&lengths, 5, DType::F64).unwrap();
     let s0 = DecoderState::initial(&init, DecoderInit::Cell).unwrap();
@@ -93,7 +93,7 @@ fn teacher_forcing_equals_step_by_step_decoding() {
 #[test]
 fn padded_memory_positions_do_not_matter() {
     let mut rng = SeededRng::new(4);
-    let w = DecoderWeights::new(&params(&mut rng)).unwrap();
+    let w = DecoderWeights::from_map(&params(&mut rng)).unwrap();
     let (memory, lengths, init, targets) = inputs(&mut rng);
     let mask = source_mask_bias(&lengths, 5, DType::F64).unwrap();
     let s0 = DecoderState::initial(&init, DecoderInit::Cell).unwrap();
@@ -156,7 +156,7 @@ fn loss_gradients_match_finite_differences() {
     let st = Var::from_tensor(&init).unwrap();
     p.insert("out.weight".into(), out_w.as_tensor().clone());
     p.insert("cell.weight_hh".into(), w_hh.as_tensor().clone());
-    let w = DecoderWeights::new(&p).unwrap();
+    let w = DecoderWeights::from_map(&p).unwrap();
     let grads = loss(&w, mem.as_tensor(), st.as_tensor(), &lengths, &targets)
         .backward()
         .unwrap();
@@ -194,7 +194,7 @@ fn loss_gradients_match_finite_differences() {
                         (memory.clone(), init.clone())
                     }
                 };
-                let w = DecoderWeights::new(&q).unwrap();
+                let w = DecoderWeights::from_map(&q).unwrap();
                 loss(&w, &m, &s, &lengths, &targets)
                     .to_scalar::<f64>()
                     .unwrap()

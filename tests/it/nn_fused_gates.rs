@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Tensor, Var};
 use fusec::ir::{Cell, Merge};
-use fusec::nn::{self, ParamMap, RecurrentConfig};
+use fusec::nn::{self, ParamMap, RecurrentConfig, RecurrentParams};
 
 use crate::device::{on_cpu, test_device, tolerance, BF16_TOLERANCE};
 use crate::nn_util::{assert_close, check_finite_differences, pseudo_random, Fixture};
@@ -220,7 +220,8 @@ fn loop_matches_recurrent(fixture: &str, cell: Cell) {
         bidirectional: false,
         merge: Merge::Concat,
     };
-    let reference = nn::recurrent(x, Some(&lengths), &p, &cfg).unwrap();
+    let typed = RecurrentParams::from_map(&p, 1, false).unwrap();
+    let reference = nn::recurrent(x, Some(&lengths), &typed, &cfg).unwrap();
     let (atol, rtol) = tolerance(1e-6, 1e-5);
     assert_close("seq vs nn::recurrent", &seq, &reference.seq, atol, rtol);
     let up = fx.get("upstream.output");

@@ -5,11 +5,22 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
 use fusec::ir::{Cell, Merge};
-use fusec::nn::{self, ParamMap, RecurrentConfig};
+use fusec::nn::{self, ParamMap, RecurrentConfig, RecurrentOutput, RecurrentParams};
 
 use crate::nn_util::{assert_close, flat_f64, pseudo_random, Fixture};
 
 const GATE_PARAMS: [&str; 4] = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+
+/// `nn::recurrent` with its typed parameters read from a map under PyTorch's names.
+fn recurrent(
+    x: &Tensor,
+    lengths: Option<&Tensor>,
+    p: &ParamMap,
+    cfg: &RecurrentConfig,
+) -> candle_core::Result<RecurrentOutput> {
+    let typed = RecurrentParams::from_map(p, cfg.layers, cfg.bidirectional)?;
+    nn::recurrent(x, lengths, &typed, cfg)
+}
 
 fn config(cell: Cell, bidirectional: bool) -> RecurrentConfig {
     RecurrentConfig {
@@ -67,7 +78,7 @@ fn lstm_fixture() {
     let fx = Fixture::load("lstm");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(
+    let out = recurrent(
         &vars["x"],
         Some(&lengths),
         &params(&vars, false),
@@ -94,7 +105,7 @@ fn bilstm_fixture() {
     let fx = Fixture::load("bilstm");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(
+    let out = recurrent(
         &vars["x"],
         Some(&lengths),
         &params(&vars, true),
@@ -125,7 +136,7 @@ fn gru_fixture() {
     let fx = Fixture::load("gru");
     let vars = fx.vars();
     let lengths = fx.get("lengths");
-    let out = nn::recurrent(
+    let out = recurrent(
         &vars["x"],
         Some(&lengths),
         &params(&vars, false),
@@ -207,10 +218,10 @@ fn stacked_layers_feed_the_merged_sequence_and_sum_merges() {
             merge,
         };
         let p = random_params(&cfg, 5, 11);
-        let stacked = nn::recurrent(&x, Some(&lengths), &p, &cfg).unwrap();
+        let stacked = recurrent(&x, Some(&lengths), &p, &cfg).unwrap();
         let one = RecurrentConfig { layers: 1, ..cfg };
-        let first = nn::recurrent(&x, Some(&lengths), &layer_params(&p, 0), &one).unwrap();
-        let second = nn::recurrent(&first.seq, Some(&lengths), &layer_params(&p, 1), &one).unwrap();
+        let first = recurrent(&x, Some(&lengths), &layer_params(&p, 0), &one).unwrap();
+        let second = recurrent(&first.seq, Some(&lengths), &layer_params(&p, 1), &one).unwrap();
         let what = format!("{cell:?} {merge:?}");
         assert_close(&what, &stacked.seq, &second.seq, 0.0, 0.0);
         assert_close(&what, &stacked.h, &second.h, 0.0, 0.0);
@@ -223,7 +234,7 @@ fn stacked_layers_feed_the_merged_sequence_and_sum_merges() {
                 merge: Merge::Concat,
                 ..one
             };
-            let cat = nn::recurrent(&x, Some(&lengths), &layer_params(&p, 0), &concat).unwrap();
+            let cat = recurrent(&x, Some(&lengths), &layer_params(&p, 0), &concat).unwrap();
             let summed =
                 (cat.seq.narrow(2, 0, 3).unwrap() + cat.seq.narrow(2, 3, 3).unwrap()).unwrap();
             assert_close(&what, &first.seq, &summed, 1e-6, 0.0);
@@ -244,10 +255,10 @@ fn no_lengths_means_full_length() {
     };
     let p = random_params(&cfg, 5, 1);
     let full = Tensor::new(&[4i64, 4], &dev).unwrap();
-    let a = nn::recurrent(&x, None, &p, &cfg).unwrap();
-    let b = nn::recurrent(&x, Some(&full), &p, &cfg).unwrap();
+    let a = recurrent(&x, None, &p, &cfg).unwrap();
+    let b = recurrent(&x, Some(&full), &p, &cfg).unwrap();
     assert_close("seq", &a.seq, &b.seq, 0.0, 0.0);
     assert_close("h", &a.h, &b.h, 0.0, 0.0);
     let bad = Tensor::new(&[4i64, 4, 4], &dev).unwrap();
-    assert!(nn::recurrent(&x, Some(&bad), &p, &cfg).is_err());
+    assert!(recurrent(&x, Some(&bad), &p, &cfg).is_err());
 }

@@ -405,6 +405,28 @@ fn lmf_emotions_with_different_features_are_refused() {
     );
 }
 
+/// LMF label arrays whose buffer is shorter than their shape cannot be read as numbers.
+#[test]
+fn lmf_labels_that_do_not_decode_are_a_dtype_problem() {
+    let mut v = value("iemocap_lmf.pkl");
+    let label = v
+        .get("happy")
+        .and_then(|e| e.get("train"))
+        .and_then(|s| s.get("label"))
+        .cloned();
+    let cut = label.map(|l| match l {
+        Value::NdArray(mut a) => {
+            a.data = Arc::new(a.data[..a.data.len() / 2].to_vec());
+            Value::NdArray(a)
+        }
+        other => other,
+    });
+    edit(&mut v, &["happy", "train", "label"], cut);
+    let problems = read_lmf(&v).unwrap_err();
+    let codes: Vec<&str> = problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes, ["fusec::data::pickle::dtype"]);
+}
+
 #[test]
 fn a_truncated_pickle_is_an_error_naming_the_file() {
     let data = bytes("iemocap_data.pkl");

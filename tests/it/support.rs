@@ -1,12 +1,31 @@
-//! Helpers shared by the test modules: fresh temporary folders, training a compiled file through the library,
-//! and the rounded training summary that snapshots show.
+//! Helpers shared by the test modules: the `fusec` binary, fresh temporary folders, training a compiled file
+//! through the library, and the rounded training summary that snapshots show.
 
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use fusec::cli::FsLoader;
+use fusec::api::FsLoader;
 use fusec::front::{compile, Compiled};
 use fusec::run::{train, RunError, RunOptions, RunOutcome};
+
+/// Runs the `fusec` binary in the crate root with one compute thread; returns (exit code, stdout, stderr).
+/// `FUSEC_BIN` overrides the binary (a build folder shared by several checkouts may hold another one).
+pub fn fusec(args: &[&str]) -> (i32, String, String) {
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
 
 /// A fresh folder under the system temp dir, unique per module, test name and process.
 pub fn temp_dir(module: &str, name: &str) -> PathBuf {
@@ -44,6 +63,7 @@ pub fn train_on(
     stop_after: Option<usize>,
     device: &Device,
 ) -> Result<RunOutcome, RunError> {
+    assert_threads_pinned();
     let plan = c.program.train.clone().unwrap();
     let index = c
         .program
@@ -95,4 +115,14 @@ pub fn rounded_summary(outcome: &RunOutcome) -> String {
         s.push_str(&format!("test {k} = {v:.3}\n"));
     }
     s
+}
+
+/// In-process training tests need one compute thread (`.cargo/config.toml` sets it for every process cargo
+/// runs): candle splits kernels by `RAYON_NUM_THREADS`, and another split can change the last digits.
+pub fn assert_threads_pinned() {
+    assert_eq!(
+        std::env::var("RAYON_NUM_THREADS").as_deref(),
+        Ok("1"),
+        "run the tests through cargo (.cargo/config.toml pins RAYON_NUM_THREADS=1) or set it yourself"
+    );
 }

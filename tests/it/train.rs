@@ -134,9 +134,15 @@ fn a_non_finite_loss_stops_the_run_with_a_report() {
         true,
     );
     match train_into(&c, &temp_dir("train", "nan"), false, None) {
-        Err(RunError::NonFinite { step, epoch, .. }) => {
-            assert_eq!(step, "main");
-            assert_eq!(epoch, 1);
+        Err(e @ RunError::NonFinite { .. }) => {
+            let RunError::NonFinite { step, epoch, .. } = &e else {
+                unreachable!()
+            };
+            assert_eq!((step.as_str(), *epoch), ("main", 1));
+            assert_eq!(
+                fusec::api::run_diagnostic(&e).code,
+                "fusec::run::non_finite"
+            );
         }
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("a learning rate of 1e30 must blow up"),

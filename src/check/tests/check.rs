@@ -5,10 +5,10 @@ use crate::ir::build::ModelBuilder;
 use crate::ir::{Activation, Dim, DimExpr, Dtype, LossKind, Op, Value};
 
 fn lin(out: i64) -> Op {
-    Op::Linear {
+    Op::Linear(crate::ir::Linear {
         out: DimExpr::Const(out),
         bias: true,
-    }
+    })
 }
 
 #[test]
@@ -17,16 +17,16 @@ fn infers_a_small_fusion_model_and_counts_parameters() {
     let x = b.input("x", Dtype::F32, &["B", "76"]);
     let y = b.input("y", Dtype::F32, &["B", "47"]);
     let labels = b.input("label", Dtype::I64, &["B"]);
-    let z = b.op(Op::Concat { axis: -1 }, "z", &[x, y]);
+    let z = b.op(Op::Concat(crate::ir::Concat { axis: -1 }), "z", &[x, y]);
     let width = DimExpr::Div(
         Box::new(DimExpr::Of { value: z, axis: 1 }),
         Box::new(DimExpr::Const(2)),
     );
     let h = b.op(
-        Op::Linear {
+        Op::Linear(crate::ir::Linear {
             out: width,
             bias: true,
-        },
+        }),
         "enc1",
         &[z],
     );
@@ -35,8 +35,7 @@ fn infers_a_small_fusion_model_and_counts_parameters() {
     let loss = b.op(Op::Loss(LossKind::CrossEntropy), "task", &[logits, labels]);
     b.output("logits", logits);
     b.loss("task", loss);
-    let (shapes, diags) = check_model(&b.finish());
-    assert!(diags.is_empty(), "{diags:?}");
+    let shapes = check_model(&b.finish()).unwrap();
     let t = shapes.ty(h).unwrap();
     assert_eq!(t.dims, vec![Dim::Sym("B".into()), Dim::Fixed(61)]);
     assert_eq!(shapes.ty(loss).unwrap().rank(), 0);
@@ -52,20 +51,25 @@ fn reports_every_error_once_and_skips_dependents() {
     let bad1 = b.op(Op::Binary(crate::ir::BinaryOp::Add), "s", &[x, y]);
     let after = b.op(lin(3), "after", &[bad1]);
     let bad2 = b.op(
-        Op::Reduce {
+        Op::Reduce(crate::ir::Reduce {
             kind: crate::ir::ReduceKind::Mean,
             axis: 3,
             keepdim: false,
-        },
+        }),
         "m",
         &[x],
     );
     b.output("a", after);
     b.output("b", bad2);
-    let (shapes, diags) = check_model(&b.finish());
-    let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+    let model = b.finish();
+    let ck = run_checker(&model);
+    let codes: Vec<_> = ck.diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["fusec::shape::mismatch", "fusec::shape::axis"]);
-    assert!(shapes.ty(after).is_none());
+    assert!(ck.shapes.ty(after).is_none());
+    assert!(
+        check_model(&model).is_err(),
+        "a model with errors gets no Shapes"
+    );
 }
 
 #[test]
@@ -78,7 +82,7 @@ fn shared_instances_must_agree_on_widths() {
     b.model_mut().graph.node_mut(c.node).params = Some("d".into());
     b.output("a", a);
     b.output("c", c);
-    let (_, diags) = check_model(&b.finish());
+    let diags = check_model(&b.finish()).unwrap_err();
     assert_eq!(
         diags.iter().map(|d| d.code).collect::<Vec<_>>(),
         vec!["fusec::shape::shared"]
@@ -91,7 +95,7 @@ fn losses_must_be_scalars() {
     let x = b.input("x", Dtype::F32, &["B", "8"]);
     let h = b.op(lin(3), "h", &[x]);
     b.loss("bad", h);
-    let (_, diags) = check_model(&b.finish());
+    let diags = check_model(&b.finish()).unwrap_err();
     assert_eq!(
         diags.iter().map(|d| d.code).collect::<Vec<_>>(),
         vec!["fusec::shape::loss"]
@@ -107,7 +111,7 @@ fn a_cycle_is_one_diagnostic_and_nothing_else_is_checked() {
     let c = b.op(Op::Act(Activation::Relu), "c", &[a]);
     b.model_mut().graph.connect(c, a.node, 1);
     b.output("c", c);
-    let (_, diags) = check_model(&b.finish());
+    let diags = check_model(&b.finish()).unwrap_err();
     let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
     assert_eq!(codes, vec!["fusec::graph::cycle"]);
 }

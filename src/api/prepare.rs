@@ -1,18 +1,15 @@
-//! What `run`, `eval`, `predict` and `compare` share: compiling a file for training (front end, plan, data
-//! checked against the model, data loaded), choosing a device, and printing diagnostics.
+//! What the training commands (`run`, `eval`, `check --grad`, `compare`) share: compiling a file for training
+//! (front end, plan, data checked against the model, data loaded) and choosing a device.
 
 use std::path::Path;
 
 use candle_core::Device;
 
-use super::{print_diagnostics, FsLoader};
-use crate::backend::Network;
+use super::{compile_file, Error, Reporter};
 use crate::data::Dataset;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::front::{compile, Compiled};
+use crate::front::Compiled;
 use crate::ir::TrainPlan;
-use crate::run::{GradIssue, GradProblem};
-use crate::source::SourceMap;
 
 /// A compiled program with everything a training run needs.
 pub struct Prepared {
@@ -24,16 +21,26 @@ pub struct Prepared {
     pub config: serde_json::Value,
 }
 
-/// The device of `--device`, or the exit code after printing a `fusec::cli::device` diagnostic.
-pub fn device_or_report(flag: &str, json: bool) -> Result<Device, i32> {
+impl Prepared {
+    pub fn model(&self) -> &crate::ir::Model {
+        &self.compiled.program.models[self.model_index]
+    }
+
+    pub fn shapes(&self) -> &crate::check::Shapes {
+        &self.compiled.shapes[self.model_index]
+    }
+}
+
+/// The device of a `--device` flag (`cpu`, `cuda`, `cuda:N`), or a `fusec::cli::device` diagnostic.
+pub fn device(flag: &str) -> Result<Device, Error> {
     device_from_flag(flag).map_err(|msg| {
-        let d = Diagnostic::error("fusec::cli::device", msg).help("`--device cpu` runs everywhere");
-        print_diagnostics(&d.into(), &SourceMap::default(), json);
-        1
+        Error::user(
+            Diagnostic::error("fusec::cli::device", msg).help("`--device cpu` runs everywhere"),
+        )
     })
 }
 
-pub fn device_from_flag(flag: &str) -> Result<Device, String> {
+fn device_from_flag(flag: &str) -> Result<Device, String> {
     match flag {
         "cpu" => Ok(Device::Cpu),
         f if f == "cuda" || f.starts_with("cuda:") => {
@@ -55,27 +62,22 @@ pub fn device_from_flag(flag: &str) -> Result<Device, String> {
 }
 
 /// Compiles `file`, finds its plan, model and data set, checks the data against the model and loads it.
-/// On failure the diagnostics are printed and the exit code returned.
-pub fn compile_for_training(
+/// Warnings of the front end go to the reporter.
+pub fn prepare(
     file: &Path,
     overrides: &[(String, String)],
-    json: bool,
-) -> Result<Prepared, i32> {
+    rep: &mut dyn Reporter,
+) -> Result<Prepared, Error> {
     let path = file.to_string_lossy().to_string();
-    let compiled = match compile(&FsLoader, &path, overrides, true) {
-        Ok(c) => c,
-        Err(failed) => {
-            print_diagnostics(&failed.diagnostics, &failed.sources, json);
-            return Err(1);
-        }
+    let compiled = compile_file(&path, overrides, true, rep)?;
+    let fail = |d: Diagnostics| Error::User {
+        diagnostics: d,
+        sources: compiled.program.sources.clone(),
     };
-    print_diagnostics(&compiled.warnings, &compiled.program.sources, json);
-    let sources = &compiled.program.sources;
     let Some(plan) = compiled.program.train.clone() else {
         let d = Diagnostic::error("fusec::train::missing", format!("`{path}` has no `train {{ }}` plan"))
             .help("add a `train { model = ...  data = ...  optimizer ... step ... }` block (see docs/LANGUAGE.md)");
-        print_diagnostics(&d.into(), sources, json);
-        return Err(1);
+        return Err(fail(d.into()));
     };
     let Some(model_index) = compiled
         .program
@@ -91,8 +93,7 @@ pub fn compile_for_training(
             ),
         )
         .label(plan.span, "this plan");
-        print_diagnostics(&d.into(), sources, json);
-        return Err(1);
+        return Err(fail(d.into()));
     };
     let Some(spec) = compiled.program.data_spec(&plan.data).cloned() else {
         let d = Diagnostic::error(
@@ -100,26 +101,17 @@ pub fn compile_for_training(
             format!("the plan reads data `{}`, which is not declared", plan.data),
         )
         .label(plan.span, "this plan");
-        print_diagnostics(&d.into(), sources, json);
-        return Err(1);
+        return Err(fail(d.into()));
     };
     let model = &compiled.program.models[model_index];
     let problems = crate::data::check_against_model(&spec, model);
     if problems.has_errors() {
-        print_diagnostics(&problems, sources, json);
-        return Err(1);
+        return Err(fail(problems));
     }
-    let data = match crate::data::load(&spec, Path::new(".")) {
-        Ok(d) => d,
-        Err(diags) => {
-            print_diagnostics(&diags, sources, json);
-            return Err(1);
-        }
-    };
+    let data = crate::data::load(&spec, Path::new(".")).map_err(fail)?;
     let problems = task_fits_data(&plan, model, &compiled.shapes[model_index], &data);
     if problems.has_errors() {
-        print_diagnostics(&problems, sources, json);
-        return Err(1);
+        return Err(fail(problems));
     }
     let config = serde_json::json!({
         "file": path,
@@ -135,34 +127,6 @@ pub fn compile_for_training(
         data,
         config,
     })
-}
-
-/// Prints the gradient-flow check's findings as warnings on the nodes that use each parameter.
-pub fn report_grad_problems(
-    problems: &[GradProblem],
-    net: &Network,
-    sources: &SourceMap,
-    json: bool,
-) {
-    let mut diags = Diagnostics::default();
-    for p in problems {
-        let what = match p.issue {
-            GradIssue::NoGradient => "receives no gradient from any step",
-            GradIssue::Zero => "receives an all-zero gradient",
-            GradIssue::NonFinite => "receives a NaN or infinite gradient",
-        };
-        let mut d = Diagnostic::warning("fusec::grad::flow", format!("parameter `{}` {what}", p.param))
-            .help("check for a stop_gradient or an unused branch before this layer, or whether its optimizer's step uses a loss that depends on it");
-        if let Some(node) = p.node {
-            let n = net.model.graph.node(node);
-            d = d.label(n.span, format!("`{}` is used here", p.param));
-            if let Some(site) = n.call_sites.first() {
-                d = d.label(*site, "in this block instance");
-            }
-        }
-        diags.push(d);
-    }
-    print_diagnostics(&diags, sources, json);
 }
 
 /// The labels of a classification task must index the output's classes: a model with 3 logits cannot learn
@@ -234,63 +198,4 @@ pub fn task_fits_data(
         }
     }
     diags
-}
-
-/// `fusec check --grad`: the gradient-flow check of `run`, alone: one training batch forward and backward
-/// through every step of the plan. Exit code 1 when a parameter gets no usable gradient.
-pub fn grad_check(file: &Path, sets: &[(String, String)], json: bool) -> i32 {
-    let Prepared {
-        compiled,
-        model_index,
-        plan,
-        data,
-        ..
-    } = match compile_for_training(file, sets, json) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let sources = &compiled.program.sources;
-    let result = (|| -> Result<(Network, Vec<GradProblem>), crate::run::RunError> {
-        let model = &compiled.program.models[model_index];
-        let mut rng = crate::rng::SeededRng::stream(plan.seed, 1);
-        let net = Network::build(model, &compiled.shapes[model_index], &Device::Cpu, &mut rng)?;
-        let objectives =
-            crate::run::Objectives::resolve(&plan, model).map_err(crate::run::RunError::Config)?;
-        let assigned = crate::run::assign_params(&plan, &net)?;
-        let assignment = assigned
-            .iter()
-            .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
-            .collect();
-        let probe: Vec<usize> = data
-            .train
-            .iter()
-            .copied()
-            .take(plan.batch_size.max(2))
-            .collect();
-        let inputs = crate::run::batch_inputs(&net, &data, &probe)?;
-        let problems = crate::run::gradient_flow(
-            &net,
-            &objectives,
-            &assignment,
-            &inputs,
-            &crate::rng::SeededRng::stream(plan.seed, 3),
-        )?;
-        Ok((net, problems))
-    })();
-    match result {
-        Ok((net, problems)) if problems.is_empty() => {
-            if !json {
-                println!(
-                    "gradient flow ok: all {} trainable parameters receive gradients",
-                    net.trainable().len()
-                );
-            }
-            0
-        }
-        Ok((net, problems)) => {
-            report_grad_problems(&problems, &net, sources, json);
-            1
-        }
-        Err(e) => super::run::run_error(&e, sources, json),
-    }
 }

@@ -1,0 +1,228 @@
+//! Running a trained model on new inputs ([`predict`]) and writing what it computed ([`write_predictions`]).
+//! The input file (safetensors or .npz) holds one tensor per model input, named like the input, examples on the
+//! first axis; the run's training-split standardization is applied; every model output is returned (and written
+//! as safetensors, .npz, or CSV with one row per example and, for a classification task, the predicted class).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+
+use super::{compile_file, Error, Reporter};
+use crate::backend::Mode;
+use crate::diag::Diagnostic;
+use crate::ir::TaskKind;
+use crate::run::{load_standardization, Checkpoint, RunError};
+
+/// Which run, and the inputs to run it on.
+#[derive(Clone, Debug)]
+pub struct PredictRequest {
+    /// The .fuse file the run was trained from.
+    pub file: PathBuf,
+    pub overrides: Vec<(String, String)>,
+    /// The run directory (its selected checkpoint and standardization).
+    pub run_dir: PathBuf,
+    /// A .safetensors or .npz file with one tensor per model input (labels may be left out).
+    pub input: PathBuf,
+    pub device: Device,
+}
+
+/// Every output of the model for every example of the input file.
+pub struct Predictions {
+    /// (output name, f32 tensor with examples on the first axis), in the model's output order.
+    pub outputs: Vec<(String, Tensor)>,
+    /// The output of a classification task, which the CSV gives a predicted-class column.
+    pub classify: Option<String>,
+}
+
+impl Predictions {
+    /// Number of examples.
+    pub fn len(&self) -> Result<usize, Error> {
+        Ok(self
+            .outputs
+            .first()
+            .map(|(_, t)| t.dim(0))
+            .transpose()?
+            .unwrap_or(0))
+    }
+
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+}
+
+fn read_inputs(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>, RunError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let read = |e: candle_core::Error| RunError::Io(format!("cannot read {}: {e}", path.display()));
+    let pairs: Vec<(String, Tensor)> = match ext {
+        "safetensors" => candle_core::safetensors::load(path, device)
+            .map_err(read)?
+            .into_iter()
+            .collect(),
+        "npz" => Tensor::read_npz(path).map_err(read)?,
+        other => {
+            return Err(RunError::Io(format!(
+                "{}: unsupported input format `.{other}`; use .safetensors or .npz",
+                path.display()
+            )))
+        }
+    };
+    Ok(pairs.into_iter().collect())
+}
+
+/// Runs the run's selected checkpoint on the inputs of `req.input`.
+pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictions, Error> {
+    let path = req.file.to_string_lossy().to_string();
+    let compiled = compile_file(&path, &req.overrides, true, rep)?;
+    let plan = compiled.program.train.clone();
+    let index = plan
+        .as_ref()
+        .and_then(|p| {
+            compiled
+                .program
+                .models
+                .iter()
+                .position(|m| m.name == p.model)
+        })
+        .unwrap_or(0);
+    let Some(model) = compiled.program.models.get(index) else {
+        let d = Diagnostic::error(
+            "fusec::predict::no_model",
+            format!("`{path}` declares no model"),
+        );
+        return Err(Error::User {
+            diagnostics: d.into(),
+            sources: compiled.program.sources.clone(),
+        });
+    };
+    let device = &req.device;
+    let net =
+        Checkpoint::restore_network(&req.run_dir, false, model, &compiled.shapes[index], device)?;
+    let mut inputs = read_inputs(&req.input, device)?;
+    let stats = load_standardization(&req.run_dir)?;
+    let target = plan.as_ref().map(|p| p.task.target.clone());
+    for input in &model.inputs {
+        match inputs.get(&input.name) {
+            Some(t) => {
+                if let Some((mean, std)) = stats.get(&input.name) {
+                    let m = Tensor::new(mean.as_slice(), device)?;
+                    let s = Tensor::new(std.as_slice(), device)?;
+                    let x = t
+                        .to_dtype(DType::F32)?
+                        .broadcast_sub(&m)?
+                        .broadcast_div(&s)?;
+                    inputs.insert(input.name.clone(), x);
+                }
+            }
+            None if Some(&input.name) == target.as_ref() => {
+                // Predictions need no labels; a dummy target keeps losses computable.
+                let n = inputs
+                    .values()
+                    .next()
+                    .map(|t| t.dim(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                let mut dims = vec![n];
+                for d in input.dims.iter().skip(1) {
+                    dims.push(match d {
+                        crate::ir::DimExpr::Const(c) => *c as usize,
+                        _ => 1,
+                    });
+                }
+                inputs.insert(
+                    input.name.clone(),
+                    Tensor::zeros(dims, input.dtype_candle(), device)?,
+                );
+            }
+            None => {
+                return Err(Error::Run(RunError::Config(format!(
+                    "{} has no tensor named `{}` (a model input)",
+                    req.input.display(),
+                    input.name
+                ))))
+            }
+        }
+    }
+    let out = net.forward(&inputs, &mut Mode::Eval)?;
+    let mut outputs: Vec<(String, Tensor)> = Vec::new();
+    for o in &model.outputs {
+        outputs.push((o.name.clone(), out.get(o.value)?.to_dtype(DType::F32)?));
+    }
+    let classify = plan
+        .as_ref()
+        .filter(|p| p.task.kind == TaskKind::Classification)
+        .map(|p| p.task.output.clone());
+    Ok(Predictions { outputs, classify })
+}
+
+/// Writes predictions to `path` (.safetensors, .npz or .csv) and returns the number of examples.
+pub fn write_predictions(p: &Predictions, path: &Path) -> Result<usize, Error> {
+    Ok(write_outputs(path, &p.outputs, p.classify.as_deref())?)
+}
+
+fn write_outputs(
+    path: &Path,
+    results: &[(String, Tensor)],
+    classify: Option<&str>,
+) -> Result<usize, RunError> {
+    let n = results
+        .first()
+        .map(|(_, t)| t.dim(0))
+        .transpose()?
+        .unwrap_or(0);
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "safetensors" => {
+            let map: HashMap<String, Tensor> = results.iter().cloned().collect();
+            crate::run::save_tensors(&map, path)?;
+        }
+        "npz" => {
+            let pairs: Vec<(&str, &Tensor)> =
+                results.iter().map(|(k, t)| (k.as_str(), t)).collect();
+            Tensor::write_npz(&pairs, path)?;
+        }
+        "csv" => {
+            let mut header = Vec::new();
+            let mut columns: Vec<Vec<f32>> = Vec::new();
+            for (name, t) in results {
+                let flat = t.flatten_from(1)?;
+                let w = flat.dim(1)?;
+                let rows = flat.to_vec2::<f32>()?;
+                if Some(name.as_str()) == classify {
+                    header.push(format!("{name}.class"));
+                    columns.push(rows.iter().map(|r| argmax(r) as f32).collect());
+                }
+                for j in 0..w {
+                    header.push(format!("{name}.{j}"));
+                    columns.push(rows.iter().map(|r| r[j]).collect());
+                }
+            }
+            let mut s = header.join(",") + "\n";
+            for i in 0..n {
+                let row: Vec<String> = columns.iter().map(|c| format!("{}", c[i])).collect();
+                s.push_str(&row.join(","));
+                s.push('\n');
+            }
+            crate::run::write_atomic(path, s.as_bytes())?;
+        }
+        other => {
+            return Err(RunError::Io(format!(
+                "{}: unsupported output format `.{other}`; use .safetensors, .npz or .csv",
+                path.display()
+            )))
+        }
+    }
+    Ok(n)
+}
+
+fn argmax(row: &[f32]) -> usize {
+    row.iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, v)| {
+            if *v > bv {
+                (i, *v)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
+}
