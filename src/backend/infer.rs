@@ -72,7 +72,7 @@ impl Network {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.infer_node(id, &args, inputs, &env)?;
+            let outs = self.run_node_at_precision(id, &args, |a| self.infer_node(id, a, inputs, &env))?;
             for (port, t) in outs.into_iter().enumerate() {
                 let v = Value::new(id, port as u16);
                 // Unused ports (a recurrent layer's cell state) are dropped at once.

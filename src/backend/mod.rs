@@ -7,13 +7,14 @@ pub mod autodiff;
 mod exec;
 pub mod infer;
 mod params;
+mod precision;
 
 pub use decode::{DecodeOptions, Hypothesis};
 pub use exec::{axis, bug, Kernel, Mode, Outputs};
 
 use std::collections::{BTreeMap, HashMap};
 
-use candle_core::{Device, Result, Var};
+use candle_core::{DType, Device, Result, Var};
 
 use crate::check::Shapes;
 use crate::ir::{Model, NodeId, Value};
@@ -26,6 +27,8 @@ pub struct Network {
     /// Every parameter and buffer by full name, sorted.
     pub params: BTreeMap<String, Var>,
     pub device: Device,
+    /// The dtype the passes compute in: f32, or bf16 under mixed precision (`set_precision`).
+    compute: DType,
     order: Vec<NodeId>,
     operands: HashMap<NodeId, Vec<Value>>,
     /// Per node that owns or shares parameters: (suffix, full name) pairs.
@@ -58,6 +61,7 @@ impl Network {
             shapes: shapes.clone(),
             params,
             device: device.clone(),
+            compute: DType::F32,
             order,
             operands,
             node_params,

@@ -10,7 +10,11 @@ mod activation;
 mod attention;
 mod conv;
 mod decoder;
+mod dropout_mask;
 pub mod fused;
+mod fused_gates;
+#[cfg(feature = "cuda")]
+mod fused_gates_cuda;
 mod init;
 mod linear;
 mod loss;
@@ -28,6 +32,8 @@ pub use decoder::{
     next_token_cross_entropy, source_mask_bias, step as decoder_step, teacher_forced, DecoderState,
     DecoderWeights,
 };
+pub use dropout_mask::hashed_mask;
+pub use fused_gates::{gru_cell, lstm_cell};
 pub use init::init_tensor;
 pub use linear::linear;
 pub use loss::{bce_with_logits, bce_with_logits_elements, cross_entropy, l1, mse};
@@ -41,3 +47,13 @@ pub use params::{
 };
 pub use recurrent::{recurrent, RecurrentConfig, RecurrentOutput};
 pub use tensor_ops::{broadcast_binary, last_valid, matmul, outer, pad};
+
+/// The dtype of `x` when it is a half type (bf16, f16): the functions whose reductions need more bits widen
+/// such inputs to f32 and narrow the result back.
+pub(crate) fn half_type(x: &candle_core::Tensor) -> Option<candle_core::DType> {
+    matches!(
+        x.dtype(),
+        candle_core::DType::BF16 | candle_core::DType::F16
+    )
+    .then_some(x.dtype())
+}

@@ -8,6 +8,11 @@ use candle_core::{Result, Tensor, Var};
 /// # Shapes
 /// `x [.., d]`, `w [d]`, `b [d]` -> `[.., d]`.
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    if let Some(dtype) = super::half_type(x) {
+        // Mixed precision: the statistics of a bf16 row lose too many bits, so they are taken in f32.
+        let f = |t: &Tensor| t.to_dtype(candle_core::DType::F32);
+        return layer_norm(&f(x)?, &f(w)?, &f(b)?, eps)?.to_dtype(dtype);
+    }
     let axis = x.rank().saturating_sub(1);
     let centered = x.broadcast_sub(&x.mean_keepdim(axis)?)?;
     let var = centered.sqr()?.mean_keepdim(axis)?;

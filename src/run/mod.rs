@@ -17,7 +17,9 @@ mod translate_lines;
 pub mod translation;
 
 pub use checkpoint::{Checkpoint, TrainState};
-pub use evaluate::{batch_inputs, evaluate, Evaluation};
+pub use evaluate::{
+    batch_inputs, evaluate, evaluate_resident, resident_inputs, upload_inputs, Evaluation,
+};
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};

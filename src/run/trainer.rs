@@ -9,7 +9,7 @@ use candle_core::Device;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::checkpoint::{Checkpoint, TrainState};
-use super::evaluate::{batch_inputs, evaluate};
+use super::evaluate::{batch_inputs, evaluate_resident, resident_inputs, upload_inputs};
 use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
@@ -18,7 +18,7 @@ use super::step_plan::{train_batch, BatchOutcome, CompiledPlan};
 use super::{write_atomic, RunError};
 use crate::backend::Network;
 use crate::check::Shapes;
-use crate::data::{batches, Dataset};
+use crate::data::{batches, Dataset, ResidentData};
 use crate::ir::{Model, Op, TrainPlan};
 use crate::rng::SeededRng;
 use crate::train::Optimizer;
@@ -70,6 +70,8 @@ struct Session<'a> {
     net: Network,
     plan: &'a TrainPlan,
     data: &'a Dataset,
+    /// The model inputs on the training device, uploaded once; every batch is gathered there.
+    resident: ResidentData,
     opts: &'a RunOptions,
     objectives: Objectives,
     /// The plan's steps compiled against the network (what each runs forward and differentiates).
@@ -110,6 +112,7 @@ pub fn train(
         &session.net,
         plan,
         data,
+        &session.resident,
         &session.objectives,
         &session.state,
         stopped_early,
@@ -133,12 +136,14 @@ impl<'a> Session<'a> {
         opts: &'a RunOptions,
         log: &mut dyn FnMut(&str),
     ) -> Result<(Session<'a>, Vec<GradProblem>), RunError> {
-        let net = Network::build(
+        let mut net = Network::build(
             model,
             shapes,
             &opts.device,
             &mut SeededRng::stream(plan.seed, STREAM_INIT),
         )?;
+        net.set_precision(plan.precision);
+        let resident = upload_inputs(&net, data)?;
         let objectives = Objectives::resolve(plan, model).map_err(RunError::Config)?;
         let mut optimizers = build_optimizers(plan, &net, &objectives, log)?;
         std::fs::create_dir_all(&opts.run_dir)?;
@@ -192,6 +197,7 @@ impl<'a> Session<'a> {
             net,
             plan,
             data,
+            resident,
             opts,
             objectives,
             optimizers: optimizers.list,
@@ -267,8 +273,11 @@ impl<'a> Session<'a> {
         let bar = progress_bar(self.opts.progress, train_batches.len(), epoch, plan.epochs);
         let mut step_sums = vec![0.0f64; self.objectives.steps.len()];
         let mut seen = 0usize;
+        // The epoch's order goes to the device once; each batch is a slice of it.
+        let order = self.resident.upload_order(train_batches.concat())?;
         for (bi, idx) in train_batches.iter().enumerate() {
-            let inputs = batch_inputs(&self.net, self.data, idx)?;
+            let inputs =
+                resident_inputs(&self.net, &self.resident, &order.batch(seen, idx.len())?)?;
             let values = self.train_batch(&inputs, epoch, bi + 1)?;
             for (sum, value) in step_sums.iter_mut().zip(values) {
                 *sum += value * idx.len() as f64;
@@ -317,9 +326,10 @@ impl<'a> Session<'a> {
         step_sums: &[f64],
         seen: usize,
     ) -> Result<(Vec<(String, f64)>, f64), RunError> {
-        let valid = evaluate(
+        let valid = evaluate_resident(
             &self.net,
             self.data,
+            &self.resident,
             &self.data.valid,
             self.plan,
             &self.objectives,
@@ -385,10 +395,12 @@ impl<'a> Session<'a> {
 }
 
 /// Restores the selected checkpoint and evaluates it on valid and test.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     net: &Network,
     plan: &TrainPlan,
     data: &Dataset,
+    resident: &ResidentData,
     objectives: &Objectives,
     state: &TrainState,
     stopped_early: bool,
@@ -397,8 +409,8 @@ fn finish(
     if let Some(dir) = Checkpoint::find(run_dir, "best") {
         Checkpoint::load(&dir, net, None)?;
     }
-    let valid = evaluate(net, data, &data.valid, plan, objectives)?;
-    let mut test = evaluate(net, data, &data.test, plan, objectives)?;
+    let valid = evaluate_resident(net, data, resident, &data.valid, plan, objectives)?;
+    let mut test = evaluate_resident(net, data, resident, &data.test, plan, objectives)?;
     if plan.task.kind == crate::ir::TaskKind::Translation {
         let beam = super::translation::TEST_BEAM;
         let extra = super::translation::metrics(net, data, &data.test, plan, &[beam])?;

@@ -1,4 +1,5 @@
-//! Optimizers and gradient clipping against the PyTorch reference in tests/fixtures/optim.*.
+//! Optimizers and gradient clipping against the PyTorch reference in tests/fixtures/optim.*, on the test device
+//! (`crate::device`).
 
 use std::collections::HashMap;
 
@@ -7,16 +8,18 @@ use candle_core::{Device, Tensor, Var};
 use fusec::ir::OptimizerKind;
 use fusec::train::{clip_grad_norm, missing_or_zero_grads, non_finite_grads, Optimizer};
 
+use crate::device::{repo_path, test_device, tolerance};
+
 struct Fixture {
     tensors: HashMap<String, Tensor>,
     json: serde_json::Value,
 }
 
 fn fixture() -> Fixture {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+    let dir = repo_path("tests/fixtures");
     let tensors =
-        candle_core::safetensors::load(format!("{dir}optim.safetensors"), &Device::Cpu).unwrap();
-    let text = std::fs::read_to_string(format!("{dir}optim.json")).unwrap();
+        candle_core::safetensors::load(dir.join("optim.safetensors"), &test_device()).unwrap();
+    let text = std::fs::read_to_string(dir.join("optim.json")).unwrap();
     Fixture {
         tensors,
         json: serde_json::from_str(&text).unwrap(),
@@ -32,7 +35,7 @@ impl Fixture {
 
     fn tol(&self, role: &str) -> (f64, f64) {
         let t = &self.json["tolerance"][role];
-        (t["atol"].as_f64().unwrap(), t["rtol"].as_f64().unwrap())
+        tolerance(t["atol"].as_f64().unwrap(), t["rtol"].as_f64().unwrap())
     }
 
     fn params(&self) -> Vec<(String, Var)> {

@@ -54,6 +54,8 @@ pub struct Tape {
     pub values: HashMap<Value, Tensor>,
     saved: HashMap<NodeId, Saved>,
     env: HashMap<String, i64>,
+    /// Under mixed precision, the operands of a node as it computed with them (cast to its dtype).
+    cast_args: HashMap<NodeId, Vec<Tensor>>,
 }
 
 impl Tape {
@@ -107,7 +109,23 @@ impl Network {
                 .map(|v| tape.get(*v).cloned())
                 .collect::<Result<_>>()?;
             let needs: Vec<bool> = operands.iter().map(|v| grad_values.contains(v)).collect();
-            let (outs, saved) = self.forward_rule(id, &args, &needs, inputs, &tape.env, rng)?;
+            // Under mixed precision the node computes in its dtype (`backend::precision`); the backward rules
+            // then see the same casts, and `backward` casts gradients back to each operand's dtype.
+            let refs: Vec<&Tensor> = args.iter().collect();
+            let mut saved = None;
+            let env = &tape.env;
+            let outs = self.run_node_at_precision(id, &refs, |a| {
+                let cast: Vec<Tensor> = a.iter().map(|t| (*t).clone()).collect();
+                let (outs, s) = self.forward_rule(id, &cast, &needs, inputs, env, rng)?;
+                saved = Some((s, cast));
+                Ok(outs)
+            })?;
+            let Some((saved, cast_args)) = saved else {
+                return Err(candle_core::Error::Msg("internal: a node did not run".into()));
+            };
+            if cast_args.iter().zip(&args).any(|(c, a)| c.dtype() != a.dtype()) {
+                tape.cast_args.insert(id, cast_args);
+            }
             for (port, t) in outs.into_iter().enumerate() {
                 tape.values.insert(Value::new(id, port as u16), t);
             }
@@ -153,12 +171,17 @@ impl Network {
                 self.backward_rule(id, tape, saved, &g_out, &need, want_params)?;
             for ((v, d), need) in operands.iter().zip(d_operands).zip(&need) {
                 if let (Some(d), true) = (d, need) {
+                    let dtype = tape.get(*v)?.dtype();
+                    let d = if d.dtype() == dtype { d } else { d.to_dtype(dtype)? };
                     accumulate(&mut grads, *v, d)?;
                 }
             }
             for (suffix, d) in d_params {
                 if let Some(full) = self.full_param_name(id, &suffix) {
                     if step_params.contains(full) {
+                        // Master weights are f32 whatever the compute dtype.
+                        let dtype = self.params.get(full).map_or(d.dtype(), |p| p.dtype());
+                        let d = if d.dtype() == dtype { d } else { d.to_dtype(dtype)? };
                         out.add(full, d)?;
                     }
                 }

@@ -279,14 +279,41 @@ impl Network {
         want_params: bool,
     ) -> Result<(Vec<Option<Tensor>>, Vec<(String, Tensor)>)> {
         let op = &self.model.graph.node(id).op;
-        let args: Vec<Tensor> = self.operands[&id]
-            .iter()
-            .map(|v| tape.get(*v).cloned())
-            .collect::<Result<_>>()?;
+        let args: Vec<Tensor> = match tape.cast_args.get(&id) {
+            Some(cast) => cast.clone(),
+            None => self.operands[&id]
+                .iter()
+                .map(|v| tape.get(*v).cloned())
+                .collect::<Result<_>>()?,
+        };
         let n_out = op.n_outputs();
-        let outs: Vec<Tensor> = (0..n_out)
+        let mut outs: Vec<Tensor> = (0..n_out)
             .map(|p| tape.get(Value::new(id, p as u16)).cloned())
             .collect::<Result<_>>()?;
+        // Under mixed precision a node's outputs were cast to the network's dtype after it computed; its rule
+        // works in the dtype it computed in (that of its float operands).
+        let g_cast: Vec<Option<Tensor>>;
+        let g_out = if let Some(dtype) = args.iter().find(|a| a.dtype().is_float()).map(|a| a.dtype()) {
+            let recast = |t: &Tensor| -> Result<Tensor> {
+                if t.dtype().is_float() && t.dtype() != dtype {
+                    t.to_dtype(dtype)
+                } else {
+                    Ok(t.clone())
+                }
+            };
+            if outs.iter().chain(g_out.iter().flatten()).any(|t| t.dtype().is_float() && t.dtype() != dtype) {
+                outs = outs.iter().map(recast).collect::<Result<_>>()?;
+                g_cast = g_out
+                    .iter()
+                    .map(|g| g.as_ref().map(recast).transpose())
+                    .collect::<Result<_>>()?;
+                &g_cast[..]
+            } else {
+                g_out
+            }
+        } else {
+            g_out
+        };
         match saved {
             Saved::Traced { leaves, outputs } => {
                 self.traced_backward(id, leaves, outputs, g_out, want_params)
