@@ -34,7 +34,12 @@ impl InferPlan {
                 stack.extend(net.operands[&n].iter().map(|v| v.node));
             }
         }
-        let nodes: Vec<NodeId> = net.order.iter().copied().filter(|n| needed.contains(n)).collect();
+        let nodes: Vec<NodeId> = net
+            .order
+            .iter()
+            .copied()
+            .filter(|n| needed.contains(n))
+            .collect();
         let targets: HashSet<Value> = targets.iter().copied().collect();
         let mut last: HashMap<Value, usize> = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -72,7 +77,8 @@ impl Network {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.run_node_at_precision(id, &args, |a| self.infer_node(id, a, inputs, &env))?;
+            let outs =
+                self.run_node_at_precision(id, &args, |a| self.infer_node(id, a, inputs, &env))?;
             for (port, t) in outs.into_iter().enumerate() {
                 let v = Value::new(id, port as u16);
                 // Unused ports (a recurrent layer's cell state) are dropped at once.
@@ -97,8 +103,11 @@ impl Network {
         let op = &self.model.graph.node(id).op;
         if let Op::Recurrent(_) = op {
             let cfg = self.recurrent_config(op)?;
-            let map: crate::nn::ParamMap =
-                self.param_map(id)?.into_iter().map(|(k, v)| (k, v.detach())).collect();
+            let map: crate::nn::ParamMap = self
+                .param_map(id)?
+                .into_iter()
+                .map(|(k, v)| (k, v.detach()))
+                .collect();
             let params = crate::nn::RecurrentParams::from_map(&map, cfg.layers, cfg.bidirectional)?;
             if let Some(x) = args.first() {
                 if fused_rnn::supported(x, &params) {
@@ -110,8 +119,11 @@ impl Network {
             }
         }
         if let Op::TransformerLayer(layer) = op {
-            let map: crate::nn::ParamMap =
-                self.param_map(id)?.into_iter().map(|(k, v)| (k, v.detach())).collect();
+            let map: crate::nn::ParamMap = self
+                .param_map(id)?
+                .into_iter()
+                .map(|(k, v)| (k, v.detach()))
+                .collect();
             let params = crate::nn::TransformerParams::from_map(&map)?;
             if let Some(x) = args.first() {
                 let kv = args.get(1).copied();

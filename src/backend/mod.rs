@@ -2,8 +2,8 @@
 //! parameters live in candle `Var`s under the IR's hierarchical names, and runs it forward. Only checked IR
 //! arrives here, so a failure in this module is a bug in fusec (or an out-of-memory), not a user error.
 
-pub mod decode;
 pub mod autodiff;
+pub mod decode;
 mod exec;
 pub mod infer;
 mod params;

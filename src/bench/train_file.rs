@@ -11,9 +11,9 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use serde::Serialize;
 
+use crate::api::FsLoader;
 use crate::backend::infer::InferPlan;
 use crate::backend::Network;
-use crate::api::FsLoader;
 use crate::front::compile;
 use crate::rng::SeededRng;
 use crate::run::step_plan::{train_batch, BatchOutcome, CompiledPlan};
@@ -59,7 +59,11 @@ pub fn bench_train_file(opts: &TrainBenchOptions) -> Result<TrainBench, String> 
     sets.push(("batch_size".into(), opts.batch.to_string()));
     let c = compile(&FsLoader, &opts.file, &sets, true)
         .map_err(|f| crate::diag::render(&f.diagnostics, &f.sources, false))?;
-    let plan = c.program.train.clone().ok_or("the file has no train plan")?;
+    let plan = c
+        .program
+        .train
+        .clone()
+        .ok_or("the file has no train plan")?;
     let index = c
         .program
         .models
@@ -67,11 +71,15 @@ pub fn bench_train_file(opts: &TrainBenchOptions) -> Result<TrainBench, String> 
         .position(|m| m.name == plan.model)
         .ok_or("the plan's model is missing")?;
     let (model, shapes) = (&c.program.models[index], &c.shapes[index]);
-    let spec = c.program.data_spec(&plan.data).ok_or("the plan's data is missing")?;
+    let spec = c
+        .program
+        .data_spec(&plan.data)
+        .ok_or("the plan's data is missing")?;
     let data = crate::data::load(spec, Path::new("."))
         .map_err(|d| crate::diag::render(&d, &c.program.sources, false))?;
     let err = |e: candle_core::Error| e.to_string();
-    let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(plan.seed)).map_err(err)?;
+    let net =
+        Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(plan.seed)).map_err(err)?;
     let objectives = Objectives::resolve(&plan, model)?;
     let (mut optimizers, assignment) =
         plan_optimizers(&plan, &net, &objectives).map_err(|e| e.to_string())?;
@@ -122,7 +130,13 @@ pub fn bench_train_file(opts: &TrainBenchOptions) -> Result<TrainBench, String> 
     // Prediction: the model's outputs only, at the inference batch size.
     let targets: Vec<_> = model.outputs.iter().map(|o| o.value).collect();
     let infer = InferPlan::new(&net, &targets);
-    let idx: Vec<usize> = data.train.iter().copied().cycle().take(opts.infer_batch).collect();
+    let idx: Vec<usize> = data
+        .train
+        .iter()
+        .copied()
+        .cycle()
+        .take(opts.infer_batch)
+        .collect();
     let inputs = batch_inputs(&net, &data, &idx).map_err(|e| e.to_string())?;
     let predict = |n: usize| -> Result<f64, String> {
         let t = Instant::now();
@@ -150,7 +164,8 @@ pub fn bench_train_file(opts: &TrainBenchOptions) -> Result<TrainBench, String> 
 }
 
 pub fn format_train_bench(b: &TrainBench) -> String {
-    let gflop = b.forward_flops_per_example as f64 * 3.0 * b.batch as f64 * b.train_steps_per_s / 1e9;
+    let gflop =
+        b.forward_flops_per_example as f64 * 3.0 * b.batch as f64 * b.train_steps_per_s / 1e9;
     format!(
         "{} ({}, {} parameters, {} thread(s)): training batch {} {:.2} steps/s ({:.0} examples/s, about {:.1} GFLOP/s at 3x forward FLOPs); prediction batch {} {:.0} examples/s\n",
         b.file,

@@ -352,7 +352,9 @@ impl Lowering<'_> {
                 diags.push(
                     Diagnostic::error("fusec::train::value", format!("`{key}` must be positive"))
                         .label(span, format!("{origin} {x}, not a positive number"))
-                        .help(format!("for example `{key} = 50.0`, or `{key} = none` to turn it off")),
+                        .help(format!(
+                            "for example `{key} = 50.0`, or `{key} = none` to turn it off"
+                        )),
                 );
                 None
             }
@@ -364,7 +366,8 @@ impl Lowering<'_> {
                 v => match v.as_f64() {
                     Some(x) => Some(positive(x, e.span, "written as", self.diags)?),
                     None => {
-                        self.diags.push(statics::type_error(e, "a number or none", &v));
+                        self.diags
+                            .push(statics::type_error(e, "a number or none", &v));
                         return None;
                     }
                 },

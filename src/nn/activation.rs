@@ -67,8 +67,8 @@ pub fn log_softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
 }
 
 /// Inverted dropout for training: zeroes each element with probability `p` and scales the rest by `1/(1-p)`.
-/// The caller skips it at evaluation. The mask comes from `rng`, so a seeded run is reproducible (on CUDA, from
-/// one seed drawn from `rng`: `dropout_mask.rs`).
+/// The caller skips it at evaluation. The mask comes from one seed drawn from `rng` (`dropout_mask.rs`), so a
+/// seeded run is reproducible and a seed gives the same mask on every device.
 ///
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape).
@@ -83,15 +83,6 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut SeededRng) -> Result<Tensor> {
         // 1/(1-p) would be infinite and 0 * inf is NaN; every element is dropped.
         return x.zeros_like();
     }
-    if x.device().is_cuda() {
-        // Generated on the GPU from one seed of the run's generator, not drawn here and copied per batch.
-        return x.mul(&super::dropout_mask::hashed_mask(x, rng.next_u64(), p)?);
-    }
-    let mask = rng.dropout_mask(x.dims(), p, x.device())?;
-    let mask = if x.dtype() == DType::F32 {
-        mask
-    } else {
-        mask.to_dtype(x.dtype())?
-    };
+    let mask = super::dropout_mask::mask_for(x, p, rng)?;
     x.mul(&mask)
 }

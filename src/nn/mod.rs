@@ -32,7 +32,7 @@ pub use decoder::{
     next_token_cross_entropy, source_mask_bias, step as decoder_step, teacher_forced, DecoderState,
     DecoderWeights,
 };
-pub use dropout_mask::hashed_mask;
+pub use dropout_mask::{hashed_mask, host_mask, mask_for as dropout_mask};
 pub use fused_gates::{gru_cell, lstm_cell};
 pub use init::init_tensor;
 pub use linear::linear;

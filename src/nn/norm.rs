@@ -51,8 +51,16 @@ pub fn layer_norm_backward(
     let axis = xhat.rank().saturating_sub(1);
     let d = xhat.dim(axis)? as f64;
     let lead: Vec<usize> = (0..axis).collect();
-    let dw = if lead.is_empty() { g.mul(xhat)? } else { g.mul(xhat)?.sum(lead.as_slice())? };
-    let db = if lead.is_empty() { g.clone() } else { g.sum(lead.as_slice())? };
+    let dw = if lead.is_empty() {
+        g.mul(xhat)?
+    } else {
+        g.mul(xhat)?.sum(lead.as_slice())?
+    };
+    let db = if lead.is_empty() {
+        g.clone()
+    } else {
+        g.sum(lead.as_slice())?
+    };
     let dxhat = g.broadcast_mul(w)?;
     let mean_d = dxhat.sum_keepdim(axis)?.affine(1.0 / d, 0.0)?;
     let mean_dx = dxhat.mul(xhat)?.sum_keepdim(axis)?.affine(1.0 / d, 0.0)?;
@@ -103,11 +111,17 @@ pub fn batch_norm_backward(
     };
     let n: usize = axes.iter().map(|&a| xhat.dims()[a]).product();
     let c = xhat.dim(1)?;
-    let shape: Vec<usize> = if xhat.rank() == 2 { vec![1, c] } else { vec![1, c, 1] };
+    let shape: Vec<usize> = if xhat.rank() == 2 {
+        vec![1, c]
+    } else {
+        vec![1, c, 1]
+    };
     let dw = g.mul(xhat)?.sum_keepdim(axes.as_slice())?;
     let db = g.sum_keepdim(axes.as_slice())?;
     let dxhat = g.broadcast_mul(&w.reshape(shape.as_slice())?)?;
-    let mean_d = dxhat.sum_keepdim(axes.as_slice())?.affine(1.0 / n as f64, 0.0)?;
+    let mean_d = dxhat
+        .sum_keepdim(axes.as_slice())?
+        .affine(1.0 / n as f64, 0.0)?;
     let mean_dx = dxhat
         .mul(xhat)?
         .sum_keepdim(axes.as_slice())?

@@ -63,8 +63,10 @@ pub fn grad_graph(
     uses_step_param: &dyn Fn(NodeId) -> bool,
     is_float: &dyn Fn(Value) -> bool,
 ) -> GradGraph {
-    let operands: HashMap<NodeId, Vec<Value>> =
-        order.iter().map(|n| (*n, model.graph.operands(*n))).collect();
+    let operands: HashMap<NodeId, Vec<Value>> = order
+        .iter()
+        .map(|n| (*n, model.graph.operands(*n)))
+        .collect();
     // 1. Forward ancestors of the terms.
     let mut needed: HashSet<NodeId> = HashSet::new();
     let mut stack: Vec<NodeId> = terms.iter().map(|v| v.node).collect();
@@ -73,7 +75,11 @@ pub fn grad_graph(
             stack.extend(operands.get(&n).into_iter().flatten().map(|v| v.node));
         }
     }
-    let forward: Vec<NodeId> = order.iter().copied().filter(|n| needed.contains(n)).collect();
+    let forward: Vec<NodeId> = order
+        .iter()
+        .copied()
+        .filter(|n| needed.contains(n))
+        .collect();
     // 2. Values that depend (differentiably) on a parameter of the step.
     let mut carries: HashSet<NodeId> = HashSet::new();
     for &n in &forward {

@@ -71,7 +71,10 @@ impl CompiledPlan {
                 recompute,
             });
         }
-        let all: HashSet<NodeId> = steps.iter().flat_map(|s| s.graph.forward.iter().copied()).collect();
+        let all: HashSet<NodeId> = steps
+            .iter()
+            .flat_map(|s| s.graph.forward.iter().copied())
+            .collect();
         let forward = order.iter().copied().filter(|n| all.contains(n)).collect();
         let grad_values = steps
             .iter()

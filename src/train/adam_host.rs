@@ -155,7 +155,12 @@ unsafe fn update_avx2<const FRESH: bool, const DG: bool, const DP: bool>(b: Buff
 /// The element-wise update, in candle's operation order (`x * mul + add` for every affine).
 #[inline(always)]
 fn update_loop<const FRESH: bool, const DG: bool, const DP: bool>(b: Buffers, c: &Consts) {
-    let iter = b.param.iter_mut().zip(b.grad).zip(b.m.iter_mut()).zip(b.v.iter_mut());
+    let iter = b
+        .param
+        .iter_mut()
+        .zip(b.grad)
+        .zip(b.m.iter_mut())
+        .zip(b.v.iter_mut());
     for (((p, &g0), m), v) in iter {
         let mut pv = *p;
         let mut g = g0;

@@ -34,7 +34,10 @@ pub fn clip_grad_norm<G: Gradients + ?Sized>(
 }
 
 /// Names of the parameters whose gradient holds a NaN or an infinity.
-pub fn non_finite_grads<G: Gradients + ?Sized>(grads: &G, params: &[(String, Var)]) -> Result<Vec<String>> {
+pub fn non_finite_grads<G: Gradients + ?Sized>(
+    grads: &G,
+    params: &[(String, Var)],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (name, var) in params {
         if let Some(g) = grads.grad(name, var) {
@@ -48,7 +51,10 @@ pub fn non_finite_grads<G: Gradients + ?Sized>(grads: &G, params: &[(String, Var
 }
 
 /// Names of the parameters with no gradient at all or an all-zero one: the gradient-flow check.
-pub fn missing_or_zero_grads<G: Gradients + ?Sized>(grads: &G, params: &[(String, Var)]) -> Result<Vec<String>> {
+pub fn missing_or_zero_grads<G: Gradients + ?Sized>(
+    grads: &G,
+    params: &[(String, Var)],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (name, var) in params {
         let zero = match grads.grad(name, var) {

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device};
-use fusec::backend::Network;
 use fusec::backend::Mode;
+use fusec::backend::Network;
 use fusec::rng::SeededRng;
 use fusec::run::step_plan::CompiledPlan;
 use fusec::run::{assign_params, batch_inputs, Objectives};
@@ -20,7 +20,12 @@ use crate::support::compile_file;
 fn check_file(path: &str, batch: usize) {
     let c = compile_file(path, &[], true);
     let plan = c.program.train.clone().unwrap();
-    let index = c.program.models.iter().position(|m| m.name == plan.model).unwrap();
+    let index = c
+        .program
+        .models
+        .iter()
+        .position(|m| m.name == plan.model)
+        .unwrap();
     let (model, shapes) = (&c.program.models[index], &c.shapes[index]);
     let data = fusec::data::load(c.program.data_spec(&plan.data).unwrap(), Path::new(".")).unwrap();
     let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(5)).unwrap();
@@ -39,11 +44,20 @@ fn check_file(path: &str, batch: usize) {
     for (si, obj) in objectives.steps.iter().enumerate() {
         let what = format!("{path} step {}", obj.step);
         let mut ref_rng = rng.clone();
-        let out = net.forward(&inputs, &mut Mode::Train(&mut ref_rng)).unwrap();
+        let out = net
+            .forward(&inputs, &mut Mode::Train(&mut ref_rng))
+            .unwrap();
         let (loss, _) = obj.eval(&out).unwrap();
         let reference = loss.backward().unwrap();
-        let result = compiled.step(si, &net, &inputs, &mut engine_rng, &mut tape).unwrap();
-        let want = f64::from(loss.to_dtype(DType::F32).unwrap().to_scalar::<f32>().unwrap());
+        let result = compiled
+            .step(si, &net, &inputs, &mut engine_rng, &mut tape)
+            .unwrap();
+        let want = f64::from(
+            loss.to_dtype(DType::F32)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+        );
         assert!(
             (result.value - want).abs() <= 1e-5 * (1.0 + want.abs()),
             "{what}: objective {} vs candle {want}",
@@ -56,38 +70,74 @@ fn check_file(path: &str, batch: usize) {
             let got = result.grads.grads.get(name);
             match (got, expected) {
                 (Some(g), Some(e)) => {
-                    let scale = e.abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap();
+                    let scale = e
+                        .abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_dtype(DType::F64)
+                        .unwrap();
                     let scale = scale.to_scalar::<f64>().unwrap();
                     let atol = 2e-5 * (1.0 + scale);
                     assert_close(&format!("{what}: d{name}"), g, e, atol, 1e-3);
                 }
                 (None, Some(e)) => {
-                    let nonzero = e.abs().unwrap().max_all().unwrap().to_dtype(DType::F64).unwrap();
+                    let nonzero = e
+                        .abs()
+                        .unwrap()
+                        .max_all()
+                        .unwrap()
+                        .to_dtype(DType::F64)
+                        .unwrap();
                     assert!(
                         nonzero.to_scalar::<f64>().unwrap() == 0.0,
                         "{what}: the engine pruned `{name}`, whose gradient is not zero"
                     );
                 }
-                (Some(_), None) => panic!("{what}: gradient for `{name}` that candle does not reach"),
+                (Some(_), None) => {
+                    panic!("{what}: gradient for `{name}` that candle does not reach")
+                }
                 (None, None) => {}
             }
         }
         for name in result.grads.grads.keys() {
-            assert!(owned.contains(name), "{what}: gradient for `{name}` of another optimizer");
+            assert!(
+                owned.contains(name),
+                "{what}: gradient for `{name}` of another optimizer"
+            );
         }
     }
 }
 
 #[test]
 fn iemocap_examples_match_candle_autograd() {
-    for m in ["concat", "concat_mlp", "autofusion", "ganfusion", "tfn", "lmf", "mult", "concat_4way"] {
+    for m in [
+        "concat",
+        "concat_mlp",
+        "autofusion",
+        "ganfusion",
+        "tfn",
+        "lmf",
+        "mult",
+        "concat_4way",
+    ] {
         check_file(&format!("examples/iemocap/{m}.fuse"), 4);
     }
 }
 
 #[test]
 fn mfeat_examples_match_candle_autograd() {
-    for m in ["concat", "concat_mlp", "autofusion", "ganfusion", "tfn", "lmf", "mult", "six_views", "all_views"] {
+    for m in [
+        "concat",
+        "concat_mlp",
+        "autofusion",
+        "ganfusion",
+        "tfn",
+        "lmf",
+        "mult",
+        "six_views",
+        "all_views",
+    ] {
         check_file(&format!("examples/mfeat/{m}.fuse"), 8);
     }
 }

@@ -84,7 +84,10 @@ fn report_keys(dir: &Path) -> String {
             } else {
                 (0.0..=100.0).contains(&v)
             };
-            out.push_str(&format!("{split}.{k} {}\n", if ok { "ok" } else { "OUT OF RANGE" }));
+            out.push_str(&format!(
+                "{split}.{k} {}\n",
+                if ok { "ok" } else { "OUT OF RANGE" }
+            ));
         }
     }
     out

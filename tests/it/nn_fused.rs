@@ -31,7 +31,11 @@ fn vector_math_matches_std() {
         }
     }
     assert!(worst[0] < 3e-7, "exp: worst relative error {:e}", worst[0]);
-    assert!(worst[1] < 3e-7, "sigmoid: worst relative error {:e}", worst[1]);
+    assert!(
+        worst[1] < 3e-7,
+        "sigmoid: worst relative error {:e}",
+        worst[1]
+    );
     assert!(worst[2] < 3e-7, "tanh: worst relative error {:e}", worst[2]);
     // Saturation and NaN propagation.
     let mut edge = vec![f32::NEG_INFINITY, -1e4, 1e4, f32::INFINITY, f32::NAN, 0.0];
@@ -163,7 +167,11 @@ fn run_case(case: &Case) {
     let gtol = 1e-5;
     let want_dx = grads.get(x.as_tensor()).unwrap();
     assert_close(&format!("{what}: dx"), &dx.unwrap(), want_dx, gtol, gtol);
-    assert_eq!(pgrads.len(), vars.len(), "{what}: one gradient per parameter");
+    assert_eq!(
+        pgrads.len(),
+        vars.len(),
+        "{what}: one gradient per parameter"
+    );
     for (name, g) in &pgrads {
         let var = &vars.iter().find(|(n, _)| n == name).unwrap().1;
         let want = grads
@@ -224,7 +232,10 @@ fn fused_transformer_layer_matches_autograd() {
                 (s.suffix.clone(), Var::from_tensor(&t).unwrap())
             })
             .collect();
-        let map: ParamMap = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().clone())).collect();
+        let map: ParamMap = vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
         let p = TransformerParams::from_map(&map).unwrap();
         let x = Var::from_tensor(&f32_random(&[batch, tq, d], 3)).unwrap();
         let kv = Var::from_tensor(&f32_random(&[batch, tk, d], 4)).unwrap();
@@ -243,8 +254,17 @@ fn fused_transformer_layer_matches_autograd() {
         )
         .unwrap();
         let up = f32_random(reference.dims(), 21);
-        let grads = reference.mul(&up).unwrap().sum_all().unwrap().backward().unwrap();
-        let pd: ParamMap = vars.iter().map(|(n, v)| (n.clone(), v.as_tensor().detach())).collect();
+        let grads = reference
+            .mul(&up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let pd: ParamMap = vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
+            .collect();
         let pd = TransformerParams::from_map(&pd).unwrap();
         let xd = x.as_tensor().detach();
         let kvd = kv.as_tensor().detach();
@@ -261,11 +281,21 @@ fn fused_transformer_layer_matches_autograd() {
         let (out, tape) = fused_tf::forward(&xd, kv_fused, &pd, cfg, Some(&mut rng)).unwrap();
         assert_close(&format!("{what}: out"), &out, &reference, 2e-5, 2e-5);
         let g = fused_tf::backward(&tape, &up).unwrap();
-        assert_close(&format!("{what}: dx"), &g.dx, grads.get(x.as_tensor()).unwrap(), 5e-5, 5e-4);
+        assert_close(
+            &format!("{what}: dx"),
+            &g.dx,
+            grads.get(x.as_tensor()).unwrap(),
+            5e-5,
+            5e-4,
+        );
         match (g.dkv, cross) {
-            (Some(dkv), true) => {
-                assert_close(&format!("{what}: dkv"), &dkv, grads.get(kv.as_tensor()).unwrap(), 5e-5, 5e-4)
-            }
+            (Some(dkv), true) => assert_close(
+                &format!("{what}: dkv"),
+                &dkv,
+                grads.get(kv.as_tensor()).unwrap(),
+                5e-5,
+                5e-4,
+            ),
             (None, false) => {}
             (other, _) => panic!("{what}: dkv {:?}", other.map(|t| t.dims().to_vec())),
         }

@@ -121,9 +121,15 @@ impl Network {
                 Ok(outs)
             })?;
             let Some((saved, cast_args)) = saved else {
-                return Err(candle_core::Error::Msg("internal: a node did not run".into()));
+                return Err(candle_core::Error::Msg(
+                    "internal: a node did not run".into(),
+                ));
             };
-            if cast_args.iter().zip(&args).any(|(c, a)| c.dtype() != a.dtype()) {
+            if cast_args
+                .iter()
+                .zip(&args)
+                .any(|(c, a)| c.dtype() != a.dtype())
+            {
                 tape.cast_args.insert(id, cast_args);
             }
             for (port, t) in outs.into_iter().enumerate() {
@@ -172,7 +178,11 @@ impl Network {
             for ((v, d), need) in operands.iter().zip(d_operands).zip(&need) {
                 if let (Some(d), true) = (d, need) {
                     let dtype = tape.get(*v)?.dtype();
-                    let d = if d.dtype() == dtype { d } else { d.to_dtype(dtype)? };
+                    let d = if d.dtype() == dtype {
+                        d
+                    } else {
+                        d.to_dtype(dtype)?
+                    };
                     accumulate(&mut grads, *v, d)?;
                 }
             }
@@ -181,7 +191,11 @@ impl Network {
                     if step_params.contains(full) {
                         // Master weights are f32 whatever the compute dtype.
                         let dtype = self.params.get(full).map_or(d.dtype(), |p| p.dtype());
-                        let d = if d.dtype() == dtype { d } else { d.to_dtype(dtype)? };
+                        let d = if d.dtype() == dtype {
+                            d
+                        } else {
+                            d.to_dtype(dtype)?
+                        };
                         out.add(full, d)?;
                     }
                 }
@@ -201,7 +215,11 @@ impl Network {
 
     /// Full names of the parameters a node uses.
     pub fn node_param_names(&self, id: NodeId) -> impl Iterator<Item = &String> {
-        self.node_params.get(&id).into_iter().flatten().map(|(_, f)| f)
+        self.node_params
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .map(|(_, f)| f)
     }
 
     /// The model's topological order (what the executor runs).

@@ -161,18 +161,21 @@ impl Network {
                 if *p <= 0.0 {
                     return Ok((vec![x.clone()], Saved::Plain));
                 }
-                let mask = if *p >= 1.0 {
-                    x.zeros_like()?
-                } else {
-                    rng.dropout_mask(x.dims(), *p, x.device())?
-                        .to_dtype(x.dtype())?
-                };
+                if *p >= 1.0 {
+                    // `nn::dropout` draws nothing when everything is dropped.
+                    let zeros = x.zeros_like()?;
+                    return Ok((vec![zeros.clone()], Saved::Mask(zeros)));
+                }
+                let mask = nn::dropout_mask(x, *p, rng)?;
                 Ok((vec![x.mul(&mask)?], Saved::Mask(mask)))
             }
             Rule::Recurrent => {
                 let cfg = self.recurrent_config(op)?;
-                let params =
-                    RecurrentParams::from_map(&self.detached_params(id)?, cfg.layers, cfg.bidirectional)?;
+                let params = RecurrentParams::from_map(
+                    &self.detached_params(id)?,
+                    cfg.layers,
+                    cfg.bidirectional,
+                )?;
                 match args.first() {
                     Some(x) if fused_rnn::supported(x, &params) => {
                         let (out, tape) = fused_rnn::forward(x, args.get(1), &params, &cfg)?;
@@ -185,14 +188,16 @@ impl Network {
             }
             Rule::Norm => {
                 let p = self.detached_params(id)?;
-                let (Some(x), Some(w), Some(b)) = (args.first(), p.get("weight"), p.get("bias")) else {
+                let (Some(x), Some(w), Some(b)) = (args.first(), p.get("weight"), p.get("bias"))
+                else {
                     return Err(bug("normalisation without input or parameters"));
                 };
                 let (y, xhat, rstd) = match op {
                     Op::LayerNorm(LayerNorm { eps }) => nn::layer_norm_parts(x, w, b, *eps)?,
                     Op::BatchNorm(BatchNorm { eps, momentum }) => {
                         let vars = self.node_vars(id)?;
-                        let (Some(rm), Some(rv)) = (vars.get("running_mean"), vars.get("running_var"))
+                        let (Some(rm), Some(rv)) =
+                            (vars.get("running_mean"), vars.get("running_var"))
                         else {
                             return Err(bug("batch norm without running statistics"));
                         };
@@ -218,7 +223,8 @@ impl Network {
                 };
                 let kv = args.get(1);
                 if fused_tf::supported(x, kv, &params) {
-                    let (y, tape) = fused_tf::forward(x, kv, &params, layer_config(layer), Some(rng))?;
+                    let (y, tape) =
+                        fused_tf::forward(x, kv, &params, layer_config(layer), Some(rng))?;
                     Ok((vec![y], Saved::Transformer(Box::new(tape))))
                 } else {
                     self.traced_forward(id, args, needs, inputs, env, rng)
@@ -258,7 +264,10 @@ impl Network {
         let local: Vec<Tensor> = args
             .iter()
             .zip(&leaves)
-            .map(|(a, l)| l.as_ref().map_or_else(|| a.clone(), |v| v.as_tensor().clone()))
+            .map(|(a, l)| {
+                l.as_ref()
+                    .map_or_else(|| a.clone(), |v| v.as_tensor().clone())
+            })
             .collect();
         let refs: Vec<&Tensor> = local.iter().collect();
         let outputs = self.run_node(id, &refs, inputs, env, &mut Mode::Train(rng))?;
@@ -293,7 +302,11 @@ impl Network {
         // Under mixed precision a node's outputs were cast to the network's dtype after it computed; its rule
         // works in the dtype it computed in (that of its float operands).
         let g_cast: Vec<Option<Tensor>>;
-        let g_out = if let Some(dtype) = args.iter().find(|a| a.dtype().is_float()).map(|a| a.dtype()) {
+        let g_out = if let Some(dtype) = args
+            .iter()
+            .find(|a| a.dtype().is_float())
+            .map(|a| a.dtype())
+        {
             let recast = |t: &Tensor| -> Result<Tensor> {
                 if t.dtype().is_float() && t.dtype() != dtype {
                     t.to_dtype(dtype)
@@ -301,7 +314,11 @@ impl Network {
                     Ok(t.clone())
                 }
             };
-            if outs.iter().chain(g_out.iter().flatten()).any(|t| t.dtype().is_float() && t.dtype() != dtype) {
+            if outs
+                .iter()
+                .chain(g_out.iter().flatten())
+                .any(|t| t.dtype().is_float() && t.dtype() != dtype)
+            {
                 outs = outs.iter().map(recast).collect::<Result<_>>()?;
                 g_cast = g_out
                     .iter()
@@ -320,8 +337,11 @@ impl Network {
             }
             Saved::Recurrent(rt) => {
                 let cfg = self.recurrent_config(op)?;
-                let params =
-                    RecurrentParams::from_map(&self.detached_params(id)?, cfg.layers, cfg.bidirectional)?;
+                let params = RecurrentParams::from_map(
+                    &self.detached_params(id)?,
+                    cfg.layers,
+                    cfg.bidirectional,
+                )?;
                 let grads = fused_rnn::OutputGrads {
                     seq: g_out.first().and_then(Option::as_ref),
                     h: g_out.get(1).and_then(Option::as_ref),
@@ -336,7 +356,10 @@ impl Network {
                 Ok((d, if want_params { pg } else { Vec::new() }))
             }
             Saved::Norm { xhat, rstd } => {
-                let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
+                let g = g_out
+                    .first()
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| bug("no gradient"))?;
                 let p = self.detached_params(id)?;
                 let w = p.get("weight").ok_or_else(|| bug("norm weight"))?;
                 let (dx, dw, db) = match op {
@@ -351,19 +374,35 @@ impl Network {
                 } else {
                     Vec::new()
                 };
-                Ok((vec![need.first().copied().unwrap_or(false).then_some(dx)], dp))
+                Ok((
+                    vec![need.first().copied().unwrap_or(false).then_some(dx)],
+                    dp,
+                ))
             }
             Saved::Transformer(tape) => {
-                let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
+                let g = g_out
+                    .first()
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| bug("no gradient"))?;
                 let grads = fused_tf::backward(tape, g)?;
                 let mut d = vec![Some(grads.dx)];
                 if args.len() > 1 {
                     d.push(grads.dkv);
                 }
-                Ok((d, if want_params { grads.params } else { Vec::new() }))
+                Ok((
+                    d,
+                    if want_params {
+                        grads.params
+                    } else {
+                        Vec::new()
+                    },
+                ))
             }
             Saved::Mask(mask) => {
-                let g = g_out.first().and_then(Option::as_ref).ok_or_else(|| bug("no gradient"))?;
+                let g = g_out
+                    .first()
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| bug("no gradient"))?;
                 Ok((vec![Some(g.mul(mask)?)], Vec::new()))
             }
             Saved::Plain => {
@@ -438,12 +477,16 @@ impl Network {
             Op::Linear(_) => {
                 let (w, has_bias) = {
                     let p = self.detached_params(id)?;
-                    let w = p.get("weight").cloned().ok_or_else(|| bug("linear weight"))?;
+                    let w = p
+                        .get("weight")
+                        .cloned()
+                        .ok_or_else(|| bug("linear weight"))?;
                     (w, p.contains_key("bias"))
                 };
                 let (x, g) = (arg(0)?, g()?);
                 if dense::supported(&[x, &w, g]) {
-                    let (dx, params) = dense::linear_backward(x, &w, g, want(0), want_params, has_bias)?;
+                    let (dx, params) =
+                        dense::linear_backward(x, &w, g, want(0), want_params, has_bias)?;
                     let mut d = none();
                     d[0] = dx;
                     let mut dp = Vec::new();
@@ -480,7 +523,10 @@ impl Network {
                     Activation::Tanh => g.mul(&y.sqr()?.affine(-1.0, 1.0)?)?,
                     Activation::Sigmoid => g.mul(&y.mul(&y.affine(-1.0, 1.0)?)?)?,
                     Activation::LeakyRelu { slope } => {
-                        let factor = x.gt(0.0)?.to_dtype(g.dtype())?.affine(1.0 - slope, *slope)?;
+                        let factor = x
+                            .gt(0.0)?
+                            .to_dtype(g.dtype())?
+                            .affine(1.0 - slope, *slope)?;
                         g.mul(&factor)?
                     }
                     Activation::Gelu { .. } => return Err(bug("gelu is traced")),
@@ -530,7 +576,11 @@ impl Network {
             }) => {
                 let (x, g) = (arg(0)?, g()?);
                 let ax = norm_axis(x.rank(), *axis)?;
-                let g = if *keepdim { g.clone() } else { g.unsqueeze(ax)? };
+                let g = if *keepdim {
+                    g.clone()
+                } else {
+                    g.unsqueeze(ax)?
+                };
                 let g = g.broadcast_as(x.dims())?;
                 let d = match kind {
                     ReduceKind::Mean => g.affine(1.0 / x.dim(ax)? as f64, 0.0)?,
@@ -575,8 +625,16 @@ impl Network {
                     }
                 };
                 let d = vec![
-                    if want(0) { Some(sum_to(&dx, x.dims())?) } else { None },
-                    if want(1) { Some(sum_to(&dy, y.dims())?) } else { None },
+                    if want(0) {
+                        Some(sum_to(&dx, x.dims())?)
+                    } else {
+                        None
+                    },
+                    if want(1) {
+                        Some(sum_to(&dy, y.dims())?)
+                    } else {
+                        None
+                    },
                 ];
                 Ok((d, Vec::new()))
             }
@@ -622,7 +680,10 @@ impl Network {
                 let d = loss_backward(*kind, arg(0)?, arg(1)?, g()?, want(1))?;
                 Ok((d, Vec::new()))
             }
-            other => Err(bug(format!("no hand-written backward rule for {}", other.name()))),
+            other => Err(bug(format!(
+                "no hand-written backward rule for {}",
+                other.name()
+            ))),
         }
     }
 }

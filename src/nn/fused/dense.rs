@@ -135,7 +135,11 @@ pub fn batch_norm_2d(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Bat
     let mut xhat = vec![0f32; n * c];
     let mut y = vec![0f32; n * c];
     let (ws, bs) = (wv.as_slice(), bv.as_slice());
-    for ((xr, hr), yr) in xs.chunks_exact(c).zip(xhat.chunks_exact_mut(c)).zip(y.chunks_exact_mut(c)) {
+    for ((xr, hr), yr) in xs
+        .chunks_exact(c)
+        .zip(xhat.chunks_exact_mut(c))
+        .zip(y.chunks_exact_mut(c))
+    {
         for j in 0..c {
             let h = (xr[j] - mean[j]) / std[j];
             hr[j] = h;
@@ -171,7 +175,11 @@ pub fn batch_norm_2d_backward(
     // dx = rstd · (dx̂ - mean(dx̂) - x̂ · mean(dx̂ · x̂)), dx̂ = g · w; mean(dx̂) = w·db/n, mean(dx̂·x̂) = w·dw/n.
     let inv_n = 1.0 / n as f32;
     let mut dx = vec![0f32; n * c];
-    for ((gr, hr), dr) in gs.chunks_exact(c).zip(hs.chunks_exact(c)).zip(dx.chunks_exact_mut(c)) {
+    for ((gr, hr), dr) in gs
+        .chunks_exact(c)
+        .zip(hs.chunks_exact(c))
+        .zip(dx.chunks_exact_mut(c))
+    {
         for j in 0..c {
             let dxhat = gr[j] * ws[j];
             dr[j] = rs[j] * (dxhat - ws[j] * db[j] * inv_n - hr[j] * ws[j] * dw[j] * inv_n);

@@ -86,7 +86,9 @@ impl<'a> DirParams<'a> {
         let view = |t: &'a Tensor| -> Result<HostF32<'a>> {
             match HostF32::of(t) {
                 Some(v) => Ok(v),
-                None => bail!("recurrent: a parameter of layer {layer} is not a contiguous f32 CPU tensor"),
+                None => bail!(
+                    "recurrent: a parameter of layer {layer} is not a contiguous f32 CPU tensor"
+                ),
             }
         };
         Ok(DirParams {
@@ -108,10 +110,7 @@ impl<'a> DirParams<'a> {
 }
 
 /// Runs both directions (or one) of a layer, concurrently when threads allow.
-fn both<T: Send>(
-    dirs: usize,
-    run: impl Fn(usize) -> Result<T> + Sync,
-) -> Result<Vec<T>> {
+fn both<T: Send>(dirs: usize, run: impl Fn(usize) -> Result<T> + Sync) -> Result<Vec<T>> {
     if dirs == 2 && threads() > 1 {
         let (a, b) = rayon::join(|| run(0), || run(1));
         Ok(vec![a?, b?])
@@ -168,7 +167,12 @@ pub fn forward(
             })
         })?;
         let (outs, tapes): (Vec<_>, Vec<_>) = results.into_iter().unzip();
-        let merged = merge_rows(outs.iter().map(|o| o.seq.as_slice()), batch * time, h_n, cfg.merge);
+        let merged = merge_rows(
+            outs.iter().map(|o| o.seq.as_slice()),
+            batch * time,
+            h_n,
+            cfg.merge,
+        );
         finals = (
             merge_rows(outs.iter().map(|o| o.h.as_slice()), batch, h_n, cfg.merge),
             merge_rows(outs.iter().map(|o| o.c.as_slice()), batch, h_n, cfg.merge),
@@ -261,7 +265,10 @@ pub fn backward(
             Some(t) => {
                 let v = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
                 if v.len() != n {
-                    bail!("recurrent backward: output gradient has {} values, expected {n}", v.len());
+                    bail!(
+                        "recurrent backward: output gradient has {} values, expected {n}",
+                        v.len()
+                    );
                 }
                 Ok(Some(v))
             }
@@ -292,11 +299,21 @@ pub fn backward(
                 reverse: d == 1,
             };
             // This direction's share of the merged gradients: its column block (concat) or all of it (sum).
-            let col = if cfg.merge == Merge::Concat { d * h_n } else { 0 };
-            let d_seq = d_y.as_deref().map(|v| Mat::new(v, rows, width).cols(col, h_n));
+            let col = if cfg.merge == Merge::Concat {
+                d * h_n
+            } else {
+                0
+            };
+            let d_seq = d_y
+                .as_deref()
+                .map(|v| Mat::new(v, rows, width).cols(col, h_n));
             let state = |v: &Option<Vec<f32>>| -> Option<Vec<f32>> {
                 let v = v.as_ref().filter(|_| top)?;
-                Some((0..b_n).flat_map(|b| v[b * width + col..][..h_n].iter().copied()).collect())
+                Some(
+                    (0..b_n)
+                        .flat_map(|b| v[b * width + col..][..h_n].iter().copied())
+                        .collect(),
+                )
             };
             let (d_h, d_c) = (state(&d_h_top), state(&d_c_top));
             let mut dx = want_dx.then(|| vec![0f32; rows * in_w]);

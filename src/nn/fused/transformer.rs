@@ -90,9 +90,13 @@ impl Weights {
 /// True when the fused layer applies: f32 CPU input(s) and parameters.
 pub fn supported(x: &Tensor, kv: Option<&Tensor>, p: &TransformerParams) -> bool {
     let ln = |l: &LayerNormParams| host::is_host_f32(&l.weight) && host::is_host_f32(&l.bias);
-    let lin = |l: &LinearParams| host::is_host_f32(&l.weight) && l.bias.as_ref().is_some_and(host::is_host_f32);
+    let lin = |l: &LinearParams| {
+        host::is_host_f32(&l.weight) && l.bias.as_ref().is_some_and(host::is_host_f32)
+    };
     let attn = |a: &AttentionParams| {
-        host::is_host_f32(&a.in_proj_weight) && host::is_host_f32(&a.in_proj_bias) && lin(&a.out_proj)
+        host::is_host_f32(&a.in_proj_weight)
+            && host::is_host_f32(&a.in_proj_bias)
+            && lin(&a.out_proj)
     };
     host::is_host_f32(x)
         && kv.is_none_or(host::is_host_f32)
@@ -160,7 +164,15 @@ fn ln_forward(x: &[f32], d: usize, w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<f32>,
 
 /// The backward pass of [`ln_forward`]: adds the input gradient into `dx` and the parameter gradients into
 /// `dw`, `db`.
-fn ln_backward(g: &[f32], hat: &[f32], rstd: &[f32], w: &[f32], dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
+fn ln_backward(
+    g: &[f32],
+    hat: &[f32],
+    rstd: &[f32],
+    w: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: &mut [f32],
+) {
     let d = w.len();
     let inv_d = 1.0 / d as f32;
     for (r, rs) in rstd.iter().enumerate() {
@@ -205,10 +217,7 @@ fn affine(x: Mat, w: &[f32], b: &[f32], o: usize) -> Result<Vec<f32>> {
 fn mask(rng: Option<&mut SeededRng>, p: f64, n: usize) -> Result<Option<Vec<f32>>> {
     match rng {
         Some(_) if p >= 1.0 => Ok(Some(vec![0.0; n])),
-        Some(rng) if p > 0.0 => {
-            let m = rng.dropout_mask(&[n], p, &candle_core::Device::Cpu)?;
-            Ok(Some(m.to_vec1::<f32>()?))
-        }
+        Some(rng) if p > 0.0 => Ok(Some(crate::nn::host_mask(n, rng.next_u64(), p))),
         _ => Ok(None),
     }
 }
@@ -238,7 +247,11 @@ pub fn forward(
         Some(kv) => {
             let (bk, tk, dk) = kv.dims3()?;
             if bk != batch || dk != d {
-                bail!("transformer layer: kv {:?} does not match x {:?}", kv.dims(), x.dims());
+                bail!(
+                    "transformer layer: kv {:?} does not match x {:?}",
+                    kv.dims(),
+                    x.dims()
+                );
             }
             let ks = match HostF32::of(kv) {
                 Some(v) => v.as_slice().to_vec(),
@@ -279,7 +292,11 @@ pub fn forward(
                         *s += qc * kv;
                     }
                 }
-                let valid = if cfg.causal { (i + offset + 1).min(tk) } else { tk };
+                let valid = if cfg.causal {
+                    (i + offset + 1).min(tk)
+                } else {
+                    tk
+                };
                 softmax_row(row, valid);
             }
         }
@@ -310,27 +327,20 @@ pub fn forward(
     let a = affine(Mat::new(&ctx, rq, d), &w.out_w, &w.out_b, d)?;
     let res1_mask = mask(rng.as_deref_mut(), cfg.res_dropout, rq * d)?;
     let mut x1 = xs;
-    for (i, (x1v, av)) in x1.iter_mut().zip(&a).enumerate() {
-        let m = res1_mask.as_ref().map_or(1.0, |m| m[i]);
-        *x1v += av * m;
-    }
+    let mut a = a;
+    apply_mask(&mut a, &res1_mask);
+    add_into(&mut x1, &a);
     let (y0, h_hat, h_rstd) = ln_forward(&x1, d, &w.ln1_w, &w.ln1_b);
     let ff = w.ff;
     let pre = affine(Mat::new(&y0, rq, d), &w.fc1_w, &w.fc1_b, ff)?;
     let relu_mask = mask(rng.as_deref_mut(), cfg.relu_dropout, rq * ff)?;
-    let rd: Vec<f32> = pre
-        .iter()
-        .enumerate()
-        .map(|(i, p)| p.max(0.0) * relu_mask.as_ref().map_or(1.0, |m| m[i]))
-        .collect();
+    let mut rd: Vec<f32> = pre.iter().map(|p| p.max(0.0)).collect();
+    apply_mask(&mut rd, &relu_mask);
     let y2 = affine(Mat::new(&rd, rq, ff), &w.fc2_w, &w.fc2_b, d)?;
     let res2_mask = mask(rng.as_deref_mut(), cfg.res_dropout, rq * d)?;
-    let out: Vec<f32> = x1
-        .iter()
-        .zip(&y2)
-        .enumerate()
-        .map(|(i, (a, b))| a + b * res2_mask.as_ref().map_or(1.0, |m| m[i]))
-        .collect();
+    let mut out = y2;
+    apply_mask(&mut out, &res2_mask);
+    add_into(&mut out, &x1);
     let tape = LayerTape {
         cfg,
         batch,
@@ -361,6 +371,21 @@ pub fn forward(
     Ok((host::tensor(out, (batch, tq, d))?, tape))
 }
 
+/// Multiplies by a dropout mask, if there is one.
+fn apply_mask(v: &mut [f32], m: &Option<Vec<f32>>) {
+    if let Some(m) = m {
+        for (x, k) in v.iter_mut().zip(m) {
+            *x *= k;
+        }
+    }
+}
+
+fn add_into(acc: &mut [f32], v: &[f32]) {
+    for (a, b) in acc.iter_mut().zip(v) {
+        *a += b;
+    }
+}
+
 /// Head `h` of example `b`'s keys, transposed to `[hd, Tk]` (so score rows are contiguous loops).
 fn transpose_head(k: &[f32], b: usize, h: usize, tk: usize, d: usize, hd: usize, out: &mut [f32]) {
     for j in 0..tk {
@@ -374,7 +399,10 @@ fn transpose_head(k: &[f32], b: usize, h: usize, tk: usize, d: usize, hd: usize,
 /// Softmax of a score row in place; entries from `valid` on are masked (probability 0).
 fn softmax_row(row: &mut [f32], valid: usize) {
     let valid = valid.max(1).min(row.len());
-    let max = row[..valid].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = row[..valid]
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     for s in row[..valid].iter_mut() {
         *s -= max;
     }
@@ -407,28 +435,44 @@ pub fn backward(t: &LayerTape, g: &Tensor) -> Result<LayerGrads> {
     let w = &t.w;
     let gs = match HostF32::of(g) {
         Some(v) => v.as_slice().to_vec(),
-        None => g.flatten_all()?.to_dtype(candle_core::DType::F32)?.to_vec1::<f32>()?,
+        None => g
+            .flatten_all()?
+            .to_dtype(candle_core::DType::F32)?
+            .to_vec1::<f32>()?,
     };
     if gs.len() != rq * d {
-        bail!("transformer layer backward: gradient has {} values, expected {}", gs.len(), rq * d);
+        bail!(
+            "transformer layer backward: gradient has {} values, expected {}",
+            gs.len(),
+            rq * d
+        );
     }
-    let with = |m: &Option<Vec<f32>>, i: usize| m.as_ref().map_or(1.0, |m| m[i]);
     // out = x1 + y2·m2.
     let mut dx1 = gs.clone();
-    let dy2: Vec<f32> = gs.iter().enumerate().map(|(i, g)| g * with(&t.res2_mask, i)).collect();
+    let mut dy2 = gs;
+    apply_mask(&mut dy2, &t.res2_mask);
     // fc2.
     let (dfc2_w, dfc2_b, drd) = linear_grads(&dy2, &t.rd, &w.fc2_w, rq, ff, d)?;
     // ReLU and its dropout.
-    let dpre: Vec<f32> = drd
-        .iter()
-        .enumerate()
-        .map(|(i, g)| if t.pre[i] > 0.0 { g * with(&t.relu_mask, i) } else { 0.0 })
-        .collect();
+    let mut dpre = drd;
+    apply_mask(&mut dpre, &t.relu_mask);
+    for (g, p) in dpre.iter_mut().zip(&t.pre) {
+        *g = if *p > 0.0 { *g } else { 0.0 };
+    }
     let (dfc1_w, dfc1_b, dy0) = linear_grads(&dpre, &t.y0, &w.fc1_w, rq, d, ff)?;
     let (mut dln1_w, mut dln1_b) = (vec![0f32; d], vec![0f32; d]);
-    ln_backward(&dy0, &t.h_hat, &t.h_rstd, &w.ln1_w, &mut dx1, &mut dln1_w, &mut dln1_b);
+    ln_backward(
+        &dy0,
+        &t.h_hat,
+        &t.h_rstd,
+        &w.ln1_w,
+        &mut dx1,
+        &mut dln1_w,
+        &mut dln1_b,
+    );
     // x1 = x + a·m1.
-    let da: Vec<f32> = dx1.iter().enumerate().map(|(i, g)| g * with(&t.res1_mask, i)).collect();
+    let mut da = dx1.clone();
+    apply_mask(&mut da, &t.res1_mask);
     let (dout_w, dout_b, dctx) = linear_grads(&da, &t.ctx, &w.out_w, rq, d, d)?;
     // Attention, per (example, head).
     let mut dq = vec![0f32; rq * d];
@@ -515,11 +559,27 @@ pub fn backward(t: &LayerTape, g: &Tensor) -> Result<LayerGrads> {
         }
         Some((hat, rstd)) => {
             let mut dkv = vec![0f32; rk * d];
-            ln_backward(&dsrc, hat, rstd, &w.ln0_w, &mut dkv, &mut dln0_w, &mut dln0_b);
+            ln_backward(
+                &dsrc,
+                hat,
+                rstd,
+                &w.ln0_w,
+                &mut dkv,
+                &mut dln0_w,
+                &mut dln0_b,
+            );
             Some(host::tensor(dkv, (batch, tk, d))?)
         }
     };
-    ln_backward(&dxn, &t.x_hat, &t.x_rstd, &w.ln0_w, &mut dx1, &mut dln0_w, &mut dln0_b);
+    ln_backward(
+        &dxn,
+        &t.x_hat,
+        &t.x_rstd,
+        &w.ln0_w,
+        &mut dx1,
+        &mut dln0_w,
+        &mut dln0_b,
+    );
     let named = |n: &str, v: Vec<f32>, dims: Vec<usize>| -> Result<(String, Tensor)> {
         Ok((n.to_string(), host::tensor(v, dims)?))
     };
@@ -555,9 +615,23 @@ fn linear_grads(
 ) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
     let gm = Mat::new(g, rows, o);
     let mut dw = vec![0f32; o * i];
-    gemm(&mut MatMut::new(&mut dw, o, i), false, gm.t(), Mat::new(x, rows, i), 1.0, false)?;
+    gemm(
+        &mut MatMut::new(&mut dw, o, i),
+        false,
+        gm.t(),
+        Mat::new(x, rows, i),
+        1.0,
+        false,
+    )?;
     let db = column_sums(g, o);
     let mut dx = vec![0f32; rows * i];
-    gemm(&mut MatMut::new(&mut dx, rows, i), false, gm, Mat::new(w, o, i), 1.0, false)?;
+    gemm(
+        &mut MatMut::new(&mut dx, rows, i),
+        false,
+        gm,
+        Mat::new(w, o, i),
+        1.0,
+        false,
+    )?;
     Ok((dw, db, dx))
 }

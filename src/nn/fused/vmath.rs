@@ -51,11 +51,12 @@ fn tanh_lane(x: f32) -> f32 {
     let a = x.abs();
     // Small |x|: Cephes' odd polynomial (keeps full relative precision near 0).
     let z = x * x;
-    let small = ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
-        - 3.333_328_2e-1)
-        * z
-        * x
-        + x;
+    let small =
+        ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+            - 3.333_328_2e-1)
+            * z
+            * x
+            + x;
     // Large |x|: 1 - 2 / (e^{2|x|} + 1), with the sign of x.
     let big = 1.0 - 2.0 / (exp_lane(2.0 * a) + 1.0);
     let big = if x < 0.0 { -big } else { big };
