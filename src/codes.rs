@@ -144,6 +144,7 @@ pub const CODES: &[Code] = &[
     code("fusec::train::model", "lowering", "the plan trains a model the file does not declare"),
     code("fusec::train::objective", "lowering", "a step's objective is not a weighted sum of loss names"),
     code("fusec::train::optimizer", "lowering", "a step names an optimizer the plan does not declare"),
+    code("fusec::train::precision", "lowering", "`precision` names no known precision (`\"f32\"` or `\"bf16\"`)"),
     code("fusec::train::robustness", "lowering", "a malformed `robustness = [...]` case"),
     code("fusec::train::select", "lowering", "`select` does not name a split and a metric"),
     code("fusec::train::task", "lowering", "the task names an output or target the model does not have"),

@@ -1,5 +1,6 @@
 //! fusec's own seeded random generator. candle's CPU RNG cannot be seeded, so every random draw of a run —
-//! parameter initialisation, dropout masks, GAN noise, shuffling — comes from here, and its state is saved in
+//! parameter initialisation, dropout masks (one seed per mask, `nn::dropout_mask`), GAN noise, shuffling —
+//! comes from here, and its state is saved in
 //! checkpoints so a resumed run continues the exact same stream.
 
 use candle_core::{Device, Result, Tensor};
@@ -94,22 +95,6 @@ impl SeededRng {
     ) -> Result<Tensor> {
         let n: usize = shape.iter().product();
         let v: Vec<f32> = (0..n).map(|_| self.uniform(lo, hi) as f32).collect();
-        Tensor::from_vec(v, shape, device)
-    }
-
-    /// Inverted-dropout mask: each element is 0 with probability `p`, else `1/(1-p)`.
-    pub fn dropout_mask(&mut self, shape: &[usize], p: f64, device: &Device) -> Result<Tensor> {
-        let n: usize = shape.iter().product();
-        let keep = 1.0 / (1.0 - p);
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                if self.inner.random::<f64>() < p {
-                    0.0
-                } else {
-                    keep as f32
-                }
-            })
-            .collect();
         Tensor::from_vec(v, shape, device)
     }
 }

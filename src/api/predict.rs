@@ -10,7 +10,6 @@ use candle_core::{DType, Device, Tensor};
 
 use super::prepare::{compile_recorded, open_run};
 use super::{Error, Reporter};
-use crate::backend::Mode;
 use crate::diag::Diagnostic;
 use crate::ir::TaskKind;
 use crate::run::{load_standardization, Checkpoint, RunError};
@@ -161,7 +160,10 @@ pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictio
             }
         }
     }
-    let out = net.forward(&inputs, &mut Mode::Eval)?;
+    // The prediction graph: only what the outputs need (no losses, decoders or discriminators).
+    let targets: Vec<_> = model.outputs.iter().map(|o| o.value).collect();
+    let infer = crate::backend::infer::InferPlan::new(&net, &targets);
+    let out = net.infer(&infer, &inputs)?;
     let mut outputs: Vec<(String, Tensor)> = Vec::new();
     for o in &model.outputs {
         outputs.push((o.name.clone(), out.get(o.value)?.to_dtype(DType::F32)?));

@@ -88,7 +88,8 @@ impl Network {
                         .ok_or_else(|| bug("operand computed after its user"))
                 })
                 .collect::<Result<_>>()?;
-            let outs = self.run_node(id, &args, inputs, &env, mode)?;
+            let outs = self
+                .run_node_at_precision(id, &args, |a| self.run_node(id, a, inputs, &env, mode))?;
             for (port, t) in outs.into_iter().enumerate() {
                 values.insert(Value::new(id, port as u16), t);
             }
@@ -161,12 +162,12 @@ impl Network {
     }
 
     /// The parameters of a node by suffix, as tensors (what the typed parameter sets of `crate::nn` read).
+    /// The node's parameters as it reads them: under mixed precision, cast to the dtype it computes in.
     pub fn param_map(&self, id: NodeId) -> Result<ParamMap> {
-        Ok(self
-            .node_vars(id)?
+        self.node_vars(id)?
             .into_iter()
-            .map(|(k, v)| (k, v.as_tensor().clone()))
-            .collect())
+            .map(|(k, v)| Ok((k, self.param_for_node(id, v.as_tensor())?)))
+            .collect()
     }
 }
 

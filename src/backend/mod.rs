@@ -2,16 +2,19 @@
 //! parameters live in candle `Var`s under the IR's hierarchical names, and runs it forward. Only checked IR
 //! arrives here, so a failure in this module is a bug in fusec (or an out-of-memory), not a user error.
 
+pub mod autodiff;
 pub mod decode;
 mod exec;
+pub mod infer;
 mod params;
+mod precision;
 
 pub use decode::{DecodeOptions, Hypothesis};
 pub use exec::{axis, bug, Kernel, Mode, Outputs};
 
 use std::collections::{BTreeMap, HashMap};
 
-use candle_core::{Device, Result, Var};
+use candle_core::{DType, Device, Result, Var};
 
 use crate::check::Shapes;
 use crate::ir::{Model, NodeId, Value};
@@ -24,6 +27,8 @@ pub struct Network {
     /// Every parameter and buffer by full name, sorted.
     pub params: BTreeMap<String, Var>,
     pub device: Device,
+    /// The dtype the passes compute in: f32, or bf16 under mixed precision (`set_precision`).
+    compute: DType,
     order: Vec<NodeId>,
     operands: HashMap<NodeId, Vec<Value>>,
     /// Per node that owns or shares parameters: (suffix, full name) pairs.
@@ -56,6 +61,7 @@ impl Network {
             shapes: shapes.clone(),
             params,
             device: device.clone(),
+            compute: DType::F32,
             order,
             operands,
             node_params,

@@ -4,9 +4,11 @@
 mod crash;
 mod direct;
 mod mmt;
+mod train_file;
 
 pub use crash::{crash_consistency, format_crash, CrashOptions, CrashReport, Trial};
 pub use mmt::{format_mmt, mmt_rates, MmtRates};
+pub use train_file::{bench_train_file, format_train_bench, TrainBench, TrainBenchOptions};
 
 use std::collections::HashMap;
 use std::time::Instant;

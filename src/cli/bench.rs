@@ -37,6 +37,60 @@ pub struct BenchArgs {
     /// Keep the run directories of `--crash` (in the system's temporary folder).
     #[arg(long)]
     pub keep: bool,
+    /// Measure a model file on its own data instead: training steps/s (pre-gathered batches, warm-up, median of
+    /// `--reps` timings) and prediction examples/s (the benchmarks/ protocol).
+    #[arg(long, value_name = "FILE")]
+    pub train: Option<String>,
+    /// Batch size of the timed training steps.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Training steps per timing.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Untimed training steps first.
+    #[arg(long, default_value_t = 10)]
+    pub warmup: usize,
+    /// Timings (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Batch size of the timed prediction.
+    #[arg(long, default_value_t = 256)]
+    pub infer_batch: usize,
+    /// Print the `--train` measurement as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn run_train_file(args: &BenchArgs, file: &str, sets: &[(String, String)]) -> i32 {
+    let opts = crate::bench::TrainBenchOptions {
+        file: file.to_string(),
+        sets: sets.to_vec(),
+        batch: args.batch,
+        steps: args.steps,
+        warmup: args.warmup,
+        reps: args.reps,
+        infer_batch: args.infer_batch,
+    };
+    match crate::bench::bench_train_file(&opts) {
+        Ok(b) => {
+            if args.json {
+                match serde_json::to_string(&b) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 2;
+                    }
+                }
+            } else {
+                print!("{}", crate::bench::format_train_bench(&b));
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
 }
 
 pub fn run(args: &BenchArgs, sets: &[(String, String)]) -> i32 {
@@ -60,6 +114,9 @@ pub fn run(args: &BenchArgs, sets: &[(String, String)]) -> i32 {
                 1
             }
         };
+    }
+    if let Some(file) = &args.train {
+        return run_train_file(args, file, sets);
     }
     match crate::bench::run_all(args.mlp_steps, args.lstm_steps, args.rounds) {
         Ok(rows) => {

@@ -1,7 +1,7 @@
 //! Data loading: reads a `data { }` declaration's files (CSV, `.npy`, `.npz`, safetensors) into memory,
 //! validates them against the declared fields (all problems reported at once, as diagnostics labelled in the
 //! .fuse file), splits them with a seeded generator, standardizes features with training statistics, and
-//! serves batches as candle tensors. This and the CLI are the only parts of fusec that touch the file system.
+//! serves batches as candle tensors (from the device: `resident.rs`). This and the CLI are the only parts of fusec that touch the file system.
 
 mod check;
 mod fields;
@@ -11,6 +11,7 @@ pub mod pickle;
 mod pickle_source;
 mod read;
 mod report;
+mod resident;
 mod split;
 pub mod text;
 mod text_load;
@@ -27,6 +28,7 @@ use crate::rng::SeededRng;
 pub use check::check_against_model;
 pub use read::check_npz_sizes;
 pub use report::{ClassCounts, DataReport};
+pub use resident::{BatchIndex, ResidentData, UploadedOrder};
 pub use text_load::TextField;
 
 /// A field's values for every example, in example order (row-major within an example).

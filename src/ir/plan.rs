@@ -343,7 +343,41 @@ pub struct TrainPlan {
     pub metrics: Vec<String>,
     /// The robustness evaluation (`robustness = [...]`), empty when the plan declares none.
     pub robustness: Vec<RobustnessCase>,
+    /// The dtype of the forward and backward passes (`precision = "bf16"`); parameters and optimizer state are
+    /// f32 either way.
+    pub precision: Precision,
     pub span: Span,
+}
+
+/// The arithmetic of training and evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Mixed precision: matrix products, activations and recurrences in bf16; losses, softmax and
+    /// normalization in f32; f32 master weights (each step casts them) and f32 optimizer state.
+    Bf16,
+}
+
+impl Precision {
+    /// The names `precision = "..."` accepts, in the order of the variants.
+    pub const NAMES: [&'static str; 2] = ["f32", "bf16"];
+
+    pub fn parse(name: &str) -> Option<Precision> {
+        match name {
+            "f32" => Some(Precision::F32),
+            "bf16" => Some(Precision::Bf16),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
+    }
 }
 
 /// How the robustness evaluation perturbs one input at evaluation time.

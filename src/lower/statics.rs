@@ -129,7 +129,7 @@ fn bind_static<'e>(
     ok.then_some(bound)
 }
 
-fn value(e: &Expr, diags: &mut Diagnostics) -> Option<Val> {
+pub(crate) fn value(e: &Expr, diags: &mut Diagnostics) -> Option<Val> {
     match const_eval(e) {
         Ok(v) => Some(v),
         Err(d) => {
@@ -139,7 +139,7 @@ fn value(e: &Expr, diags: &mut Diagnostics) -> Option<Val> {
     }
 }
 
-fn type_error(e: &Expr, expected: &str, found: &Val) -> Diagnostic {
+pub(crate) fn type_error(e: &Expr, expected: &str, found: &Val) -> Diagnostic {
     Diagnostic::error(
         "fusec::value::type",
         format!("expected {expected}, found {}", found.kind()),

@@ -24,6 +24,7 @@ const KEYS: &[&str] = &[
     "select",
     "metrics",
     "robustness",
+    "precision",
 ];
 
 const TASKS: &[(&str, &[&str])] = &[
@@ -179,6 +180,7 @@ impl<'a> Lowering<'a> {
         let select = self.select(&task.kind);
         let metrics = self.metrics(&task.kind);
         let robustness = self.robustness(model);
+        let precision = self.precision();
         let data_name = data_name?;
         if !data.iter().any(|d| d.name == data_name) {
             return None;
@@ -199,6 +201,7 @@ impl<'a> Lowering<'a> {
             select: select?,
             metrics: metrics?,
             robustness: robustness?,
+            precision: precision?,
             span: decl.span,
         })
     }
@@ -328,6 +331,9 @@ pub(super) fn keyword_span(plan: Span) -> Span {
 
 #[path = "train_robustness.rs"]
 mod robustness;
+
+#[path = "train_precision.rs"]
+mod precision;
 
 /// `a.b.c` written as nested field accesses, as one dotted name.
 fn dotted(e: &Expr) -> Option<String> {

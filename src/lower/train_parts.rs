@@ -408,24 +408,51 @@ impl Lowering<'_> {
         Some(self.int_override(key).or(written))
     }
 
-    /// An optional positive float setting (`clip_norm`), written or given with `--set`.
+    /// An optional positive setting (`clip_norm = 50.0`); `none`, written or given with `--set`, turns it off.
     pub(super) fn opt_float(&mut self, key: &str) -> Option<Option<f64>> {
+        let positive = |x: f64, span, origin: &str, diags: &mut crate::diag::Diagnostics| {
+            if x > 0.0 && x.is_finite() {
+                Some(x)
+            } else {
+                diags.push(
+                    Diagnostic::error("fusec::train::value", format!("`{key}` must be positive"))
+                        .label(span, format!("{origin} {x}, not a positive number"))
+                        .help(format!(
+                            "for example `{key} = 50.0`, or `{key} = none` to turn it off"
+                        )),
+                );
+                None
+            }
+        };
         let written = match self.get(key) {
-            Some(e) => Some((statics::float(e, self.diags)?, e.span)),
+            Some(e) => match statics::value(e, self.diags)? {
+                Val::None => None,
+                Val::Str(s) if s == "none" => None,
+                v => match v.as_f64() {
+                    Some(x) => Some(positive(x, e.span, "written as", self.diags)?),
+                    None => {
+                        self.diags
+                            .push(statics::type_error(e, "a number or none", &v));
+                        return None;
+                    }
+                },
+            },
             None => None,
         };
-        let Some(value) = self.float_override_at(key).or(written) else {
-            return Some(None);
+        let Some((v, at)) = self.ov.take(key, self.diags) else {
+            return Some(written);
         };
-        let positive = |x: f64| x > 0.0 && x.is_finite();
-        self.valid(
-            key,
-            value,
-            positive,
-            "a positive number",
-            "for example `clip_norm = 50.0`",
-        )
-        .then_some(Some(value.0))
+        match v {
+            Val::None => Some(None),
+            Val::Str(s) if s == "none" => Some(None),
+            v => match v.as_f64() {
+                Some(x) => Some(Some(positive(x, at, "--set gives", self.diags)?)),
+                None => {
+                    self.diags.push(set_type(key, "a number or none", &v, at));
+                    None
+                }
+            },
+        }
     }
 
     pub(super) fn schedule(&mut self) -> Option<Schedule> {

@@ -43,6 +43,10 @@ fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape); each slice along `axis` sums to 1.
 pub fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    if let Some(dtype) = super::half_type(x) {
+        // Mixed precision: exponentials and their sum in f32, as PyTorch's autocast does.
+        return softmax(&x.to_dtype(DType::F32)?, axis)?.to_dtype(dtype);
+    }
     // The shift does not change the result, so it needs no gradient; detaching it saves a backward branch.
     let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
     let num = shifted.exp()?;
@@ -54,13 +58,17 @@ pub fn softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape).
 pub fn log_softmax(x: &Tensor, axis: usize) -> Result<Tensor> {
+    if let Some(dtype) = super::half_type(x) {
+        return log_softmax(&x.to_dtype(DType::F32)?, axis)?.to_dtype(dtype);
+    }
     let shifted = x.broadcast_sub(&x.max_keepdim(axis)?.detach())?;
     let log_sum = shifted.exp()?.sum_keepdim(axis)?.log()?;
     shifted.broadcast_sub(&log_sum)
 }
 
 /// Inverted dropout for training: zeroes each element with probability `p` and scales the rest by `1/(1-p)`.
-/// The caller skips it at evaluation. The mask comes from `rng`, so a seeded run is reproducible.
+/// The caller skips it at evaluation. The mask comes from one seed drawn from `rng` (`dropout_mask.rs`), so a
+/// seeded run is reproducible and a seed gives the same mask on every device.
 ///
 /// # Shapes
 /// `x [..]` -> `[..]` (same shape).
@@ -75,11 +83,6 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut SeededRng) -> Result<Tensor> {
         // 1/(1-p) would be infinite and 0 * inf is NaN; every element is dropped.
         return x.zeros_like();
     }
-    let mask = rng.dropout_mask(x.dims(), p, x.device())?;
-    let mask = if x.dtype() == DType::F32 {
-        mask
-    } else {
-        mask.to_dtype(x.dtype())?
-    };
+    let mask = super::dropout_mask::mask_for(x, p, rng)?;
     x.mul(&mask)
 }

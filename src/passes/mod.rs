@@ -10,6 +10,7 @@
 
 pub mod dce;
 pub mod fold;
+pub mod grad_graph;
 
 use crate::check::Shapes;
 use crate::ir::{Model, Value};

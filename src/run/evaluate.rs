@@ -7,8 +7,9 @@ use candle_core::{DType, Tensor};
 
 use super::objective::Objectives;
 use super::RunError;
-use crate::backend::{Mode, Network};
-use crate::data::Dataset;
+use crate::backend::infer::InferPlan;
+use crate::backend::Network;
+use crate::data::{BatchIndex, Dataset, ResidentData};
 use crate::ir::{TaskKind, TrainPlan};
 
 /// Evaluation batches hold this many examples; results do not depend on it beyond float rounding.
@@ -53,7 +54,8 @@ impl Evaluation {
     }
 }
 
-/// The model inputs of a batch, gathered from the data set.
+/// The model inputs of a batch, gathered from the data set on the host and copied to the network's device (for
+/// one-off batches; loops gather from [`ResidentData`]).
 pub fn batch_inputs(
     net: &Network,
     data: &Dataset,
@@ -67,9 +69,42 @@ pub fn batch_inputs(
     Ok(inputs)
 }
 
+/// Uploads the model inputs of `data` to the network's device, once for every batch that follows.
+pub fn upload_inputs(net: &Network, data: &Dataset) -> Result<ResidentData, RunError> {
+    let names = net.model.inputs.iter().map(|i| i.name.as_str());
+    Ok(ResidentData::upload(data, names, &net.device)?)
+}
+
+/// The model inputs of a batch, gathered on the device from the uploaded data.
+pub fn resident_inputs(
+    net: &Network,
+    data: &ResidentData,
+    batch: &BatchIndex<'_>,
+) -> Result<HashMap<String, Tensor>, RunError> {
+    let mut inputs = HashMap::new();
+    for input in &net.model.inputs {
+        inputs.insert(input.name.clone(), data.gather(&input.name, batch)?);
+    }
+    Ok(inputs)
+}
+
+/// [`evaluate_resident`] after uploading `data`'s model inputs (one copy to the device for the whole split).
 pub fn evaluate(
     net: &Network,
     data: &Dataset,
+    indices: &[usize],
+    plan: &TrainPlan,
+    objectives: &Objectives,
+) -> Result<Evaluation, RunError> {
+    let resident = upload_inputs(net, data)?;
+    evaluate_resident(net, data, &resident, indices, plan, objectives)
+}
+
+/// Evaluates `net` on the examples `indices`, batches gathered on the device from `resident`.
+pub fn evaluate_resident(
+    net: &Network,
+    data: &Dataset,
+    resident: &ResidentData,
     indices: &[usize],
     plan: &TrainPlan,
     objectives: &Objectives,
@@ -91,9 +126,17 @@ pub fn evaluate(
     let mut row_shape: Vec<usize> = Vec::new();
     let mut targets: Vec<f64> = Vec::new();
     let mut target_shape: Vec<usize> = Vec::new();
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let inputs = batch_inputs(net, data, chunk)?;
-        let out = net.forward(&inputs, &mut Mode::Eval)?;
+    // The evaluation graph: the task output and the losses the metrics report, nothing else.
+    let mut wanted: Vec<crate::ir::Value> = losses.iter().map(|(_, v)| *v).collect();
+    wanted.extend(last.terms.iter().map(|(_, _, v)| *v));
+    if !translation {
+        wanted.push(output);
+    }
+    let plan_nodes = InferPlan::new(net, &wanted);
+    let order = resident.upload_order(indices.to_vec())?;
+    for (k, chunk) in indices.chunks(EVAL_BATCH).enumerate() {
+        let inputs = resident_inputs(net, resident, &order.batch(k * EVAL_BATCH, chunk.len())?)?;
+        let out = net.infer(&plan_nodes, &inputs)?;
         let w = chunk.len() as f64;
         let (_, parts) = last.eval(&out)?;
         let objective: f64 = parts

@@ -13,20 +13,23 @@ pub mod robustness;
 pub mod run_dir;
 mod setup;
 mod standardization;
+pub mod step_plan;
 mod tensor_files;
 mod trainer;
 mod translate_lines;
 pub mod translation;
 
 pub use checkpoint::{Checkpoint, TrainState};
-pub use evaluate::{batch_inputs, evaluate, Evaluation};
+pub use evaluate::{
+    batch_inputs, evaluate, evaluate_resident, resident_inputs, upload_inputs, Evaluation,
+};
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use inputs::check_inputs;
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
 pub use run_dir::{read_record, RecordedSource, RunRecord};
-pub use setup::assign_params;
+pub use setup::{assign_params, plan_optimizers};
 pub use standardization::{load_standardization, save_standardization};
 pub use tensor_files::{load_params, save_params, save_tensors};
 pub use trainer::{train, RunOptions, RunOutcome};

@@ -20,7 +20,8 @@ impl Objective {
         let mut total: Option<Tensor> = None;
         let mut parts = Vec::with_capacity(self.terms.len());
         for (name, w, v) in &self.terms {
-            let t = out.get(*v)?;
+            // Objectives sum in f32 (under mixed precision a scalar that is not a loss may be bf16).
+            let t = &out.get(*v)?.to_dtype(candle_core::DType::F32)?;
             parts.push((
                 name.clone(),
                 f64::from(t.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?),

@@ -149,3 +149,14 @@ pub(super) fn initial_state(plan: &TrainPlan, optimizers: &[(String, Optimizer)]
         train_seconds: 0.0,
     }
 }
+
+/// The optimizers of a plan over a network, without logging: what benchmarks and tools need to run training
+/// steps outside a run.
+pub fn plan_optimizers(
+    plan: &TrainPlan,
+    net: &Network,
+    objectives: &Objectives,
+) -> Result<(Vec<(String, Optimizer)>, HashMap<String, Vec<String>>), RunError> {
+    let o = build_optimizers(plan, net, objectives, &mut |_| {})?;
+    Ok((o.list, o.assignment))
+}

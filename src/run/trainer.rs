@@ -9,19 +9,20 @@ use candle_core::Device;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::checkpoint::{Checkpoint, TrainState};
-use super::evaluate::{batch_inputs, evaluate};
+use super::evaluate::{batch_inputs, evaluate_resident, resident_inputs, upload_inputs};
 use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
 use super::report::{write_history, EpochRow, RunReport};
 use super::run_dir::{self, RecordedSource, RunLock, RunRecord};
 use super::setup::{build_optimizers, initial_state, STREAM_INIT};
+use super::step_plan::{train_batch, BatchOutcome, CompiledPlan};
 use super::RunError;
-use crate::backend::{Mode, Network};
+use crate::backend::Network;
 use crate::check::Shapes;
-use crate::data::{batches, Dataset};
+use crate::data::{batches, Dataset, ResidentData};
 use crate::ir::{Model, Op, TrainPlan};
 use crate::rng::SeededRng;
-use crate::train::{clip_grad_norm, Optimizer};
+use crate::train::Optimizer;
 use candle_core::Tensor;
 use std::collections::HashMap;
 
@@ -77,8 +78,12 @@ struct Session<'a> {
     net: Network,
     plan: &'a TrainPlan,
     data: &'a Dataset,
+    /// The model inputs on the training device, uploaded once; every batch is gathered there.
+    resident: ResidentData,
     opts: &'a RunOptions,
     objectives: Objectives,
+    /// The plan's steps compiled against the network (what each runs forward and differentiates).
+    compiled: CompiledPlan,
     optimizers: Vec<(String, Optimizer)>,
     state: TrainState,
     rng_shuffle: SeededRng,
@@ -115,6 +120,7 @@ pub fn train(
         &session.net,
         plan,
         data,
+        &session.resident,
         &session.objectives,
         &session.state,
         stopped_early,
@@ -147,12 +153,14 @@ impl<'a> Session<'a> {
         if !resuming {
             run_dir::claim(&opts.run_dir, opts.overwrite || opts.resume)?;
         }
-        let net = Network::build(
+        let mut net = Network::build(
             model,
             shapes,
             &opts.device,
             &mut SeededRng::stream(plan.seed, STREAM_INIT),
         )?;
+        net.set_precision(plan.precision);
+        let resident = upload_inputs(&net, data)?;
         let objectives = Objectives::resolve(plan, model).map_err(RunError::Config)?;
         let mut optimizers = build_optimizers(plan, &net, &objectives, log)?;
         super::translation::check_vocab_sizes(&net, data)?;
@@ -205,14 +213,17 @@ impl<'a> Session<'a> {
                 &rng_train,
             )?
         };
+        let compiled = CompiledPlan::new(&net, &objectives, &optimizers.assignment);
         let session = Session {
             _lock: lock,
+            compiled,
             rng_shuffle: SeededRng::restore(plan.seed, &state.rng_shuffle),
             rng_train,
             drop_single: has_batch_norm(model),
             net,
             plan,
             data,
+            resident,
             opts,
             objectives,
             optimizers: optimizers.list,
@@ -288,11 +299,14 @@ impl<'a> Session<'a> {
         let bar = progress_bar(self.opts.progress, train_batches.len(), epoch, plan.epochs);
         let mut step_sums = vec![0.0f64; self.objectives.steps.len()];
         let mut seen = 0usize;
+        // The epoch's order goes to the device once; each batch is a slice of it.
+        let order = self.resident.upload_order(train_batches.concat())?;
         for (bi, idx) in train_batches.iter().enumerate() {
-            let inputs = batch_inputs(&self.net, self.data, idx)?;
-            for si in 0..self.objectives.steps.len() {
-                let value = self.train_step(si, &inputs, epoch, bi + 1)?;
-                step_sums[si] += value * idx.len() as f64;
+            let inputs =
+                resident_inputs(&self.net, &self.resident, &order.batch(seen, idx.len())?)?;
+            let values = self.train_batch(&inputs, epoch, bi + 1)?;
+            for (sum, value) in step_sums.iter_mut().zip(values) {
+                *sum += value * idx.len() as f64;
             }
             self.state.global_step += 1;
             seen += idx.len();
@@ -305,46 +319,31 @@ impl<'a> Session<'a> {
         Ok((step_sums, seen))
     }
 
-    /// One plan step on one batch: forward, the step's objective, backward, clipping, the optimizer's update.
-    fn train_step(
+    /// One batch through every plan step (`step_plan::train_batch`); returns each step's objective value.
+    fn train_batch(
         &mut self,
-        step: usize,
         inputs: &HashMap<String, Tensor>,
         epoch: usize,
         batch: usize,
-    ) -> Result<f64, RunError> {
-        let obj = &self.objectives.steps[step];
-        let out = self
-            .net
-            .forward(inputs, &mut Mode::Train(&mut self.rng_train))?;
-        let (loss, parts) = obj.eval(&out)?;
-        let value = f64::from(loss.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?);
-        if !value.is_finite() {
-            return Err(RunError::NonFinite {
-                step: obj.step.clone(),
+    ) -> Result<Vec<f64>, RunError> {
+        let outcome = train_batch(
+            &self.net,
+            &self.compiled,
+            &mut self.optimizers,
+            self.plan.clip_norm,
+            inputs,
+            &mut self.rng_train,
+            &mut self.state.optimizer_steps,
+        )?;
+        match outcome {
+            BatchOutcome::Done(values) => Ok(values),
+            BatchOutcome::NonFinite { step, terms } => Err(RunError::NonFinite {
+                step,
                 epoch,
                 batch,
-                terms: parts,
-            });
+                terms,
+            }),
         }
-        let mut grads = loss.backward()?;
-        let Some((_, opt)) = self
-            .optimizers
-            .iter_mut()
-            .find(|(n, _)| *n == obj.optimizer)
-        else {
-            return Ok(value);
-        };
-        if let Some(max) = self.plan.clip_norm {
-            clip_grad_norm(&mut grads, opt.params(), max)?;
-        }
-        opt.step(&grads)?;
-        *self
-            .state
-            .optimizer_steps
-            .entry(obj.optimizer.clone())
-            .or_default() += 1;
-        Ok(value)
     }
 
     /// The epoch's row (learning rate, training losses, validation metrics) and the selection metric's value.
@@ -353,9 +352,10 @@ impl<'a> Session<'a> {
         step_sums: &[f64],
         seen: usize,
     ) -> Result<(Vec<(String, f64)>, f64), RunError> {
-        let valid = evaluate(
+        let valid = evaluate_resident(
             &self.net,
             self.data,
+            &self.resident,
             &self.data.valid,
             self.plan,
             &self.objectives,
@@ -456,10 +456,12 @@ fn record_setup(opts: &RunOptions, data: &Dataset) -> Result<(), RunError> {
 }
 
 /// Restores the selected checkpoint and evaluates it on valid and test.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     net: &Network,
     plan: &TrainPlan,
     data: &Dataset,
+    resident: &ResidentData,
     objectives: &Objectives,
     state: &TrainState,
     stopped_early: bool,
@@ -468,8 +470,8 @@ fn finish(
     if let Some(dir) = Checkpoint::find(run_dir, "best") {
         Checkpoint::load(&dir, net, None)?;
     }
-    let valid = evaluate(net, data, &data.valid, plan, objectives)?;
-    let mut test = evaluate(net, data, &data.test, plan, objectives)?;
+    let valid = evaluate_resident(net, data, resident, &data.valid, plan, objectives)?;
+    let mut test = evaluate_resident(net, data, resident, &data.test, plan, objectives)?;
     if plan.task.kind == crate::ir::TaskKind::Translation {
         let beam = super::translation::TEST_BEAM;
         let extra = super::translation::metrics(net, data, &data.test, plan, &[beam])?;

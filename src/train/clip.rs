@@ -1,31 +1,32 @@
 //! Gradient clipping by global norm (PyTorch's `clip_grad_norm_`) and the gradient checks a training loop runs
 //! before it steps: non-finite gradients and parameters that no loss reaches.
 
-use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
+
+use super::grads::Gradients;
 
 /// Scales every gradient of `params` by `min(1, max_norm / (total + 1e-6))`, where `total` is the L2 norm of all
 /// their elements together, and returns `total` (before clipping). Parameters without a gradient are ignored.
 /// A non-finite total leaves the gradients as they are (PyTorch would turn them all into NaN); the caller
 /// reports it through [`non_finite_grads`].
-pub fn clip_grad_norm(
-    grads: &mut GradStore,
+pub fn clip_grad_norm<G: Gradients + ?Sized>(
+    grads: &mut G,
     params: &[(String, Var)],
     max_norm: f64,
 ) -> Result<f64> {
     let mut sum_sq = 0.0;
-    for (_, var) in params {
-        if let Some(g) = grads.get(var.as_tensor()) {
+    for (name, var) in params {
+        if let Some(g) = grads.grad(name, var) {
             sum_sq += sum_of_squares(g)?;
         }
     }
     let total = sum_sq.sqrt();
     let coef = max_norm / (total + 1e-6);
     if total.is_finite() && coef < 1.0 {
-        for (_, var) in params {
-            if let Some(g) = grads.get(var.as_tensor()) {
+        for (name, var) in params {
+            if let Some(g) = grads.grad(name, var) {
                 let clipped = g.affine(coef, 0.0)?;
-                grads.insert(var.as_tensor(), clipped);
+                grads.set_grad(name, var, clipped);
             }
         }
     }
@@ -33,10 +34,13 @@ pub fn clip_grad_norm(
 }
 
 /// Names of the parameters whose gradient holds a NaN or an infinity.
-pub fn non_finite_grads(grads: &GradStore, params: &[(String, Var)]) -> Result<Vec<String>> {
+pub fn non_finite_grads<G: Gradients + ?Sized>(
+    grads: &G,
+    params: &[(String, Var)],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (name, var) in params {
-        if let Some(g) = grads.get(var.as_tensor()) {
+        if let Some(g) = grads.grad(name, var) {
             // In f64 the square of any finite f32 is finite, so the sum is finite iff every element is.
             if !sum_of_squares(g)?.is_finite() {
                 out.push(name.clone());
@@ -47,10 +51,13 @@ pub fn non_finite_grads(grads: &GradStore, params: &[(String, Var)]) -> Result<V
 }
 
 /// Names of the parameters with no gradient at all or an all-zero one: the gradient-flow check.
-pub fn missing_or_zero_grads(grads: &GradStore, params: &[(String, Var)]) -> Result<Vec<String>> {
+pub fn missing_or_zero_grads<G: Gradients + ?Sized>(
+    grads: &G,
+    params: &[(String, Var)],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (name, var) in params {
-        let zero = match grads.get(var.as_tensor()) {
+        let zero = match grads.grad(name, var) {
             None => true,
             Some(g) => {
                 g.to_dtype(DType::F64)?
@@ -68,5 +75,8 @@ pub fn missing_or_zero_grads(grads: &GradStore, params: &[(String, Var)]) -> Res
 }
 
 fn sum_of_squares(g: &Tensor) -> Result<f64> {
+    if let Some(s) = crate::nn::fused::dense::sum_of_squares(g) {
+        return Ok(s);
+    }
     g.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()
 }

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use candle_core::backprop::GradStore;
 use candle_core::{DType, Error, Result, Tensor, Var};
 
+use super::adam_host::{self, AdamConsts, HostMoments};
+use super::grads::Gradients;
 use crate::ir::OptimizerKind;
 
 /// One optimizer over a fixed, name-sorted list of parameters.
@@ -25,6 +26,19 @@ struct Slot {
     exp_avg: Option<Tensor>,
     exp_avg_sq: Option<Tensor>,
     momentum: Option<Tensor>,
+    /// Adam's moments while the in-place CPU kernel owns them (then `exp_avg`/`exp_avg_sq` are `None`).
+    host: Option<HostMoments>,
+}
+
+impl Slot {
+    /// Moves host moments back into tensors (for the generic path and for checkpoints).
+    fn moments_to_tensors(&mut self, var: &Var) -> Result<()> {
+        if let Some(h) = self.host.take() {
+            self.exp_avg = Some(Tensor::from_vec(h.exp_avg, var.shape(), var.device())?);
+            self.exp_avg_sq = Some(Tensor::from_vec(h.exp_avg_sq, var.shape(), var.device())?);
+        }
+        Ok(())
+    }
 }
 
 impl Optimizer {
@@ -51,9 +65,9 @@ impl Optimizer {
 
     /// One update of every parameter that has a gradient in `grads`; the others are left untouched, state
     /// included (as PyTorch skips parameters whose `.grad` is None).
-    pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        for (i, (_, var)) in self.params.iter().enumerate() {
-            let Some(grad) = grads.get(var.as_tensor()) else {
+    pub fn step<G: Gradients + ?Sized>(&mut self, grads: &G) -> Result<()> {
+        for (i, (name, var)) in self.params.iter().enumerate() {
+            let Some(grad) = grads.grad(name, var) else {
                 continue;
             };
             let slot = &mut self.slots[i];
@@ -113,6 +127,8 @@ impl Optimizer {
             }
             let step = Tensor::new(slot.step as i64, var.device())?;
             out.push((format!("{name}.step"), step));
+            let mut slot = slot.clone();
+            slot.moments_to_tensors(var)?;
             let named = [
                 ("exp_avg", &slot.exp_avg),
                 ("exp_avg_sq", &slot.exp_avg_sq),
@@ -188,6 +204,25 @@ fn adam_step(
     weight_decay: f64,
     decoupled: bool,
 ) -> Result<()> {
+    if adam_host::applies(var, grad) {
+        if let (Some(m), Some(v)) = (slot.exp_avg.take(), slot.exp_avg_sq.take()) {
+            slot.host = Some(HostMoments {
+                exp_avg: m.flatten_all()?.to_vec1::<f32>()?,
+                exp_avg_sq: v.flatten_all()?.to_vec1::<f32>()?,
+            });
+        }
+        let consts = AdamConsts {
+            beta1,
+            beta2,
+            eps,
+            lr,
+            weight_decay,
+            decoupled,
+            step: slot.step,
+        };
+        return adam_host::update(var, grad, &mut slot.host, consts);
+    }
+    slot.moments_to_tensors(var)?;
     let mut param = var.as_tensor().detach();
     let mut grad = grad.detach();
     if weight_decay != 0.0 {

@@ -4,23 +4,24 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Tensor, Var};
 pub use fusec::backend::Network;
 use fusec::backend::{Mode, Outputs};
 use fusec::front::compile_source;
 use fusec::ir::Value;
 use fusec::rng::SeededRng;
 
+use crate::device::test_device;
 use crate::nn_util::Fixture;
 
-/// Compiles `src` (one model) and builds its network with seed 0.
+/// Compiles `src` (one model) and builds its network with seed 0 on the test device.
 pub fn build(src: &str) -> Network {
     let c = compile_source("main.fuse", src, &[], false)
         .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)));
     Network::build(
         &c.program.models[0],
         &c.shapes[0],
-        &Device::Cpu,
+        &test_device(),
         &mut SeededRng::new(0),
     )
     .unwrap()

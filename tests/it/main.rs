@@ -1,11 +1,13 @@
 //! The single integration-test binary: one module per area, all talking in .fuse text in and text out.
 
+mod autodiff;
 mod bleu;
 mod check;
 mod cli;
 mod codes;
 mod corpus;
 mod data;
+mod device;
 mod diagnostics;
 mod emotion;
 mod fusion_counts;
@@ -24,6 +26,9 @@ mod nn_attention;
 mod nn_bench;
 mod nn_conv;
 mod nn_decoder;
+mod nn_dropout_mask;
+mod nn_fused;
+mod nn_fused_gates;
 mod nn_fusion;
 mod nn_ganfusion;
 mod nn_loss;
@@ -32,7 +37,9 @@ mod nn_recurrent;
 mod nn_util;
 mod optim;
 mod pickle;
+mod precision;
 mod registry;
+mod resident;
 mod rundir;
 mod summary;
 mod support;

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Tensor, Var};
 use fusec::nn::{self, AttentionParams, ParamMap, TransformerParams};
 use fusec::rng::SeededRng;
 
+use crate::device::test_device;
 use crate::nn_util::{assert_close, check_finite_differences, flat_f64, pseudo_random, Fixture};
 
 const HEADS: usize = 2;
@@ -123,7 +124,7 @@ fn crossmodal_layer_fixture() {
 #[test]
 fn sinusoidal_positions_fixture() {
     let fx = Fixture::load("sinusoidal_positions");
-    let dev = Device::Cpu;
+    let dev = test_device();
     let freqs: Vec<f32> = nn::position_frequencies(8)
         .unwrap()
         .iter()

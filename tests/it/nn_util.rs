@@ -1,13 +1,15 @@
 //! Helpers for the numeric kernel tests: load a fixture (safetensors + JSON), compare tensors with the JSON's
 //! per-role tolerances and a message naming the worst element, track that every stored result was compared, and
-//! check gradients against central finite differences.
+//! check gradients against central finite differences. Fixtures load onto the test device (`crate::device`),
+//! whose slack widens every tolerance.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
+
+use crate::device::{repo_path, test_device, tolerance};
 
 /// One fixture case: its tensors, its JSON description, and the names compared so far.
 pub struct Fixture {
@@ -19,9 +21,9 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn load(name: &str) -> Fixture {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = repo_path("tests/fixtures");
         let tensors =
-            candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &Device::Cpu)
+            candle_core::safetensors::load(dir.join(format!("{name}.safetensors")), &test_device())
                 .unwrap_or_else(|e| panic!("loading fixture {name}: {e}"));
         let json = std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap();
         let meta = serde_json::from_str(&json).unwrap();
@@ -47,7 +49,8 @@ impl Fixture {
             .to_string()
     }
 
-    /// `(atol, rtol)` for a role (`output`, `grad`, `state`); `state` falls back to `output` when absent.
+    /// `(atol, rtol)` for a role (`output`, `grad`, `state`), widened for the test device; `state` falls back
+    /// to `output` when absent.
     pub fn tol(&self, role: &str) -> (f64, f64) {
         let tol = &self.meta["tolerance"];
         let entry = if tol[role].is_object() {
@@ -55,7 +58,7 @@ impl Fixture {
         } else {
             &tol["output"]
         };
-        (
+        tolerance(
             entry["atol"].as_f64().unwrap(),
             entry["rtol"].as_f64().unwrap(),
         )

@@ -45,12 +45,23 @@ pub fn compile_file(path: &str, sets: &[(&str, &str)], optimize: bool) -> Compil
         .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)))
 }
 
-/// Trains a compiled file by its plan into `dir` (data paths relative to the repository root).
+/// Trains a compiled file by its plan into `dir` on the CPU (data paths relative to the repository root).
 pub fn train_into(
     c: &Compiled,
     dir: &Path,
     resume: bool,
     stop_after: Option<usize>,
+) -> Result<RunOutcome, RunError> {
+    train_on(c, dir, resume, stop_after, &Device::Cpu)
+}
+
+/// [`train_into`] on `device`.
+pub fn train_on(
+    c: &Compiled,
+    dir: &Path,
+    resume: bool,
+    stop_after: Option<usize>,
+    device: &Device,
 ) -> Result<RunOutcome, RunError> {
     assert_threads_pinned();
     let plan = c.program.train.clone().unwrap();
@@ -66,7 +77,7 @@ pub fn train_into(
         run_dir: dir.to_path_buf(),
         resume,
         overwrite: false,
-        device: Device::Cpu,
+        device: device.clone(),
         progress: false,
         stop_after,
         config: serde_json::json!({}),

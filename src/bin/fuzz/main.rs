@@ -400,7 +400,11 @@ fn supervise(opts: &Options, out: &Path) {
             return;
         }
         let current = std::fs::read_to_string(out.join("current.txt")).unwrap_or_default();
-        let Some(i) = current.split_whitespace().nth(1).and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(i) = current
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
             eprintln!("fusec-fuzz: the child failed ({status}) before its first input");
             return;
         };

@@ -1,0 +1,315 @@
+//! One direction of one LSTM layer as a single fused operation with a hand-written backward pass (BPTT).
+//!
+//! Forward: the input projection of every step is one product into a `[B·T, 4H]` gate buffer (biases preloaded);
+//! each step adds `h W_hhᵀ` into its rows with one accumulating product and applies the gate math in one pass
+//! (vectorised sigmoid/tanh). What the backward pass needs (activated gates, the state before each step,
+//! `tanh(c)`) is written into buffers allocated once per call. Backward: one pass per step for the gate
+//! gradients and one product `dG W_hh` for the state gradient; the weight gradients are then single products over
+//! all steps at once (`dGᵀ X`, `dGᵀ H_prev`), never one per step.
+//!
+//! Rows are indexed `b·T + t` (batch-first). With lengths, a step `t ≥ len[b]` leaves row `b`'s state as it
+//! was and outputs zero, so the backward direction starts from a zero state at each sequence's last valid step.
+
+use candle_core::Result;
+
+use super::gemm::{gemm, Mat, MatMut};
+use super::vmath;
+
+/// The weights of one direction, PyTorch layout: `w_ih [4H, I]`, `w_hh [4H, H]`, `b_ih`, `b_hh [4H]`.
+pub struct CellWeights<'a> {
+    pub w_ih: &'a [f32],
+    pub w_hh: &'a [f32],
+    pub b_ih: &'a [f32],
+    pub b_hh: &'a [f32],
+}
+
+/// Sizes and step order shared by the kernels of one direction.
+#[derive(Clone, Copy, Debug)]
+pub struct DirShape {
+    pub batch: usize,
+    pub time: usize,
+    pub input: usize,
+    pub hidden: usize,
+    pub reverse: bool,
+}
+
+impl DirShape {
+    /// The time index of the `s`-th step in processing order.
+    pub fn step_time(&self, s: usize) -> usize {
+        if self.reverse {
+            self.time - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+/// What the LSTM backward pass needs from the forward pass of one direction.
+pub struct LstmSaved {
+    /// `[B·T, 4H]`: activated gates i, f, g, o of every valid step.
+    pub gates: Vec<f32>,
+    /// `[B·T, H]`: the state (h, c) before each step, in processing order.
+    pub prev_h: Vec<f32>,
+    pub prev_c: Vec<f32>,
+    /// `[B·T, H]`: `tanh(c_t)` after each valid step.
+    pub tanh_c: Vec<f32>,
+}
+
+/// The outputs of one direction: its sequence `[B·T, H]` (zero past each length) and final state `[B, H]`.
+pub struct DirOutput {
+    pub seq: Vec<f32>,
+    pub h: Vec<f32>,
+    pub c: Vec<f32>,
+}
+
+/// Runs one direction. `x` is `[B·T, I]`; `lens[b]` is the number of valid steps of row `b` (at most T).
+pub fn forward(
+    x: Mat,
+    lens: &[usize],
+    w: &CellWeights,
+    sh: DirShape,
+) -> Result<(DirOutput, LstmSaved)> {
+    let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
+    let g_n = 4 * h_n;
+    let rows = b_n * t_n;
+    // Gate pre-activations: the summed biases in every row, then x W_ihᵀ added on top.
+    let mut gates = vec![0f32; rows * g_n];
+    for row in gates.chunks_exact_mut(g_n) {
+        for ((g, bi), bh) in row.iter_mut().zip(w.b_ih).zip(w.b_hh) {
+            *g = bi + bh;
+        }
+    }
+    let w_ih = Mat::new(w.w_ih, g_n, sh.input);
+    gemm(
+        &mut MatMut::new(&mut gates, rows, g_n),
+        true,
+        x,
+        w_ih.t(),
+        1.0,
+        true,
+    )?;
+    let w_hh_t = Mat::new(w.w_hh, g_n, h_n).t();
+    let mut h = vec![0f32; b_n * h_n];
+    let mut c = vec![0f32; b_n * h_n];
+    let mut seq = vec![0f32; rows * h_n];
+    let mut prev_h = vec![0f32; rows * h_n];
+    let mut prev_c = vec![0f32; rows * h_n];
+    let mut tanh_c = vec![0f32; rows * h_n];
+    for s in 0..t_n {
+        let t = sh.step_time(s);
+        if s > 0 {
+            // This step's rows of the gate buffer: row b at (b·T + t)·4H.
+            let mut dst = MatMut {
+                data: &mut gates[t * g_n..],
+                rows: b_n,
+                cols: g_n,
+                rs: t_n * g_n,
+                cs: 1,
+            };
+            gemm(&mut dst, true, Mat::new(&h, b_n, h_n), w_hh_t, 1.0, false)?;
+        }
+        for b in 0..b_n {
+            let r = b * t_n + t;
+            let (hb, cb) = (&mut h[b * h_n..][..h_n], &mut c[b * h_n..][..h_n]);
+            prev_h[r * h_n..][..h_n].copy_from_slice(hb);
+            prev_c[r * h_n..][..h_n].copy_from_slice(cb);
+            if t >= lens[b] {
+                continue;
+            }
+            let g = &mut gates[r * g_n..][..g_n];
+            vmath::sigmoid_in_place(&mut g[..2 * h_n]);
+            vmath::tanh_in_place(&mut g[2 * h_n..3 * h_n]);
+            vmath::sigmoid_in_place(&mut g[3 * h_n..]);
+            let tc = &mut tanh_c[r * h_n..][..h_n];
+            cell_update(g, cb, tc, h_n);
+            let out = &mut seq[r * h_n..][..h_n];
+            for j in 0..h_n {
+                hb[j] = g[3 * h_n + j] * tc[j];
+                out[j] = hb[j];
+            }
+        }
+    }
+    let saved = LstmSaved {
+        gates,
+        prev_h,
+        prev_c,
+        tanh_c,
+    };
+    Ok((DirOutput { seq, h, c }, saved))
+}
+
+/// `c = f·c + i·g`, and `tc = c` (the caller's tanh follows).
+#[inline]
+fn cell_update(g: &[f32], c: &mut [f32], tc: &mut [f32], h_n: usize) {
+    let (i, rest) = g.split_at(h_n);
+    let (f, rest) = rest.split_at(h_n);
+    let gg = &rest[..h_n];
+    for j in 0..h_n {
+        c[j] = f[j] * c[j] + i[j] * gg[j];
+        tc[j] = c[j];
+    }
+    vmath::tanh_in_place(tc);
+}
+
+/// Gradients of one direction's parameters, in PyTorch layout.
+pub struct CellGrads {
+    pub w_ih: Vec<f32>,
+    pub w_hh: Vec<f32>,
+    pub b_ih: Vec<f32>,
+    pub b_hh: Vec<f32>,
+}
+
+/// The backward pass of [`forward`]. `d_seq` is the gradient of this direction's sequence output (a view of
+/// `[B·T, H]`), `d_h` / `d_c` of its final state (`[B, H]`). Returns the parameter gradients, and adds the input
+/// gradient into `d_x` (`[B·T, I]`) when given.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    x: Mat,
+    lens: &[usize],
+    w: &CellWeights,
+    sh: DirShape,
+    saved: &LstmSaved,
+    d_seq: Option<Mat>,
+    d_h: Option<&[f32]>,
+    d_c: Option<&[f32]>,
+    d_x: Option<&mut MatMut>,
+) -> Result<CellGrads> {
+    let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
+    let g_n = 4 * h_n;
+    let rows = b_n * t_n;
+    let mut dg = vec![0f32; rows * g_n];
+    let mut dh = d_h.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
+    let mut dc = d_c.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
+    let mut tmp = vec![0f32; b_n * h_n];
+    let w_hh = Mat::new(w.w_hh, g_n, h_n);
+    for s in (0..t_n).rev() {
+        let t = sh.step_time(s);
+        for b in 0..b_n {
+            if t >= lens[b] {
+                continue;
+            }
+            let r = b * t_n + t;
+            let dhb = &mut dh[b * h_n..][..h_n];
+            if let Some(ds) = &d_seq {
+                for (j, d) in dhb.iter_mut().enumerate() {
+                    *d += ds.data[r * ds.rs + j * ds.cs];
+                }
+            }
+            gate_grads(
+                &saved.gates[r * g_n..][..g_n],
+                &saved.tanh_c[r * h_n..][..h_n],
+                &saved.prev_c[r * h_n..][..h_n],
+                dhb,
+                &mut dc[b * h_n..][..h_n],
+                &mut dg[r * g_n..][..g_n],
+            );
+        }
+        if s == 0 {
+            break;
+        }
+        // The state before this step gets dG_t W_hh where the step was valid; frozen rows pass dh through.
+        let dg_t = Mat {
+            data: &dg[t * g_n..],
+            rows: b_n,
+            cols: g_n,
+            rs: t_n * g_n,
+            cs: 1,
+        };
+        gemm(
+            &mut MatMut::new(&mut tmp, b_n, h_n),
+            false,
+            dg_t,
+            w_hh,
+            1.0,
+            false,
+        )?;
+        for b in 0..b_n {
+            if t < lens[b] {
+                dh[b * h_n..][..h_n].copy_from_slice(&tmp[b * h_n..][..h_n]);
+            }
+        }
+    }
+    weight_grads(x, &dg, &dg, &saved.prev_h, w.w_ih, sh, g_n, d_x)
+}
+
+/// Gate gradients of one valid step of one row. On entry `dh` is the total gradient of h_t and `dc` that of
+/// c_t from later steps; on exit `dc` holds the gradient of c_{t-1} (the caller replaces `dh`).
+#[inline]
+fn gate_grads(g: &[f32], tc: &[f32], c_prev: &[f32], dh: &[f32], dc: &mut [f32], dg: &mut [f32]) {
+    let h_n = tc.len();
+    let (i, rest) = g.split_at(h_n);
+    let (f, rest) = rest.split_at(h_n);
+    let (gg, o) = rest.split_at(h_n);
+    let (di, rest) = dg.split_at_mut(h_n);
+    let (df, rest) = rest.split_at_mut(h_n);
+    let (dgg, d_o) = rest.split_at_mut(h_n);
+    for j in 0..h_n {
+        let dct = dc[j] + dh[j] * o[j] * (1.0 - tc[j] * tc[j]);
+        d_o[j] = dh[j] * tc[j] * o[j] * (1.0 - o[j]);
+        di[j] = dct * gg[j] * i[j] * (1.0 - i[j]);
+        df[j] = dct * c_prev[j] * f[j] * (1.0 - f[j]);
+        dgg[j] = dct * i[j] * (1.0 - gg[j] * gg[j]);
+        dc[j] = dct * f[j];
+    }
+}
+
+/// The products over all steps at once: `dW_ih = dG_inᵀ X`, `dW_hh = dG_hiddenᵀ H_prev`, the bias sums, and
+/// `d_x += dG_in W_ih`. The LSTM passes its gate gradients twice; the GRU's input and hidden sides differ.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn weight_grads(
+    x: Mat,
+    dg: &[f32],
+    dg_hidden: &[f32],
+    prev_h: &[f32],
+    w_ih: &[f32],
+    sh: DirShape,
+    g_n: usize,
+    d_x: Option<&mut MatMut>,
+) -> Result<CellGrads> {
+    let rows = sh.batch * sh.time;
+    let dg_m = Mat::new(dg, rows, g_n);
+    let mut w_ih_g = vec![0f32; g_n * sh.input];
+    gemm(
+        &mut MatMut::new(&mut w_ih_g, g_n, sh.input),
+        false,
+        dg_m.t(),
+        x,
+        1.0,
+        true,
+    )?;
+    let mut w_hh_g = vec![0f32; g_n * sh.hidden];
+    gemm(
+        &mut MatMut::new(&mut w_hh_g, g_n, sh.hidden),
+        false,
+        Mat::new(dg_hidden, rows, g_n).t(),
+        Mat::new(prev_h, rows, sh.hidden),
+        1.0,
+        true,
+    )?;
+    let b_g = column_sums(dg, g_n);
+    if let Some(d_x) = d_x {
+        gemm(d_x, true, dg_m, Mat::new(w_ih, g_n, sh.input), 1.0, true)?;
+    }
+    let b_hh_g = if std::ptr::eq(dg, dg_hidden) {
+        b_g.clone()
+    } else {
+        column_sums(dg_hidden, g_n)
+    };
+    Ok(CellGrads {
+        w_ih: w_ih_g,
+        w_hh: w_hh_g,
+        b_ih: b_g,
+        b_hh: b_hh_g,
+    })
+}
+
+/// Sums the rows of a row-major `[rows, cols]` buffer.
+pub(super) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0f32; cols];
+    for row in m.chunks_exact(cols) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+    out
+}
