@@ -192,6 +192,7 @@ class Bench:
                     else:
                         steps, warmup = a.steps, a.warmup
                     infer = bi == 0  # prediction once per thread count, in the first batch size's runs
+                    self.dataset(family)  # fusec reads the same file: it must exist before fusec's turn
                     cell = self.results[family].setdefault(name, {}).setdefault(
                         f"{threads}/{batch}", {"fusec": [], "torch": [], "load": []})
                     for r in range(a.rounds):
