@@ -28,7 +28,6 @@ pub struct DecoderWeights {
     cat_b: Tensor,
     out_w: Tensor,
     out_b: Tensor,
-    hidden: usize,
 }
 
 impl DecoderWeights {
@@ -73,7 +72,6 @@ impl DecoderWeights {
             cat_b,
             out_w,
             out_b,
-            hidden: cell.weight_hh.dim(1)?,
         })
     }
 
@@ -113,8 +111,9 @@ impl DecoderState {
     /// Rows `rows` (u32 `[N]`) of the state: reorders and repeats hypotheses in beam search.
     pub fn select(&self, rows: &Tensor) -> Result<DecoderState> {
         Ok(DecoderState {
-            h: self.h.index_select(rows, 0)?,
-            c: self.c.index_select(rows, 0)?,
+            // The fused cell returns h and c as views of one [N, 2H] buffer.
+            h: self.h.contiguous()?.index_select(rows, 0)?,
+            c: self.c.contiguous()?.index_select(rows, 0)?,
         })
     }
 }
@@ -129,18 +128,10 @@ pub fn source_mask_bias(lengths: &Tensor, tx: usize, dtype: DType) -> Result<Ten
 }
 
 /// One LSTM cell step (PyTorch gate order i, f, g, o); `gx [N, 4H]` holds `x W_ih^T + b_ih + b_hh`.
+/// The gate math is one fused op (`nn::lstm_cell`, with its own backward), not a dozen element-wise ones.
 fn cell(gx: &Tensor, s: &DecoderState, w: &DecoderWeights) -> Result<DecoderState> {
-    let hs = w.hidden;
     let gates = gx.add(&s.h.matmul(&w.w_hh_t)?)?;
-    let sig = candle_nn::ops::sigmoid(&gates)?;
-    let (i, f, o) = (
-        sig.narrow(1, 0, hs)?,
-        sig.narrow(1, hs, hs)?,
-        sig.narrow(1, 3 * hs, hs)?,
-    );
-    let g = gates.narrow(1, 2 * hs, hs)?.tanh()?;
-    let c = f.mul(&s.c)?.add(&i.mul(&g)?)?;
-    let h = o.mul(&c.tanh()?)?;
+    let (h, c) = super::lstm_cell(&gates, &s.c)?;
     Ok(DecoderState { h, c })
 }
 

@@ -12,8 +12,9 @@
 //!   `r = σ(gx_r + gh_r)`, `z = σ(gx_z + gh_z)`, `n = tanh(gx_n + r gh_n)`, `h = n + z (h_prev - n)`.
 //!
 //! The backward ops recompute the activations from the saved inputs rather than storing them. The CUDA kernels
-//! compute in f32 (f64 for f64 operands); the CPU reference computes in f64 and rounds once to the operands'
-//! dtype. Both take f32, f64, bf16 and f16.
+//! compute in f32 (f64 for f64 operands); on the CPU the LSTM kernels on f32 compute in f32 with the vectorised
+//! functions of `nn::fused::vmath`, everything else in f64 rounded once to the operands' dtype (the reference).
+//! Both take f32, f64, bf16 and f16.
 
 use candle_core::{
     backend::BackendStorage, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape,
@@ -284,6 +285,12 @@ fn cpu_run(
     if storages.iter().any(|s| s.dtype() != dtype) {
         candle_core::bail!("{}: operands must share a dtype", kernel.name());
     }
+    if let Some(out) = lstm_f32(kernel, storages, layouts, &starts, rows, hidden) {
+        return Ok((
+            CpuStorage::F32(out),
+            Shape::from((rows, kernel.width() * hidden)),
+        ));
+    }
     let values: Vec<Vec<f64>> = storages
         .iter()
         .zip(layouts)
@@ -301,6 +308,68 @@ fn cpu_run(
         other => candle_core::bail!("{}: unsupported dtype {other:?}", kernel.name()),
     };
     Ok((storage, shape))
+}
+
+/// The LSTM kernels on f32 operands in f32 with the vectorised functions of `nn::fused::vmath` (the attention
+/// decoder runs one per target step in training and decoding, where the f64 reference's libm calls dominated).
+/// `None` for other kernels and dtypes, which take the f64 reference.
+fn lstm_f32(
+    kernel: GateKernel,
+    storages: &[&CpuStorage],
+    layouts: &[&Layout],
+    starts: &[usize],
+    rows: usize,
+    h: usize,
+) -> Option<Vec<f32>> {
+    use super::fused::vmath;
+    if !matches!(kernel, GateKernel::LstmForward | GateKernel::LstmBackward) {
+        return None;
+    }
+    let mut ops = Vec::with_capacity(storages.len());
+    for ((s, l), start) in storages.iter().zip(layouts).zip(starts) {
+        let CpuStorage::F32(v) = s else {
+            return None;
+        };
+        ops.push(v.get(*start..start + l.shape().elem_count())?);
+    }
+    let width = kernel.width() * h;
+    let mut out = vec![0f32; rows * width];
+    let mut act = vec![0f32; 4 * h];
+    let mut tc = vec![0f32; h];
+    for r in 0..rows {
+        act.copy_from_slice(&ops[0][r * 4 * h..(r + 1) * 4 * h]);
+        vmath::sigmoid_in_place(&mut act[..2 * h]);
+        vmath::tanh_in_place(&mut act[2 * h..3 * h]);
+        vmath::sigmoid_in_place(&mut act[3 * h..]);
+        let (i, rest) = act.split_at(h);
+        let (f, rest) = rest.split_at(h);
+        let (c_in, og) = rest.split_at(h);
+        let cp = &ops[1][r * h..(r + 1) * h];
+        for j in 0..h {
+            tc[j] = f[j] * cp[j] + i[j] * c_in[j];
+        }
+        let o = &mut out[r * width..(r + 1) * width];
+        if kernel == GateKernel::LstmForward {
+            o[h..2 * h].copy_from_slice(&tc);
+            vmath::tanh_in_place(&mut tc);
+            for j in 0..h {
+                o[j] = og[j] * tc[j];
+            }
+            continue;
+        }
+        vmath::tanh_in_place(&mut tc);
+        let d = &ops[2][r * 2 * h..(r + 1) * 2 * h];
+        for j in 0..h {
+            let (dh, dc_out) = (d[j], d[h + j]);
+            let dc = dc_out + dh * og[j] * (1.0 - tc[j] * tc[j]);
+            o[j] = dc * c_in[j] * i[j] * (1.0 - i[j]);
+            o[h + j] = dc * cp[j] * f[j] * (1.0 - f[j]);
+            o[2 * h + j] = dc * i[j] * (1.0 - c_in[j] * c_in[j]);
+            o[3 * h + j] = dh * tc[j] * og[j] * (1.0 - og[j]);
+            o[4 * h + j] = dc * f[j];
+        }
+    }
+    Some(out)
 }
 
 fn to_f64(s: &CpuStorage, start: usize, n: usize) -> Result<Vec<f64>> {
