@@ -11,6 +11,8 @@
 pub mod dce;
 pub mod fold;
 pub mod grad_graph;
+pub mod mode;
+pub mod mode_print;
 
 use crate::check::Shapes;
 use crate::ir::{Model, Value};
