@@ -1,0 +1,133 @@
+//! Mode-specialized graphs (`passes::mode`): the text dumps of `fusec graph --mode` on the mfeat AutoFusion and
+//! GAN-Fusion examples, what prediction leaves out, the summary's FLOPs per mode and at the data's lengths.
+
+use fusec::api::{parse_mode, render_mode_graph, summary_text};
+use fusec::passes::mode::{mode_graph, specialize, GraphMode};
+
+use super::support::compile_file;
+
+fn graph(path: &str, mode: &str) -> String {
+    let c = compile_file(path, &[], false);
+    let mode = parse_mode(mode).unwrap();
+    render_mode_graph(&c, 0, &mode, false).unwrap()
+}
+
+#[test]
+fn autofusion_graphs_per_mode() {
+    for mode in ["predict", "eval", "train:1"] {
+        let name = format!("mfeat_autofusion_{}", mode.replace(':', "_"));
+        insta::assert_snapshot!(name, graph("examples/mfeat/autofusion.fuse", mode));
+    }
+}
+
+#[test]
+fn ganfusion_graphs_per_mode() {
+    for mode in ["predict", "eval", "train:1", "train:main"] {
+        let name = format!("mfeat_ganfusion_{}", mode.replace(':', "_"));
+        insta::assert_snapshot!(name, graph("examples/mfeat/ganfusion.fuse", mode));
+    }
+}
+
+#[test]
+fn ganfusion_prediction_runs_no_discriminator_translator_loss_or_noise() {
+    for path in [
+        "examples/mfeat/ganfusion.fuse",
+        "examples/iemocap/ganfusion.fuse",
+    ] {
+        let c = compile_file(path, &[], true);
+        let (model, shapes) = (&c.program.models[0], &c.shapes[0]);
+        let g = mode_graph(model, shapes, c.program.train.as_ref(), &GraphMode::Predict).unwrap();
+        let m = specialize(model, &g);
+        for id in m.graph.node_ids() {
+            let node = m.graph.node(id);
+            let op = node.op.name();
+            assert!(
+                !["noise", "dropout", "stop_gradient", "mse", "bce_with_logits", "cross_entropy"]
+                    .contains(&op),
+                "{path}: {op} @ {}",
+                node.path
+            );
+            // Discriminators (`fusion.d.*`, applied as `fusion.real.*` / `fusion.fake.*`) and the per-view
+            // AutoFusion translators that make the discriminators' real codes (`fusion.af.*`).
+            for part in ["fusion.d.", "fusion.real.", "fusion.fake.", "fusion.af."] {
+                assert!(!node.path.starts_with(part), "{path}: {op} @ {}", node.path);
+            }
+        }
+        assert!(m.losses.is_empty() && m.outputs.len() == model.outputs.len());
+        // The training graph of the batch does run them.
+        let t = mode_graph(model, shapes, c.program.train.as_ref(), &GraphMode::Train(None)).unwrap();
+        let train_paths: Vec<&str> = t.nodes.iter().map(|n| model.graph.node(*n).path.as_str()).collect();
+        assert!(train_paths.iter().any(|p| p.starts_with("fusion.d.")), "{path}");
+    }
+}
+
+#[test]
+fn prediction_drops_training_flops_on_the_mfeat_fusion_models() {
+    // The target: prediction leaves out at least 30% of the training forward on these two models.
+    for path in ["examples/mfeat/autofusion.fuse", "examples/mfeat/ganfusion.fuse"] {
+        let c = compile_file(path, &[], false);
+        let text = summary_text(&c, 0, None, &[]).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Prediction computes"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let pct: f64 = line
+            .trim_start_matches("Prediction computes ")
+            .split('%')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(pct >= 30.0, "{path}: {line}");
+    }
+    let c = compile_file("examples/mfeat/ganfusion.fuse", &[], false);
+    let text = summary_text(&c, 0, None, &[]).unwrap();
+    let modes = &text[text.find("FLOPs per example by mode").unwrap()..];
+    insta::assert_snapshot!(modes);
+}
+
+#[test]
+fn summary_flops_are_at_the_lengths_the_data_declares() {
+    for f in ["autofusion", "concat", "ganfusion", "lmf", "mult", "tfn"] {
+        let path = format!("examples/iemocap/{f}.fuse");
+        let c = compile_file(&path, &[], false);
+        let text = summary_text(&c, 0, None, &[]).unwrap();
+        assert!(
+            text.lines()
+                .nth(1)
+                .is_some_and(|l| l.starts_with("FLOPs at T = 20 (data iemocap, field ")),
+            "{path}:\n{text}"
+        );
+        assert!(!text.contains("count as 1"), "{path}:\n{text}");
+        // The count is the one at T = 20 given by hand, and more than at T = 1.
+        let flops = |dims: &[(String, i64)]| {
+            let t = summary_text(&c, 0, None, dims).unwrap();
+            t.lines()
+                .find_map(|l| l.strip_prefix("FLOPs per example (forward): "))
+                .unwrap()
+                .replace(',', "")
+                .parse::<i64>()
+                .unwrap()
+        };
+        let at_data = flops(&[]);
+        assert_eq!(at_data, flops(&[("T".into(), 20)]), "{path}");
+        assert!(at_data > flops(&[("T".into(), 1)]), "{path}");
+        // `--dim` overrides the data and says so.
+        let over = summary_text(&c, 0, None, &[("T".into(), 50)]).unwrap();
+        assert!(over.contains("FLOPs at T = 50 (--dim)"), "{path}:\n{over}");
+    }
+}
+
+#[test]
+fn summary_of_one_mode_and_bad_modes() {
+    let c = compile_file("examples/mfeat/autofusion.fuse", &[], false);
+    let predict = summary_text(&c, 0, Some(&GraphMode::Predict), &[]).unwrap();
+    insta::assert_snapshot!(predict);
+    let codes = |r: Result<_, fusec::api::Error>| match r {
+        Err(e) => e.diagnostics().0.iter().map(|d| d.code).collect::<Vec<_>>(),
+        Ok(_) => Vec::new(),
+    };
+    assert_eq!(codes(parse_mode("infer").map(|_| ())), ["fusec::cli::mode"]);
+    let step = GraphMode::Train(Some("disc".into()));
+    assert_eq!(codes(render_mode_graph(&c, 0, &step, false).map(|_| ())), ["fusec::cli::mode"]);
+}
