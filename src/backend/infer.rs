@@ -31,7 +31,8 @@ pub struct InferPlan {
 impl InferPlan {
     /// The plan of `targets` (`passes::mode::eval_targets` or `predict_targets` for the two modes).
     pub fn new(net: &Network, targets: &[Value]) -> InferPlan {
-        let (nodes, identities) = crate::passes::mode::inference_nodes(&net.model, &net.order, targets);
+        let (nodes, identities) =
+            crate::passes::mode::inference_nodes(&net.model, &net.order, targets);
         let targets: HashSet<Value> = targets.iter().copied().collect();
         let mut last: HashMap<Value, usize> = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {

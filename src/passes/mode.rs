@@ -375,8 +375,18 @@ pub fn specialize(model: &Model, g: &ModeGraph) -> Model {
         m.graph.remove_node(*id);
     }
     let alive = |v: &Value| m.graph.contains(v.node);
-    let outputs = m.outputs.iter().filter(|o| alive(&o.value)).cloned().collect();
-    let losses = m.losses.iter().filter(|o| alive(&o.value)).cloned().collect();
+    let outputs = m
+        .outputs
+        .iter()
+        .filter(|o| alive(&o.value))
+        .cloned()
+        .collect();
+    let losses = m
+        .losses
+        .iter()
+        .filter(|o| alive(&o.value))
+        .cloned()
+        .collect();
     let scalars = m
         .named_scalars
         .iter()

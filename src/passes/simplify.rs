@@ -32,8 +32,7 @@ impl Pass for Simplify {
             let Some(&x) = model.graph.operands(id).first() else {
                 continue;
             };
-            let same_type =
-                shapes.ty(x).is_some() && shapes.ty(x) == shapes.ty(Value::new(id, 0));
+            let same_type = shapes.ty(x).is_some() && shapes.ty(x) == shapes.ty(Value::new(id, 0));
             let inner = &model.graph.node(x.node).op;
             match (&model.graph.node(id).op, inner) {
                 (Op::Reshape(_), Op::Reshape(_)) => {

@@ -34,8 +34,7 @@ pub fn assign_params(
     let trainable: HashMap<String, Var> = net.trainable().into_iter().collect();
     let mut names: Vec<String> = trainable.keys().cloned().collect();
     names.sort();
-    let assigned =
-        crate::passes::mode::assign_params(plan, &names).map_err(RunError::Config)?;
+    let assigned = crate::passes::mode::assign_params(plan, &names).map_err(RunError::Config)?;
     Ok(assigned
         .into_iter()
         .map(|(opt, ps)| {

@@ -131,7 +131,11 @@ fn mfeat_ganfusion_short_run() {
 fn the_pass_pipeline_leaves_mult_and_ganfusion_training_unchanged() {
     for (method, merged) in [("mult", 40), ("ganfusion", 7)] {
         let path = format!("examples/mfeat/{method}.fuse");
-        let n = |optimize| compile_file(&path, &[], optimize).program.models[0].graph.n_nodes();
+        let n = |optimize| {
+            compile_file(&path, &[], optimize).program.models[0]
+                .graph
+                .n_nodes()
+        };
         assert_eq!(n(false) - n(true), merged, "{method}");
         insta::assert_snapshot!(
             format!("mfeat_{method}_short_run"),

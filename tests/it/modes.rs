@@ -42,8 +42,15 @@ fn ganfusion_prediction_runs_no_discriminator_translator_loss_or_noise() {
             let node = m.graph.node(id);
             let op = node.op.name();
             assert!(
-                !["noise", "dropout", "stop_gradient", "mse", "bce_with_logits", "cross_entropy"]
-                    .contains(&op),
+                ![
+                    "noise",
+                    "dropout",
+                    "stop_gradient",
+                    "mse",
+                    "bce_with_logits",
+                    "cross_entropy"
+                ]
+                .contains(&op),
                 "{path}: {op} @ {}",
                 node.path
             );
@@ -60,10 +67,18 @@ fn ganfusion_prediction_runs_no_discriminator_translator_loss_or_noise() {
         }
         assert!(m.losses.is_empty() && m.outputs.len() == model.outputs.len());
         // The training graph of the batch does run them.
-        let t = mode_graph(model, shapes, c.program.train.as_ref(), &GraphMode::Train(None)).unwrap();
+        let t = mode_graph(
+            model,
+            shapes,
+            c.program.train.as_ref(),
+            &GraphMode::Train(None),
+        )
+        .unwrap();
         let discriminator = |n: &fusec::ir::NodeId| {
             let node = model.graph.node(*n);
-            node.params.as_deref().is_some_and(|o| o.starts_with("fusion.d."))
+            node.params
+                .as_deref()
+                .is_some_and(|o| o.starts_with("fusion.d."))
         };
         assert!(t.nodes.iter().any(discriminator), "{path}");
     }
@@ -142,5 +157,8 @@ fn summary_of_one_mode_and_bad_modes() {
     };
     assert_eq!(codes(parse_mode("infer").map(|_| ())), ["fusec::cli::mode"]);
     let step = GraphMode::Train(Some("disc".into()));
-    assert_eq!(codes(render_mode_graph(&c, 0, &step, false).map(|_| ())), ["fusec::cli::mode"]);
+    assert_eq!(
+        codes(render_mode_graph(&c, 0, &step, false).map(|_| ())),
+        ["fusec::cli::mode"]
+    );
 }

@@ -22,7 +22,10 @@ fn equal_pure_nodes_merge_in_chains_but_random_and_parametrised_ones_do_not() {
         let m = b.op(Op::Binary(BinaryOp::Mul), &format!("m{k}"), &[x, c]);
         let a = b.op(Op::Binary(BinaryOp::Add), &format!("a{k}"), &[m, x]);
         let d = b.op(Op::Dropout(Dropout { p: 0.1 }), &format!("d{k}"), &[a]);
-        let l = Op::Linear(Linear { out: dim("3"), bias: true });
+        let l = Op::Linear(Linear {
+            out: dim("3"),
+            bias: true,
+        });
         b.op(l, &format!("lin{k}"), &[d])
     };
     let y0 = branch(&mut b, 0);

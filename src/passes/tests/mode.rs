@@ -8,7 +8,10 @@ use std::collections::HashSet;
 #[test]
 fn modes_parse_and_print_back() {
     for s in ["train", "train:disc", "train:2", "eval", "predict"] {
-        assert_eq!(GraphMode::parse(s).map(|m| m.to_string()), Ok(s.to_string()));
+        assert_eq!(
+            GraphMode::parse(s).map(|m| m.to_string()),
+            Ok(s.to_string())
+        );
     }
     assert!(GraphMode::parse("infer").is_err());
     assert!(GraphMode::parse("train:").is_err());
@@ -31,7 +34,11 @@ fn predict_bypasses_dropout_and_drops_what_only_losses_need() {
     let m = b.finish();
     let shapes = crate::check::check_model(&m).unwrap();
     let g = mode_graph(&m, &shapes, None, &GraphMode::Predict).unwrap();
-    let names: Vec<&str> = g.nodes.iter().map(|n| m.graph.node(*n).path.as_str()).collect();
+    let names: Vec<&str> = g
+        .nodes
+        .iter()
+        .map(|n| m.graph.node(*n).path.as_str())
+        .collect();
     assert_eq!(names, vec!["x", "d", "h"]);
     assert_eq!(g.identities, HashSet::from([d.node]));
     let s = specialize(&m, &g);

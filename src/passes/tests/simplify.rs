@@ -17,8 +17,20 @@ fn optimized(b: ModelBuilder) -> String {
 fn reshape_of_reshape_reads_the_source() {
     let mut b = ModelBuilder::new("M");
     let x = b.input("x", Dtype::F32, &["B", "4", "6"]);
-    let flat = b.op(Op::Reshape(Reshape { shape: vec![dim("B"), dim("24")] }), "flat", &[x]);
-    let back = b.op(Op::Reshape(Reshape { shape: vec![dim("B"), dim("8"), dim("3")] }), "back", &[flat]);
+    let flat = b.op(
+        Op::Reshape(Reshape {
+            shape: vec![dim("B"), dim("24")],
+        }),
+        "flat",
+        &[x],
+    );
+    let back = b.op(
+        Op::Reshape(Reshape {
+            shape: vec![dim("B"), dim("8"), dim("3")],
+        }),
+        "back",
+        &[flat],
+    );
     b.output("y", back);
     insta::assert_snapshot!(optimized(b), @r"
     model M
@@ -34,8 +46,24 @@ fn a_transpose_undone_and_a_full_slice_disappear_but_a_real_slice_stays() {
     let x = b.input("x", Dtype::F32, &["B", "4", "6"]);
     let t = b.op(Op::Transpose(Transpose { a: 1, b: 2 }), "t", &[x]);
     let u = b.op(Op::Transpose(Transpose { a: 2, b: 1 }), "u", &[t]);
-    let all = b.op(Op::Slice(Slice { axis: 2, start: 0, end: 6 }), "all", &[u]);
-    let part = b.op(Op::Slice(Slice { axis: 2, start: 0, end: 3 }), "part", &[all]);
+    let all = b.op(
+        Op::Slice(Slice {
+            axis: 2,
+            start: 0,
+            end: 6,
+        }),
+        "all",
+        &[u],
+    );
+    let part = b.op(
+        Op::Slice(Slice {
+            axis: 2,
+            start: 0,
+            end: 3,
+        }),
+        "part",
+        &[all],
+    );
     b.output("y", part);
     insta::assert_snapshot!(optimized(b), @r"
     model M
