@@ -24,13 +24,19 @@ pub(super) struct Optimizers {
     pub assignment: HashMap<String, Vec<String>>,
 }
 
+/// Each optimizer's name with its parameters (full name, variable), in the plan's order.
+pub type ParamGroups = Vec<(String, Vec<(String, Var)>)>;
+
+/// Each optimizer of a plan, and the names of the parameters it applies.
+pub type PlanOptimizers = (Vec<(String, Optimizer)>, HashMap<String, Vec<String>>);
+
 /// Splits trainable parameters among the plan's optimizers by glob (`passes::mode::assign_params`, shared with
 /// the training graphs `fusec graph --mode` shows). An optimizer without globs takes every parameter no other
 /// optimizer claims; a parameter claimed twice is an error.
 pub fn assign_params(
     plan: &TrainPlan,
     net: &Network,
-) -> Result<Vec<(String, Vec<(String, Var)>)>, RunError> {
+) -> Result<ParamGroups, RunError> {
     let trainable: HashMap<String, Var> = net.trainable().into_iter().collect();
     let mut names: Vec<String> = trainable.keys().cloned().collect();
     names.sort();
@@ -119,7 +125,7 @@ pub fn plan_optimizers(
     plan: &TrainPlan,
     net: &Network,
     objectives: &Objectives,
-) -> Result<(Vec<(String, Optimizer)>, HashMap<String, Vec<String>>), RunError> {
+) -> Result<PlanOptimizers, RunError> {
     let o = build_optimizers(plan, net, objectives, &mut |_| {})?;
     Ok((o.list, o.assignment))
 }
