@@ -33,10 +33,7 @@ pub type PlanOptimizers = (Vec<(String, Optimizer)>, HashMap<String, Vec<String>
 /// Splits trainable parameters among the plan's optimizers by glob (`passes::mode::assign_params`, shared with
 /// the training graphs `fusec graph --mode` shows). An optimizer without globs takes every parameter no other
 /// optimizer claims; a parameter claimed twice is an error.
-pub fn assign_params(
-    plan: &TrainPlan,
-    net: &Network,
-) -> Result<ParamGroups, RunError> {
+pub fn assign_params(plan: &TrainPlan, net: &Network) -> Result<ParamGroups, RunError> {
     let trainable: HashMap<String, Var> = net.trainable().into_iter().collect();
     let mut names: Vec<String> = trainable.keys().cloned().collect();
     names.sort();

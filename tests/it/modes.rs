@@ -162,3 +162,47 @@ fn summary_of_one_mode_and_bad_modes() {
         ["fusec::cli::mode"]
     );
 }
+
+/// The training graphs `fusec graph --mode train:STEP` shows are the ones training runs: the same forward nodes,
+/// backward nodes and parameter-gradient nodes as the compiled plan of the trainer, step by step.
+#[test]
+fn train_step_graphs_are_those_the_trainer_compiles() {
+    use candle_core::Device;
+    use fusec::backend::Network;
+    use fusec::rng::SeededRng;
+    use fusec::run::step_plan::CompiledPlan;
+    use fusec::run::{assign_params, Objectives};
+    use std::collections::{HashMap, HashSet};
+
+    for path in [
+        "examples/mfeat/ganfusion.fuse",
+        "examples/mfeat/autofusion.fuse",
+        "examples/mfeat/mult.fuse",
+    ] {
+        let c = compile_file(path, &[], true);
+        let plan = c.program.train.clone().unwrap();
+        let (model, shapes) = (&c.program.models[0], &c.shapes[0]);
+        let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(1)).unwrap();
+        let objectives = Objectives::resolve(&plan, model).unwrap();
+        let assignment: HashMap<String, Vec<String>> = assign_params(&plan, &net)
+            .unwrap()
+            .into_iter()
+            .map(|(n, ps)| (n, ps.into_iter().map(|(p, _)| p).collect()))
+            .collect();
+        let compiled = CompiledPlan::new(&net, &objectives, &assignment);
+        for step in &compiled.steps {
+            let mode = GraphMode::Train(Some(step.name.clone()));
+            let g = mode_graph(model, shapes, Some(&plan), &mode).unwrap();
+            let grad = g.grad.unwrap();
+            let what = format!("{path} step {}", step.name);
+            assert_eq!(g.nodes, step.graph.forward, "{what}");
+            assert_eq!(grad.backward, step.graph.backward, "{what}");
+            assert_eq!(grad.param_nodes, step.graph.param_nodes, "{what}");
+            assert_eq!(grad.grad_values, step.graph.grad_values, "{what}");
+            assert!(!grad.param_nodes.is_empty(), "{what}");
+        }
+        let all = mode_graph(model, shapes, Some(&plan), &GraphMode::Train(None)).unwrap();
+        let forward: HashSet<_> = compiled.forward.iter().collect();
+        assert_eq!(all.nodes.iter().collect::<HashSet<_>>(), forward, "{path}");
+    }
+}
