@@ -40,6 +40,7 @@ pub const CODES: &[Code] = &[
     code("fusec::block::recursion", "lowering", "a block calls itself, directly or through others"),
     code("fusec::block::statement", "lowering", "a statement that only a model may hold (`input`, `output`, `loss`) inside a block"),
     code("fusec::cli::device", "command line", "`--device` names no device (or CUDA is not available in this build)"),
+    code("fusec::cli::mode", "command line", "`--mode` is not `train`, `train:STEP`, `eval` or `predict`, names no step of the plan, or asks for training without a `train` section"),
     code("fusec::cli::split", "command line", "`--split` is not `train`, `valid` or `test`"),
     code("fusec::data::column", "data", "a text field's `column` is missing from the file"),
     code("fusec::data::columns", "lowering", "a `csv(...)` source gives both or neither of `columns = a..b` and `column = k`"),

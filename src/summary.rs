@@ -5,6 +5,7 @@
 
 pub mod flops;
 pub mod memory;
+pub mod modes;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
@@ -38,6 +39,9 @@ pub struct Summary {
     pub batch: Option<String>,
     /// Symbolic dims that were counted as 1 because nothing bound them (`T`).
     pub unbound: Vec<String>,
+    /// The sizes given to symbolic dims and where they came from (the data section, `--dim`), for the header;
+    /// `summarize` leaves it empty and its caller fills it in with the bindings it passed in `env`.
+    pub bound: Vec<modes::DimBinding>,
 }
 
 /// Summarises a checked model; `env` binds symbolic dims other than the batch (`T = 50`) for the FLOP counts.
@@ -77,6 +81,7 @@ pub fn summarize(model: &Model, shapes: &Shapes, env: &HashMap<String, i64>) -> 
         flops,
         batch,
         unbound,
+        bound: Vec::new(),
     }
 }
 
@@ -256,6 +261,14 @@ impl Summary {
             .unwrap_or(5);
         let width = w0 + w1 + w2 + w3 + w4 + 8;
         let mut s = format!("Model: {}\n", self.model);
+        if !self.bound.is_empty() {
+            let parts: Vec<String> = self
+                .bound
+                .iter()
+                .map(|b| format!("{} = {} ({})", b.symbol, b.size, b.from))
+                .collect();
+            let _ = writeln!(s, "FLOPs at {}", parts.join(", "));
+        }
         let rule = |c: char| c.to_string().repeat(width) + "\n";
         s.push_str(&rule('='));
         let _ = writeln!(

@@ -3,6 +3,8 @@
 //! them directly.
 //!
 //! - [`compile_file`], [`pick_model`]: the front end over files (`check`, `graph`, `summary`);
+//! - [`render_mode_graph`], [`summary_text`]: a mode's graph and the summary with every mode's FLOPs
+//!   (`graph --mode`, `summary`);
 //! - [`run()`], [`resume`], [`grad_check`]: training by a file's plan (`run`, `check --grad`);
 //! - [`eval()`], [`eval_robustness`]: a trained run on a split (`eval`);
 //! - [`predict()`]: a trained run on new inputs (`predict`);
@@ -17,6 +19,7 @@ mod budget;
 mod compare;
 mod eval;
 mod fs_loader;
+mod modes;
 mod predict;
 mod prepare;
 mod run;
@@ -26,6 +29,7 @@ pub use budget::check_memory;
 pub use compare::{compare, decide, mean_std, CompareRequest, CompareRow, Comparison, Verdict};
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
 pub use fs_loader::{allow_imports_from, FsLoader};
+pub use modes::{graph_of_mode, parse_mode, render_mode_graph, summary_text};
 pub use predict::{predict, write_predictions, PredictRequest, Predictions};
 pub use prepare::{device, prepare, prepare_recorded, task_fits_data, Prepared};
 pub use run::{

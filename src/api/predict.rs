@@ -161,7 +161,7 @@ pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictio
         }
     }
     // The prediction graph: only what the outputs need (no losses, decoders or discriminators).
-    let targets: Vec<_> = model.outputs.iter().map(|o| o.value).collect();
+    let targets = crate::passes::mode::predict_targets(model);
     let infer = crate::backend::infer::InferPlan::new(&net, &targets);
     let out = net.infer(&infer, &inputs)?;
     let mut outputs: Vec<(String, Tensor)> = Vec::new();

@@ -1,6 +1,7 @@
-//! Evaluation and prediction without a training tape: only the nodes the requested values need, in evaluation
-//! mode (no dropout or noise), the fused recurrent kernels where they apply, no autograd bookkeeping, and every
-//! intermediate freed after its last use.
+//! Evaluation and prediction without a training tape: only the nodes the requested values need (the inference
+//! graph of `passes::mode`, the one place that decides what eval and predict compute), in evaluation mode
+//! (dropout, noise and stop_gradient pass their operand through without running a kernel), the fused recurrent
+//! kernels where they apply, no autograd bookkeeping, and every intermediate freed after its last use.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +18,8 @@ use crate::nn::fused::transformer as fused_tf;
 pub struct InferPlan {
     /// Ancestors of the targets, in topological order.
     pub nodes: Vec<NodeId>,
+    /// Nodes of `nodes` that pass their first operand through (`passes::mode::is_inference_identity`).
+    identities: HashSet<NodeId>,
     /// The values to keep until the end.
     pub targets: HashSet<Value>,
     /// For each step of `nodes`, the values whose last reader it is.
@@ -26,20 +29,10 @@ pub struct InferPlan {
 }
 
 impl InferPlan {
+    /// The plan of `targets` (`passes::mode::eval_targets` or `predict_targets` for the two modes).
     pub fn new(net: &Network, targets: &[Value]) -> InferPlan {
-        let mut needed: HashSet<NodeId> = HashSet::new();
-        let mut stack: Vec<NodeId> = targets.iter().map(|v| v.node).collect();
-        while let Some(n) = stack.pop() {
-            if needed.insert(n) {
-                stack.extend(net.operands[&n].iter().map(|v| v.node));
-            }
-        }
-        let nodes: Vec<NodeId> = net
-            .order
-            .iter()
-            .copied()
-            .filter(|n| needed.contains(n))
-            .collect();
+        let (nodes, identities) =
+            crate::passes::mode::inference_nodes(&net.model, &net.order, targets);
         let targets: HashSet<Value> = targets.iter().copied().collect();
         let mut last: HashMap<Value, usize> = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -56,6 +49,7 @@ impl InferPlan {
         }
         InferPlan {
             nodes,
+            identities,
             targets,
             frees,
             read,
@@ -77,8 +71,16 @@ impl Network {
                     })
                 })
                 .collect::<Result<_>>()?;
-            let outs =
-                self.run_node_at_precision(id, &args, |a| self.infer_node(id, a, inputs, &env))?;
+            let outs = if plan.identities.contains(&id) {
+                // At the node's precision, as if it had run: the cast is all it would have done.
+                self.run_node_at_precision(id, &args, |a| {
+                    a.first()
+                        .map(|x| vec![(*x).clone()])
+                        .ok_or_else(|| super::bug("a pass-through node without an operand"))
+                })?
+            } else {
+                self.run_node_at_precision(id, &args, |a| self.infer_node(id, a, inputs, &env))?
+            };
             for (port, t) in outs.into_iter().enumerate() {
                 let v = Value::new(id, port as u16);
                 // Unused ports (a recurrent layer's cell state) are dropped at once.

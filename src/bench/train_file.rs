@@ -128,7 +128,7 @@ pub fn bench_train_file(opts: &TrainBenchOptions) -> Result<TrainBench, String> 
         .map(|_| step(opts.steps))
         .collect::<Result<_, _>>()?;
     // Prediction: the model's outputs only, at the inference batch size.
-    let targets: Vec<_> = model.outputs.iter().map(|o| o.value).collect();
+    let targets = crate::passes::mode::predict_targets(model);
     let infer = InferPlan::new(&net, &targets);
     let idx: Vec<usize> = data
         .train

@@ -1,5 +1,6 @@
-//! `fusec graph FILE [--format dot|text] [--model NAME] [--optimized]`: the IR of one model, as the stable text
-//! dump or as Graphviz DOT (render with `dot -Tsvg`).
+//! `fusec graph FILE [--format dot|text] [--model NAME] [--optimized] [--mode train|train:STEP|eval|predict]`:
+//! the IR of one model, or of one mode of it (`passes::mode`), as the stable text dump or as Graphviz DOT
+//! (render with `dot -Tsvg`).
 
 use clap::{Args, ValueEnum};
 
@@ -24,6 +25,10 @@ pub struct GraphArgs {
     /// Show the graph after the pass pipeline (constant folding, dead-node elimination).
     #[arg(long)]
     pub optimized: bool,
+    /// Show only what one mode computes: `train` (every step), `train:STEP` (a step's name or number, with
+    /// the nodes its backward pass runs), `eval` (outputs and the losses metrics need) or `predict` (outputs).
+    #[arg(long)]
+    pub mode: Option<String>,
 }
 
 pub fn run(args: &GraphArgs, sets: &[(String, String)], json: bool) -> i32 {
@@ -36,6 +41,18 @@ pub fn run(args: &GraphArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(i) => i,
         Err(e) => return report(&e, json),
     };
+    if let Some(mode) = &args.mode {
+        let text = api::parse_mode(mode).and_then(|m| {
+            api::render_mode_graph(&compiled, i, &m, args.format == GraphFormat::Dot)
+        });
+        return match text {
+            Ok(t) => {
+                print!("{t}");
+                0
+            }
+            Err(e) => report(&e, json),
+        };
+    }
     let model = &compiled.program.models[i];
     let shapes = compiled.shapes.get(i);
     match args.format {

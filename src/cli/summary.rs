@@ -1,12 +1,10 @@
-//! `fusec summary FILE [--model NAME] [--dim T=50]`: the Keras-style table of one model.
-
-use std::collections::HashMap;
+//! `fusec summary FILE [--model NAME] [--dim T=50] [--mode MODE]`: the Keras-style table of one model (or of one
+//! mode's graph), FLOPs at the lengths the data section declares, and the FLOPs of every mode.
 
 use clap::Args;
 
 use super::{report, Printer};
 use crate::api;
-use crate::summary::summarize;
 
 #[derive(Args, Debug, Clone)]
 pub struct SummaryArgs {
@@ -14,9 +12,13 @@ pub struct SummaryArgs {
     /// The model to summarise (default: the train plan's model, else the first).
     #[arg(long)]
     pub model: Option<String>,
-    /// A size for a symbolic dim in the FLOP counts, e.g. `--dim T=50` (unbound dims count as 1).
+    /// A size for a symbolic dim in the FLOP counts, e.g. `--dim T=50`; overrides the size the data section
+    /// declares (dims bound by neither count as 1).
     #[arg(long = "dim", value_name = "SYM=N", value_parser = parse_dim)]
     pub dims: Vec<(String, i64)>,
+    /// Summarise only what one mode computes: `train`, `train:STEP`, `eval` or `predict`.
+    #[arg(long)]
+    pub mode: Option<String>,
 }
 
 fn parse_dim(s: &str) -> Result<(String, i64), String> {
@@ -42,11 +44,15 @@ pub fn run(args: &SummaryArgs, sets: &[(String, String)], json: bool) -> i32 {
         Ok(i) => i,
         Err(e) => return report(&e, json),
     };
-    let model = &compiled.program.models[i];
-    let env: HashMap<String, i64> = args.dims.iter().cloned().collect();
-    let Some(shapes) = compiled.shapes.get(i) else {
-        return 2;
+    let mode = match args.mode.as_deref().map(api::parse_mode).transpose() {
+        Ok(m) => m,
+        Err(e) => return report(&e, json),
     };
-    print!("{}", summarize(model, shapes, &env).render());
-    0
+    match api::summary_text(&compiled, i, mode.as_ref(), &args.dims) {
+        Ok(t) => {
+            print!("{t}");
+            0
+        }
+        Err(e) => report(&e, json),
+    }
 }

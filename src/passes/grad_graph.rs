@@ -10,7 +10,6 @@
 //! optimizer's).
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write;
 
 use crate::ir::{Model, NodeId, Op, Value};
 
@@ -141,36 +140,4 @@ pub fn grad_graph(
         backward,
         param_nodes,
     }
-}
-
-/// A text dump of a step's graph for `fusec graph --step` and tests: every forward node with its path and op,
-/// marked `∂` when its backward rule runs and `∂w` when it also computes parameter gradients.
-pub fn print_grad_graph(model: &Model, step: &str, g: &GradGraph) -> String {
-    let num = crate::ir::print::Numbering::new(model);
-    let backward: HashSet<NodeId> = g.backward.iter().copied().collect();
-    let mut out = format!(
-        "step {step}: forward {} of {} nodes, backward {} nodes, parameter gradients at {} nodes\n",
-        g.forward.len(),
-        model.graph.n_nodes(),
-        g.backward.len(),
-        g.param_nodes.len()
-    );
-    for &n in &g.forward {
-        let node = model.graph.node(n);
-        let mark = if g.param_nodes.contains(&n) {
-            "∂w"
-        } else if backward.contains(&n) {
-            "∂ "
-        } else {
-            "  "
-        };
-        let _ = writeln!(
-            out,
-            "  {mark} %{} {} @ {}",
-            num.of(n),
-            node.op.name(),
-            node.path
-        );
-    }
-    out
 }

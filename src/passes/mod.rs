@@ -2,15 +2,24 @@
 //!
 //! 1. [`fold::ConstFold`]: folds arithmetic on numbers, removes identity activations, `dropout(p = 0)`,
 //!    `noise(std = 0)`, reshapes to the same shape, one-operand concats, `x * 1`, `x + 0`, `x - 0`, `x / 1`.
-//! 2. [`dce::DeadNodes`]: removes nodes that reach no output, loss or named scalar (inputs always stay).
+//! 2. [`simplify::Simplify`]: view chains — `reshape(reshape(x))` reads `x`, a transpose undone by the same
+//!    transpose and a slice that keeps everything are bypassed.
+//! 3. [`cse::CommonSubexpressions`]: a pure node equal to an earlier one (same op, attributes and operands) is
+//!    replaced by it; never inputs, parameters, nodes that use parameters, losses or anything random.
+//! 4. [`dce::DeadNodes`]: removes nodes that reach no output, loss or named scalar (inputs always stay).
 //!
-//! Folding goes first because it is what makes nodes dead. Every pass keeps the invariants of `ir::verify`
+//! Folding and simplification go first because they make operands equal (and nodes dead); CSE then merges,
+//! and dead-node elimination removes what the others bypassed. Every pass keeps the invariants of `ir::verify`
 //! (tests run it after each pass) and leaves the types of the values that survive unchanged, so one `Shapes`
 //! serves the whole pipeline; callers re-check afterwards to drop the entries of removed values.
 
+pub mod cse;
 pub mod dce;
 pub mod fold;
 pub mod grad_graph;
+pub mod mode;
+pub mod mode_print;
+pub mod simplify;
 
 use crate::check::Shapes;
 use crate::ir::{Model, Value};
@@ -24,7 +33,12 @@ pub trait Pass {
 
 /// The passes in pipeline order.
 pub fn pipeline() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(fold::ConstFold), Box::new(dce::DeadNodes)]
+    vec![
+        Box::new(fold::ConstFold),
+        Box::new(simplify::Simplify),
+        Box::new(cse::CommonSubexpressions),
+        Box::new(dce::DeadNodes),
+    ]
 }
 
 /// Runs the pipeline on one model; returns the names of the passes that changed it. `after_each` sees the model

@@ -126,12 +126,8 @@ pub fn evaluate_resident(
     let mut row_shape: Vec<usize> = Vec::new();
     let mut targets: Vec<f64> = Vec::new();
     let mut target_shape: Vec<usize> = Vec::new();
-    // The evaluation graph: the task output and the losses the metrics report, nothing else.
-    let mut wanted: Vec<crate::ir::Value> = losses.iter().map(|(_, v)| *v).collect();
-    wanted.extend(last.terms.iter().map(|(_, _, v)| *v));
-    if !translation {
-        wanted.push(output);
-    }
+    // The evaluation graph (`passes::mode`): the task output and the losses the metrics report, nothing else.
+    let wanted = crate::passes::mode::eval_targets(&net.model, Some(plan));
     let plan_nodes = InferPlan::new(net, &wanted);
     let order = resident.upload_order(indices.to_vec())?;
     for (k, chunk) in indices.chunks(EVAL_BATCH).enumerate() {

@@ -24,64 +24,30 @@ pub(super) struct Optimizers {
     pub assignment: HashMap<String, Vec<String>>,
 }
 
-/// Splits trainable parameters among the plan's optimizers by glob. An optimizer without globs takes every
-/// parameter no other optimizer claims; a parameter claimed twice is an error.
-pub fn assign_params(
-    plan: &TrainPlan,
-    net: &Network,
-) -> Result<Vec<(String, Vec<(String, Var)>)>, RunError> {
-    let trainable = net.trainable();
-    let mut owner: HashMap<String, String> = HashMap::new();
-    for opt in plan.optimizers.iter().filter(|o| !o.params.is_empty()) {
-        let pats: Vec<glob::Pattern> = opt
-            .params
-            .iter()
-            .map(|p| {
-                glob::Pattern::new(p).map_err(|e| {
-                    RunError::Config(format!("optimizer `{}`: bad pattern `{p}`: {e}", opt.name))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let mut matched = 0;
-        for (name, _) in &trainable {
-            if pats.iter().any(|p| p.matches(name)) {
-                if let Some(prev) = owner.insert(name.clone(), opt.name.clone()) {
-                    return Err(RunError::Config(format!(
-                        "parameter `{name}` is claimed by optimizers `{prev}` and `{}`; each parameter may have one optimizer",
-                        opt.name
-                    )));
-                }
-                matched += 1;
-            }
-        }
-        if matched == 0 {
-            return Err(RunError::Config(format!(
-                "optimizer `{}` selects no parameter with {:?}; parameter names look like `{}`",
-                opt.name,
-                opt.params,
-                trainable.first().map(|(n, _)| n.as_str()).unwrap_or("-")
-            )));
-        }
-    }
-    let default = plan
-        .optimizers
-        .iter()
-        .find(|o| o.params.is_empty())
-        .map(|o| o.name.clone());
-    let mut out: Vec<(String, Vec<(String, Var)>)> = plan
-        .optimizers
-        .iter()
-        .map(|o| (o.name.clone(), Vec::new()))
-        .collect();
-    for (name, var) in trainable {
-        let who = owner.get(&name).cloned().or_else(|| default.clone());
-        if let Some(who) = who {
-            if let Some((_, list)) = out.iter_mut().find(|(n, _)| *n == who) {
-                list.push((name, var));
-            }
-        }
-    }
-    Ok(out)
+/// Each optimizer's name with its parameters (full name, variable), in the plan's order.
+pub type ParamGroups = Vec<(String, Vec<(String, Var)>)>;
+
+/// Each optimizer of a plan, and the names of the parameters it applies.
+pub type PlanOptimizers = (Vec<(String, Optimizer)>, HashMap<String, Vec<String>>);
+
+/// Splits trainable parameters among the plan's optimizers by glob (`passes::mode::assign_params`, shared with
+/// the training graphs `fusec graph --mode` shows). An optimizer without globs takes every parameter no other
+/// optimizer claims; a parameter claimed twice is an error.
+pub fn assign_params(plan: &TrainPlan, net: &Network) -> Result<ParamGroups, RunError> {
+    let trainable: HashMap<String, Var> = net.trainable().into_iter().collect();
+    let mut names: Vec<String> = trainable.keys().cloned().collect();
+    names.sort();
+    let assigned = crate::passes::mode::assign_params(plan, &names).map_err(RunError::Config)?;
+    Ok(assigned
+        .into_iter()
+        .map(|(opt, ps)| {
+            let vars = ps
+                .into_iter()
+                .filter_map(|p| trainable.get(&p).map(|v| (p, v.clone())))
+                .collect();
+            (opt, vars)
+        })
+        .collect())
 }
 
 /// Builds the optimizers; a step naming an undeclared optimizer is an error, a parameter no optimizer takes is
@@ -156,7 +122,7 @@ pub fn plan_optimizers(
     plan: &TrainPlan,
     net: &Network,
     objectives: &Objectives,
-) -> Result<(Vec<(String, Optimizer)>, HashMap<String, Vec<String>>), RunError> {
+) -> Result<PlanOptimizers, RunError> {
     let o = build_optimizers(plan, net, objectives, &mut |_| {})?;
     Ok((o.list, o.assignment))
 }

@@ -189,3 +189,41 @@ fn bench_prints_ratios() {
         "{stdout}"
     );
 }
+
+#[test]
+fn graph_and_summary_take_a_mode() {
+    let (code, out, err) = fusec(&[
+        "graph",
+        "examples/mfeat/ganfusion.fuse",
+        "--mode",
+        "predict",
+        "--format",
+        "dot",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("digraph \"Mfeat3GanFusion (predict)\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("fusion.d.") && !out.contains("noise"),
+        "{out}"
+    );
+    let (code, out, err) = fusec(&["summary", "examples/iemocap/lmf.fuse", "--mode", "eval"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Model: IemocapLmf (mode eval)\nFLOPs at T = 20"),
+        "{out}"
+    );
+    let (code, _, err) = fusec(&[
+        "graph",
+        "examples/mfeat/ganfusion.fuse",
+        "--mode",
+        "train:3",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("fusec::cli::mode") && err.contains("`disc`, `main`"),
+        "{err}"
+    );
+}

@@ -66,12 +66,17 @@ fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
 }
 
 fn short_run(method: &str) -> String {
+    short_run_compiled(method, false)
+}
+
+fn short_run_compiled(method: &str, optimize: bool) -> String {
     let c = compile_file(
         &format!("examples/mfeat/{method}.fuse"),
         &[("epochs", "2")],
-        false,
+        optimize,
     );
-    let outcome = train_into(&c, &temp_dir("fusion", method), false, None).unwrap();
+    let dir = temp_dir("fusion", &format!("{method}_{optimize}"));
+    let outcome = train_into(&c, &dir, false, None).unwrap();
     assert!(
         outcome.grad_problems.is_empty(),
         "{method}: {:?}",
@@ -117,4 +122,24 @@ fn mfeat_autofusion_short_run() {
 #[test]
 fn mfeat_ganfusion_short_run() {
     insta::assert_snapshot!(short_run("ganfusion"));
+}
+
+/// The pass pipeline merges 40 nodes of MulT (equal constants, and the embeddings every cross-modal transformer
+/// scales and adds positions to) and 7 of GAN-Fusion (constants), and training and evaluation numbers stay
+/// exactly those of the unoptimized graph: the same snapshots.
+#[test]
+fn the_pass_pipeline_leaves_mult_and_ganfusion_training_unchanged() {
+    for (method, merged) in [("mult", 40), ("ganfusion", 7)] {
+        let path = format!("examples/mfeat/{method}.fuse");
+        let n = |optimize| {
+            compile_file(&path, &[], optimize).program.models[0]
+                .graph
+                .n_nodes()
+        };
+        assert_eq!(n(false) - n(true), merged, "{method}");
+        insta::assert_snapshot!(
+            format!("mfeat_{method}_short_run"),
+            short_run_compiled(method, true)
+        );
+    }
 }

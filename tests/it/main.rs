@@ -21,6 +21,7 @@ mod lower;
 mod metrics;
 mod mmt;
 mod mmt_decode;
+mod modes;
 mod nn_activation;
 mod nn_attention;
 mod nn_bench;
