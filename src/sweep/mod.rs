@@ -1,0 +1,106 @@
+//! Sweeps (`fusec sweep`): many trainings — files × configurations × seeds — run as ordinary `fusec run`
+//! processes, each into its own run directory under `SWEEPDIR/trials/`, so every run-directory rule (the lock,
+//! the record, verified checkpoints, `--resume`) holds for each trial. This module is the sweep's IO: the flags
+//! ([`spec`]), the trials and their manifest ([`plan`]), the two executors ([`local`]: worker processes on this
+//! machine; [`slurm`]: one job array on a Slurm cluster) and the table read back from the trials' reports
+//! ([`table`]). `api::sweep` puts them together.
+
+pub mod local;
+pub mod plan;
+pub mod slurm;
+pub mod spec;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+pub use plan::{Manifest, SweepSpec, Trial};
+
+/// The manifest's file name in a sweep directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The sweep directory's lock: one sweep process at a time follows a directory.
+pub const LOCK_FILE: &str = "sweep.lock";
+
+/// How a trial's `fusec run` is started.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    /// The `fusec` binary the trials run.
+    pub fusec: PathBuf,
+    /// Compute threads of one trial (`--threads`).
+    pub threads: usize,
+    /// `--device` of every trial.
+    pub device: String,
+}
+
+/// Where a trial stands on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrialState {
+    /// `report.json` is written: nothing to do.
+    Finished,
+    /// Its run directory holds a run that did not finish: it is resumed from its last checkpoint.
+    Interrupted,
+    /// Never started.
+    New,
+}
+
+impl TrialState {
+    pub fn of(run_dir: &Path) -> TrialState {
+        if run_dir.join("report.json").exists() {
+            TrialState::Finished
+        } else if crate::run::run_dir::holds_a_run(run_dir) {
+            TrialState::Interrupted
+        } else {
+            TrialState::New
+        }
+    }
+}
+
+/// The run directory of a trial.
+pub fn trial_dir(sweep_dir: &Path, trial: &Trial) -> PathBuf {
+    sweep_dir.join("trials").join(&trial.id)
+}
+
+/// The arguments of a trial's `fusec run`. It is always started with `--resume`: a directory without a recorded
+/// run starts from FILE with the trial's settings, an interrupted one continues from its last checkpoint (FILE
+/// and the settings must then be the recorded ones, which `fusec run` checks).
+pub fn trial_args(manifest: &Manifest, trial: &Trial, sweep_dir: &Path, launch: &Launch) -> Vec<String> {
+    let mut args = vec![
+        "--threads".to_string(),
+        launch.threads.to_string(),
+        "run".into(),
+        manifest.files[trial.file].path.clone(),
+    ];
+    for (k, v) in &trial.overrides {
+        args.push("--set".into());
+        args.push(format!("{k}={v}"));
+    }
+    args.extend([
+        "--seed".into(),
+        trial.seed.to_string(),
+        "--resume".into(),
+        trial_dir(sweep_dir, trial).display().to_string(),
+        "--device".into(),
+        launch.device.clone(),
+        "--quiet".into(),
+    ]);
+    args
+}
+
+/// A trial that ended without a report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialFailure {
+    pub index: usize,
+    /// What the executor knows: an exit code, or the scheduler's state (FAILED, PREEMPTED, TIMEOUT, ...).
+    pub reason: String,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+/// The last non-empty line of a log that says why a trial failed (the diagnostic's message), if any.
+pub fn last_error_line(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .rfind(|l| l.contains('×') || l.starts_with("error") || l.contains("fusec::"))
+        .map(|l| l.trim_start_matches('×').trim().to_string())
+}
