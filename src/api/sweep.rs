@@ -145,7 +145,7 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
         let file = &manifest.files[trial.file];
         let mut overrides = trial.overrides.clone();
         overrides.push(("seed".into(), trial.seed.to_string()));
-        let compiled = compile_file(&file.path, &overrides, true, &mut Silent)?;
+        let compiled = compile_file(&file.path, &overrides, true, &mut Silent).map_err(|e| in_trial(e, manifest, trial))?;
         let Some(plan) = compiled.program.train.clone() else {
             return Err(Error::user(
                 Diagnostic::error("fusec::train::missing", format!("`{}` has no `train {{ }}` plan", file.path))
@@ -183,12 +183,12 @@ pub fn sweep(req: &SweepRequest, rep: &mut dyn Reporter) -> Result<SweepResult, 
     let count = |s: TrialState| states.iter().filter(|x| **x == s).count();
     let (skipped, resumed) = (count(TrialState::Finished), count(TrialState::Interrupted));
     rep.log(&format!(
-        "sweep {}: {} trials ({} files × {} configurations × {} seeds); {skipped} finished (skipped), {resumed} interrupted (resumed), {} new",
+        "sweep {}: {} trials ({} × {} × {}); {skipped} finished (skipped), {resumed} interrupted (resumed), {} new",
         req.out.display(),
         manifest.trials.len(),
-        manifest.files.len(),
-        flops.first().map_or(0, Vec::len),
-        manifest.seeds.len(),
+        count_of(manifest.files.len(), "file"),
+        count_of(flops.first().map_or(0, Vec::len), "configuration"),
+        count_of(manifest.seeds.len(), "seed"),
         count(TrialState::New)
     ));
     let todo: Vec<usize> = (0..states.len()).filter(|&i| states[i] != TrialState::Finished).collect();
@@ -274,17 +274,28 @@ fn run_slurm(
     let cwd = std::env::current_dir().map_err(|e| slurm_error(format!("the working folder: {e}")))?;
     let dir = absolute(&req.out);
     let launch = Launch { fusec: absolute(&req.launch.fusec), ..req.launch.clone() };
-    let mut todo = todo.to_vec();
+    // Tasks of an earlier invocation still in the queue are followed, not submitted again.
+    let mut jobs = sweep::slurm::still_queued(&dir).map_err(slurm_error)?;
+    for (job, ids) in &jobs {
+        rep.log(&format!("following job array {job} of an earlier invocation ({} trials still queued)", ids.len()));
+    }
+    let mut todo: Vec<usize> = todo.iter().copied().filter(|i| !jobs.iter().any(|(_, ids)| ids.contains(i))).collect();
     let mut done = skipped;
     let mut failures = Vec::new();
     for round in 0..2 {
-        if todo.is_empty() {
+        if !todo.is_empty() {
+            let (job, script) = sweep::slurm::submit(manifest, &todo, &dir, &cwd, &launch, resources).map_err(slurm_error)?;
+            rep.log(&format!("submitted job array {job} ({} trials): {}", todo.len(), script.display()));
+            let _ = sweep::slurm::record_job(&dir, &job, &todo);
+            jobs.push((job, todo.clone()));
+        }
+        if jobs.is_empty() {
             break;
         }
-        let (job, script) = sweep::slurm::submit(manifest, &todo, &dir, &cwd, &launch, resources).map_err(slurm_error)?;
-        rep.log(&format!("submitted job array {job} ({} trials): {}", todo.len(), script.display()));
-        failures = sweep::slurm::follow(manifest, &todo, &job, &dir, done, poll, rep).map_err(slurm_error)?;
-        done += todo.len() - failures.len();
+        let n: usize = jobs.iter().map(|(_, ids)| ids.len()).sum();
+        failures = sweep::slurm::follow(manifest, &jobs, &dir, done, poll, rep).map_err(slurm_error)?;
+        done += n - failures.len();
+        jobs.clear();
         if round == 0 && resubmit && !failures.is_empty() {
             rep.log(&format!("resubmitting {} failed trials", failures.len()));
             todo = failures.iter().map(|f| f.index).collect();
@@ -320,4 +331,23 @@ fn write_tables(
     write("sweep.csv", table.csv())?;
     write("trials.csv", trials_csv(manifest, &states, results, &logs, &table.metric.name))?;
     Ok(())
+}
+
+/// A compile error of a trial's configuration, with a note naming the trial and its settings.
+fn in_trial(e: Error, manifest: &Manifest, trial: &sweep::Trial) -> Error {
+    let Error::User { mut diagnostics, sources } = e else { return e };
+    let settings: Vec<String> = trial.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for d in diagnostics.0.iter_mut() {
+        d.notes.push(format!(
+            "in trial {} ({} with {})",
+            trial.id,
+            manifest.files[trial.file].path,
+            if settings.is_empty() { "its own settings".to_string() } else { settings.join(" ") }
+        ));
+    }
+    Error::User { diagnostics, sources }
+}
+
+fn count_of(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }

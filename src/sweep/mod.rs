@@ -95,12 +95,16 @@ pub struct TrialFailure {
     pub log: PathBuf,
 }
 
-/// The last non-empty line of a log that says why a trial failed (the diagnostic's message), if any.
+/// The message of the last diagnostic in a trial's log (the `×` line and its continuation lines), if any.
 pub fn last_error_line(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .rfind(|l| l.contains('×') || l.starts_with("error") || l.contains("fusec::"))
-        .map(|l| l.trim_start_matches('×').trim().to_string())
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().rposition(|l| l.trim_start().starts_with('×'))?;
+    let mut message = lines[start].trim_start().trim_start_matches('×').trim().to_string();
+    for l in &lines[start + 1..] {
+        let Some(rest) = l.trim_start().strip_prefix('│') else { break };
+        message.push(' ');
+        message.push_str(rest.trim());
+    }
+    Some(message)
 }

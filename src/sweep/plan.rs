@@ -121,16 +121,30 @@ impl Manifest {
                 out.push(format!("`{}` was part of the sweep and is not given now", r.path));
             }
         }
-        let settings = |m: &Manifest| {
-            serde_json::json!({"grid": m.grid, "space": m.space, "random": m.random,
-                "random_seed": m.random_seed, "seeds": m.seeds, "fixed": m.fixed})
+        let grid = |m: &Manifest| m.grid.iter().map(|g| format!("{}={}", g.key, g.values.join(","))).collect::<Vec<_>>().join(" ");
+        let space = |m: &Manifest| {
+            m.space
+                .iter()
+                .map(|a| format!("{}={}..{}{}", a.key, a.low, a.high, if a.log { "log" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(" ")
         };
-        if settings(self) != settings(recorded) {
-            out.push(format!(
-                "the settings differ: recorded {}, given {}",
-                settings(recorded),
-                settings(self)
-            ));
+        let seeds = |m: &Manifest| m.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
+        let fixed = |m: &Manifest| m.fixed.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let random = |m: &Manifest| format!("{} draws with seed {}", m.random, m.random_seed);
+        let fields: [(&str, &dyn Fn(&Manifest) -> String); 5] = [
+            ("--grid", &grid),
+            ("--space", &space),
+            ("--random", &random),
+            ("--seeds", &seeds),
+            ("--set", &fixed),
+        ];
+        for (flag, show) in fields {
+            let (then, now) = (show(recorded), show(self));
+            if then != now {
+                let none = |s: String| if s.is_empty() { "nothing".to_string() } else { format!("`{s}`") };
+                out.push(format!("{flag}: recorded {}, given {}", none(then), none(now)));
+            }
         }
         if out.is_empty() && self != recorded {
             out.push("the expanded trials differ (the manifest was written by another fusec)".into());

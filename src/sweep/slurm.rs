@@ -112,7 +112,9 @@ pub fn submit(
     let dir = sweep_dir.join("slurm");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::create_dir_all(sweep_dir.join("logs")).map_err(|e| format!("{}: {e}", sweep_dir.display()))?;
-    let n = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    let n = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("array-")).count())
+        .unwrap_or(0);
     let path = dir.join(format!("array-{}.sh", n + 1));
     std::fs::write(&path, script(manifest, indices, sweep_dir, cwd, launch, res))
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -156,28 +158,55 @@ fn final_state(job: &str, index: usize) -> String {
     "unknown (left the queue; neither sacct nor scontrol knows it)".into()
 }
 
-/// Follows `job` (running the trials `indices`) until none of its tasks is queued; reports each trial as it
-/// ends and returns those that ended without a report.
+/// Submitted jobs are appended to `SWEEPDIR/slurm/jobs.txt` (`JOB idx,idx,...`), so a sweep started again
+/// while its earlier job array is still queued follows those tasks instead of submitting them twice.
+pub fn record_job(sweep_dir: &Path, job: &str, indices: &[usize]) -> std::io::Result<()> {
+    use std::io::Write;
+    let ids: Vec<String> = indices.iter().map(|i| i.to_string()).collect();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(sweep_dir.join("slurm").join("jobs.txt"))?;
+    writeln!(f, "{job} {}", ids.join(","))
+}
+
+/// The recorded jobs' tasks that are still in the queue, as (job, trial indices).
+pub fn still_queued(sweep_dir: &Path) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let Ok(text) = std::fs::read_to_string(sweep_dir.join("slurm").join("jobs.txt")) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((job, _)) = line.split_once(' ') else { continue };
+        let tasks: Vec<usize> = queued(job)?.into_iter().map(|(k, _)| k).collect();
+        if !tasks.is_empty() {
+            out.push((job.to_string(), tasks));
+        }
+    }
+    Ok(out)
+}
+
+/// Follows `jobs` (each with the trial indices its tasks run) until none of their tasks is queued; reports each
+/// trial as it ends and returns those that ended without a report.
 pub fn follow(
     manifest: &Manifest,
-    indices: &[usize],
-    job: &str,
+    jobs: &[(String, Vec<usize>)],
     sweep_dir: &Path,
     done_before: usize,
     poll: Duration,
     rep: &mut dyn Reporter,
 ) -> Result<Vec<TrialFailure>, String> {
     let total = manifest.trials.len();
-    let mut open: Vec<usize> = indices.to_vec();
+    let mut open: Vec<(&str, usize)> = jobs.iter().flat_map(|(j, ids)| ids.iter().map(move |i| (j.as_str(), *i))).collect();
     let (mut done, mut failures) = (done_before, Vec::new());
     let mut last_line = String::new();
     while !open.is_empty() {
-        let queue = queued(job)?;
+        let mut queue: Vec<(&str, usize, String)> = Vec::new();
+        for (job, _) in jobs {
+            queue.extend(queued(job)?.into_iter().map(|(k, st)| (job.as_str(), k, st)));
+        }
         let mut still = Vec::new();
-        for &i in &open {
+        for &(job, i) in &open {
             let trial = &manifest.trials[i];
             let finished = TrialState::of(&trial_dir(sweep_dir, trial)) == TrialState::Finished;
-            let in_queue = queue.iter().any(|(k, _)| *k == i);
+            let in_queue = queue.iter().any(|(j, k, _)| *j == job && *k == i);
             if finished && !in_queue {
                 done += 1;
                 rep.log(&format!("[{done}/{total} done] finished {} (job {job}_{i})", trial.id));
@@ -188,12 +217,12 @@ pub fn follow(
                 rep.log(&format!("[{done}/{total} done] FAILED {} ({reason}); log: {}", trial.id, log.display()));
                 failures.push(TrialFailure { index: i, reason, log });
             } else {
-                still.push(i);
+                still.push((job, i));
             }
         }
         open = still;
-        let running = queue.iter().filter(|(_, s)| s == "RUNNING").count();
-        let line = format!("[{done}/{total} done] job {job}: {running} running, {} queued", queue.len() - running);
+        let running = queue.iter().filter(|(_, _, s)| s == "RUNNING").count();
+        let line = format!("[{done}/{total} done] {running} running, {} queued", queue.len() - running);
         if !open.is_empty() && line != last_line {
             rep.log(&line);
             last_line = line;
@@ -202,5 +231,6 @@ pub fn follow(
             std::thread::sleep(poll);
         }
     }
+    failures.sort_by_key(|f| f.index);
     Ok(failures)
 }
