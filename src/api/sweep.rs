@@ -220,7 +220,7 @@ fn local_workers(req: &SweepRequest) -> Result<usize, Error> {
         None => Ok(most),
         Some(0) => Err(Error::user(Diagnostic::error(FLAG_CODE, "`--workers 0`: at least one worker is needed").help(format!("`--workers {most}` uses every core")))),
         Some(w) if w * threads > req.cores => Err(Error::user(
-            Diagnostic::error(FLAG_CODE, format!("{w} workers × {threads} threads each is more than this machine's {} cores", req.cores))
+            Diagnostic::error(FLAG_CODE, format!("{w} workers × {} each is more than this machine's {} cores", count_of(threads, "thread"), req.cores))
                 .help(format!("use `--workers {most}` (or fewer `--threads`)")),
         )),
         Some(w) => Ok(*w),

@@ -45,7 +45,9 @@ pub struct Trial {
     pub file: usize,
     /// Index of the configuration (the same overrides have the same index for every file).
     pub config: usize,
-    /// The configuration's overrides (`--set`s fixed for the sweep first, then grid, then random values).
+    /// The configuration's overrides (`--set`s fixed for the sweep first, then grid, then random values),
+    /// written `"key=value"` in the manifest.
+    #[serde(with = "settings")]
     pub overrides: Vec<(String, String)>,
     pub seed: u64,
 }
@@ -60,6 +62,7 @@ pub struct Manifest {
     pub random: usize,
     pub random_seed: u64,
     pub seeds: Vec<u64>,
+    #[serde(with = "settings")]
     pub fixed: Vec<(String, String)>,
     pub trials: Vec<Trial>,
 }
@@ -260,4 +263,24 @@ fn method_names(files: &[(String, String)]) -> Vec<ManifestFile> {
             }
         })
         .collect()
+}
+
+/// `(key, value)` pairs as `"key=value"` strings in the manifest (keys never hold `=`).
+mod settings {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(pairs.iter().map(|(k, v)| format!("{k}={v}")))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((k, v)) => Ok((k.to_string(), v.to_string())),
+                None => Err(serde::de::Error::custom(format!("`{t}` is not key=value"))),
+            })
+            .collect()
+    }
 }

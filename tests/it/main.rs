@@ -42,6 +42,7 @@ mod registry;
 mod resident;
 mod rundir;
 mod summary;
+mod sweep;
 mod support;
 mod syntax;
 mod train;
