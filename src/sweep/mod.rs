@@ -59,7 +59,8 @@ pub fn trial_dir(sweep_dir: &Path, trial: &Trial) -> PathBuf {
     sweep_dir.join("trials").join(&trial.id)
 }
 
-/// The arguments of a trial's `fusec run`. It is always started with `--resume`: a directory without a recorded
+/// The arguments of a trial's `fusec run` (not `--quiet`: its log gets the data report, one line per epoch and
+/// the final report; progress bars are not drawn into a file). It is always started with `--resume`: a directory without a recorded
 /// run starts from FILE with the trial's settings, an interrupted one continues from its last checkpoint (FILE
 /// and the settings must then be the recorded ones, which `fusec run` checks).
 pub fn trial_args(manifest: &Manifest, trial: &Trial, sweep_dir: &Path, launch: &Launch) -> Vec<String> {
@@ -80,7 +81,6 @@ pub fn trial_args(manifest: &Manifest, trial: &Trial, sweep_dir: &Path, launch: 
         trial_dir(sweep_dir, trial).display().to_string(),
         "--device".into(),
         launch.device.clone(),
-        "--quiet".into(),
     ]);
     args
 }
