@@ -26,7 +26,8 @@ mod translate;
 
 pub use budget::check_memory;
 pub use compare::{
-    compare, decide, decisions, higher_is_better, mean_std, CompareRequest, CompareRow, Comparison, Verdict,
+    compare, decide, decisions, higher_is_better, mean_std, CompareRequest, CompareRow, Comparison,
+    Verdict,
 };
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
 pub use fs_loader::{allow_imports_from, FsLoader};

@@ -72,8 +72,15 @@ impl SweepResult {
         )
         .help("read their logs; running the same `fusec sweep` again resumes them (finished trials are skipped)");
         for f in &self.failures {
-            let why = sweep::last_error_line(&f.log).map(|l| format!(": {l}")).unwrap_or_default();
-            d = d.note(format!("{} ({}){why}; log: {}", self.manifest.trials[f.index].id, f.reason, f.log.display()));
+            let why = sweep::last_error_line(&f.log)
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default();
+            d = d.note(format!(
+                "{} ({}){why}; log: {}",
+                self.manifest.trials[f.index].id,
+                f.reason,
+                f.log.display()
+            ));
         }
         Some(d)
     }
@@ -87,13 +94,31 @@ pub fn plan_sweep(req: &SweepRequest) -> Result<(Manifest, Vec<Vec<i64>>, Metric
         diags.push(d);
     }
     if req.fixed.iter().any(|(k, _)| k == "seed") {
-        diags.push(Diagnostic::error(FLAG_CODE, "`--set seed=...` in a sweep: the seeds come from `--seeds`").help("write `--seeds 1..5`"));
+        diags.push(
+            Diagnostic::error(
+                FLAG_CODE,
+                "`--set seed=...` in a sweep: the seeds come from `--seeds`",
+            )
+            .help("write `--seeds 1..5`"),
+        );
     }
     if req.random > 0 && req.space.is_empty() {
-        diags.push(Diagnostic::error(FLAG_CODE, format!("`--random {}` without a `--space` to draw from", req.random)).help("add e.g. `--space optimizer.main.lr=1e-4..1e-2log`"));
+        diags.push(
+            Diagnostic::error(
+                FLAG_CODE,
+                format!("`--random {}` without a `--space` to draw from", req.random),
+            )
+            .help("add e.g. `--space optimizer.main.lr=1e-4..1e-2log`"),
+        );
     }
     if req.random == 0 && !req.space.is_empty() {
-        diags.push(Diagnostic::error(FLAG_CODE, "`--space` without `--random N`: how many configurations should be drawn?").help("add e.g. `--random 8`"));
+        diags.push(
+            Diagnostic::error(
+                FLAG_CODE,
+                "`--space` without `--random N`: how many configurations should be drawn?",
+            )
+            .help("add e.g. `--random 8`"),
+        );
     }
     if req.seeds.is_empty() {
         diags.push(Diagnostic::error(FLAG_CODE, "no seeds").help("give them with `--seeds 1..5`"));
@@ -102,16 +127,25 @@ pub fn plan_sweep(req: &SweepRequest) -> Result<(Manifest, Vec<Vec<i64>>, Metric
     for f in &req.files {
         let name = f.display().to_string();
         if files.iter().any(|(n, _): &(String, String)| *n == name) {
-            diags.push(Diagnostic::error(FLAG_CODE, format!("`{name}` is given twice")).help("give each file once"));
+            diags.push(
+                Diagnostic::error(FLAG_CODE, format!("`{name}` is given twice"))
+                    .help("give each file once"),
+            );
             continue;
         }
         match std::fs::read_to_string(f) {
             Ok(text) => files.push((name, crate::source::normalize_line_endings(text))),
-            Err(e) => diags.push(Diagnostic::error("fusec::import::missing", format!("cannot read `{name}`: {e}"))),
+            Err(e) => diags.push(Diagnostic::error(
+                "fusec::import::missing",
+                format!("cannot read `{name}`: {e}"),
+            )),
         }
     }
     if !diags.is_empty() {
-        return Err(Error::User { diagnostics: diags, sources: Default::default() });
+        return Err(Error::User {
+            diagnostics: diags,
+            sources: Default::default(),
+        });
     }
     let spec = SweepSpec {
         files,
@@ -123,7 +157,11 @@ pub fn plan_sweep(req: &SweepRequest) -> Result<(Manifest, Vec<Vec<i64>>, Metric
         fixed: req.fixed.clone(),
     };
     let configs = spec.grid.iter().map(|g| g.values.len()).product::<usize>() * req.random.max(1);
-    let n_trials = spec.files.len().saturating_mul(configs).saturating_mul(spec.seeds.len());
+    let n_trials = spec
+        .files
+        .len()
+        .saturating_mul(configs)
+        .saturating_mul(spec.seeds.len());
     if n_trials > MAX_TRIALS {
         return Err(Error::user(
             Diagnostic::error(FLAG_CODE, format!("the sweep expands to {n_trials} trials, more than {MAX_TRIALS}"))
@@ -138,14 +176,24 @@ pub fn plan_sweep(req: &SweepRequest) -> Result<(Manifest, Vec<Vec<i64>>, Metric
 /// Compiles every file with every configuration (the first seed): FLOPs per example, and the metric checked
 /// against every plan.
 fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>, Metric), Error> {
-    let n_configs = manifest.trials.iter().map(|t| t.config + 1).max().unwrap_or(0);
+    let n_configs = manifest
+        .trials
+        .iter()
+        .map(|t| t.config + 1)
+        .max()
+        .unwrap_or(0);
     let mut flops = vec![vec![0; n_configs]; manifest.files.len()];
     let mut chosen: Option<Metric> = None;
-    for trial in manifest.trials.iter().filter(|t| t.seed == manifest.seeds[0]) {
+    for trial in manifest
+        .trials
+        .iter()
+        .filter(|t| t.seed == manifest.seeds[0])
+    {
         let file = &manifest.files[trial.file];
         let mut overrides = trial.overrides.clone();
         overrides.push(("seed".into(), trial.seed.to_string()));
-        let compiled = compile_file(&file.path, &overrides, true, &mut Silent).map_err(|e| in_trial(e, manifest, trial))?;
+        let compiled = compile_file(&file.path, &overrides, true, &mut Silent)
+            .map_err(|e| in_trial(e, manifest, trial))?;
         let Some(plan) = compiled.program.train.clone() else {
             return Err(Error::user(
                 Diagnostic::error("fusec::train::missing", format!("`{}` has no `train {{ }}` plan", file.path))
@@ -154,14 +202,26 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
         };
         let index = super::pick_model(&compiled.program, None)?;
         let (model, shapes) = (&compiled.program.models[index], &compiled.shapes[index]);
-        flops[trial.file][trial.config] = crate::summary::summarize(model, shapes, &Default::default()).flops;
+        flops[trial.file][trial.config] =
+            crate::summary::summarize(model, shapes, &Default::default()).flops;
         let m = chosen.get_or_insert_with(|| Metric {
             name: metric.unwrap_or(&plan.select.metric).to_string(),
             maximize: metric.map_or(plan.select.maximize, super::higher_is_better),
         });
         if !plan.metrics.contains(&m.name) && plan.select.metric != m.name {
-            let known: Vec<&str> = plan.metrics.iter().map(String::as_str).chain([plan.select.metric.as_str()]).collect();
-            let mut d = Diagnostic::error(FLAG_CODE, format!("`{}` does not measure `{}` on the test split", file.path, m.name));
+            let known: Vec<&str> = plan
+                .metrics
+                .iter()
+                .map(String::as_str)
+                .chain([plan.select.metric.as_str()])
+                .collect();
+            let mut d = Diagnostic::error(
+                FLAG_CODE,
+                format!(
+                    "`{}` does not measure `{}` on the test split",
+                    file.path, m.name
+                ),
+            );
             d = match did_you_mean(&m.name, known.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `--metric {s}`?")),
                 None => d.help(format!("its plan measures: {}", known.join(", "))),
@@ -169,7 +229,13 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
             return Err(Error::user(d));
         }
     }
-    Ok((flops, chosen.unwrap_or(Metric { name: "metric".into(), maximize: true })))
+    Ok((
+        flops,
+        chosen.unwrap_or(Metric {
+            name: "metric".into(),
+            maximize: true,
+        }),
+    ))
 }
 
 /// Runs a sweep (or continues it: finished trials are skipped, interrupted ones resumed) and collects its table
@@ -179,7 +245,11 @@ pub fn sweep(req: &SweepRequest, rep: &mut dyn Reporter) -> Result<SweepResult, 
     let workers = local_workers(req)?;
     let _lock = RunLock::acquire_file(&req.out, sweep::LOCK_FILE)?;
     check_or_write_manifest(&req.out, &manifest)?;
-    let states: Vec<TrialState> = manifest.trials.iter().map(|t| TrialState::of(&sweep::trial_dir(&req.out, t))).collect();
+    let states: Vec<TrialState> = manifest
+        .trials
+        .iter()
+        .map(|t| TrialState::of(&sweep::trial_dir(&req.out, t)))
+        .collect();
     let count = |s: TrialState| states.iter().filter(|x| **x == s).count();
     let (skipped, resumed) = (count(TrialState::Finished), count(TrialState::Interrupted));
     rep.log(&format!(
@@ -191,13 +261,34 @@ pub fn sweep(req: &SweepRequest, rep: &mut dyn Reporter) -> Result<SweepResult, 
         count_of(manifest.seeds.len(), "seed"),
         count(TrialState::New)
     ));
-    let todo: Vec<usize> = (0..states.len()).filter(|&i| states[i] != TrialState::Finished).collect();
+    let todo: Vec<usize> = (0..states.len())
+        .filter(|&i| states[i] != TrialState::Finished)
+        .collect();
     let failures = match &req.executor {
-        Executor::Local { .. } => sweep::local::run_local(&manifest, &todo, &req.out, &req.launch, workers, skipped, rep)
-            .map_err(|e| crate::run::RunError::Io(format!("{}: {e}", req.out.display())))?,
-        Executor::Slurm { resources, resubmit_failed, poll } => {
-            run_slurm(&manifest, &todo, req, resources, *resubmit_failed, *poll, skipped, rep)?
-        }
+        Executor::Local { .. } => sweep::local::run_local(
+            &manifest,
+            &todo,
+            &req.out,
+            &req.launch,
+            workers,
+            skipped,
+            rep,
+        )
+        .map_err(|e| crate::run::RunError::Io(format!("{}: {e}", req.out.display())))?,
+        Executor::Slurm {
+            resources,
+            resubmit_failed,
+            poll,
+        } => run_slurm(
+            &manifest,
+            &todo,
+            req,
+            resources,
+            *resubmit_failed,
+            *poll,
+            skipped,
+            rep,
+        )?,
     };
     let results: Vec<Option<TrialResult>> = manifest
         .trials
@@ -206,7 +297,13 @@ pub fn sweep(req: &SweepRequest, rep: &mut dyn Reporter) -> Result<SweepResult, 
         .collect();
     let table = SweepTable::collect(&manifest, &results, &flops, metric);
     write_tables(&req.out, &manifest, &table, &results, &failures, &states)?;
-    Ok(SweepResult { manifest, table, failures, skipped, resumed })
+    Ok(SweepResult {
+        manifest,
+        table,
+        failures,
+        skipped,
+        resumed,
+    })
 }
 
 /// The local executor's worker count: given or the most the cores allow; workers × threads must fit the cores.
@@ -218,10 +315,20 @@ fn local_workers(req: &SweepRequest) -> Result<usize, Error> {
     let most = (req.cores / threads).max(1);
     match workers {
         None => Ok(most),
-        Some(0) => Err(Error::user(Diagnostic::error(FLAG_CODE, "`--workers 0`: at least one worker is needed").help(format!("`--workers {most}` uses every core")))),
+        Some(0) => Err(Error::user(
+            Diagnostic::error(FLAG_CODE, "`--workers 0`: at least one worker is needed")
+                .help(format!("`--workers {most}` uses every core")),
+        )),
         Some(w) if w * threads > req.cores => Err(Error::user(
-            Diagnostic::error(FLAG_CODE, format!("{w} workers × {} each is more than this machine's {} cores", count_of(threads, "thread"), req.cores))
-                .help(format!("use `--workers {most}` (or fewer `--threads`)")),
+            Diagnostic::error(
+                FLAG_CODE,
+                format!(
+                    "{w} workers × {} each is more than this machine's {} cores",
+                    count_of(threads, "thread"),
+                    req.cores
+                ),
+            )
+            .help(format!("use `--workers {most}` (or fewer `--threads`)")),
         )),
         Some(w) => Ok(*w),
     }
@@ -248,8 +355,11 @@ fn check_or_write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), Error>
     }
     if dir.join("trials").exists() {
         return Err(Error::user(
-            Diagnostic::error("fusec::sweep::changed", format!("{} holds trials but no manifest.json", dir.display()))
-                .help("choose a new `--out`"),
+            Diagnostic::error(
+                "fusec::sweep::changed",
+                format!("{} holds trials but no manifest.json", dir.display()),
+            )
+            .help("choose a new `--out`"),
         ));
     }
     crate::run::write_atomic(&path, manifest.to_json().as_bytes())?;
@@ -267,25 +377,45 @@ fn run_slurm(
     skipped: usize,
     rep: &mut dyn Reporter,
 ) -> Result<Vec<TrialFailure>, Error> {
-    let slurm_error = |msg: String| {
-        Error::user(Diagnostic::error("fusec::sweep::slurm", msg).help("check that `sinfo` shows an idle node and that `sbatch` works from this shell"))
-    };
+    let slurm_error =
+        |msg: String| {
+            Error::user(Diagnostic::error("fusec::sweep::slurm", msg).help(
+                "check that `sinfo` shows an idle node and that `sbatch` works from this shell",
+            ))
+        };
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let cwd = std::env::current_dir().map_err(|e| slurm_error(format!("the working folder: {e}")))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| slurm_error(format!("the working folder: {e}")))?;
     let dir = absolute(&req.out);
-    let launch = Launch { fusec: absolute(&req.launch.fusec), ..req.launch.clone() };
+    let launch = Launch {
+        fusec: absolute(&req.launch.fusec),
+        ..req.launch.clone()
+    };
     // Tasks of an earlier invocation still in the queue are followed, not submitted again.
     let mut jobs = sweep::slurm::still_queued(&dir).map_err(slurm_error)?;
     for (job, ids) in &jobs {
-        rep.log(&format!("following job array {job} of an earlier invocation ({} trials still queued)", ids.len()));
+        rep.log(&format!(
+            "following job array {job} of an earlier invocation ({} trials still queued)",
+            ids.len()
+        ));
     }
-    let mut todo: Vec<usize> = todo.iter().copied().filter(|i| !jobs.iter().any(|(_, ids)| ids.contains(i))).collect();
+    let mut todo: Vec<usize> = todo
+        .iter()
+        .copied()
+        .filter(|i| !jobs.iter().any(|(_, ids)| ids.contains(i)))
+        .collect();
     let mut done = skipped;
     let mut failures = Vec::new();
     for round in 0..2 {
         if !todo.is_empty() {
-            let (job, script) = sweep::slurm::submit(manifest, &todo, &dir, &cwd, &launch, resources).map_err(slurm_error)?;
-            rep.log(&format!("submitted job array {job} ({} trials): {}", todo.len(), script.display()));
+            let (job, script) =
+                sweep::slurm::submit(manifest, &todo, &dir, &cwd, &launch, resources)
+                    .map_err(slurm_error)?;
+            rep.log(&format!(
+                "submitted job array {job} ({} trials): {}",
+                todo.len(),
+                script.display()
+            ));
             let _ = sweep::slurm::record_job(&dir, &job, &todo);
             jobs.push((job, todo.clone()));
         }
@@ -293,7 +423,8 @@ fn run_slurm(
             break;
         }
         let n: usize = jobs.iter().map(|(_, ids)| ids.len()).sum();
-        failures = sweep::slurm::follow(manifest, &jobs, &dir, done, poll, rep).map_err(slurm_error)?;
+        failures =
+            sweep::slurm::follow(manifest, &jobs, &dir, done, poll, rep).map_err(slurm_error)?;
         done += n - failures.len();
         jobs.clear();
         if round == 0 && resubmit && !failures.is_empty() {
@@ -315,39 +446,76 @@ fn write_tables(
     before: &[TrialState],
 ) -> Result<(), Error> {
     let states: Vec<String> = (0..manifest.trials.len())
-        .map(|i| match (&results[i], failures.iter().any(|f| f.index == i), before[i]) {
-            (Some(_), _, TrialState::Finished) => "finished (earlier)".to_string(),
-            (Some(_), _, TrialState::Interrupted) => "finished (resumed)".to_string(),
-            (Some(_), _, TrialState::New) => "finished".to_string(),
-            (None, true, _) => "failed".to_string(),
-            (None, false, _) => "not finished".to_string(),
+        .map(|i| {
+            match (
+                &results[i],
+                failures.iter().any(|f| f.index == i),
+                before[i],
+            ) {
+                (Some(_), _, TrialState::Finished) => "finished (earlier)".to_string(),
+                (Some(_), _, TrialState::Interrupted) => "finished (resumed)".to_string(),
+                (Some(_), _, TrialState::New) => "finished".to_string(),
+                (None, true, _) => "failed".to_string(),
+                (None, false, _) => "not finished".to_string(),
+            }
         })
         .collect();
     let logs: Vec<String> = (0..manifest.trials.len())
-        .map(|i| failures.iter().find(|f| f.index == i).map(|f| f.log.display().to_string()).unwrap_or_default())
+        .map(|i| {
+            failures
+                .iter()
+                .find(|f| f.index == i)
+                .map(|f| f.log.display().to_string())
+                .unwrap_or_default()
+        })
         .collect();
-    let write = |name: &str, text: String| crate::run::write_atomic(&dir.join(name), text.as_bytes());
+    let write =
+        |name: &str, text: String| crate::run::write_atomic(&dir.join(name), text.as_bytes());
     write("sweep.md", table.markdown())?;
     write("sweep.csv", table.csv())?;
-    write("trials.csv", trials_csv(manifest, &states, results, &logs, &table.metric.name))?;
+    write(
+        "trials.csv",
+        trials_csv(manifest, &states, results, &logs, &table.metric.name),
+    )?;
     Ok(())
 }
 
 /// A compile error of a trial's configuration, with a note naming the trial and its settings.
 fn in_trial(e: Error, manifest: &Manifest, trial: &sweep::Trial) -> Error {
-    let Error::User { mut diagnostics, sources } = e else { return e };
-    let settings: Vec<String> = trial.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let Error::User {
+        mut diagnostics,
+        sources,
+    } = e
+    else {
+        return e;
+    };
+    let settings: Vec<String> = trial
+        .overrides
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     for d in diagnostics.0.iter_mut() {
         d.notes.push(format!(
             "in trial {} ({} with {})",
             trial.id,
             manifest.files[trial.file].path,
-            if settings.is_empty() { "its own settings".to_string() } else { settings.join(" ") }
+            if settings.is_empty() {
+                "its own settings".to_string()
+            } else {
+                settings.join(" ")
+            }
         ));
     }
-    Error::User { diagnostics, sources }
+    Error::User {
+        diagnostics,
+        sources,
+    }
 }
 
 fn count_of(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }

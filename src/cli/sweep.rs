@@ -68,7 +68,12 @@ pub struct SweepArgs {
 }
 
 /// `--threads` as given to fusec (the global flag), passed on to every trial.
-pub fn sweep(args: &SweepArgs, sets: &[(String, String)], threads: Option<usize>, json: bool) -> i32 {
+pub fn sweep(
+    args: &SweepArgs,
+    sets: &[(String, String)],
+    threads: Option<usize>,
+    json: bool,
+) -> i32 {
     let req = match request(args, sets, threads) {
         Ok(r) => r,
         Err(diags) => {
@@ -97,17 +102,49 @@ pub fn sweep(args: &SweepArgs, sets: &[(String, String)], threads: Option<usize>
 }
 
 /// The request of the flags, or every mistake in them.
-pub fn request(args: &SweepArgs, sets: &[(String, String)], threads: Option<usize>) -> Result<SweepRequest, Diagnostics> {
+pub fn request(
+    args: &SweepArgs,
+    sets: &[(String, String)],
+    threads: Option<usize>,
+) -> Result<SweepRequest, Diagnostics> {
     let mut diags = Diagnostics::default();
-    let grid: Vec<_> = args.grid.iter().filter_map(|g| keep(&mut diags, parse_grid(g))).collect();
-    let space: Vec<_> = args.space.iter().filter_map(|s| keep(&mut diags, parse_space(s))).collect();
+    let grid: Vec<_> = args
+        .grid
+        .iter()
+        .filter_map(|g| keep(&mut diags, parse_grid(g)))
+        .collect();
+    let space: Vec<_> = args
+        .space
+        .iter()
+        .filter_map(|s| keep(&mut diags, parse_space(s)))
+        .collect();
     let seeds = keep(&mut diags, parse_seeds(&args.seeds)).unwrap_or_default();
-    let device_ok = args.device == "cpu" || args.device == "cuda" || args.device.strip_prefix("cuda:").is_some_and(|n| n.parse::<usize>().is_ok());
+    let device_ok = args.device == "cpu"
+        || args.device == "cuda"
+        || args
+            .device
+            .strip_prefix("cuda:")
+            .is_some_and(|n| n.parse::<usize>().is_ok());
     if !device_ok {
-        diags.push(Diagnostic::error("fusec::cli::device", format!("`--device {}` is not `cpu`, `cuda` or `cuda:N`", args.device)).help("`--device cpu` runs everywhere"));
+        diags.push(
+            Diagnostic::error(
+                "fusec::cli::device",
+                format!(
+                    "`--device {}` is not `cpu`, `cuda` or `cuda:N`",
+                    args.device
+                ),
+            )
+            .help("`--device cpu` runs everywhere"),
+        );
     }
     if !(args.poll.is_finite() && args.poll > 0.0) {
-        diags.push(Diagnostic::error(FLAG_CODE, format!("`--poll {}` must be a positive number of seconds", args.poll)));
+        diags.push(Diagnostic::error(
+            FLAG_CODE,
+            format!(
+                "`--poll {}` must be a positive number of seconds",
+                args.poll
+            ),
+        ));
     }
     let local = args.executor == "local";
     let slurm_flags = [
@@ -118,7 +155,9 @@ pub fn request(args: &SweepArgs, sets: &[(String, String)], threads: Option<usiz
         ("--resubmit-failed", args.resubmit_failed),
     ];
     let executor = match args.executor.as_str() {
-        "local" => Some(Executor::Local { workers: args.workers }),
+        "local" => Some(Executor::Local {
+            workers: args.workers,
+        }),
         "slurm" => Some(Executor::Slurm {
             resources: slurm::Resources {
                 partition: args.partition.clone(),
@@ -131,7 +170,10 @@ pub fn request(args: &SweepArgs, sets: &[(String, String)], threads: Option<usiz
             poll: Duration::from_secs_f64(args.poll.clamp(0.01, 3600.0)),
         }),
         other => {
-            let mut d = Diagnostic::error(FLAG_CODE, format!("`--executor {other}` is not an executor"));
+            let mut d = Diagnostic::error(
+                FLAG_CODE,
+                format!("`--executor {other}` is not an executor"),
+            );
             d = match did_you_mean(other, ["local", "slurm"]) {
                 Some(s) => d.help(format!("did you mean `--executor {s}`?")),
                 None => d.help("the executors are `local` and `slurm`"),
@@ -143,10 +185,19 @@ pub fn request(args: &SweepArgs, sets: &[(String, String)], threads: Option<usiz
     if local {
         for (flag, given) in slurm_flags.iter().filter(|(_, g)| *g) {
             let _ = given;
-            diags.push(Diagnostic::error(FLAG_CODE, format!("`{flag}` is a Slurm setting, and the executor is `local`")).help("add `--executor slurm`, or drop the flag"));
+            diags.push(
+                Diagnostic::error(
+                    FLAG_CODE,
+                    format!("`{flag}` is a Slurm setting, and the executor is `local`"),
+                )
+                .help("add `--executor slurm`, or drop the flag"),
+            );
         }
     } else if args.workers.is_some() {
-        diags.push(Diagnostic::error(FLAG_CODE, "`--workers` is a setting of the local executor").help("with Slurm every trial is an array task: drop `--workers`"));
+        diags.push(
+            Diagnostic::error(FLAG_CODE, "`--workers` is a setting of the local executor")
+                .help("with Slurm every trial is an array task: drop `--workers`"),
+        );
     }
     if !diags.is_empty() {
         return Err(diags);
@@ -167,8 +218,14 @@ pub fn request(args: &SweepArgs, sets: &[(String, String)], threads: Option<usiz
         out: args.out.clone(),
         metric: args.metric.clone(),
         executor: executor.unwrap_or(Executor::Local { workers: None }),
-        launch: Launch { fusec, threads, device: args.device.clone() },
-        cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        launch: Launch {
+            fusec,
+            threads,
+            device: args.device.clone(),
+        },
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     })
 }
 

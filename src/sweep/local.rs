@@ -23,7 +23,10 @@ pub fn run_local(
     let total = manifest.trials.len();
     let logs = sweep_dir.join("logs");
     std::fs::create_dir_all(&logs)?;
-    let mut queue = todo.iter().copied().collect::<std::collections::VecDeque<_>>();
+    let mut queue = todo
+        .iter()
+        .copied()
+        .collect::<std::collections::VecDeque<_>>();
     let mut running: Vec<(usize, Child, Instant)> = Vec::new();
     let (mut done, mut failures) = (done_before, Vec::new());
     while !queue.is_empty() || !running.is_empty() {
@@ -35,16 +38,25 @@ pub fn run_local(
                 TrialState::Interrupted => "resuming",
                 _ => "starting",
             };
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
-            let child = Command::new(&launch.fusec)
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)?;
+            let mut command = Command::new(&launch.fusec);
+            command
                 .args(trial_args(manifest, trial, sweep_dir, launch))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn();
+                .stderr(log);
+            end_with_parent(&mut command);
+            let child = command.spawn();
             match child {
                 Ok(child) => {
-                    rep.log(&format!("[{done}/{total} done, {} running] {verb} {}", running.len() + 1, trial.id));
+                    rep.log(&format!(
+                        "[{done}/{total} done, {} running] {verb} {}",
+                        running.len() + 1,
+                        trial.id
+                    ));
                     running.push((i, child, Instant::now()));
                 }
                 Err(e) => {
@@ -67,16 +79,31 @@ pub fn run_local(
             let trial = &manifest.trials[i];
             done += 1;
             let secs = started.elapsed().as_secs_f64();
-            if status.success() && TrialState::of(&trial_dir(sweep_dir, trial)) == TrialState::Finished {
-                rep.log(&format!("[{done}/{total} done, {} running] finished {} in {secs:.1} s", running.len(), trial.id));
+            if status.success()
+                && TrialState::of(&trial_dir(sweep_dir, trial)) == TrialState::Finished
+            {
+                rep.log(&format!(
+                    "[{done}/{total} done, {} running] finished {} in {secs:.1} s",
+                    running.len(),
+                    trial.id
+                ));
             } else {
                 let log = logs.join(format!("{}.log", trial.id));
                 let reason = match status.code() {
                     Some(c) => format!("exit code {c}"),
                     None => "killed by a signal".into(),
                 };
-                rep.log(&format!("[{done}/{total} done, {} running] FAILED {} ({reason}); log: {}", running.len(), trial.id, log.display()));
-                failures.push(TrialFailure { index: i, reason, log });
+                rep.log(&format!(
+                    "[{done}/{total} done, {} running] FAILED {} ({reason}); log: {}",
+                    running.len(),
+                    trial.id,
+                    log.display()
+                ));
+                failures.push(TrialFailure {
+                    index: i,
+                    reason,
+                    log,
+                });
             }
         }
         if !running.is_empty() {
@@ -86,3 +113,23 @@ pub fn run_local(
     failures.sort_by_key(|f| f.index);
     Ok(failures)
 }
+
+/// A trial dies with the sweep (Linux: `PR_SET_PDEATHSIG`), so a killed sweep leaves no orphan holding a trial's
+/// lock, and running the sweep again resumes the trial from its checkpoint.
+#[cfg(target_os = "linux")]
+fn end_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and only calls prctl, which is
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn end_with_parent(_: &mut Command) {}

@@ -63,7 +63,12 @@ pub fn trial_dir(sweep_dir: &Path, trial: &Trial) -> PathBuf {
 /// the final report; progress bars are not drawn into a file). It is always started with `--resume`: a directory without a recorded
 /// run starts from FILE with the trial's settings, an interrupted one continues from its last checkpoint (FILE
 /// and the settings must then be the recorded ones, which `fusec run` checks).
-pub fn trial_args(manifest: &Manifest, trial: &Trial, sweep_dir: &Path, launch: &Launch) -> Vec<String> {
+pub fn trial_args(
+    manifest: &Manifest,
+    trial: &Trial,
+    sweep_dir: &Path,
+    launch: &Launch,
+) -> Vec<String> {
     let mut args = vec![
         "--threads".to_string(),
         launch.threads.to_string(),
@@ -99,10 +104,18 @@ pub struct TrialFailure {
 pub fn last_error_line(log: &Path) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     let lines: Vec<&str> = text.lines().collect();
-    let start = lines.iter().rposition(|l| l.trim_start().starts_with('×'))?;
-    let mut message = lines[start].trim_start().trim_start_matches('×').trim().to_string();
+    let start = lines
+        .iter()
+        .rposition(|l| l.trim_start().starts_with('×'))?;
+    let mut message = lines[start]
+        .trim_start()
+        .trim_start_matches('×')
+        .trim()
+        .to_string();
     for l in &lines[start + 1..] {
-        let Some(rest) = l.trim_start().strip_prefix('│') else { break };
+        let Some(rest) = l.trim_start().strip_prefix('│') else {
+            break;
+        };
         message.push(' ');
         message.push_str(rest.trim());
     }

@@ -121,19 +121,48 @@ impl Manifest {
         }
         for r in &recorded.files {
             if !self.files.iter().any(|f| f.path == r.path) {
-                out.push(format!("`{}` was part of the sweep and is not given now", r.path));
+                out.push(format!(
+                    "`{}` was part of the sweep and is not given now",
+                    r.path
+                ));
             }
         }
-        let grid = |m: &Manifest| m.grid.iter().map(|g| format!("{}={}", g.key, g.values.join(","))).collect::<Vec<_>>().join(" ");
-        let space = |m: &Manifest| {
-            m.space
+        let grid = |m: &Manifest| {
+            m.grid
                 .iter()
-                .map(|a| format!("{}={}..{}{}", a.key, a.low, a.high, if a.log { "log" } else { "" }))
+                .map(|g| format!("{}={}", g.key, g.values.join(",")))
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let seeds = |m: &Manifest| m.seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-        let fixed = |m: &Manifest| m.fixed.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+        let space = |m: &Manifest| {
+            m.space
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{}={}..{}{}",
+                        a.key,
+                        a.low,
+                        a.high,
+                        if a.log { "log" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let seeds = |m: &Manifest| {
+            m.seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let fixed = |m: &Manifest| {
+            m.fixed
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let random = |m: &Manifest| format!("{} draws with seed {}", m.random, m.random_seed);
         let fields: [(&str, &dyn Fn(&Manifest) -> String); 5] = [
             ("--grid", &grid),
@@ -145,12 +174,24 @@ impl Manifest {
         for (flag, show) in fields {
             let (then, now) = (show(recorded), show(self));
             if then != now {
-                let none = |s: String| if s.is_empty() { "nothing".to_string() } else { format!("`{s}`") };
-                out.push(format!("{flag}: recorded {}, given {}", none(then), none(now)));
+                let none = |s: String| {
+                    if s.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        format!("`{s}`")
+                    }
+                };
+                out.push(format!(
+                    "{flag}: recorded {}, given {}",
+                    none(then),
+                    none(now)
+                ));
             }
         }
         if out.is_empty() && self != recorded {
-            out.push("the expanded trials differ (the manifest was written by another fusec)".into());
+            out.push(
+                "the expanded trials differ (the manifest was written by another fusec)".into(),
+            );
         }
         out
     }
@@ -195,7 +236,12 @@ fn configurations(spec: &SweepSpec) -> Vec<Vec<(String, String)>> {
     // Drawn once and shared by every grid point and file, so methods are compared on the same settings.
     let mut rng = SeededRng::stream(spec.random_seed, 0);
     let draws: Vec<Vec<(String, String)>> = (0..spec.random)
-        .map(|_| spec.space.iter().map(|a| (a.key.clone(), draw(a, &mut rng))).collect())
+        .map(|_| {
+            spec.space
+                .iter()
+                .map(|a| (a.key.clone(), draw(a, &mut rng)))
+                .collect()
+        })
         .collect();
     configs
         .iter()
@@ -215,7 +261,9 @@ fn draw(axis: &SpaceAxis, rng: &mut SeededRng) -> String {
     if axis.integer {
         let (lo, hi) = (axis.low as i64, axis.high as i64);
         let x = if axis.log {
-            (axis.low.ln() + u * ((axis.high + 1.0).ln() - axis.low.ln())).exp().floor() as i64
+            (axis.low.ln() + u * ((axis.high + 1.0).ln() - axis.low.ln()))
+                .exp()
+                .floor() as i64
         } else {
             lo + (u * (hi - lo + 1) as f64).floor() as i64
         };

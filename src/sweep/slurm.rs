@@ -27,7 +27,11 @@ pub struct Resources {
 
 /// Quotes a word for bash.
 fn quote(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c)) {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@".contains(c))
+    {
         word.to_string()
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
@@ -46,12 +50,21 @@ pub fn script(
 ) -> String {
     let ids: Vec<String> = indices.iter().map(|i| i.to_string()).collect();
     let mut s = String::from("#!/bin/bash\n");
-    s.push_str(&format!("#SBATCH --job-name=fusec-sweep-{}\n", sweep_name(sweep_dir)));
+    s.push_str(&format!(
+        "#SBATCH --job-name=fusec-sweep-{}\n",
+        sweep_name(sweep_dir)
+    ));
     s.push_str(&format!("#SBATCH --array={}\n", ids.join(",")));
     s.push_str(&format!("#SBATCH --chdir={}\n", cwd.display()));
-    s.push_str(&format!("#SBATCH --output={}/logs/slurm-%A_%a.log\n", sweep_dir.display()));
+    s.push_str(&format!(
+        "#SBATCH --output={}/logs/slurm-%A_%a.log\n",
+        sweep_dir.display()
+    ));
     s.push_str("#SBATCH --ntasks=1\n");
-    s.push_str(&format!("#SBATCH --cpus-per-task={}\n", res.cpus_per_trial.max(1)));
+    s.push_str(&format!(
+        "#SBATCH --cpus-per-task={}\n",
+        res.cpus_per_trial.max(1)
+    ));
     if let Some(p) = &res.partition {
         s.push_str(&format!("#SBATCH --partition={p}\n"));
     }
@@ -71,8 +84,16 @@ pub fn script(
     for &i in indices {
         let trial = &manifest.trials[i];
         let mut words = vec![quote(&launch.fusec.display().to_string())];
-        words.extend(trial_args(manifest, trial, sweep_dir, launch).iter().map(|w| quote(w)));
-        s.push_str(&format!("  {i}) # {}\n    exec {} ;;\n", trial.id, words.join(" ")));
+        words.extend(
+            trial_args(manifest, trial, sweep_dir, launch)
+                .iter()
+                .map(|w| quote(w)),
+        );
+        s.push_str(&format!(
+            "  {i}) # {}\n    exec {} ;;\n",
+            trial.id,
+            words.join(" ")
+        ));
     }
     s.push_str("  *) echo \"no trial $SLURM_ARRAY_TASK_ID in this sweep\" >&2; exit 2 ;;\nesac\n");
     s
@@ -86,10 +107,9 @@ fn sweep_name(dir: &Path) -> String {
 
 /// Runs a Slurm client command; its stdout, or why it failed.
 fn slurm(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run `{program}`: {e} (is Slurm's client installed and on PATH?)"))?;
+    let out = Command::new(program).args(args).output().map_err(|e| {
+        format!("cannot run `{program}`: {e} (is Slurm's client installed and on PATH?)")
+    })?;
     if !out.status.success() {
         return Err(format!(
             "`{program} {}` failed: {}",
@@ -111,13 +131,21 @@ pub fn submit(
 ) -> Result<(String, PathBuf), String> {
     let dir = sweep_dir.join("slurm");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    std::fs::create_dir_all(sweep_dir.join("logs")).map_err(|e| format!("{}: {e}", sweep_dir.display()))?;
+    std::fs::create_dir_all(sweep_dir.join("logs"))
+        .map_err(|e| format!("{}: {e}", sweep_dir.display()))?;
     let n = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("array-")).count())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("array-"))
+                .count()
+        })
         .unwrap_or(0);
     let path = dir.join(format!("array-{}.sh", n + 1));
-    std::fs::write(&path, script(manifest, indices, sweep_dir, cwd, launch, res))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(
+        &path,
+        script(manifest, indices, sweep_dir, cwd, launch, res),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     let out = slurm("sbatch", &["--parsable", &path.display().to_string()])?;
     let job = out.trim().split(';').next().unwrap_or("").to_string();
     if job.is_empty() || !job.chars().all(|c| c.is_ascii_digit()) {
@@ -141,7 +169,10 @@ fn queued(job: &str) -> Result<Vec<(usize, String)>, String> {
 /// The final state of task `index` of `job`: sacct's, or scontrol's where accounting is off.
 fn final_state(job: &str, index: usize) -> String {
     let id = format!("{job}_{index}");
-    if let Ok(out) = slurm("sacct", &["-n", "-P", "-X", "-j", &id, "-o", "State,ExitCode"]) {
+    if let Ok(out) = slurm(
+        "sacct",
+        &["-n", "-P", "-X", "-j", &id, "-o", "State,ExitCode"],
+    ) {
         if let Some(line) = out.lines().map(str::trim).find(|l| !l.is_empty()) {
             return line.replace('|', ", exit ");
         }
@@ -163,7 +194,10 @@ fn final_state(job: &str, index: usize) -> String {
 pub fn record_job(sweep_dir: &Path, job: &str, indices: &[usize]) -> std::io::Result<()> {
     use std::io::Write;
     let ids: Vec<String> = indices.iter().map(|i| i.to_string()).collect();
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(sweep_dir.join("slurm").join("jobs.txt"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(sweep_dir.join("slurm").join("jobs.txt"))?;
     writeln!(f, "{job} {}", ids.join(","))
 }
 
@@ -174,7 +208,9 @@ pub fn still_queued(sweep_dir: &Path) -> Result<Vec<(String, Vec<usize>)>, Strin
     };
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some((job, _)) = line.split_once(' ') else { continue };
+        let Some((job, _)) = line.split_once(' ') else {
+            continue;
+        };
         let tasks: Vec<usize> = queued(job)?.into_iter().map(|(k, _)| k).collect();
         if !tasks.is_empty() {
             out.push((job.to_string(), tasks));
@@ -194,13 +230,20 @@ pub fn follow(
     rep: &mut dyn Reporter,
 ) -> Result<Vec<TrialFailure>, String> {
     let total = manifest.trials.len();
-    let mut open: Vec<(&str, usize)> = jobs.iter().flat_map(|(j, ids)| ids.iter().map(move |i| (j.as_str(), *i))).collect();
+    let mut open: Vec<(&str, usize)> = jobs
+        .iter()
+        .flat_map(|(j, ids)| ids.iter().map(move |i| (j.as_str(), *i)))
+        .collect();
     let (mut done, mut failures) = (done_before, Vec::new());
     let mut last_line = String::new();
     while !open.is_empty() {
         let mut queue: Vec<(&str, usize, String)> = Vec::new();
         for (job, _) in jobs {
-            queue.extend(queued(job)?.into_iter().map(|(k, st)| (job.as_str(), k, st)));
+            queue.extend(
+                queued(job)?
+                    .into_iter()
+                    .map(|(k, st)| (job.as_str(), k, st)),
+            );
         }
         let mut still = Vec::new();
         for &(job, i) in &open {
@@ -209,20 +252,34 @@ pub fn follow(
             let in_queue = queue.iter().any(|(j, k, _)| *j == job && *k == i);
             if finished && !in_queue {
                 done += 1;
-                rep.log(&format!("[{done}/{total} done] finished {} (job {job}_{i})", trial.id));
+                rep.log(&format!(
+                    "[{done}/{total} done] finished {} (job {job}_{i})",
+                    trial.id
+                ));
             } else if !in_queue {
                 done += 1;
                 let log = sweep_dir.join("logs").join(format!("slurm-{job}_{i}.log"));
                 let reason = final_state(job, i);
-                rep.log(&format!("[{done}/{total} done] FAILED {} ({reason}); log: {}", trial.id, log.display()));
-                failures.push(TrialFailure { index: i, reason, log });
+                rep.log(&format!(
+                    "[{done}/{total} done] FAILED {} ({reason}); log: {}",
+                    trial.id,
+                    log.display()
+                ));
+                failures.push(TrialFailure {
+                    index: i,
+                    reason,
+                    log,
+                });
             } else {
                 still.push((job, i));
             }
         }
         open = still;
         let running = queue.iter().filter(|(_, _, s)| s == "RUNNING").count();
-        let line = format!("[{done}/{total} done] {running} running, {} queued", queue.len() - running);
+        let line = format!(
+            "[{done}/{total} done] {running} running, {} queued",
+            queue.len() - running
+        );
         if !open.is_empty() && line != last_line {
             rep.log(&line);
             last_line = line;

@@ -54,9 +54,18 @@ fn split_values(text: &str) -> Vec<String> {
     out
 }
 
-fn split_key<'a>(flag: &str, text: &'a str, example: &str) -> Result<(&'a str, &'a str), Diagnostic> {
+fn split_key<'a>(
+    flag: &str,
+    text: &'a str,
+    example: &str,
+) -> Result<(&'a str, &'a str), Diagnostic> {
     let Some((key, rest)) = text.split_once('=') else {
-        return Err(flag_error(flag, text, "there is no `=` between the key and its values", example));
+        return Err(flag_error(
+            flag,
+            text,
+            "there is no `=` between the key and its values",
+            example,
+        ));
     };
     let key = key.trim();
     let well_formed = !key.is_empty()
@@ -64,11 +73,19 @@ fn split_key<'a>(flag: &str, text: &'a str, example: &str) -> Result<(&'a str, &
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
     if !well_formed {
-        return Err(flag_error(flag, text, &format!("`{key}` is not a setting name"), example));
+        return Err(flag_error(
+            flag,
+            text,
+            &format!("`{key}` is not a setting name"),
+            example,
+        ));
     }
     if key == "seed" {
-        return Err(Diagnostic::error(FLAG_CODE, format!("`{flag} {text}`: seeds are not a setting of the sweep's grid"))
-            .help("give them with `--seeds 1..5` (or `--seeds 1,2,3`)"));
+        return Err(Diagnostic::error(
+            FLAG_CODE,
+            format!("`{flag} {text}`: seeds are not a setting of the sweep's grid"),
+        )
+        .help("give them with `--seeds 1..5` (or `--seeds 1,2,3`)"));
     }
     Ok((key, rest.trim()))
 }
@@ -84,7 +101,12 @@ pub fn parse_grid(text: &str) -> Result<GridAxis, Diagnostic> {
     let mut seen = Vec::new();
     for v in &values {
         if seen.contains(v) {
-            return Err(flag_error("--grid", text, &format!("`{v}` is given twice"), example));
+            return Err(flag_error(
+                "--grid",
+                text,
+                &format!("`{v}` is given twice"),
+                example,
+            ));
         }
         seen.push(v.clone());
     }
@@ -99,7 +121,12 @@ pub fn parse_space(text: &str) -> Result<SpaceAxis, Diagnostic> {
     let example = "optimizer.main.lr=1e-4..1e-2log";
     let (key, rest) = split_key("--space", text, example)?;
     let Some((low, high)) = rest.split_once("..") else {
-        return Err(flag_error("--space", text, "the range has no `..`", example));
+        return Err(flag_error(
+            "--space",
+            text,
+            "the range has no `..`",
+            example,
+        ));
     };
     let high = high.trim();
     let cut = high
@@ -111,22 +138,45 @@ pub fn parse_space(text: &str) -> Result<SpaceAxis, Diagnostic> {
         "" => false,
         "log" => true,
         other => {
-            let mut d = flag_error("--space", text, &format!("`{other}` is not a scale"), example);
+            let mut d = flag_error(
+                "--space",
+                text,
+                &format!("`{other}` is not a scale"),
+                example,
+            );
             if did_you_mean(other, ["log"]).is_some() {
-                d = d.help(format!("did you mean `log`? (`--space {key}={}..{number}log`)", low.trim()));
+                d = d.help(format!(
+                    "did you mean `log`? (`--space {key}={}..{number}log`)",
+                    low.trim()
+                ));
             }
             return Err(d);
         }
     };
     let parse = |s: &str| s.trim().parse::<f64>().ok().filter(|x| x.is_finite());
     let (Some(lo), Some(hi)) = (parse(low), parse(number)) else {
-        return Err(flag_error("--space", text, "the bounds must be finite numbers", example));
+        return Err(flag_error(
+            "--space",
+            text,
+            "the bounds must be finite numbers",
+            example,
+        ));
     };
     if lo >= hi {
-        return Err(flag_error("--space", text, "the low bound must be below the high bound", example));
+        return Err(flag_error(
+            "--space",
+            text,
+            "the low bound must be below the high bound",
+            example,
+        ));
     }
     if log && lo <= 0.0 {
-        return Err(flag_error("--space", text, "a log scale needs bounds above 0", example));
+        return Err(flag_error(
+            "--space",
+            text,
+            "a log scale needs bounds above 0",
+            example,
+        ));
     }
     let is_int = |s: &str| s.trim().parse::<i64>().is_ok();
     Ok(SpaceAxis {
@@ -146,26 +196,61 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, Diagnostic> {
     let seeds = if let Some((a, b)) = t.split_once("..") {
         let b = b.trim_start_matches('=');
         let (Some(a), Some(b)) = (number(a), number(b)) else {
-            return Err(flag_error("--seeds", text, "the bounds must be whole numbers of at least 0", example));
+            return Err(flag_error(
+                "--seeds",
+                text,
+                "the bounds must be whole numbers of at least 0",
+                example,
+            ));
         };
         if a > b {
-            return Err(flag_error("--seeds", text, "the range is empty (its first seed is above its last)", &format!("{b}..{a}")));
+            return Err(flag_error(
+                "--seeds",
+                text,
+                "the range is empty (its first seed is above its last)",
+                &format!("{b}..{a}"),
+            ));
         }
         if b - a >= MAX_TRIALS as u64 {
-            return Err(flag_error("--seeds", text, &format!("more than {MAX_TRIALS} seeds"), example));
+            return Err(flag_error(
+                "--seeds",
+                text,
+                &format!("more than {MAX_TRIALS} seeds"),
+                example,
+            ));
         }
         (a..=b).collect()
-    } else if let Some((a, b)) = t.split_once('-').filter(|(a, b)| number(a).is_some() && number(b).is_some()) {
-        return Err(Diagnostic::error(FLAG_CODE, format!("`--seeds {text}`: a range is written with `..`"))
-            .help(format!("did you mean `--seeds {}..{}`?", a.trim(), b.trim())));
+    } else if let Some((a, b)) = t
+        .split_once('-')
+        .filter(|(a, b)| number(a).is_some() && number(b).is_some())
+    {
+        return Err(Diagnostic::error(
+            FLAG_CODE,
+            format!("`--seeds {text}`: a range is written with `..`"),
+        )
+        .help(format!(
+            "did you mean `--seeds {}..{}`?",
+            a.trim(),
+            b.trim()
+        )));
     } else {
         let mut seeds = Vec::new();
         for part in t.split(',') {
             let Some(s) = number(part) else {
-                return Err(flag_error("--seeds", text, &format!("`{}` is not a whole number of at least 0", part.trim()), example));
+                return Err(flag_error(
+                    "--seeds",
+                    text,
+                    &format!("`{}` is not a whole number of at least 0", part.trim()),
+                    example,
+                ));
             };
             if seeds.contains(&s) {
-                return Err(flag_error("--seeds", text, &format!("seed {s} is given twice"), example));
+                return Err(flag_error(
+                    "--seeds",
+                    text,
+                    &format!("seed {s} is given twice"),
+                    example,
+                ));
             }
             seeds.push(s);
         }
@@ -175,7 +260,11 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u64>, Diagnostic> {
 }
 
 /// Keys given twice across `--grid`, `--space` and `--set` are refused: one trial cannot have two values.
-pub fn check_distinct_keys(grid: &[GridAxis], space: &[SpaceAxis], sets: &[(String, String)]) -> Vec<Diagnostic> {
+pub fn check_distinct_keys(
+    grid: &[GridAxis],
+    space: &[SpaceAxis],
+    sets: &[(String, String)],
+) -> Vec<Diagnostic> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     let mut out = Vec::new();
     let keys = grid

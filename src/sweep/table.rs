@@ -62,12 +62,17 @@ pub struct SweepTable {
 
 impl SweepTable {
     /// Groups the trials' results (`results[i]` belongs to `manifest.trials[i]`); `flops[file][config]`.
-    pub fn collect(manifest: &Manifest, results: &[Option<TrialResult>], flops: &[Vec<i64>], metric: Metric) -> SweepTable {
+    pub fn collect(
+        manifest: &Manifest,
+        results: &[Option<TrialResult>],
+        flops: &[Vec<i64>],
+        metric: Metric,
+    ) -> SweepTable {
         let mut rows: Vec<ConfigRow> = Vec::new();
         for (trial, result) in manifest.trials.iter().zip(results) {
-            let at = rows
-                .iter()
-                .position(|r| r.method == manifest.files[trial.file].method && r.config == trial.config);
+            let at = rows.iter().position(|r| {
+                r.method == manifest.files[trial.file].method && r.config == trial.config
+            });
             let row = match at {
                 Some(i) => &mut rows[i],
                 None => {
@@ -76,7 +81,11 @@ impl SweepTable {
                         config: trial.config,
                         overrides: manifest.config_label(trial.config),
                         params: 0,
-                        flops: flops.get(trial.file).and_then(|f| f.get(trial.config)).copied().unwrap_or(0),
+                        flops: flops
+                            .get(trial.file)
+                            .and_then(|f| f.get(trial.config))
+                            .copied()
+                            .unwrap_or(0),
                         expected: 0,
                         valid: Vec::new(),
                         test: Vec::new(),
@@ -104,7 +113,11 @@ impl SweepTable {
         for row in self.rows.iter().filter(|r| !r.valid.is_empty()) {
             let score = |r: &ConfigRow| {
                 let m = mean_std(&r.valid).0;
-                if self.metric.maximize { m } else { -m }
+                if self.metric.maximize {
+                    m
+                } else {
+                    -m
+                }
             };
             match best.iter().position(|b| b.method == row.method) {
                 None => best.push(row),
@@ -124,11 +137,21 @@ impl SweepTable {
         for r in &self.rows {
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {}/{} | {} | {} |\n",
-                r.method, r.overrides, r.params, r.flops, r.test.len(), r.expected,
-                stat(&r.valid), stat(&r.test)
+                r.method,
+                r.overrides,
+                r.params,
+                r.flops,
+                r.test.len(),
+                r.expected,
+                stat(&r.valid),
+                stat(&r.test)
             ));
         }
-        let direction = if self.metric.maximize { "highest" } else { "lowest" };
+        let direction = if self.metric.maximize {
+            "highest"
+        } else {
+            "lowest"
+        };
         s.push_str(&format!(
             "\nBest configuration per method ({direction} mean valid {m}), with its test result:\n\n\
              | method | configuration | valid {m} | test {m} (mean ± std) | test {m} per seed |\n|---|---|---:|---:|---|\n"
@@ -138,7 +161,11 @@ impl SweepTable {
             let per: Vec<String> = r.test.iter().map(|v| format!("{v:.4}")).collect();
             s.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",
-                r.method, r.overrides, stat(&r.valid), stat(&r.test), per.join(", ")
+                r.method,
+                r.overrides,
+                stat(&r.valid),
+                stat(&r.test),
+                per.join(", ")
             ));
         }
         let compared: Vec<CompareRow> = best
@@ -167,7 +194,14 @@ impl SweepTable {
             let per: Vec<String> = r.test.iter().map(|v| format!("{v}")).collect();
             s.push_str(&format!(
                 "{},{},\"{}\",{},{},{},{},{vm},{vs},{tm},{ts},{}\n",
-                r.method, r.config, r.overrides, r.params, r.flops, r.test.len(), r.expected, per.join(";")
+                r.method,
+                r.config,
+                r.overrides,
+                r.params,
+                r.flops,
+                r.test.len(),
+                r.expected,
+                per.join(";")
             ));
         }
         s
@@ -183,11 +217,22 @@ fn stat(xs: &[f64]) -> String {
 }
 
 /// `trials.csv`: one line per trial with its state, metric values, time and where its run and log are.
-pub fn trials_csv(manifest: &Manifest, states: &[String], results: &[Option<TrialResult>], logs: &[String], metric: &str) -> String {
+pub fn trials_csv(
+    manifest: &Manifest,
+    states: &[String],
+    results: &[Option<TrialResult>],
+    logs: &[String],
+    metric: &str,
+) -> String {
     let mut s = format!("trial,method,config,seed,state,valid_{metric},test_{metric},epochs_run,train_seconds,run_dir,log\n");
     for (i, t) in manifest.trials.iter().enumerate() {
         let (v, te, ep, secs) = match results.get(i).cloned().flatten() {
-            Some(r) => (format!("{}", r.valid), format!("{}", r.test), r.epochs_run.to_string(), format!("{:.3}", r.train_seconds)),
+            Some(r) => (
+                format!("{}", r.valid),
+                format!("{}", r.test),
+                r.epochs_run.to_string(),
+                format!("{:.3}", r.train_seconds),
+            ),
             None => Default::default(),
         };
         s.push_str(&format!(

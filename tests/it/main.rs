@@ -42,7 +42,7 @@ mod registry;
 mod resident;
 mod rundir;
 mod summary;
-mod sweep;
 mod support;
+mod sweep;
 mod syntax;
 mod train;

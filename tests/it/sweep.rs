@@ -15,7 +15,19 @@ const FILES: [&str; 2] = ["examples/mfeat/concat.fuse", "examples/mfeat/lmf.fuse
 /// `fusec sweep` over the two mfeat files, 2 seeds, 2 epochs, into `out`, with more flags.
 fn sweep(out: &Path, more: &[&str]) -> (i32, String, String) {
     let out = out.to_str().unwrap();
-    let mut args = vec!["sweep", FILES[0], FILES[1], "--grid", "latent=32,64", "--seeds", "1..2", "--set", "epochs=2", "--out", out];
+    let mut args = vec![
+        "sweep",
+        FILES[0],
+        FILES[1],
+        "--grid",
+        "latent=32,64",
+        "--seeds",
+        "1..2",
+        "--set",
+        "epochs=2",
+        "--out",
+        out,
+    ];
     args.extend(more);
     fusec(&args)
 }
@@ -44,18 +56,28 @@ fn trials_expand_in_a_fixed_order_with_seeded_random_draws() {
     };
     let manifest = Manifest::expand(&spec);
     assert_eq!(manifest.trials.len(), 2 * 2 * 2 * 2);
-    assert_eq!(Manifest::expand(&spec), manifest, "the same spec expands to the same trials");
+    assert_eq!(
+        Manifest::expand(&spec),
+        manifest,
+        "the same spec expands to the same trials"
+    );
     insta::assert_snapshot!("sweep_manifest", manifest.to_json());
     assert!(manifest.differences(&manifest).is_empty());
     let mut other = spec.clone();
     other.files[1].1 = "model B2 {}\n".into();
     other.grid = vec![parse_grid("optimizer.main.lr=1e-3").unwrap()];
-    insta::assert_snapshot!("sweep_manifest_differences", Manifest::expand(&other).differences(&manifest).join("\n"));
+    insta::assert_snapshot!(
+        "sweep_manifest_differences",
+        Manifest::expand(&other).differences(&manifest).join("\n")
+    );
 }
 
 #[test]
 fn flags_parse_lists_ranges_and_scales() {
-    assert_eq!(parse_grid("sizes=[64,32],[128, 64]").unwrap().values, ["[64,32]", "[128, 64]"]);
+    assert_eq!(
+        parse_grid("sizes=[64,32],[128, 64]").unwrap().values,
+        ["[64,32]", "[128, 64]"]
+    );
     assert_eq!(parse_seeds("3..5").unwrap(), [3, 4, 5]);
     assert_eq!(parse_seeds("7, 1").unwrap(), [7, 1]);
     let s = parse_space("lr=1e-4..1e-2log").unwrap();
@@ -69,30 +91,89 @@ fn malformed_flags_are_diagnostics_with_a_fix() {
     let o = out.to_str().unwrap();
     let cases: &[&[&str]] = &[
         &["sweep", FILES[0], "--out", o, "--grid", "latent 32,64"],
-        &["sweep", FILES[0], "--out", o, "--grid", "latent=32,,64", "--seeds", "1-3"],
+        &[
+            "sweep",
+            FILES[0],
+            "--out",
+            o,
+            "--grid",
+            "latent=32,,64",
+            "--seeds",
+            "1-3",
+        ],
         &["sweep", FILES[0], "--out", o, "--seeds", "5..1"],
         &["sweep", FILES[0], "--out", o, "--executor", "slrum"],
-        &["sweep", FILES[0], "--out", o, "--random", "4", "--space", "optimizer.main.lr=1e-4..1e-2logg"],
+        &[
+            "sweep",
+            FILES[0],
+            "--out",
+            o,
+            "--random",
+            "4",
+            "--space",
+            "optimizer.main.lr=1e-4..1e-2logg",
+        ],
         &["sweep", FILES[0], "--out", o, "--grid", "seed=1,2"],
         &["sweep", FILES[0], "--out", o, "--partition", "gpu"],
-        &["sweep", FILES[0], "--out", o, "--grid", "latnt=32,64", "--seeds", "1"],
-        &["sweep", FILES[0], "--out", o, "--metric", "acuracy", "--seeds", "1"],
-        &["sweep", FILES[0], "--out", o, "--workers", "512", "--seeds", "1"],
-        &["sweep", FILES[0], "--out", o, "--grid", "latent=32", "--set", "latent=64", "--seeds", "1"],
+        &[
+            "sweep",
+            FILES[0],
+            "--out",
+            o,
+            "--grid",
+            "latnt=32,64",
+            "--seeds",
+            "1",
+        ],
+        &[
+            "sweep", FILES[0], "--out", o, "--metric", "acuracy", "--seeds", "1",
+        ],
+        &[
+            "sweep",
+            FILES[0],
+            "--out",
+            o,
+            "--workers",
+            "512",
+            "--seeds",
+            "1",
+        ],
+        &[
+            "sweep",
+            FILES[0],
+            "--out",
+            o,
+            "--grid",
+            "latent=32",
+            "--set",
+            "latent=64",
+            "--seeds",
+            "1",
+        ],
     ];
     let mut text = String::new();
     for args in cases {
         let (code, _, stderr) = fusec(args);
         assert_eq!(code, 1, "{args:?}: {stderr}");
-        let shown: Vec<&str> = args[3..].iter().map(|a| if *a == o { "OUT" } else { a }).collect();
+        let shown: Vec<&str> = args[3..]
+            .iter()
+            .map(|a| if *a == o { "OUT" } else { a })
+            .collect();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let stderr = stderr
             .replace(&format!("machine's {cores} cores"), "machine's N cores")
             .replace(&format!("`--workers {cores}`"), "`--workers N`");
-        text.push_str(&format!("$ fusec sweep {} {}\n{stderr}\n", FILES[0], shown.join(" ")));
+        text.push_str(&format!(
+            "$ fusec sweep {} {}\n{stderr}\n",
+            FILES[0],
+            shown.join(" ")
+        ));
     }
     insta::assert_snapshot!("sweep_flag_diagnostics", text);
-    assert!(!out.join("manifest.json").exists(), "nothing is written before the flags are right");
+    assert!(
+        !out.join("manifest.json").exists(),
+        "nothing is written before the flags are right"
+    );
 }
 
 #[test]
@@ -101,19 +182,31 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     let (a, b) = (dir.join("a"), dir.join("b"));
     let (code, stdout, stderr) = sweep(&a, &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("0 finished (skipped), 0 interrupted (resumed), 8 new"), "{stderr}");
+    assert!(
+        stderr.contains("0 finished (skipped), 0 interrupted (resumed), 8 new"),
+        "{stderr}"
+    );
     assert!(stderr.contains("[8/8 done"), "{stderr}");
     let table = read(&a.join("sweep.md"));
     assert!(stdout.starts_with(&table), "{stdout}");
     insta::assert_snapshot!("sweep_mfeat_table", table);
-    for f in ["manifest.json", "sweep.csv", "trials.csv", "trials/concat-c0-s1/report.json", "logs/lmf-c0-s2.log"] {
+    for f in [
+        "manifest.json",
+        "sweep.csv",
+        "trials.csv",
+        "trials/concat-c0-s1/report.json",
+        "logs/lmf-c0-s2.log",
+    ] {
         assert!(a.join(f).exists(), "{f} is missing");
     }
 
     // Again: every trial is skipped, the table is the same.
     let (code, _, stderr) = sweep(&a, &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("8 finished (skipped), 0 interrupted (resumed), 0 new"), "{stderr}");
+    assert!(
+        stderr.contains("8 finished (skipped), 0 interrupted (resumed), 0 new"),
+        "{stderr}"
+    );
     assert_eq!(read(&a.join("sweep.md")), table);
 
     // A sweep of b whose first trial was interrupted after one of its two epochs resumes it and ends equal.
@@ -121,32 +214,82 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     std::fs::copy(a.join("manifest.json"), b.join("manifest.json")).unwrap();
     let trial = b.join("trials/concat-c0-s1");
     let t = trial.to_str().unwrap();
-    let (code, _, stderr) = fusec(&["run", FILES[0], "--set", "epochs=2", "--set", "latent=32", "--seed", "1", "--resume", t, "--stop-after", "1", "-q"]);
+    let (code, _, stderr) = fusec(&[
+        "run",
+        FILES[0],
+        "--set",
+        "epochs=2",
+        "--set",
+        "latent=32",
+        "--seed",
+        "1",
+        "--resume",
+        t,
+        "--stop-after",
+        "1",
+        "-q",
+    ]);
     assert_eq!(code, 0, "{stderr}");
     assert!(!trial.join("report.json").exists());
     let (code, _, stderr) = sweep(&b, &["--workers", "1"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("0 finished (skipped), 1 interrupted (resumed), 7 new"), "{stderr}");
+    assert!(
+        stderr.contains("0 finished (skipped), 1 interrupted (resumed), 7 new"),
+        "{stderr}"
+    );
     assert!(stderr.contains("resuming concat-c0-s1"), "{stderr}");
     assert!(read(&b.join("logs/concat-c0-s1.log")).contains("after epoch 1"));
-    assert_eq!(read(&b.join("sweep.md")), table, "the resumed sweep's table");
+    assert_eq!(
+        read(&b.join("sweep.md")),
+        table,
+        "the resumed sweep's table"
+    );
     assert!(read(&b.join("trials.csv")).contains("concat-c0-s1,concat,0,1,finished (resumed)"));
-    let strip = |p: &Path| read(p).lines().filter(|l| !l.contains("train_seconds")).collect::<Vec<_>>().join("\n");
-    let weights = |d: &Path| std::fs::read(d.join("trials/concat-c0-s1/checkpoints/last/model.safetensors")).unwrap();
-    assert_eq!(weights(&a), weights(&b), "a resumed trial ends bit-identical");
+    let strip = |p: &Path| {
+        read(p)
+            .lines()
+            .filter(|l| !l.contains("train_seconds"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let weights = |d: &Path| {
+        std::fs::read(d.join("trials/concat-c0-s1/checkpoints/last/model.safetensors")).unwrap()
+    };
+    assert_eq!(
+        weights(&a),
+        weights(&b),
+        "a resumed trial ends bit-identical"
+    );
     assert_eq!(strip(&a.join("sweep.csv")), strip(&b.join("sweep.csv")));
 
     // Another grid into a, or an edited file: refused, naming what changed.
     let (code, _, stderr) = sweep(&a, &["--grid", "optimizer.main.lr=1e-3"]);
     assert_eq!(code, 1);
     let changed = "--grid: recorded `latent=32,64`, given `latent=32,64 optimizer.main.lr=1e-3`";
-    assert!(stderr.contains("fusec::sweep::changed") && stderr.contains(changed), "{stderr}");
+    assert!(
+        stderr.contains("fusec::sweep::changed") && stderr.contains(changed),
+        "{stderr}"
+    );
     let edited = dir.join("concat.fuse");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = read(&root.join(FILES[0])).replace("../../data/mfeat", root.join("data/mfeat").to_str().unwrap());
+    let text = read(&root.join(FILES[0])).replace(
+        "../../data/mfeat",
+        root.join("data/mfeat").to_str().unwrap(),
+    );
     std::fs::write(&edited, &text).unwrap();
     let c = dir.join("c");
-    let args = |c: &Path| ["sweep".to_string(), edited.display().to_string(), "--seeds".into(), "1".into(), "--set".into(), "epochs=1".into(), "--out".into(), c.display().to_string()];
+    let args = |c: &Path| {
+        [
+            "sweep".to_string(),
+            edited.display().to_string(),
+            "--seeds".into(),
+            "1".into(),
+            "--set".into(),
+            "epochs=1".into(),
+            "--out".into(),
+            c.display().to_string(),
+        ]
+    };
     let run = |c: &Path| {
         let a = args(c);
         fusec(&a.iter().map(String::as_str).collect::<Vec<_>>())
@@ -156,7 +299,11 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     std::fs::write(&edited, text.replace("epochs = 30", "epochs = 31")).unwrap();
     let (code, _, stderr) = run(&c);
     assert_eq!(code, 1);
-    assert!(stderr.contains("fusec::sweep::changed") && stderr.contains("was edited since the sweep started"), "{stderr}");
+    assert!(
+        stderr.contains("fusec::sweep::changed")
+            && stderr.contains("was edited since the sweep started"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -165,13 +312,28 @@ fn a_failed_trial_is_reported_with_its_log_and_the_rest_is_tabulated() {
     let out = dir.join("s");
     let o = out.to_str().unwrap();
     let (code, stdout, stderr) = fusec(&[
-        "sweep", FILES[0], "--grid", "optimizer.main.lr=1e-3,1e30", "--seeds", "1", "--set", "epochs=1", "--out", o,
+        "sweep",
+        FILES[0],
+        "--grid",
+        "optimizer.main.lr=1e-3,1e30",
+        "--seeds",
+        "1",
+        "--set",
+        "epochs=1",
+        "--out",
+        o,
     ]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("fusec::sweep::failed") && stderr.contains("1 of 2 trials did not finish"), "{stderr}");
+    assert!(
+        stderr.contains("fusec::sweep::failed") && stderr.contains("1 of 2 trials did not finish"),
+        "{stderr}"
+    );
     assert!(stderr.contains("concat-c1-s1 (exit code 1)"), "{stderr}");
     assert!(stderr.contains("logs/concat-c1-s1.log"), "{stderr}");
-    assert!(stdout.contains("| concat | optimizer.main.lr=1e-3 |") && stdout.contains("| 0/1 |"), "{stdout}");
+    assert!(
+        stdout.contains("| concat | optimizer.main.lr=1e-3 |") && stdout.contains("| 0/1 |"),
+        "{stdout}"
+    );
     assert!(read(&out.join("trials.csv")).contains("concat-c1-s1,concat,1,1,failed"));
 }
 
@@ -191,7 +353,9 @@ fn a_slurm_sweep_gives_the_local_table() {
     if std::env::var("FUSEC_TEST_SLURM").is_err() {
         return;
     }
-    let sinfo = std::process::Command::new("sinfo").args(["-h", "-o", "%T"]).output();
+    let sinfo = std::process::Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output();
     match &sinfo {
         Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).lines().any(|l| matches!(l.trim(), "idle" | "mixed" | "allocated")) => {}
         Ok(o) => panic!(
@@ -206,13 +370,31 @@ fn a_slurm_sweep_gives_the_local_table() {
     let (local, slurm) = (dir.join("local"), dir.join("slurm"));
     let (code, _, stderr) = sweep(&local, &[]);
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = sweep(&slurm, &["--executor", "slurm", "--poll", "0.5", "--mem", "1G", "--time", "00:10:00"]);
+    let (code, _, stderr) = sweep(
+        &slurm,
+        &[
+            "--executor",
+            "slurm",
+            "--poll",
+            "0.5",
+            "--mem",
+            "1G",
+            "--time",
+            "00:10:00",
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("submitted job array"), "{stderr}");
     let script = read(&slurm.join("slurm/array-1.sh"));
-    assert!(script.contains("#SBATCH --array=0,1,2,3,4,5,6,7") && script.contains("#SBATCH --mem=1G"), "{script}");
+    assert!(
+        script.contains("#SBATCH --array=0,1,2,3,4,5,6,7") && script.contains("#SBATCH --mem=1G"),
+        "{script}"
+    );
     assert_eq!(read(&slurm.join("sweep.md")), read(&local.join("sweep.md")));
-    assert_eq!(read(&slurm.join("sweep.csv")), read(&local.join("sweep.csv")));
+    assert_eq!(
+        read(&slurm.join("sweep.csv")),
+        read(&local.join("sweep.csv"))
+    );
 }
 
 /// Without Slurm's client the sweep stops with a diagnostic after writing the job-array script, which holds one
@@ -221,11 +403,33 @@ fn a_slurm_sweep_gives_the_local_table() {
 fn the_job_array_script_and_a_missing_sbatch() {
     let dir = temp_dir("sweep", "script");
     let out = dir.join("s");
-    let bin = std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
     let result = std::process::Command::new(&bin)
-        .args(["sweep", FILES[0], "--grid", "latent=32,64", "--seeds", "1", "--set", "epochs=1", "--out"])
+        .args([
+            "sweep",
+            FILES[0],
+            "--grid",
+            "latent=32,64",
+            "--seeds",
+            "1",
+            "--set",
+            "epochs=1",
+            "--out",
+        ])
         .arg(&out)
-        .args(["--executor", "slurm", "--device", "cuda", "--partition", "gpu", "--mem", "4G", "--time", "01:00:00"])
+        .args([
+            "--executor",
+            "slurm",
+            "--device",
+            "cuda",
+            "--partition",
+            "gpu",
+            "--mem",
+            "4G",
+            "--time",
+            "01:00:00",
+        ])
         .args(["--cpus-per-trial", "2"])
         .env("PATH", dir.join("no-slurm-here"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -233,10 +437,82 @@ fn the_job_array_script_and_a_missing_sbatch() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("fusec::sweep::slurm") && stderr.contains("cannot run `sbatch`"), "{stderr}");
+    assert!(
+        stderr.contains("fusec::sweep::slurm") && stderr.contains("cannot run `sbatch`"),
+        "{stderr}"
+    );
     let script = read(&out.join("slurm/array-1.sh"))
         .replace(out.to_str().unwrap(), "SWEEPDIR")
         .replace(&bin, "FUSEC")
         .replace(env!("CARGO_MANIFEST_DIR"), "REPO");
     insta::assert_snapshot!("sweep_slurm_script", script);
+}
+
+/// A sweep killed while a trial trains takes the trial down with it (no orphan keeps the trial's lock); running
+/// it again resumes the trial from its last checkpoint, and it ends as an uninterrupted run of the same trial.
+#[test]
+fn a_killed_sweep_resumes_its_trial_from_the_checkpoint() {
+    let dir = temp_dir("sweep", "killed");
+    let out = dir.join("s");
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let args = [
+        "sweep",
+        FILES[0],
+        "--seeds",
+        "4",
+        "--set",
+        "epochs=40",
+        "--workers",
+        "1",
+        "--out",
+    ];
+    let mut sweep = std::process::Command::new(&bin)
+        .args(args)
+        .arg(&out)
+        .env("RAYON_NUM_THREADS", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let trial = out.join("trials/concat-c0-s4");
+    let checkpoint = trial.join("checkpoints/last/manifest.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !checkpoint.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    sweep.kill().unwrap();
+    sweep.wait().unwrap();
+    assert!(
+        !trial.join("report.json").exists(),
+        "the trial finished before the kill"
+    );
+    // The trial died with the sweep: its lock is free at once for the resumed run.
+    let (code, _, stderr) = fusec(&[args, &[out.to_str().unwrap()]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("1 interrupted (resumed)"), "{stderr}");
+    assert!(read(&out.join("logs/concat-c0-s4.log")).contains("resuming"));
+    let fresh = dir.join("fresh");
+    let (code, _, stderr) = fusec(&[
+        "run",
+        FILES[0],
+        "--set",
+        "epochs=40",
+        "--seed",
+        "4",
+        "--out",
+        fresh.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let weights = |d: &Path| std::fs::read(d.join("checkpoints/last/model.safetensors")).unwrap();
+    assert_eq!(
+        weights(&trial),
+        weights(&fresh),
+        "the resumed trial ends bit-identical to an uninterrupted run"
+    );
 }
