@@ -492,7 +492,7 @@ fn a_killed_sweep_resumes_its_trial_from_the_checkpoint() {
         "the trial finished before the kill"
     );
     // The trial died with the sweep: its lock is free at once for the resumed run.
-    let (code, _, stderr) = fusec(&[args, &[out.to_str().unwrap()]].concat());
+    let (code, _, stderr) = fusec(&[&args[..], &[out.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("1 interrupted (resumed)"), "{stderr}");
     assert!(read(&out.join("logs/concat-c0-s4.log")).contains("resuming"));
