@@ -164,15 +164,14 @@ impl Manifest {
                 .join(" ")
         };
         let random = |m: &Manifest| format!("{} draws with seed {}", m.random, m.random_seed);
-        let fields: [(&str, &dyn Fn(&Manifest) -> String); 5] = [
-            ("--grid", &grid),
-            ("--space", &space),
-            ("--random", &random),
-            ("--seeds", &seeds),
-            ("--set", &fixed),
+        let fields = [
+            ("--grid", grid(recorded), grid(self)),
+            ("--space", space(recorded), space(self)),
+            ("--random", random(recorded), random(self)),
+            ("--seeds", seeds(recorded), seeds(self)),
+            ("--set", fixed(recorded), fixed(self)),
         ];
-        for (flag, show) in fields {
-            let (then, now) = (show(recorded), show(self));
+        for (flag, then, now) in fields {
             if then != now {
                 let none = |s: String| {
                     if s.is_empty() {
@@ -274,9 +273,8 @@ fn draw(axis: &SpaceAxis, rng: &mut SeededRng) -> String {
     } else {
         axis.low + u * (axis.high - axis.low)
     };
-    let text = format!("{x:.3e}");
-    // Rust writes `1.234e-4`; the .fuse number syntax reads that as it is.
-    text
+    // Rust writes `1.234e-4`, which the .fuse number syntax reads as it is.
+    format!("{x:.3e}")
 }
 
 /// The method name of each file: its stem, or `folder_stem` when two files share a stem.
