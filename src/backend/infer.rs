@@ -111,7 +111,7 @@ impl Network {
             let params = crate::nn::RecurrentParams::from_map(&map, cfg.layers, cfg.bidirectional)?;
             if let Some(x) = args.first() {
                 if fused_rnn::supported(x, &params) {
-                    let (out, _) = fused_rnn::forward(x, args.get(1).copied(), &params, &cfg)?;
+                    let out = fused_rnn::infer(x, args.get(1).copied(), &params, &cfg)?;
                     let mut v = vec![out.seq, out.h];
                     v.extend(out.c);
                     return Ok(v);

@@ -152,6 +152,17 @@ fn run_case(case: &Case) {
     if let (Some(c), Some(rc)) = (&out.c, &reference.c) {
         assert_close(&format!("{what}: c"), c, rc, tol, tol);
     }
+    // The inference path keeps no tape and must give the very same numbers.
+    let inferred = fused::infer(&xd, lengths.as_ref(), &pd, &cfg).unwrap();
+    let same = |a: &Tensor, b: &Tensor| {
+        a.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            == b.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    };
+    assert!(same(&inferred.seq, &out.seq), "{what}: inferred seq");
+    assert!(same(&inferred.h, &out.h), "{what}: inferred h");
+    if let (Some(a), Some(b)) = (&inferred.c, &out.c) {
+        assert!(same(a, b), "{what}: inferred c");
+    }
     let up_c_opt = out.c.as_ref().map(|_| &up_c);
     let (dx, pgrads) = fused::backward(
         &tape,

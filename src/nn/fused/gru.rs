@@ -9,6 +9,7 @@ use candle_core::Result;
 
 use super::gemm::{gemm, Mat, MatMut};
 use super::lstm::{weight_grads, CellGrads, CellWeights, DirOutput, DirShape};
+use super::scratch;
 use super::vmath;
 
 /// What the GRU backward pass needs from the forward pass of one direction.
@@ -21,17 +22,29 @@ pub struct GruSaved {
     pub prev_h: Vec<f32>,
 }
 
+impl Drop for GruSaved {
+    fn drop(&mut self) {
+        scratch::give_all([
+            std::mem::take(&mut self.gates),
+            std::mem::take(&mut self.hidden_n),
+            std::mem::take(&mut self.prev_h),
+        ]);
+    }
+}
+
 /// Runs one direction; see [`super::lstm::forward`] for the layout. The returned `c` is empty.
+/// With `save` false (inference) nothing is kept for a backward pass: the returned [`GruSaved`] is empty.
 pub fn forward(
     x: Mat,
     lens: &[usize],
     w: &CellWeights,
     sh: DirShape,
+    save: bool,
 ) -> Result<(DirOutput, GruSaved)> {
     let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
     let g_n = 3 * h_n;
     let rows = b_n * t_n;
-    let mut gates = vec![0f32; rows * g_n];
+    let mut gates = scratch::zeroed(rows * g_n);
     for row in gates.chunks_exact_mut(g_n) {
         row.copy_from_slice(w.b_ih);
     }
@@ -47,8 +60,11 @@ pub fn forward(
     let mut h = vec![0f32; b_n * h_n];
     let mut gh = vec![0f32; b_n * g_n];
     let mut seq = vec![0f32; rows * h_n];
-    let mut prev_h = vec![0f32; rows * h_n];
-    let mut hidden_n = vec![0f32; rows * h_n];
+    let kept = if save { rows * h_n } else { 0 };
+    let mut prev_h = scratch::zeroed(kept);
+    let mut hidden_n = scratch::zeroed(kept);
+    // Without a tape, h_n of one row lives here.
+    let mut hidden_row = vec![0f32; if save { 0 } else { h_n }];
     for s in 0..t_n {
         let t = sh.step_time(s);
         for row in gh.chunks_exact_mut(g_n) {
@@ -67,7 +83,9 @@ pub fn forward(
         for b in 0..b_n {
             let r = b * t_n + t;
             let hb = &mut h[b * h_n..][..h_n];
-            prev_h[r * h_n..][..h_n].copy_from_slice(hb);
+            if save {
+                prev_h[r * h_n..][..h_n].copy_from_slice(hb);
+            }
             if t >= lens[b] {
                 continue;
             }
@@ -77,7 +95,11 @@ pub fn forward(
                 g[j] += ghb[j];
             }
             vmath::sigmoid_in_place(&mut g[..2 * h_n]);
-            let hn = &mut hidden_n[r * h_n..][..h_n];
+            let hn = if save {
+                &mut hidden_n[r * h_n..][..h_n]
+            } else {
+                &mut hidden_row[..]
+            };
             hn.copy_from_slice(&ghb[2 * h_n..]);
             let (rz, n) = g.split_at_mut(2 * h_n);
             for j in 0..h_n {
@@ -93,7 +115,12 @@ pub fn forward(
         }
     }
     let saved = GruSaved {
-        gates,
+        gates: if save {
+            gates
+        } else {
+            scratch::give(gates);
+            Vec::new()
+        },
         hidden_n,
         prev_h,
     };
@@ -123,8 +150,8 @@ pub fn backward(
     let g_n = 3 * h_n;
     let rows = b_n * t_n;
     // Gradients of the input-side (dGx) and hidden-side (dGh) pre-activations; they differ only in the n block.
-    let mut dgx = vec![0f32; rows * g_n];
-    let mut dgh = vec![0f32; rows * g_n];
+    let mut dgx = scratch::zeroed(rows * g_n);
+    let mut dgh = scratch::zeroed(rows * g_n);
     let mut dh = d_h.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
     let mut tmp = vec![0f32; b_n * h_n];
     let w_hh = Mat::new(w.w_hh, g_n, h_n);
@@ -187,5 +214,7 @@ pub fn backward(
             }
         }
     }
-    weight_grads(x, &dgx, &dgh, &saved.prev_h, w.w_ih, sh, g_n, d_x)
+    let grads = weight_grads(x, &dgx, &dgh, &saved.prev_h, w.w_ih, sh, g_n, d_x);
+    scratch::give_all([dgx, dgh]);
+    grads
 }

@@ -13,6 +13,7 @@
 use candle_core::Result;
 
 use super::gemm::{gemm, Mat, MatMut};
+use super::scratch;
 use super::vmath;
 
 /// The weights of one direction, PyTorch layout: `w_ih [4H, I]`, `w_hh [4H, H]`, `b_ih`, `b_hh [4H]`.
@@ -55,6 +56,17 @@ pub struct LstmSaved {
     pub tanh_c: Vec<f32>,
 }
 
+impl Drop for LstmSaved {
+    fn drop(&mut self) {
+        scratch::give_all([
+            std::mem::take(&mut self.gates),
+            std::mem::take(&mut self.prev_h),
+            std::mem::take(&mut self.prev_c),
+            std::mem::take(&mut self.tanh_c),
+        ]);
+    }
+}
+
 /// The outputs of one direction: its sequence `[B·T, H]` (zero past each length) and final state `[B, H]`.
 pub struct DirOutput {
     pub seq: Vec<f32>,
@@ -63,17 +75,19 @@ pub struct DirOutput {
 }
 
 /// Runs one direction. `x` is `[B·T, I]`; `lens[b]` is the number of valid steps of row `b` (at most T).
+/// With `save` false (inference) nothing is kept for a backward pass: the returned [`LstmSaved`] is empty.
 pub fn forward(
     x: Mat,
     lens: &[usize],
     w: &CellWeights,
     sh: DirShape,
+    save: bool,
 ) -> Result<(DirOutput, LstmSaved)> {
     let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
     let g_n = 4 * h_n;
     let rows = b_n * t_n;
     // Gate pre-activations: the summed biases in every row, then x W_ihᵀ added on top.
-    let mut gates = vec![0f32; rows * g_n];
+    let mut gates = scratch::zeroed(rows * g_n);
     for row in gates.chunks_exact_mut(g_n) {
         for ((g, bi), bh) in row.iter_mut().zip(w.b_ih).zip(w.b_hh) {
             *g = bi + bh;
@@ -92,9 +106,12 @@ pub fn forward(
     let mut h = vec![0f32; b_n * h_n];
     let mut c = vec![0f32; b_n * h_n];
     let mut seq = vec![0f32; rows * h_n];
-    let mut prev_h = vec![0f32; rows * h_n];
-    let mut prev_c = vec![0f32; rows * h_n];
-    let mut tanh_c = vec![0f32; rows * h_n];
+    let kept = if save { rows * h_n } else { 0 };
+    let mut prev_h = scratch::zeroed(kept);
+    let mut prev_c = scratch::zeroed(kept);
+    let mut tanh_c = scratch::zeroed(kept);
+    // Without a tape, tanh(c_t) of one row lives here.
+    let mut tanh_row = vec![0f32; if save { 0 } else { h_n }];
     for s in 0..t_n {
         let t = sh.step_time(s);
         if s > 0 {
@@ -111,8 +128,10 @@ pub fn forward(
         for b in 0..b_n {
             let r = b * t_n + t;
             let (hb, cb) = (&mut h[b * h_n..][..h_n], &mut c[b * h_n..][..h_n]);
-            prev_h[r * h_n..][..h_n].copy_from_slice(hb);
-            prev_c[r * h_n..][..h_n].copy_from_slice(cb);
+            if save {
+                prev_h[r * h_n..][..h_n].copy_from_slice(hb);
+                prev_c[r * h_n..][..h_n].copy_from_slice(cb);
+            }
             if t >= lens[b] {
                 continue;
             }
@@ -120,7 +139,11 @@ pub fn forward(
             vmath::sigmoid_in_place(&mut g[..2 * h_n]);
             vmath::tanh_in_place(&mut g[2 * h_n..3 * h_n]);
             vmath::sigmoid_in_place(&mut g[3 * h_n..]);
-            let tc = &mut tanh_c[r * h_n..][..h_n];
+            let tc = if save {
+                &mut tanh_c[r * h_n..][..h_n]
+            } else {
+                &mut tanh_row[..]
+            };
             cell_update(g, cb, tc, h_n);
             let out = &mut seq[r * h_n..][..h_n];
             for j in 0..h_n {
@@ -130,7 +153,12 @@ pub fn forward(
         }
     }
     let saved = LstmSaved {
-        gates,
+        gates: if save {
+            gates
+        } else {
+            scratch::give(gates);
+            Vec::new()
+        },
         prev_h,
         prev_c,
         tanh_c,
@@ -177,7 +205,7 @@ pub fn backward(
     let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
     let g_n = 4 * h_n;
     let rows = b_n * t_n;
-    let mut dg = vec![0f32; rows * g_n];
+    let mut dg = scratch::zeroed(rows * g_n);
     let mut dh = d_h.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
     let mut dc = d_c.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
     let mut tmp = vec![0f32; b_n * h_n];
@@ -229,7 +257,9 @@ pub fn backward(
             }
         }
     }
-    weight_grads(x, &dg, &dg, &saved.prev_h, w.w_ih, sh, g_n, d_x)
+    let grads = weight_grads(x, &dg, &dg, &saved.prev_h, w.w_ih, sh, g_n, d_x);
+    scratch::give(dg);
+    grads
 }
 
 /// Gate gradients of one valid step of one row. On entry `dh` is the total gradient of h_t and `dc` that of

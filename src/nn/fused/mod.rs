@@ -10,5 +10,6 @@ pub mod gru;
 pub mod host;
 pub mod lstm;
 pub mod recurrent;
+pub mod scratch;
 pub mod transformer;
 pub mod vmath;

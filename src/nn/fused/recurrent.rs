@@ -126,6 +126,27 @@ pub fn forward(
     p: &RecurrentParams,
     cfg: &RecurrentConfig,
 ) -> Result<(RecurrentOutput, RecurrentTape)> {
+    run(x, lengths, p, cfg, true)
+}
+
+/// The forward pass for evaluation and prediction: the same outputs, nothing kept for a backward pass (no
+/// per-step states written, work buffers returned at once).
+pub fn infer(
+    x: &Tensor,
+    lengths: Option<&Tensor>,
+    p: &RecurrentParams,
+    cfg: &RecurrentConfig,
+) -> Result<RecurrentOutput> {
+    Ok(run(x, lengths, p, cfg, false)?.0)
+}
+
+fn run(
+    x: &Tensor,
+    lengths: Option<&Tensor>,
+    p: &RecurrentParams,
+    cfg: &RecurrentConfig,
+    save: bool,
+) -> Result<(RecurrentOutput, RecurrentTape)> {
     let (batch, time, input) = x.dims3()?;
     if cfg.layers == 0 || cfg.hidden == 0 || time == 0 {
         bail!("recurrent: layers, hidden size and sequence length must be positive");
@@ -157,11 +178,11 @@ pub fn forward(
             };
             Ok(match cfg.cell {
                 Cell::Lstm => {
-                    let (out, saved) = lstm::forward(x_m, &lens, &params.weights(), sh)?;
+                    let (out, saved) = lstm::forward(x_m, &lens, &params.weights(), sh, save)?;
                     (out, DirTape::Lstm(saved))
                 }
                 Cell::Gru => {
-                    let (out, saved) = gru::forward(x_m, &lens, &params.weights(), sh)?;
+                    let (out, saved) = gru::forward(x_m, &lens, &params.weights(), sh, save)?;
                     (out, DirTape::Gru(saved))
                 }
             })
@@ -177,10 +198,12 @@ pub fn forward(
             merge_rows(outs.iter().map(|o| o.h.as_slice()), batch, h_n, cfg.merge),
             merge_rows(outs.iter().map(|o| o.c.as_slice()), batch, h_n, cfg.merge),
         );
-        layers.push(LayerTape {
-            input: below.take(),
-            dirs: tapes,
-        });
+        if save {
+            layers.push(LayerTape {
+                input: below.take(),
+                dirs: tapes,
+            });
+        }
         below = Some(merged);
     }
     drop(x_host);
