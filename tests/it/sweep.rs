@@ -487,11 +487,19 @@ fn a_killed_sweep_resumes_its_trial_from_the_checkpoint() {
     }
     sweep.kill().unwrap();
     sweep.wait().unwrap();
+    // The trial dies with the sweep (its signal may land a moment after the sweep is reaped): its lock comes free.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fusec::run::run_dir::RunLock::acquire(&trial).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trial outlived the sweep by 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     assert!(
         !trial.join("report.json").exists(),
-        "the trial finished before the kill"
+        "the trial finished after the sweep was killed"
     );
-    // The trial died with the sweep: its lock is free at once for the resumed run.
     let (code, _, stderr) = fusec(&[&args[..], &[out.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("1 interrupted (resumed)"), "{stderr}");
