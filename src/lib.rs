@@ -20,5 +20,6 @@ pub mod run;
 pub mod source;
 pub mod stdlib;
 pub mod summary;
+pub mod sweep;
 pub mod syntax;
 pub mod train;

@@ -173,7 +173,7 @@ fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std:
 }
 
 /// Whether a larger value of `metric` is better (losses and errors are minimized).
-fn higher_is_better(metric: &str) -> bool {
+pub fn higher_is_better(metric: &str) -> bool {
     !(metric == "loss" || metric.ends_with("_loss") || metric == "mae")
 }
 

@@ -9,6 +9,7 @@
 //! - [`eval()`], [`eval_robustness`]: a trained run on a split (`eval`);
 //! - [`predict()`]: a trained run on new inputs (`predict`);
 //! - [`compare()`]: several files over several seeds (`compare`);
+//! - [`sweep()`]: files × settings × seeds as separate runs, locally or on Slurm (`sweep`);
 //! - [`translate()`]: new sentences through a translation run (`translate`);
 //! - [`inspect_data`]: the structure of a data file (`data inspect`).
 //!
@@ -23,10 +24,14 @@ mod modes;
 mod predict;
 mod prepare;
 mod run;
+mod sweep;
 mod translate;
 
 pub use budget::check_memory;
-pub use compare::{compare, decide, mean_std, CompareRequest, CompareRow, Comparison, Verdict};
+pub use compare::{
+    compare, decide, decisions, higher_is_better, mean_std, CompareRequest, CompareRow, Comparison,
+    Verdict,
+};
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
 pub use fs_loader::{allow_imports_from, FsLoader};
 pub use modes::{graph_of_mode, parse_mode, render_mode_graph, summary_text};
@@ -35,6 +40,7 @@ pub use prepare::{device, prepare, prepare_recorded, task_fits_data, Prepared};
 pub use run::{
     grad_check, grad_warnings, resume, run, GradCheck, ResumeRequest, RunRequest, RunResult,
 };
+pub use sweep::{plan_sweep, sweep, Executor, SweepRequest, SweepResult};
 pub use translate::{translate, TranslateRequest};
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};

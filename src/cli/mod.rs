@@ -11,6 +11,7 @@ pub mod graph;
 pub mod predict;
 pub mod run;
 pub mod summary;
+pub mod sweep;
 pub mod translate;
 
 use std::io::IsTerminal;
@@ -72,6 +73,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Train several model files with several seeds and print one comparison table.
     Compare(compare::CompareArgs),
+    /// Train files × settings × seeds as separate runs, here or on a Slurm cluster, and print one table.
+    Sweep(sweep::SweepArgs),
     /// Look into data files.
     Data(data::DataArgs),
     /// Training throughput of compiled models against the same models written directly in candle.
@@ -155,6 +158,7 @@ pub fn main() -> i32 {
         Command::Eval(a) => eval::eval(a, &cli.sets, json),
         Command::Predict(a) => predict::predict(a, &cli.sets, json),
         Command::Compare(a) => compare::compare(a, &cli.sets, json),
+        Command::Sweep(a) => sweep::sweep(a, &cli.sets, cli.threads, json),
         Command::Data(a) => data::run(a, json),
         Command::Bench(a) => bench::run(a, &cli.sets),
         Command::Translate(a) => translate::translate(a, &cli.sets, json),

@@ -28,9 +28,14 @@ pub struct RunLock {
 impl RunLock {
     /// Locks `dir` (creating it) for this process, or says which process holds it.
     pub fn acquire(dir: &Path) -> Result<RunLock, RunError> {
+        RunLock::acquire_file(dir, LOCK_FILE)
+    }
+
+    /// Locks `dir` through the lock file `name` (a sweep directory's is `sweep.lock`).
+    pub fn acquire_file(dir: &Path, name: &str) -> Result<RunLock, RunError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
-        let path = dir.join(LOCK_FILE);
+        let path = dir.join(name);
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -44,5 +44,6 @@ mod resident;
 mod rundir;
 mod summary;
 mod support;
+mod sweep;
 mod syntax;
 mod train;
