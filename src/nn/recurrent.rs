@@ -244,6 +244,12 @@ fn lstm_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<(Tensor, Opt
     } else {
         gx.add(&state.h.matmul(&w.w_hh_t)?)?
     };
+    // On a GPU the gate math is one fused kernel launch (`nn::lstm_cell`) instead of a dozen. The CPU keeps the
+    // composite ops: its f32 training runs the fused kernels of `nn::fused`, which tests compare with this path.
+    if !gates.device().is_cpu() {
+        let (h, c) = super::lstm_cell(&gates, &state.c)?;
+        return Ok((h, Some(c)));
+    }
     // One sigmoid over all four blocks is cheaper than three narrow sigmoids; the g block is unused.
     let sig = candle_nn::ops::sigmoid(&gates)?;
     let (i, f, o) = (
@@ -269,6 +275,11 @@ fn gru_step(gx: &Tensor, state: &State, w: &StepWeights) -> Result<Tensor> {
     } else {
         state.h.matmul(&w.w_hh_t)?.broadcast_add(&w.b_hh)?
     };
+    if !gx.device().is_cpu() {
+        // One fused kernel launch for the gate math on a GPU (see `lstm_step`).
+        let gh = gh.broadcast_as(gx.dims())?.contiguous()?;
+        return super::gru_cell(gx, &gh, &state.h);
+    }
     let rz = candle_nn::ops::sigmoid(&gx.narrow(1, 0, 2 * hs)?.broadcast_add(&gh.narrow(
         1,
         0,
