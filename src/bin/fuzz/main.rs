@@ -249,6 +249,7 @@ fn run_input(path: &str, json: bool, quiet: &Quiet) -> Outcome {
                 file: path.to_string(),
                 model: None,
                 dims: Vec::new(),
+                mode: None,
             },
             &[],
             json,
