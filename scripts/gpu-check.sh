@@ -97,7 +97,8 @@ parity() {
     local filters=(nn_activation nn_attention nn_dropout_mask nn_fusion nn_fused_gates nn_ganfusion nn_loss nn_recurrent
         fusion_parity fusion_prims optim:: precision:: resident::)
     local status=0
-    FUSEC_TEST_DEVICE=$DEVICE timeout 240 "$TESTS" --test-threads 4 "${filters[@]}" >"$OUT/parity.txt" 2>&1 ||
+    # The test binary runs without cargo, so the thread pin of .cargo/config.toml is set here.
+    RAYON_NUM_THREADS=1 FUSEC_TEST_DEVICE=$DEVICE timeout 240 "$TESTS" --test-threads 4 "${filters[@]}" >"$OUT/parity.txt" 2>&1 ||
         status=$?
     PARITY_LINE=$(grep -E '^test result:' "$OUT/parity.txt" | tail -n1 || true)
     [[ -n "$PARITY_LINE" ]] || PARITY_LINE="no result (exit $status); see parity.txt"
