@@ -93,15 +93,12 @@ pub fn prepare_recorded(
     )
 }
 
-/// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to
-/// compile with: the recorded ones, then `extra` (a key given again replaces the recorded value; one that
-/// changes the model makes its checkpoints refuse to load). `file` must be the file the run was trained from.
-pub fn open_run(
-    run_dir: &Path,
+/// Whether `file`, read now (line endings normalised), has the text the run recorded for its root file.
+pub(super) fn matches_recorded_root(
     file: &Path,
-    extra: &[(String, String)],
-) -> Result<(RunRecord, Vec<RecordedSource>, Vec<(String, String)>), Error> {
-    let (record, sources) = crate::run::read_record(run_dir)?;
+    record: &RunRecord,
+    sources: &[RecordedSource],
+) -> Result<bool, Error> {
     let recorded = sources
         .iter()
         .find(|s| s.path == record.root)
@@ -115,7 +112,19 @@ pub fn open_run(
                 format!("cannot read `{}`: {e}", file.display()),
             ))
         })?;
-    if now != recorded {
+    Ok(now == recorded)
+}
+
+/// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to
+/// compile with: the recorded ones, then `extra` (a key given again replaces the recorded value; one that
+/// changes the model makes its checkpoints refuse to load). `file` must be the file the run was trained from.
+pub fn open_run(
+    run_dir: &Path,
+    file: &Path,
+    extra: &[(String, String)],
+) -> Result<(RunRecord, Vec<RecordedSource>, Vec<(String, String)>), Error> {
+    let (record, sources) = crate::run::read_record(run_dir)?;
+    if !matches_recorded_root(file, &record, &sources)? {
         return Err(Error::user(
             Diagnostic::error(
                 "fusec::run::source",

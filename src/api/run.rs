@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
-use super::prepare::{prepare, prepare_recorded, Prepared};
+use super::prepare::{matches_recorded_root, prepare, prepare_recorded, Prepared};
 use super::{Error, Reporter};
 use crate::backend::Network;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -136,20 +136,7 @@ fn check_resume_request(
     sources: &[RecordedSource],
 ) -> Result<(), Error> {
     if let Some(file) = &req.file {
-        let recorded = sources
-            .iter()
-            .find(|s| s.path == record.root)
-            .map(|s| s.text.as_str())
-            .unwrap_or_default();
-        let now = std::fs::read_to_string(file)
-            .map(crate::source::normalize_line_endings)
-            .map_err(|e| {
-                Error::user(Diagnostic::error(
-                    "fusec::import::missing",
-                    format!("cannot read `{}`: {e}", file.display()),
-                ))
-            })?;
-        if now != recorded {
+        if !matches_recorded_root(file, record, sources)? {
             return Err(Error::user(
                 Diagnostic::error(
                     "fusec::run::resume",

@@ -358,16 +358,11 @@ fn lstm_f32(
             continue;
         }
         vmath::tanh_in_place(&mut tc);
-        let d = &ops[2][r * 2 * h..(r + 1) * 2 * h];
-        for j in 0..h {
-            let (dh, dc_out) = (d[j], d[h + j]);
-            let dc = dc_out + dh * og[j] * (1.0 - tc[j] * tc[j]);
-            o[j] = dc * c_in[j] * i[j] * (1.0 - i[j]);
-            o[h + j] = dc * cp[j] * f[j] * (1.0 - f[j]);
-            o[2 * h + j] = dc * i[j] * (1.0 - c_in[j] * c_in[j]);
-            o[3 * h + j] = dh * tc[j] * og[j] * (1.0 - og[j]);
-            o[4 * h + j] = dc * f[j];
-        }
+        // The fused layer's gate gradients: `o` is `[d gates | d c_prev]`, and d c_prev starts as d c.
+        let (dh, dc_out) = ops[2][r * 2 * h..(r + 1) * 2 * h].split_at(h);
+        let (d_gates, d_c) = o.split_at_mut(4 * h);
+        d_c.copy_from_slice(dc_out);
+        super::fused::lstm::gate_grads(&act, &tc, cp, dh, d_c, d_gates);
     }
     Some(out)
 }

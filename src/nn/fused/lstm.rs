@@ -265,7 +265,14 @@ pub fn backward(
 /// Gate gradients of one valid step of one row. On entry `dh` is the total gradient of h_t and `dc` that of
 /// c_t from later steps; on exit `dc` holds the gradient of c_{t-1} (the caller replaces `dh`).
 #[inline]
-fn gate_grads(g: &[f32], tc: &[f32], c_prev: &[f32], dh: &[f32], dc: &mut [f32], dg: &mut [f32]) {
+pub(crate) fn gate_grads(
+    g: &[f32],
+    tc: &[f32],
+    c_prev: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dg: &mut [f32],
+) {
     let h_n = tc.len();
     let (i, rest) = g.split_at(h_n);
     let (f, rest) = rest.split_at(h_n);
