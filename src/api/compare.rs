@@ -177,7 +177,7 @@ pub fn higher_is_better(metric: &str) -> bool {
     !(metric == "loss" || metric.ends_with("_loss") || metric == "mae")
 }
 
-/// The verdict of reference/results.md §6 for `a` against `b`: "A beats B" only when the difference of the means
+/// The verdict of docs/COMPARING.md §2 for `a` against `b`: "A beats B" only when the difference of the means
 /// exceeds the larger of the two standard deviations.
 pub fn decide(a: &[f64], b: &[f64], higher_better: bool) -> Verdict {
     let ((ma, sa), (mb, sb)) = (mean_std(a), mean_std(b));
@@ -201,7 +201,7 @@ pub enum Verdict {
 /// One line per pair of methods, in table order, applying [`decide`].
 pub fn decisions(rows: &[CompareRow], metric: &str) -> String {
     let hb = higher_is_better(metric);
-    let mut s = format!("\nDecision rule (reference/results.md §6): A beats B only when the mean difference in test {metric} exceeds the larger std.\n\n");
+    let mut s = format!("\nDecision rule (docs/COMPARING.md §2): A beats B only when the mean difference in test {metric} exceeds the larger std.\n\n");
     for (i, a) in rows.iter().enumerate() {
         for b in &rows[i + 1..] {
             let line = match decide(&a.values, &b.values, hb) {

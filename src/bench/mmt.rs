@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use crate::api::FsLoader;
 use crate::backend::DecodeOptions;
-use crate::data::{Dataset, FieldValues};
 use crate::front::compile;
 use crate::run::{train, RunOptions};
 
@@ -22,29 +21,6 @@ pub struct MmtRates {
     pub greedy_per_s: f64,
     pub beam_per_s: f64,
     pub beam: usize,
-}
-
-/// Non-padding tokens of every text field over the training split.
-fn train_tokens(data: &Dataset) -> usize {
-    data.texts
-        .keys()
-        .filter_map(|name| data.fields.get(name))
-        .map(|field| match &field.values {
-            FieldValues::I64(v) => {
-                let width: usize = field.example_shape.iter().product::<usize>().max(1);
-                data.train
-                    .iter()
-                    .map(|&i| {
-                        v[i * width..(i + 1) * width]
-                            .iter()
-                            .filter(|t| **t != 0)
-                            .count()
-                    })
-                    .sum()
-            }
-            FieldValues::F32(_) => 0,
-        })
-        .sum()
 }
 
 /// Trains `file` for `epochs` epochs (into a temporary run directory), then decodes its validation and test
@@ -110,7 +86,7 @@ pub fn mmt_rates(file: &str, epochs: usize, beam: usize) -> Result<MmtRates, Str
     let rates = MmtRates {
         file: file.to_string(),
         epochs,
-        train_tokens_per_s: (train_tokens(&data) * epochs) as f64 / seconds,
+        train_tokens_per_s: (data.text_tokens(&data.train) * epochs) as f64 / seconds,
         train_pairs_per_s: (data.train.len() * epochs) as f64 / seconds,
         sentences: sentences.len(),
         greedy_per_s: decode(1)?,

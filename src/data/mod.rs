@@ -4,6 +4,7 @@
 //! serves batches as candle tensors (from the device: `resident.rs`). This and the CLI are the only parts of fusec that touch the file system.
 
 mod check;
+mod detok;
 mod fields;
 pub mod inspect;
 pub mod npy;

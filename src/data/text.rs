@@ -1,11 +1,12 @@
-//! Text for sequence-to-sequence models: a word tokenizer (lower-casing and punctuation options), a simple
-//! detokenizer for printing, and word vocabularies with the special ids PAD 0, BOS 1, EOS 2, UNK 3. A
+//! Text for sequence-to-sequence models: a word tokenizer (lower-casing and punctuation options), its inverse
+//! for printing and scoring (`to_text`, over `detok.rs`), and word vocabularies with the special ids PAD 0, BOS 1, EOS 2, UNK 3. A
 //! vocabulary file has one token per line, the four specials first, so it can be read back exactly.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::ir::Punct;
+pub use super::detok::detokenize;
+use crate::ir::{Punct, TextOptions};
 
 pub use crate::ir::tokens::{BOS, EOS, PAD, UNK};
 pub const SPECIALS: [&str; 4] = ["<pad>", "<s>", "</s>", "<unk>"];
@@ -50,38 +51,23 @@ pub fn tokenize(line: &str, lowercase: bool, punct: Punct) -> Vec<String> {
     out
 }
 
-/// Joins tokens with spaces, then removes the space before closing punctuation and after opening brackets,
-/// which undoes `Punct::Split` for common text (`flag : china` -> `flag: china`).
-pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
-    let mut out = String::new();
-    let mut glue_next = false;
-    for t in tokens {
-        let t = t.as_ref();
-        let closing = matches!(
-            t,
-            "." | "," | ":" | ";" | "!" | "?" | ")" | "]" | "}" | "%" | "“"
-        );
-        if !out.is_empty() && !closing && !glue_next {
-            out.push(' ');
-        }
-        out.push_str(t);
-        glue_next = matches!(t, "(" | "[" | "{" | "„");
-    }
-    out
-}
-
 /// Merges SentencePiece pieces back into words: `▁how ▁to` -> `how to`.
 pub fn merge_pieces<S: AsRef<str>>(pieces: &[S]) -> String {
     let joined: String = pieces.iter().map(|p| p.as_ref()).collect();
     joined.replace('\u{2581}', " ").trim().to_string()
 }
 
-/// Text for scoring and printing: pieces merged when `pieces`, else [`detokenize`].
-pub fn to_text<S: AsRef<str>>(tokens: &[S], pieces: bool) -> String {
-    if pieces {
+/// Text for scoring and printing, the inverse of how `options` tokenized it: pieces merged with `pieces`,
+/// punctuation re-attached by the rules of `options.lang` with `punct = "split"` ([`detokenize`]), and
+/// otherwise the words joined by spaces (`"keep"` split on spaces only; `"strip"` cannot be undone).
+pub fn to_text<S: AsRef<str>>(tokens: &[S], options: &TextOptions) -> String {
+    if options.pieces {
         merge_pieces(tokens)
+    } else if options.punct == Punct::Split {
+        detokenize(tokens, options.lang)
     } else {
-        detokenize(tokens)
+        let words: Vec<&str> = tokens.iter().map(|t| t.as_ref()).collect();
+        words.join(" ")
     }
 }
 

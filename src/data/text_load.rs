@@ -383,6 +383,27 @@ pub(super) fn finish_text(
     (texts, before - splits.train.len())
 }
 
+impl super::Dataset {
+    /// Non-padding tokens of every text field over `examples` (what tokens/s counts).
+    pub fn text_tokens(&self, examples: &[usize]) -> usize {
+        self.texts
+            .keys()
+            .filter_map(|name| self.fields.get(name))
+            .map(|field| match &field.values {
+                super::FieldValues::I64(v) => {
+                    let width: usize = field.example_shape.iter().product::<usize>().max(1);
+                    examples
+                        .iter()
+                        .filter_map(|&i| v.get(i * width..(i + 1) * width))
+                        .map(|ids| ids.iter().filter(|t| **t != 0).count())
+                        .sum()
+                }
+                super::FieldValues::F32(_) => 0,
+            })
+            .sum()
+    }
+}
+
 #[cfg(test)]
 #[path = "tests/text_load.rs"]
 mod tests;

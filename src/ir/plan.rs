@@ -138,6 +138,32 @@ pub struct TextOptions {
     /// The text is already split into SentencePiece pieces (`▁how ▁to`): pieces are merged back (`how to`)
     /// before scoring and in translations.
     pub pieces: bool,
+    /// The language whose detokenization rules invert `punct = "split"` for printing and scoring
+    /// (`data/detok.rs`); `Lang::Any` applies only the language-independent rules.
+    pub lang: Lang,
+}
+
+/// Languages with detokenization rules of their own (`text(..., lang = "de")`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Lang {
+    /// Only the rules every language shares.
+    Any,
+    English,
+    German,
+    Portuguese,
+}
+
+impl Lang {
+    /// Every code `lang = "..."` accepts, with its language.
+    pub const CODES: [(&'static str, Lang); 3] = [
+        ("en", Lang::English),
+        ("de", Lang::German),
+        ("pt", Lang::Portuguese),
+    ];
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        Lang::CODES.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+    }
 }
 
 /// Punctuation handling of the word tokenizer.

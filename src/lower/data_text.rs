@@ -1,8 +1,8 @@
 //! The text parts of `data { }` (issue 6): `text(...)` sources with their tokenizer and vocabulary options,
 //! `lengths(field)` companions, and `split = column(file, column = ...)`.
 
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::ir::{Punct, SourceKind, SplitSpec, TextOptions};
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::ir::{Lang, Punct, SourceKind, SplitSpec, TextOptions};
 
 use super::statics::{self, StaticCall};
 
@@ -22,6 +22,7 @@ pub const TEXT_PARAMS: &[&str] = &[
     "vocab",
     "max_vocab",
     "pieces",
+    "lang",
     "classes",
 ];
 
@@ -40,7 +41,7 @@ fn flag(call: &StaticCall, i: usize, default: bool, diags: &mut Diagnostics) -> 
 }
 
 /// `text(file | train/valid/test, column, lowercase = false, punct = "keep", min_freq = 1, max_len, bos = true,
-/// eos = true, vocab, max_vocab, pieces = false)`.
+/// eos = true, vocab, max_vocab, pieces = false, lang)`.
 pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKind> {
     let column = opt_string(call, 4, diags)?;
     let lowercase = flag(call, 5, false, diags)?;
@@ -79,8 +80,13 @@ pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKin
         None => None,
     };
     let pieces = flag(call, 13, false, diags)?;
+    let lang = match call.arg(14) {
+        None => Lang::Any,
+        Some(e) => lang(e, diags)?,
+    };
     Some(SourceKind::Text(TextOptions {
         pieces,
+        lang,
         column,
         lowercase,
         punct,
@@ -91,6 +97,31 @@ pub fn text_kind(call: &StaticCall, diags: &mut Diagnostics) -> Option<SourceKin
         eos,
         vocab,
     }))
+}
+
+/// `lang = "de"`: a language code with detokenization rules of its own.
+fn lang(e: &crate::syntax::ast::Expr, diags: &mut Diagnostics) -> Option<Lang> {
+    let code = statics::string(e, diags)?;
+    if let Some(l) = Lang::parse(&code) {
+        return Some(l);
+    }
+    let codes = Lang::CODES.map(|(c, _)| c);
+    let listed = codes.map(|c| format!("\"{c}\"")).join(", ");
+    let help = match did_you_mean(&code, codes) {
+        Some(s) => format!("did you mean \"{s}\"? The codes with rules are {listed}"),
+        None => format!(
+            "the codes with rules are {listed}; leave `lang` out to use only the rules every language shares"
+        ),
+    };
+    diags.push(
+        Diagnostic::error(
+            "fusec::param::value",
+            format!("`lang = \"{code}\"` is not a language with detokenization rules"),
+        )
+        .label(e.span, format!("expected one of {listed}"))
+        .help(help),
+    );
+    None
 }
 
 /// `lengths(field)`: the token counts of a text field.

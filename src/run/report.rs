@@ -92,8 +92,19 @@ pub struct RunReport {
     pub test: Vec<(String, f64)>,
     /// Test confusion matrix of a classification task (rows: true class, columns: predicted).
     pub confusion: Option<Vec<Vec<usize>>>,
+    /// The first [`SHOWN_TRANSLATIONS`] (reference, translation) pairs of a translation task's test split
+    /// (beam 5, detokenized; all of them are in `translations_test.txt`).
+    pub test_translations: Vec<(String, String)>,
+    /// A translation task's training speed: source and target tokens (padding excluded) of the training
+    /// split times the epochs run, over the training seconds.
+    pub train_tokens_per_second: Option<f64>,
+    /// How many test sentences were translated.
+    pub n_test_translations: usize,
     pub run_dir: String,
 }
+
+/// Test translations shown in the report.
+pub const SHOWN_TRANSLATIONS: usize = 3;
 
 impl RunReport {
     pub fn to_json(&self) -> serde_json::Value {
@@ -101,8 +112,12 @@ impl RunReport {
             "model": self.model, "seed": self.seed, "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "params": self.params,
             "train_seconds": self.train_seconds, "selection": self.selection,
+            "train_tokens_per_second": self.train_tokens_per_second,
             "valid": metrics_object(&self.valid), "test": metrics_object(&self.test),
             "test_confusion": self.confusion, "run_dir": self.run_dir,
+            "test_translations": self.test_translations.iter()
+                .map(|(r, h)| serde_json::json!({"reference": r, "translation": h}))
+                .collect::<Vec<_>>(),
         })
     }
 
@@ -158,6 +173,23 @@ impl fmt::Display for RunReport {
             for row in m {
                 let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
                 writeln!(f, "{}", cells.join(""))?;
+            }
+        }
+        if let Some(speed) = self.train_tokens_per_second {
+            writeln!(
+                f,
+                "training {speed:.0} tokens/s (source and target, padding excluded)"
+            )?;
+        }
+        if !self.test_translations.is_empty() {
+            writeln!(
+                f,
+                "test translations (beam 5; {} of {}, all in translations_test.txt)",
+                self.test_translations.len(),
+                self.n_test_translations
+            )?;
+            for (reference, translation) in &self.test_translations {
+                writeln!(f, "  reference:   {reference}\n  translation: {translation}")?;
             }
         }
         Ok(())

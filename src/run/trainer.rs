@@ -12,7 +12,7 @@ use super::checkpoint::{Checkpoint, TrainState};
 use super::evaluate::{batch_inputs, evaluate_resident, resident_inputs, upload_inputs};
 use super::gradflow::{gradient_flow, GradProblem};
 use super::objective::Objectives;
-use super::report::{write_history, EpochRow, RunReport};
+use super::report::{write_history, EpochRow, RunReport, SHOWN_TRANSLATIONS};
 use super::run_dir::{self, RecordedSource, RunLock, RunRecord};
 use super::setup::{build_optimizers, initial_state, STREAM_INIT};
 use super::step_plan::{train_batch, BatchOutcome, CompiledPlan};
@@ -260,7 +260,8 @@ impl<'a> Session<'a> {
             opt.set_lr(sched.lr_for_epoch(epoch, last_select));
         }
         let (step_sums, seen) = self.train_batches(epoch, started)?;
-        self.state.train_seconds += started.elapsed().as_secs_f64();
+        let seconds = started.elapsed().as_secs_f64();
+        self.state.train_seconds += seconds;
         let (values, current) = self.validate(&step_sums, seen)?;
         self.state.history.push(EpochRow { epoch, values });
         self.state.epoch = epoch;
@@ -276,8 +277,16 @@ impl<'a> Session<'a> {
         )?;
         write_history(&self.opts.run_dir, &self.state.history)?;
         let mark = if improved { "  *" } else { "" };
+        // Translation speed is counted in tokens (source and target, padding excluded), as `fusec bench --mmt`.
+        let speed = match self.plan.task.kind {
+            crate::ir::TaskKind::Translation => format!(
+                "  {:.0} tokens/s",
+                self.data.text_tokens(&self.data.train) as f64 / seconds.max(1e-9)
+            ),
+            _ => String::new(),
+        };
         log(&format!(
-            "epoch {epoch:>3}  {} {current:.4}{mark}",
+            "epoch {epoch:>3}  {} {current:.4}{mark}{speed}",
             self.select_key()
         ));
         Ok(())
@@ -299,6 +308,8 @@ impl<'a> Session<'a> {
         let bar = progress_bar(self.opts.progress, train_batches.len(), epoch, plan.epochs);
         let mut step_sums = vec![0.0f64; self.objectives.steps.len()];
         let mut seen = 0usize;
+        let translation = plan.task.kind == crate::ir::TaskKind::Translation;
+        let mut tokens = 0usize;
         // The epoch's order goes to the device once; each batch is a slice of it.
         let order = self.resident.upload_order(train_batches.concat())?;
         for (bi, idx) in train_batches.iter().enumerate() {
@@ -312,7 +323,12 @@ impl<'a> Session<'a> {
             seen += idx.len();
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             let loss = step_sums.last().copied().unwrap_or(0.0) / seen.max(1) as f64;
-            bar.set_message(format!("loss {loss:.4}  {:.0} ex/s", seen as f64 / secs));
+            if translation {
+                tokens += self.data.text_tokens(idx);
+                bar.set_message(format!("loss {loss:.4}  {:.0} tokens/s", tokens as f64 / secs));
+            } else {
+                bar.set_message(format!("loss {loss:.4}  {:.0} ex/s", seen as f64 / secs));
+            }
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -472,10 +488,11 @@ fn finish(
     }
     let valid = evaluate_resident(net, data, resident, &data.valid, plan, objectives)?;
     let mut test = evaluate_resident(net, data, resident, &data.test, plan, objectives)?;
+    let mut translations = Vec::new();
     if plan.task.kind == crate::ir::TaskKind::Translation {
-        let beam = super::translation::TEST_BEAM;
-        let extra = super::translation::metrics(net, data, &data.test, plan, &[beam])?;
+        let (extra, pairs) = super::translation::test_translations(net, data, plan, run_dir)?;
         test.metrics.extend(extra);
+        translations = pairs;
     }
     let report = RunReport {
         model: net.model.name.clone(),
@@ -493,6 +510,11 @@ fn finish(
         },
         valid: valid.metrics,
         test: test.metrics,
+        train_tokens_per_second: (plan.task.kind == crate::ir::TaskKind::Translation).then(|| {
+            (data.text_tokens(&data.train) * state.epoch) as f64 / state.train_seconds.max(1e-9)
+        }),
+        n_test_translations: translations.len(),
+        test_translations: translations.into_iter().take(SHOWN_TRANSLATIONS).collect(),
         run_dir: run_dir.display().to_string(),
     };
     report.write(run_dir)?;

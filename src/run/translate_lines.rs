@@ -173,9 +173,19 @@ pub fn translate_lines(
         .decoder_of(&plan.task.output)
         .map_err(|e| RunError::Config(e.to_string()))?;
     let target = load_vocab(run_dir, &plan.task.target)?;
-    let pieces = spec.fields.iter().any(|f| {
-        f.name == plan.task.target && matches!(&f.source.kind, SourceKind::Text(o) if o.pieces)
-    });
+    let target_options = spec
+        .fields
+        .iter()
+        .find_map(|f| match &f.source.kind {
+            SourceKind::Text(o) if f.name == plan.task.target => Some(o.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            RunError::Config(format!(
+                "the translation target `{}` is not a `text(...)` field",
+                plan.task.target
+            ))
+        })?;
     let feeds = feeds(net, plan, spec, run_dir)?;
     let needs_features = feeds.iter().any(|(_, f)| matches!(f, Feed::Features(_)));
     let features = match (needs_features, features) {
@@ -243,7 +253,7 @@ pub fn translate_lines(
             }
         }
         for h in net.translate(decoder, &inputs, opts)? {
-            out.push(to_text(&target.decode(&h.tokens), pieces));
+            out.push(to_text(&target.decode(&h.tokens), &target_options));
         }
     }
     Ok(out)

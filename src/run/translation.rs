@@ -7,7 +7,7 @@ use std::path::Path;
 use super::evaluate::batch_inputs;
 use super::{write_atomic, RunError};
 use crate::backend::{DecodeOptions, Network};
-use crate::data::text::{to_text, Vocab};
+use crate::data::text::{merge_pieces, to_text, Vocab};
 use crate::data::Dataset;
 use crate::ir::{Op, TrainPlan};
 use crate::train::bleu::{corpus_bleu, corpus_chrf};
@@ -61,7 +61,7 @@ pub fn translate_split(
         let mut inputs = batch_inputs(net, data, chunk)?;
         inputs.remove(&plan.task.target);
         for h in net.translate(decoder, &inputs, opts)? {
-            out.push(to_text(&text.vocab.decode(&h.tokens), text.options.pieces));
+            out.push(to_text(&text.vocab.decode(&h.tokens), &text.options));
         }
     }
     Ok(out)
@@ -83,7 +83,7 @@ pub fn references(data: &Dataset, plan: &TrainPlan, indices: &[usize]) -> Vec<Ve
             };
             if text.options.pieces {
                 let pieces: Vec<&str> = line.split_whitespace().collect();
-                return vec![to_text(&pieces, true)];
+                return vec![merge_pieces(&pieces)];
             }
             vec![line]
         })
@@ -102,22 +102,56 @@ pub fn metrics(
     let refs = references(data, plan, indices);
     let mut out = Vec::new();
     for &beam in beams {
-        let opts = DecodeOptions {
-            beam,
-            ..DecodeOptions::default()
-        };
-        let hyps = translate_split(net, data, indices, plan, &opts)?;
-        let bleu = corpus_bleu(&hyps, &refs).map_err(RunError::Config)?;
-        let chrf = corpus_chrf(&hyps, &refs).map_err(RunError::Config)?;
-        let sfx = if beam > 1 {
-            format!("_beam{beam}")
-        } else {
-            String::new()
-        };
-        out.push((format!("bleu{sfx}"), bleu.score));
-        out.push((format!("chrf{sfx}"), chrf));
+        out.extend(score_beam(net, data, indices, plan, &refs, beam)?.0);
     }
     Ok(out)
+}
+
+/// The final test report's translations: beam [`TEST_BEAM`] on the test split, its metrics (`bleu_beam5`,
+/// `chrf_beam5`), and every (reference, translation) pair, detokenized, which `run_dir/translations_test.txt`
+/// also receives (one translation per line, in test order).
+pub fn test_translations(
+    net: &Network,
+    data: &Dataset,
+    plan: &TrainPlan,
+    run_dir: &Path,
+) -> Result<(Vec<(String, f64)>, Vec<(String, String)>), RunError> {
+    let refs = references(data, plan, &data.test);
+    let (metrics, hyps) = score_beam(net, data, &data.test, plan, &refs, TEST_BEAM)?;
+    let mut text = hyps.join("\n");
+    text.push('\n');
+    write_atomic(&run_dir.join("translations_test.txt"), text.as_bytes())?;
+    let pairs = refs
+        .into_iter()
+        .map(|r| r.into_iter().next().unwrap_or_default())
+        .zip(hyps)
+        .collect();
+    Ok((metrics, pairs))
+}
+
+/// Decodes `indices` with beam size `beam` and scores the translations against `refs`.
+fn score_beam(
+    net: &Network,
+    data: &Dataset,
+    indices: &[usize],
+    plan: &TrainPlan,
+    refs: &[Vec<String>],
+    beam: usize,
+) -> Result<(Vec<(String, f64)>, Vec<String>), RunError> {
+    let opts = DecodeOptions {
+        beam,
+        ..DecodeOptions::default()
+    };
+    let hyps = translate_split(net, data, indices, plan, &opts)?;
+    let bleu = corpus_bleu(&hyps, refs).map_err(RunError::Config)?;
+    let chrf = corpus_chrf(&hyps, refs).map_err(RunError::Config)?;
+    let sfx = if beam > 1 {
+        format!("_beam{beam}")
+    } else {
+        String::new()
+    };
+    let metrics = vec![(format!("bleu{sfx}"), bleu.score), (format!("chrf{sfx}"), chrf)];
+    Ok((metrics, hyps))
 }
 
 /// Every `embedding` or `attention_decoder` that reads a data field directly must have room for the field's

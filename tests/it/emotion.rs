@@ -71,7 +71,8 @@ fn train_summary(c: &Compiled, name: &str) -> String {
     out
 }
 
-fn example_summary(path: &str) -> String {
+/// One epoch of the example at `path` (`train_summary`).
+pub fn example_summary(path: &str) -> String {
     let c = compile_file(path, &[("epochs", "1")], true);
     let name = path.replace(['/', '.'], "_");
     train_summary(&c, &name)

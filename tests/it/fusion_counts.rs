@@ -1,4 +1,4 @@
-//! Compile-time facts of the fusion library (reference/results.md §7): exact trainable-parameter counts of
+//! Compile-time facts of the fusion library (docs/COMPARING.md §3): exact trainable-parameter counts of
 //! AutoFusion, GAN-Fusion, LMF and MulT at the paper's sizes, and the TFN width warning.
 
 use fusec::front::compile_source;

@@ -45,7 +45,7 @@ fn iemocap_shapes_summaries() {
 
 #[test]
 fn iemocap_shapes_fusion_blocks_have_the_paper_sizes() {
-    // Per-block trainable counts of reference/results.md §7, read from the example models themselves.
+    // Per-block trainable counts of docs/COMPARING.md §3, read from the example models themselves.
     for (file, block, expect) in [
         ("autofusion", "fusion", 788_224),
         ("ganfusion", "fusion", 3_558_787),

@@ -1,16 +1,17 @@
 //! Unit tests of `src/data/text.rs` (kept in a file of their own so the module reads as its public surface).
 
 use super::*;
+use crate::ir::Lang;
 
 #[test]
 fn split_and_strip_punctuation() {
     let t = tokenize("Flag: China „cool“", true, Punct::Split);
     assert_eq!(t, ["flag", ":", "china", "„", "cool", "“"]);
-    assert_eq!(detokenize(&t), "flag: china „cool“");
+    assert_eq!(detokenize(&t, Lang::German), "flag: china „cool“");
     assert_eq!(tokenize("a, b!", false, Punct::Strip), ["a", "b"]);
     assert_eq!(tokenize("a, b!", false, Punct::Keep), ["a,", "b!"]);
     let p = tokenize("\u{2581}how \u{2581}to \u{2581}ti e", false, Punct::Keep);
-    assert_eq!(to_text(&p, true), "how to tie");
+    assert_eq!(merge_pieces(&p), "how to tie");
 }
 
 #[test]
