@@ -240,7 +240,10 @@ pub fn conv_len(n: &Dim, kernel: i64, stride: i64, padding: i64, what: &str) -> 
                 "{what}: the output length over the symbolic dim `{s}` is not a dim fusec can name"
             ),
         )
-        .help("use stride 1 and padding (kernel - 1) / 2, or a fixed length")),
+        .help(
+        "a symbolic length is kept only by an odd kernel at stride 1 with padding (kernel - 1) / 2 \
+         (std.encoders.ConvEncoder pads so); otherwise declare a fixed length",
+    )),
     }
 }
 

@@ -155,3 +155,15 @@ fn mosi_and_mmt_examples_match_candle_autograd() {
         check_file(f, 4);
     }
 }
+
+#[test]
+fn sequence_examples_match_candle_autograd() {
+    // ConvEncoder (strided convolutions, batch norm over channels and steps, pooling) on unaligned lengths.
+    for f in [
+        "examples/mfeat/conv_rows.fuse",
+        "examples/unaligned/iemocap_conv.fuse",
+        "examples/unaligned/mosi_conv.fuse",
+    ] {
+        check_file(f, 4);
+    }
+}
