@@ -9,10 +9,10 @@
 //! and opens an English quotation; an apostrophe between two words joins them (`I’ll`, `don’t`, `o’clock`,
 //! `d’água`) unless it closes an open `‘`; `-` and `/` join the words around them (`upside-down`,
 //! `arzt/ärztin`); `.`, `:` and `,` inside numbers (`3.5`, `12:00`, `1,000`) and abbreviations of single
-//! letters (`u.s.`) close up. Per language: English possessive plurals (`the dogs’ bowls`), German gender
-//! suffixes (`lehrer(in)`, `erwachsene(r)`) and truncated compounds (`süd- und nordpol`). Portuguese needs no
-//! rule beyond the shared ones (elision `d’água`, hyphenated pronouns `deu-me`, `"…"` quotes) but is named so
-//! that files say what they hold. Written by hand: the Moses detokenizer (sacremoses) inverts a different
+//! letters (`u.s.`) close up. Per language: English possessive plurals (`the dogs’ bowls`); German gender
+//! suffixes (`lehrer(in)`, `erwachsene(r)`) and truncated compounds (`süd- und nordpol`); German and
+//! Portuguese decimal commas (`3,50`). Portuguese elision (`d’água`), hyphenated pronouns (`deu-me`) and `"…"`
+//! quotes are shared rules. Written by hand: the Moses detokenizer (sacremoses) inverts a different
 //! tokenizer (it escapes and splits hyphens as `@-@`), and no crate inverts this one.
 
 use crate::ir::Lang;
@@ -176,8 +176,10 @@ impl Context<'_> {
         if !digits(self.at(-1)) || !digits(self.at(1)) {
             return false;
         }
-        // A comma between numbers separates thousands only before a group of three digits (`1,000` but `1, 2`).
-        self.toks[self.i] != "," || self.at(1).is_some_and(|n| n.len() == 3)
+        // German and Portuguese write decimal commas (`3,50`); in English a comma between numbers separates
+        // thousands only before a group of three digits (`1,000` but `1, 2`).
+        let decimal_comma = matches!(self.lang, Lang::German | Lang::Portuguese);
+        self.toks[self.i] != "," || decimal_comma || self.at(1).is_some_and(|n| n.len() == 3)
     }
 
     /// The first period of `u . s .`: single letters and periods alternate.

@@ -30,7 +30,7 @@ fn load(c: &Compiled) -> Result<data::Dataset, String> {
 
 /// Trains the compiled plan in a temporary run directory; the data report and the test metrics rounded to
 /// two decimals, as a snapshot.
-fn train_summary(c: &Compiled, name: &str) -> String {
+pub fn train_summary(c: &Compiled, name: &str) -> String {
     let plan = c.program.train.as_ref().unwrap();
     let index = c
         .program

@@ -39,6 +39,7 @@ fn german_quotes_gender_suffixes_and_truncation() {
         "on!-pfeil",
         "ziffernblatt 12:00 uhr",
         "Wie geht’s dir?",
+        "20.000 km und 1,5 Liter",
     ] {
         assert_eq!(round_trip(line, Lang::German), line);
     }
@@ -53,6 +54,7 @@ fn portuguese_elision_and_quotes() {
         "seta \"on!\"",
         "pessoa fazendo gesto de “não”",
         "deu-me o livro, mas não o li.",
+        "custa 3,50 euros",
     ] {
         assert_eq!(round_trip(line, Lang::Portuguese), line);
     }
