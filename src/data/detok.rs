@@ -62,7 +62,9 @@ struct Context<'a> {
 impl Context<'_> {
     fn at(&self, offset: isize) -> Option<&str> {
         let j = self.i as isize + offset;
-        (j >= 0).then(|| self.toks.get(j as usize).copied()).flatten()
+        (j >= 0)
+            .then(|| self.toks.get(j as usize).copied())
+            .flatten()
     }
 
     fn prev_word(&self) -> Option<&str> {
@@ -187,7 +189,10 @@ impl Context<'_> {
         let letter = |s: Option<&str>| {
             s.is_some_and(|s| s.chars().count() == 1 && s.chars().all(char::is_alphabetic))
         };
-        self.toks[self.i] == "." && letter(self.at(-1)) && letter(self.at(1)) && self.at(2) == Some(".")
+        self.toks[self.i] == "."
+            && letter(self.at(-1))
+            && letter(self.at(1))
+            && self.at(2) == Some(".")
     }
 }
 

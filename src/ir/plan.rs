@@ -162,7 +162,10 @@ impl Lang {
     ];
 
     pub fn parse(code: &str) -> Option<Lang> {
-        Lang::CODES.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
+        Lang::CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, l)| *l)
     }
 }
 

@@ -189,7 +189,10 @@ impl fmt::Display for RunReport {
                 self.n_test_translations
             )?;
             for (reference, translation) in &self.test_translations {
-                writeln!(f, "  reference:   {reference}\n  translation: {translation}")?;
+                writeln!(
+                    f,
+                    "  reference:   {reference}\n  translation: {translation}"
+                )?;
             }
         }
         Ok(())

@@ -325,7 +325,10 @@ impl<'a> Session<'a> {
             let loss = step_sums.last().copied().unwrap_or(0.0) / seen.max(1) as f64;
             if translation {
                 tokens += self.data.text_tokens(idx);
-                bar.set_message(format!("loss {loss:.4}  {:.0} tokens/s", tokens as f64 / secs));
+                bar.set_message(format!(
+                    "loss {loss:.4}  {:.0} tokens/s",
+                    tokens as f64 / secs
+                ));
             } else {
                 bar.set_message(format!("loss {loss:.4}  {:.0} ex/s", seen as f64 / secs));
             }

@@ -150,7 +150,10 @@ fn score_beam(
     } else {
         String::new()
     };
-    let metrics = vec![(format!("bleu{sfx}"), bleu.score), (format!("chrf{sfx}"), chrf)];
+    let metrics = vec![
+        (format!("bleu{sfx}"), bleu.score),
+        (format!("chrf{sfx}"), chrf),
+    ];
     Ok((metrics, hyps))
 }
 

@@ -7,7 +7,10 @@ use fusec::ir::{Lang, Punct};
 use fusec::train::bleu::{corpus_bleu, corpus_chrf};
 
 fn fixture() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/detok/detok_bleu.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/detok/detok_bleu.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -24,7 +27,13 @@ fn lang(code: &str) -> Lang {
 }
 
 /// Our BLEU and chrF of `hyps` against `refs` equal the fixture's `want` within `atol`.
-fn assert_scores(hyps: &[String], refs: &[String], want: &serde_json::Value, atol: f64, what: &str) {
+fn assert_scores(
+    hyps: &[String],
+    refs: &[String],
+    want: &serde_json::Value,
+    atol: f64,
+    what: &str,
+) {
     let refs: Vec<Vec<String>> = refs.iter().map(|r| vec![r.clone()]).collect();
     let bleu = corpus_bleu(hyps, &refs).unwrap();
     let chrf = corpus_chrf(hyps, &refs).unwrap();
@@ -48,8 +57,16 @@ fn assert_scores(hyps: &[String], refs: &[String], want: &serde_json::Value, ato
     };
     assert_eq!(bleu.counts, ints("counts"), "{what} counts");
     assert_eq!(bleu.totals, ints("totals"), "{what} totals");
-    assert_eq!(bleu.sys_len as u64, want["sys_len"].as_u64().unwrap(), "{what}");
-    assert_eq!(bleu.ref_len as u64, want["ref_len"].as_u64().unwrap(), "{what}");
+    assert_eq!(
+        bleu.sys_len as u64,
+        want["sys_len"].as_u64().unwrap(),
+        "{what}"
+    );
+    assert_eq!(
+        bleu.ref_len as u64,
+        want["ref_len"].as_u64().unwrap(),
+        "{what}"
+    );
 }
 
 #[test]
@@ -59,13 +76,20 @@ fn bleu_of_detokenized_hypotheses_equals_sacrebleu_on_the_text() {
     for case in fx["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let (refs, hyps) = (strs(&case["refs"]), strs(&case["hyps"]));
-        let want_tokens: Vec<Vec<String>> =
-            case["hyp_tokens"].as_array().unwrap().iter().map(strs).collect();
+        let want_tokens: Vec<Vec<String>> = case["hyp_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(strs)
+            .collect();
         let tokens: Vec<Vec<String>> = hyps
             .iter()
             .map(|h| tokenize(h, false, Punct::Split))
             .collect();
-        assert_eq!(tokens, want_tokens, "{name}: the fixture's tokenizer is fusec's");
+        assert_eq!(
+            tokens, want_tokens,
+            "{name}: the fixture's tokenizer is fusec's"
+        );
         let detok: Vec<String> = tokens
             .iter()
             .map(|t| detokenize(t, lang(case["lang"].as_str().unwrap())))

@@ -66,7 +66,11 @@ fn tokenizer_and_vocabulary_round_trip_on_emoji_mt() {
         for t in &toks {
             assert_eq!(&vocab.decode(&vocab.encode(t, true, true)), t);
             let lang = fusec::ir::Lang::parse(lang).unwrap();
-            assert_eq!(&tokenize(&detokenize(t, lang), false, Punct::Split), t, "{t:?}");
+            assert_eq!(
+                &tokenize(&detokenize(t, lang), false, Punct::Split),
+                t,
+                "{t:?}"
+            );
         }
     }
 }

@@ -125,7 +125,8 @@ fn conv_encoder_matches_the_pytorch_fixture() {
             fx.check(&stat, net.params[param].as_tensor());
         }
     }
-    let scalar = (vjp_term(&za, &fx.get("upstream_a")) + vjp_term(&zb, &fx.get("upstream_b"))).unwrap();
+    let scalar =
+        (vjp_term(&za, &fx.get("upstream_a")) + vjp_term(&zb, &fx.get("upstream_b"))).unwrap();
     check_all_grads(&fx, "grad.", &scalar, &vars);
     fx.assert_all_checked();
 }
