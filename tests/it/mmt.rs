@@ -180,7 +180,18 @@ fn emoji_mt_trains_selects_by_bleu_and_translate_reproduces_it() {
             (bleu - want).abs() < 1e-9,
             "{split} beam {beam}: {bleu} vs report {want}"
         );
+        if split == "test" {
+            // The report's detokenized test translations are `translate`'s, and the run directory holds all.
+            let saved = std::fs::read_to_string(dir.join("translations_test.txt")).unwrap();
+            assert_eq!(saved.lines().collect::<Vec<_>>(), hyps);
+            assert_eq!(report.n_test_translations, hyps.len());
+            for (k, (reference, translation)) in report.test_translations.iter().enumerate() {
+                assert_eq!((reference, translation), (&refs[k][0], &hyps[k]));
+            }
+        }
     }
+    assert_eq!(report.test_translations.len(), 3);
+    assert!(report.train_tokens_per_second.is_some_and(|t| t > 0.0));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
