@@ -15,6 +15,9 @@ use crate::train::bleu::{corpus_bleu, corpus_chrf};
 /// Sentences decoded per batch.
 const DECODE_BATCH: usize = 128;
 
+/// Metric values by name (`bleu`, `chrf_beam5`, ...).
+type Scores = Vec<(String, f64)>;
+
 /// Beam size of the final test report's second decoding.
 pub const TEST_BEAM: usize = 5;
 
@@ -115,7 +118,7 @@ pub fn test_translations(
     data: &Dataset,
     plan: &TrainPlan,
     run_dir: &Path,
-) -> Result<(Vec<(String, f64)>, Vec<(String, String)>), RunError> {
+) -> Result<(Scores, Vec<(String, String)>), RunError> {
     let refs = references(data, plan, &data.test);
     let (metrics, hyps) = score_beam(net, data, &data.test, plan, &refs, TEST_BEAM)?;
     let mut text = hyps.join("\n");
@@ -137,7 +140,7 @@ fn score_beam(
     plan: &TrainPlan,
     refs: &[Vec<String>],
     beam: usize,
-) -> Result<(Vec<(String, f64)>, Vec<String>), RunError> {
+) -> Result<(Scores, Vec<String>), RunError> {
     let opts = DecodeOptions {
         beam,
         ..DecodeOptions::default()
