@@ -106,7 +106,9 @@ impl State<'_> {
                 "fusec::import::cycle",
                 format!("import cycle: {}", chain.join(" -> ")),
             )
-            .help("move the shared blocks into a third file that both import");
+            .help(
+                "move what both files need (blocks or sections) into a third file that both import",
+            );
             if let Some(at) = at {
                 d = d.label(at, "this import closes the cycle");
             }
@@ -304,8 +306,7 @@ impl State<'_> {
                 .label(name.span, "imported again here")
                 .label(*first, "first imported here")
                 .help(format!(
-                    "import one of them, or only the other kind: `{{{} {}}}`",
-                    other_kind(section.kind),
+                    "import each kind of section from one file only: `{{data {0}}}` or `{{train {0}}}` brings one kind",
                     name.name
                 ));
                 self.diags.push(d);
@@ -315,15 +316,13 @@ impl State<'_> {
     }
 }
 
-fn other_kind(kind: ast::SectionKind) -> &'static str {
-    match kind {
-        ast::SectionKind::Data => "train",
-        ast::SectionKind::Train => "data",
-    }
-}
-
 /// An imported name that the target file does not declare, with "did you mean" over what it does declare.
-fn unknown_import(module: &Module, target: usize, key: &Key, entry: &ast::ImportName) -> Diagnostic {
+fn unknown_import(
+    module: &Module,
+    target: usize,
+    key: &Key,
+    entry: &ast::ImportName,
+) -> Diagnostic {
     let name = &entry.name;
     let mut own: Vec<String> = Vec::new();
     if entry.kind.is_none() {
@@ -345,8 +344,10 @@ fn unknown_import(module: &Module, target: usize, key: &Key, entry: &ast::Import
     );
     own.sort();
     own.dedup();
+    let has_sections = module.sections.iter().any(|v| v.section.module == target);
     let what = match entry.kind {
-        None => "block or section".to_string(),
+        None if has_sections => "block or section".to_string(),
+        None => "block".to_string(),
         Some(k) => format!("{} section", k.keyword()),
     };
     let d = Diagnostic::error(
@@ -370,7 +371,6 @@ fn duplicate_block(name: &ast::Ident, first: Span) -> Diagnostic {
     .label(first, "first defined here")
     .help("give each block its own name")
 }
-
 
 /// Reads an imported file: a `.fuse` file inside the project's folder tree (the loader enforces the rest:
 /// regular files only, size-capped, text).

@@ -172,7 +172,8 @@ fn extend_train(base: TrainDecl, ext: &TrainDecl) -> TrainDecl {
 
 /// The sections module `idx` sees: its own (each extending the imported section of its kind and name, if
 /// any) and the imported ones it does not extend. Reports a section declared twice, and a field-less `data`
-/// section that extends nothing while the file imports data sets (a misspelt name).
+/// section, or a named `train` plan of the root file (`idx` 0), that extends nothing while the file imports
+/// sections of its kind (a misspelt name).
 pub fn visible_sections(
     idx: usize,
     items: &[Item],
@@ -225,8 +226,15 @@ pub fn visible_sections(
         if let Some(i) = base {
             extended.insert(i);
             layers.extend(imported[i].0.layers.iter().cloned());
-        } else if let (Item::Data(d), Some(n)) = (item, name) {
-            if d.fields.is_empty() {
+        } else if let Some(n) = name {
+            // A field-less data set, or a named plan in the root file (which runs one plan), that extends
+            // nothing while the file imports sections of its kind has a misspelt name. A library file may
+            // declare new named plans beside imported ones.
+            let misspelt = match item {
+                Item::Data(d) => d.fields.is_empty(),
+                _ => idx == 0,
+            };
+            if misspelt {
                 if let Some(d) = unknown_extension(kind, n, imported) {
                     diags.push(d);
                     continue;
@@ -275,11 +283,13 @@ pub fn unknown_extension(
     let kw = kind.keyword();
     let d = Diagnostic::error(
         "fusec::section::unknown",
-        format!(
-            "`{kw} {}` extends no imported {kw} section",
-            name.name
-        ),
+        format!("`{kw} {}` extends no imported {kw} section", name.name),
     )
     .label(name.span, "no imported section of this name");
-    Some(suggest(d, &name.name, &names, &format!("imported {kw} sections")))
+    Some(suggest(
+        d,
+        &name.name,
+        &names,
+        &format!("imported {kw} sections"),
+    ))
 }

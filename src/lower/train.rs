@@ -7,8 +7,8 @@ use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, SectionKind, TrainDecl, TrainEntry};
 
 use super::modules::Module;
-use super::sections::{Section, SectionDecl, Visible};
 use super::overrides::Overrides;
+use super::sections::{Section, SectionDecl, Visible};
 use super::statics::{self, static_call};
 use super::suggest;
 
@@ -101,11 +101,16 @@ fn pick_plan(root: &Module, diags: &mut Diagnostics) -> Option<std::rc::Rc<Secti
             diags.push(
                 Diagnostic::error(
                     "fusec::section::conflict",
-                    format!("this file imports two train plans, `{}` and `{name}`", plan.name.clone().unwrap_or_default()),
+                    format!(
+                        "this file imports two train plans, `{}` and `{name}`",
+                        plan.name.clone().unwrap_or_default()
+                    ),
                 )
                 .label(*other_at, "second plan imported here")
                 .label(at, "first plan imported here")
-                .help(format!("a file runs one plan: import only the data of the other, `{{data {name}}}`")),
+                .help(format!(
+                    "a file runs one plan: import only the data of the other, `{{data {name}}}`"
+                )),
             );
         }
         return trains()
@@ -124,36 +129,20 @@ fn pick_plan(root: &Module, diags: &mut Diagnostics) -> Option<std::rc::Rc<Secti
             .help("keep one `train { }` and use `--set` for variants"),
         );
     }
-    let extends_nothing = first.section.layers.len() == 1;
-    let own_name = first.section.name.as_ref().zip(first.section.name_span());
-    match (imported.first(), own_name) {
-        (None, _) => {}
-        (Some(_), Some((name, at))) if extends_nothing => {
-            let ident = crate::syntax::ast::Ident {
-                name: name.clone(),
-                span: at,
-            };
-            let pairs: Vec<(std::rc::Rc<Section>, Span)> = trains()
-                .filter_map(|v| v.imported_at.map(|at| (v.section.clone(), at)))
-                .collect();
-            if let Some(d) = super::sections::unknown_extension(SectionKind::Train, &ident, &pairs) {
-                diags.push(d);
-            }
-        }
-        (Some((other, at)), _) => {
-            let name = other.name.clone().unwrap_or_default();
-            diags.push(
-                Diagnostic::error(
-                    "fusec::section::conflict",
-                    format!("this file has its own train plan and imports the plan `{name}`"),
-                )
-                .label(first_span, "this file's plan")
-                .label(*at, "imported plan")
-                .help(format!(
-                    "a file runs one plan: extend the imported one with `train {name} {{ ... }}`, or import only its data: `{{data {name}}}`"
-                )),
-            );
-        }
+    // A named plan that extends nothing beside an imported plan was reported as misspelt while loading.
+    if let Some((other, at)) = imported.first() {
+        let name = other.name.clone().unwrap_or_default();
+        diags.push(
+            Diagnostic::error(
+                "fusec::section::conflict",
+                format!("this file has its own train plan and imports the plan `{name}`"),
+            )
+            .label(first_span, "this file's plan")
+            .label(*at, "imported plan")
+            .help(format!(
+                "a file runs one plan: extend the imported one with `train {name} {{ ... }}`, or import only its data: `{{data {name}}}`"
+            )),
+        );
     }
     Some(first.section.clone())
 }
