@@ -271,3 +271,25 @@ fn as_on_an_expression_without_a_node_is_an_error() {
         "model M {\n  input x: f32[B, 4]\n  y = x as renamed\n  output o = relu(y)\n}\n"
     ));
 }
+
+/// Sections come in through the same confined imports as blocks: a common file outside the compiled file's
+/// folder tree is refused (docs/RELIABILITY.md), and `fusec check` on the examples' common files passes.
+#[test]
+fn section_imports_stay_inside_the_project() {
+    let dir = super::support::temp_dir("sections", "confined");
+    std::fs::create_dir_all(dir.join("proj")).unwrap();
+    std::fs::write(dir.join("common.fuse"), COMMON).unwrap();
+    let main = dir.join("proj/main.fuse");
+    std::fs::write(&main, format!("import \"../common.fuse\".{{views}}\n\n{MODEL}")).unwrap();
+    let (code, _, err) = super::support::fusec(&["check", main.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fusec::import::outside"), "{err}");
+    let (code, out, err) = super::support::fusec(&[
+        "check",
+        "examples/mfeat/common.fuse",
+        "examples/mfeat/ganfusion.fuse",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok examples/mfeat/ganfusion.fuse"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
