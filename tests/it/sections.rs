@@ -293,3 +293,8 @@ fn section_imports_stay_inside_the_project() {
     assert!(out.contains("ok examples/mfeat/ganfusion.fuse"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_empty_import_list_says_what_it_takes() {
+    insta::assert_snapshot!(parse_dump("import \"common.fuse\".{}\n"));
+}
