@@ -280,7 +280,11 @@ fn section_imports_stay_inside_the_project() {
     std::fs::create_dir_all(dir.join("proj")).unwrap();
     std::fs::write(dir.join("common.fuse"), COMMON).unwrap();
     let main = dir.join("proj/main.fuse");
-    std::fs::write(&main, format!("import \"../common.fuse\".{{views}}\n\n{MODEL}")).unwrap();
+    std::fs::write(
+        &main,
+        format!("import \"../common.fuse\".{{views}}\n\n{MODEL}"),
+    )
+    .unwrap();
     let (code, _, err) = super::support::fusec(&["check", main.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("fusec::import::outside"), "{err}");
