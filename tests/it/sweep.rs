@@ -278,7 +278,7 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
         "../../data/mfeat",
         root.join("data/mfeat").to_str().unwrap(),
     );
-    std::fs::write(dir.join("common.fuse"), common).unwrap();
+    std::fs::write(dir.join("common.fuse"), &common).unwrap();
     std::fs::write(&edited, &text).unwrap();
     let c = dir.join("c");
     let args = |c: &Path| {
@@ -308,6 +308,21 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     assert_eq!(code, 1);
     assert!(
         stderr.contains("fusec::sweep::changed")
+            && stderr.contains("was edited since the sweep started"),
+        "{stderr}"
+    );
+    // The imported data set and plan are part of the sweep too: an edited common.fuse is noticed.
+    std::fs::write(&edited, &text).unwrap();
+    std::fs::write(
+        dir.join("common.fuse"),
+        common.replace("epochs = 30", "epochs = 31"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&c);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("fusec::sweep::changed")
+            && stderr.contains("common.fuse` (imported by `")
             && stderr.contains("was edited since the sweep started"),
         "{stderr}"
     );
