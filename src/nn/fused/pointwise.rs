@@ -29,16 +29,6 @@ pub fn log_softmax_last_in_place(x: &Tensor) -> Result<()> {
     x.inplace_op1(&LogSoftmaxLast)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        bail!("{op}: the operand must be contiguous");
-    };
-    match s {
-        CpuStorage::F32(v) => Ok(&v[start..end]),
-        _ => bail!("{op}: the operand must be f32, got {:?}", s.dtype()),
-    }
-}
-
 struct Tanh;
 
 impl CustomOp1 for Tanh {
@@ -47,7 +37,7 @@ impl CustomOp1 for Tanh {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut out = f32_slice(s, l, "tanh")?.to_vec();
+        let mut out = super::host::op_slice(s, l, "tanh", "the operand")?.to_vec();
         vmath::tanh_in_place(&mut out);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
