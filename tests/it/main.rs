@@ -43,6 +43,7 @@ mod precision;
 mod registry;
 mod resident;
 mod rundir;
+mod sections;
 mod sequences;
 mod summary;
 mod support;
