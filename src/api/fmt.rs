@@ -42,9 +42,14 @@ impl Formatted {
             format!("the canonical layout differs from here: `{want}`")
         };
         Some(
-            Diagnostic::error("fusec::fmt::unformatted", format!("{shown} is not formatted"))
-                .label(Span::new(file, at, line_end.max(at)), label)
-                .help(format!("run `fusec fmt {shown}` to rewrite it in the canonical layout")),
+            Diagnostic::error(
+                "fusec::fmt::unformatted",
+                format!("{shown} is not formatted"),
+            )
+            .label(Span::new(file, at, line_end.max(at)), label)
+            .help(format!(
+                "run `fusec fmt {shown}` to rewrite it in the canonical layout"
+            )),
         )
     }
 }
@@ -73,11 +78,7 @@ pub fn format_file(path: &Path) -> Result<Formatted, Error> {
 
 /// The start of the first line where `a` and `b` differ (a byte offset valid in `a`).
 fn first_difference(a: &str, b: &str) -> usize {
-    let same = a
-        .bytes()
-        .zip(b.bytes())
-        .take_while(|(x, y)| x == y)
-        .count();
+    let same = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
     line_start(a, same)
 }
 

@@ -98,7 +98,10 @@ fn single_file(out: &Path, figures: &[NamedFigure]) -> Result<(PathBuf, Format),
         return Err(Error::user(
             Diagnostic::error(
                 "fusec::plot::output",
-                format!("`--output {}`: figures are written as .svg or .png, not .{ext}", out.display()),
+                format!(
+                    "`--output {}`: figures are written as .svg or .png, not .{ext}",
+                    out.display()
+                ),
             )
             .help("name a .svg or .png file, or a folder to write every figure into"),
         ));

@@ -78,10 +78,19 @@ pub(super) fn curves(dir: &Path, name: &str) -> Result<Option<RunCurves>, Diagno
         Err(e) => return Err(damaged(&path, e)),
     };
     let mut rows: Vec<serde_json::Map<String, Value>> = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(m)) if m.get("epoch").is_some_and(Value::is_u64) => rows.push(m),
-            _ => return Err(damaged(&path, format!("line {} is not an epoch's record", i + 1))),
+            _ => {
+                return Err(damaged(
+                    &path,
+                    format!("line {} is not an epoch's record", i + 1),
+                ))
+            }
         }
     }
     if rows.is_empty() {
@@ -100,7 +109,10 @@ pub(super) fn curves(dir: &Path, name: &str) -> Result<Option<RunCurves>, Diagno
         .iter()
         .filter_map(|k| match k.strip_prefix("train.loss") {
             Some("") => Some(series(k, "train loss")),
-            Some(step) => Some(series(k, &format!("train loss ({})", step.trim_start_matches('.')))),
+            Some(step) => Some(series(
+                k,
+                &format!("train loss ({})", step.trim_start_matches('.')),
+            )),
             None => None,
         })
         .collect();
@@ -110,7 +122,9 @@ pub(super) fn curves(dir: &Path, name: &str) -> Result<Option<RunCurves>, Diagno
     let (key, maximize, best) = selection(dir)?;
     let key = key.unwrap_or_else(|| "valid.loss".to_string());
     let metric = (key != "valid.loss" && keys.contains(&key)).then(|| series(&key, &key));
-    let picked = metric.as_ref().or_else(|| losses.iter().find(|s| s.label == "valid loss"));
+    let picked = metric
+        .as_ref()
+        .or_else(|| losses.iter().find(|s| s.label == "valid loss"));
     let best = best.or_else(|| picked.and_then(|s| best_epoch(s, maximize)));
     Ok(Some(RunCurves {
         name: name.to_string(),
@@ -160,7 +174,9 @@ pub(super) fn confusion(dir: &Path, name: &str) -> Result<Option<HeatMap>, Diagn
         .iter()
         .map(|row| {
             let total: f64 = row.iter().sum();
-            row.iter().map(|c| if total > 0.0 { c / total } else { 0.0 }).collect()
+            row.iter()
+                .map(|c| if total > 0.0 { c / total } else { 0.0 })
+                .collect()
         })
         .collect();
     Ok(Some(HeatMap {
@@ -201,7 +217,10 @@ pub(super) fn robustness(dir: &Path, name: &str) -> Result<Vec<(String, HeatMap)
     files.sort();
     let mut out = Vec::new();
     for path in files {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("robustness");
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("robustness");
         let split = stem.trim_start_matches("robustness_").to_string();
         let text = std::fs::read_to_string(&path).map_err(|e| damaged(&path, e))?;
         let map = robustness_table(&text, &format!("robustness on {split}: {name}"))
@@ -214,7 +233,11 @@ pub(super) fn robustness(dir: &Path, name: &str) -> Result<Vec<(String, HeatMap)
 /// Parses the CSV of `RobustnessTable::to_csv` (`input,perturbation,level,<metrics>`; first row unperturbed).
 fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().ok_or("the file is empty")?.split(',').collect();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("the file is empty")?
+        .split(',')
+        .collect();
     if header.len() < 4 || header[..3] != ["input", "perturbation", "level"] {
         return Err("the header is not `input,perturbation,level,<metrics>`".into());
     }
@@ -224,7 +247,12 @@ fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
         let cells: Vec<&str> = line.split(',').collect();
         // The input may itself hold commas (`[audio, vision]`): the last cells are the metrics.
         if cells.len() < header.len() {
-            return Err(format!("row {} has {} cells, not {}", i + 2, cells.len(), header.len()));
+            return Err(format!(
+                "row {} has {} cells, not {}",
+                i + 2,
+                cells.len(),
+                header.len()
+            ));
         }
         let split_at = cells.len() - cols.len();
         let (labels, metrics) = cells.split_at(split_at);
@@ -238,7 +266,13 @@ fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
         });
         let parsed = metrics
             .iter()
-            .map(|c| if c.is_empty() { Ok(f64::NAN) } else { c.trim().parse::<f64>() })
+            .map(|c| {
+                if c.is_empty() {
+                    Ok(f64::NAN)
+                } else {
+                    c.trim().parse::<f64>()
+                }
+            })
             .collect::<Result<Vec<f64>, _>>()
             .map_err(|e| format!("row {}: {e}", i + 2))?;
         values.push(parsed);
@@ -254,7 +288,11 @@ fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
                     let sign = if lower_is_better(metric) { -1.0 } else { 1.0 };
                     let rel = sign * (v - b) / b.abs().max(1e-12);
                     // Shades saturate at a 50% change.
-                    if rel.is_finite() { (rel * 2.0).clamp(-1.0, 1.0) } else { 0.0 }
+                    if rel.is_finite() {
+                        (rel * 2.0).clamp(-1.0, 1.0)
+                    } else {
+                        0.0
+                    }
                 })
                 .collect()
         })
@@ -284,20 +322,28 @@ pub(super) fn comparison(dir: &Path) -> Result<Option<(String, Vec<Bar>)>, Diagn
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(damaged(&path, e)),
     };
-    compare_bars(&text).map(Some).map_err(|why| damaged(&path, why))
+    compare_bars(&text)
+        .map(Some)
+        .map_err(|why| damaged(&path, why))
 }
 
 /// Parses `compare.csv` (`method,...,M_mean,M_std,M_per_seed`).
 fn compare_bars(text: &str) -> Result<(String, Vec<Bar>), String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().ok_or("the file is empty")?.split(',').collect();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or("the file is empty")?
+        .split(',')
+        .collect();
     let n = header.len();
     let metric_columns = n >= 4
         && header[n - 3].ends_with("_mean")
         && header[n - 2].ends_with("_std")
         && header[n - 1].ends_with("_per_seed");
     if !metric_columns {
-        return Err("the header does not end in `<metric>_mean,<metric>_std,<metric>_per_seed`".into());
+        return Err(
+            "the header does not end in `<metric>_mean,<metric>_std,<metric>_per_seed`".into(),
+        );
     }
     let mean = n - 3;
     let metric = header[mean].trim_end_matches("_mean").to_string();
@@ -305,9 +351,18 @@ fn compare_bars(text: &str) -> Result<(String, Vec<Bar>), String> {
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
         if cells.len() != header.len() {
-            return Err(format!("row {} has {} cells, not {}", i + 2, cells.len(), header.len()));
+            return Err(format!(
+                "row {} has {} cells, not {}",
+                i + 2,
+                cells.len(),
+                header.len()
+            ));
         }
-        let num = |s: &str| s.trim().parse::<f64>().map_err(|e| format!("row {}: `{s}`: {e}", i + 2));
+        let num = |s: &str| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|e| format!("row {}: `{s}`: {e}", i + 2))
+        };
         let values = cells[mean + 2]
             .split(';')
             .filter(|s| !s.is_empty())

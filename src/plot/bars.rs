@@ -69,7 +69,9 @@ pub fn draw<DB: DrawingBackend>(
         }
         let seeds = b.values.iter().filter(|v| v.is_finite());
         chart
-            .draw_series(seeds.map(|v| Circle::new((SegmentValue::CenterOf(x), *v), 3, BLACK.filled())))
+            .draw_series(
+                seeds.map(|v| Circle::new((SegmentValue::CenterOf(x), *v), 3, BLACK.filled())),
+            )
             .map_err(err)?;
     }
     Ok(())

@@ -86,7 +86,8 @@ fn register_font() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         let font = |style, bytes| plotters::style::register_font(FONT, style, bytes).is_ok();
-        font(FontStyle::Normal, dejavu::sans::regular()) && font(FontStyle::Bold, dejavu::sans::bold())
+        font(FontStyle::Normal, dejavu::sans::regular())
+            && font(FontStyle::Bold, dejavu::sans::bold())
     });
     if ok {
         Ok(())

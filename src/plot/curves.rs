@@ -47,7 +47,11 @@ fn selecting_series(run: &RunCurves, which: Panel) -> Option<&Series> {
     }
 }
 
-fn panel<DB: DrawingBackend>(area: &Area<DB>, runs: &[RunCurves], which: Panel) -> Result<(), String> {
+fn panel<DB: DrawingBackend>(
+    area: &Area<DB>,
+    runs: &[RunCurves],
+    which: Panel,
+) -> Result<(), String> {
     let all: Vec<&Series> = runs.iter().flat_map(|r| series_of(r, which)).collect();
     let (x_range, y_range) = ranges(&all);
     let (caption, y_desc) = match which {

@@ -12,17 +12,28 @@ use super::HeatMap;
 
 pub fn draw<DB: DrawingBackend>(area: &Area<DB>, map: &HeatMap) -> Result<(), String> {
     if map.rows.is_empty() || map.cols.is_empty() {
-        return Err(format!("{}: a heat map needs at least one row and column", map.title));
+        return Err(format!(
+            "{}: a heat map needs at least one row and column",
+            map.title
+        ));
     }
     // `(0..n - 1).into_segmented()` has n segments, one per row or column.
     let body = titled(area, &map.title)?;
     let (n_rows, n_cols) = (map.rows.len() as i32, map.cols.len() as i32);
-    let row_width = map.rows.iter().map(|r| r.chars().count()).max().unwrap_or(1) as u32;
+    let row_width = map
+        .rows
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(1) as u32;
     let mut chart = ChartBuilder::on(&body)
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size((row_width * 8 + 40).clamp(60, 320))
-        .build_cartesian_2d((0..n_cols - 1).into_segmented(), (0..n_rows - 1).into_segmented())
+        .build_cartesian_2d(
+            (0..n_cols - 1).into_segmented(),
+            (0..n_rows - 1).into_segmented(),
+        )
         .map_err(err)?;
     // Row 0 is drawn on top: row r sits at y = n_rows - 1 - r.
     let row_name = |v: &SegmentValue<i32>| match v {

@@ -48,10 +48,7 @@ impl Doc {
     /// Whether printing this document forces a break (it holds a hard line or a comment).
     fn forces_break(&self) -> bool {
         match self {
-            Doc::HardLine
-            | Doc::LineSuffix(_)
-            | Doc::OwnLineComment(_)
-            | Doc::BlankLine => true,
+            Doc::HardLine | Doc::LineSuffix(_) | Doc::OwnLineComment(_) | Doc::BlankLine => true,
             Doc::Nest(d) | Doc::Group(d) => d.forces_break(),
             Doc::Concat(ds) => ds.iter().any(Doc::forces_break),
             Doc::Text(_) | Doc::Line | Doc::SoftLine | Doc::IfBreak(_) => false,
@@ -108,7 +105,8 @@ pub fn print(doc: &Doc, width: usize) -> String {
             Doc::Concat(ds) => stack.extend(ds.iter().rev().map(|x| (indent, mode, x))),
             Doc::Group(inner) => {
                 let flat = mode == Mode::Flat
-                    || (!inner.forces_break() && fits(inner, &stack, p.width.saturating_sub(p.col)));
+                    || (!inner.forces_break()
+                        && fits(inner, &stack, p.width.saturating_sub(p.col)));
                 let m = if flat { Mode::Flat } else { Mode::Break };
                 stack.push((indent, m, inner));
             }
@@ -137,11 +135,9 @@ fn fits(doc: &Doc, rest: &[(usize, Mode, &Doc)], room: usize) -> bool {
             Doc::Text(s) => left -= s.chars().count() as isize,
             Doc::Line if mode == Mode::Flat => left -= 1,
             Doc::SoftLine if mode == Mode::Flat => {}
-            Doc::Line
-            | Doc::SoftLine
-            | Doc::HardLine
-            | Doc::BlankLine
-            | Doc::OwnLineComment(_) => return left >= 0,
+            Doc::Line | Doc::SoftLine | Doc::HardLine | Doc::BlankLine | Doc::OwnLineComment(_) => {
+                return left >= 0
+            }
             Doc::IfBreak(s) => {
                 if mode == Mode::Break {
                     left -= s.len() as isize

@@ -75,11 +75,9 @@ impl Formatter<'_> {
     pub(super) fn expr(&mut self, p: P) -> Doc {
         match p.as_rule() {
             Rule::expr => self.chain(p),
-            Rule::or_expr
-            | Rule::and_expr
-            | Rule::cmp_expr
-            | Rule::add_expr
-            | Rule::mul_expr => self.chain(p),
+            Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::add_expr | Rule::mul_expr => {
+                self.chain(p)
+            }
             Rule::range_expr => self.range(p),
             Rule::not_expr | Rule::unary => self.prefix(p),
             Rule::postfix => self.postfix(p),
@@ -102,7 +100,10 @@ impl Formatter<'_> {
             return only.unwrap_or(Doc::Concat(Vec::new()));
         }
         let mut it = parts.into_iter();
-        let first = it.next().map(|e| self.expr(e)).unwrap_or(Doc::Concat(Vec::new()));
+        let first = it
+            .next()
+            .map(|e| self.expr(e))
+            .unwrap_or(Doc::Concat(Vec::new()));
         let mut rest = Vec::new();
         while let Some(op) = it.next() {
             rest.push(Doc::Line);
@@ -210,7 +211,10 @@ impl Formatter<'_> {
                 Doc::text("]"),
             ]));
         }
-        let elems = children.into_iter().map(|c| (c.as_span().start(), c)).collect();
+        let elems = children
+            .into_iter()
+            .map(|c| (c.as_span().start(), c))
+            .collect();
         self.bracketed("[", "]", elems, end, |f, e| f.expr(e))
     }
 }

@@ -52,7 +52,9 @@ impl<'t> Formatter<'t> {
             let comments = self.comments.before(start, true);
             let had_comments = !comments.is_empty();
             docs.extend(comments);
-            if i > 0 || had_comments {
+            // Between the leading comments and the item, or between two imports: a line break, or the
+            // empty line the source has there.
+            if had_comments || (i > 0 && together) {
                 let blank = self.comments.blank_line_before(start);
                 docs.push(if blank { Doc::BlankLine } else { Doc::HardLine });
             }
@@ -111,7 +113,10 @@ impl<'t> Formatter<'t> {
                     if let [one] = names.as_slice() {
                         docs.push(self.tok(one));
                     } else {
-                        let elems = names.into_iter().map(|n| (n.as_span().start(), n)).collect();
+                        let elems = names
+                            .into_iter()
+                            .map(|n| (n.as_span().start(), n))
+                            .collect();
                         docs.push(self.bracketed("{", "}", elems, end, |f, n| f.tok(&n)));
                     }
                 }
@@ -179,7 +184,10 @@ impl<'t> Formatter<'t> {
                 return self.tensor_type(single.clone());
             }
         }
-        let elems = children.into_iter().map(|c| (c.as_span().start(), c)).collect();
+        let elems = children
+            .into_iter()
+            .map(|c| (c.as_span().start(), c))
+            .collect();
         self.bracketed("(", ")", elems, end, |f, c| {
             let mut it = c.into_inner();
             let mut docs = Vec::new();
@@ -250,7 +258,12 @@ impl<'t> Formatter<'t> {
 
     /// `{`, one line per element (an empty line kept where the source has one), `}`; `close` is the position
     /// of the `}`.
-    fn lines(&mut self, elems: Vec<P>, close: usize, mut each: impl FnMut(&mut Self, P) -> Doc) -> Doc {
+    fn lines(
+        &mut self,
+        elems: Vec<P>,
+        close: usize,
+        mut each: impl FnMut(&mut Self, P) -> Doc,
+    ) -> Doc {
         let mut inner = Vec::new();
         for (i, e) in elems.into_iter().enumerate() {
             let start = e.as_span().start();

@@ -29,3 +29,8 @@ pub fn format(file: FileId, text: &str) -> Result<String, Diagnostics> {
     let doc = f.file(tree);
     Ok(doc::print(&doc, WIDTH))
 }
+
+/// The text of every `//` comment of a source, in order (what the layout must keep).
+pub fn comment_texts(text: &str) -> Vec<String> {
+    comments::scan(text).into_iter().map(|c| c.text).collect()
+}
