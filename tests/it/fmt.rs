@@ -236,3 +236,40 @@ fn the_style_section_of_the_language_reference_is_fmt_output() {
     );
     assert!(check_layout("LANGUAGE.md", example).is_ok());
 }
+
+/// editors/vscode highlights every keyword of grammar/fuse.pest, and its manifest points at its grammar.
+#[test]
+fn the_vscode_grammar_knows_every_keyword() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read("editors/vscode/package.json")).unwrap();
+    let path = manifest["contributes"]["grammars"][0]["path"]
+        .as_str()
+        .unwrap();
+    let grammar: serde_json::Value =
+        serde_json::from_str(&read(&format!("editors/vscode/{path}"))).unwrap();
+    assert_eq!(grammar["scopeName"], "source.fuse");
+    let repo = &grammar["repository"];
+    let mut words = String::new();
+    for p in repo["keyword"]["patterns"].as_array().unwrap() {
+        words.push_str(p["match"].as_str().unwrap());
+    }
+    words.push_str(repo["constant"]["match"].as_str().unwrap());
+    let alternatives: Vec<&str> = words
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .collect();
+    let pest = read("grammar/fuse.pest");
+    let keywords: Vec<&str> = pest
+        .lines()
+        .filter(|l| l.starts_with("kw_"))
+        .filter_map(|l| l.split('"').nth(1))
+        .collect();
+    assert!(keywords.len() >= 25, "{keywords:?}");
+    for k in keywords {
+        assert!(
+            alternatives.contains(&k),
+            "editors/vscode does not highlight `{k}`"
+        );
+    }
+}

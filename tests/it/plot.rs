@@ -245,7 +245,7 @@ fn plot_writes_svg_and_png_and_reports_every_mistake() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let one = root.join("figs/curves.svg");
     let written = api::plot(&req(Some(one.clone()), vec![FigureKind::Curves])).unwrap();
-    assert_eq!(written, [one.clone()]);
+    assert_eq!(written, std::slice::from_ref(&one));
     assert!(std::fs::read_to_string(&one).unwrap().starts_with("<svg"));
 
     let codes = |r: Result<Vec<PathBuf>, api::Error>| -> Vec<(&'static str, String)> {
