@@ -15,6 +15,7 @@ pub mod lower;
 pub mod nn;
 pub mod ops;
 pub mod passes;
+pub mod plot;
 pub mod rng;
 pub mod run;
 pub mod source;

@@ -9,8 +9,11 @@
 //! - [`eval()`], [`eval_robustness`]: a trained run on a split (`eval`);
 //! - [`predict()`]: a trained run on new inputs (`predict`);
 //! - [`compare()`]: several files over several seeds (`compare`);
+//! - [`plot()`], [`figures`]: learning curves, confusion matrix, robustness heat map and comparison bars of
+//!   run directories (`plot`, `run --plots`, `compare --plots`);
 //! - [`sweep()`]: files × settings × seeds as separate runs, locally or on Slurm (`sweep`);
 //! - [`translate()`]: new sentences through a translation run (`translate`);
+//! - [`format_file`]: a file in the canonical layout (`fmt`);
 //! - [`inspect_data`]: the structure of a data file (`data inspect`).
 //!
 //! Failures are an [`Error`]: diagnostics for the user's mistakes, or the [`RunError`] that stopped a run.
@@ -19,8 +22,11 @@
 mod budget;
 mod compare;
 mod eval;
+mod fmt;
 mod fs_loader;
 mod modes;
+mod plot;
+mod plot_read;
 mod predict;
 mod prepare;
 mod run;
@@ -33,8 +39,10 @@ pub use compare::{
     Verdict,
 };
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
+pub use fmt::{format_file, Formatted};
 pub use fs_loader::{allow_imports_from, FsLoader};
 pub use modes::{graph_of_mode, parse_mode, render_mode_graph, summary_text};
+pub use plot::{figures, plot, FigureKind, NamedFigure, PlotRequest};
 pub use predict::{predict, write_predictions, PredictRequest, Predictions};
 pub use prepare::{device, prepare, prepare_recorded, task_fits_data, Prepared};
 pub use run::{

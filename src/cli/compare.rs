@@ -28,6 +28,9 @@ pub struct CompareArgs {
     pub overwrite: bool,
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Draw the comparison as bars with error bars into OUT/plots (as `fusec plot OUT`).
+    #[arg(long)]
+    pub plots: bool,
 }
 
 pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32 {
@@ -58,5 +61,8 @@ pub fn compare(args: &CompareArgs, sets: &[(String, String)], json: bool) -> i32
         args.out.join("compare.md").display(),
         args.out.join("compare.csv").display()
     );
+    if args.plots {
+        return super::plot::plots_into(&args.out, json);
+    }
     0
 }

@@ -7,7 +7,9 @@ pub mod check;
 pub mod compare;
 pub mod data;
 pub mod eval;
+pub mod fmt;
 pub mod graph;
+pub mod plot;
 pub mod predict;
 pub mod run;
 pub mod summary;
@@ -61,6 +63,8 @@ pub enum MessageFormat {
 pub enum Command {
     /// Check files: print their diagnostics, or one "ok" line per file.
     Check(check::CheckArgs),
+    /// Rewrite .fuse files in the canonical layout (`--check`: only report files that are not in it).
+    Fmt(fmt::FmtArgs),
     /// Print a model's IR as text or as Graphviz DOT.
     Graph(graph::GraphArgs),
     /// Print a Keras-style table of a model: shapes, parameters and FLOPs per example.
@@ -75,6 +79,8 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// Train files × settings × seeds as separate runs, here or on a Slurm cluster, and print one table.
     Sweep(sweep::SweepArgs),
+    /// Draw figures of runs: learning curves, confusion matrix, robustness heat map, comparison bars (SVG, PNG).
+    Plot(plot::PlotArgs),
     /// Look into data files.
     Data(data::DataArgs),
     /// Training throughput of compiled models against the same models written directly in candle.
@@ -152,6 +158,7 @@ pub fn main() -> i32 {
     crate::guarded_read::set_max_memory(cli.max_memory);
     match &cli.command {
         Command::Check(a) => check::run(a, &cli.sets, json),
+        Command::Fmt(a) => fmt::run(a, json),
         Command::Graph(a) => graph::run(a, &cli.sets, json),
         Command::Summary(a) => summary::run(a, &cli.sets, json),
         Command::Run(a) => run::run(a, &cli.sets, json),
@@ -159,6 +166,7 @@ pub fn main() -> i32 {
         Command::Predict(a) => predict::predict(a, &cli.sets, json),
         Command::Compare(a) => compare::compare(a, &cli.sets, json),
         Command::Sweep(a) => sweep::sweep(a, &cli.sets, cli.threads, json),
+        Command::Plot(a) => plot::run(a, json),
         Command::Data(a) => data::run(a, json),
         Command::Bench(a) => bench::run(a, &cli.sets),
         Command::Translate(a) => translate::translate(a, &cli.sets, json),

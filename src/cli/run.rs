@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// (flags that would change them are refused).
     #[arg(long, value_name = "RUNDIR")]
     pub resume: Option<PathBuf>,
+    /// Draw the run's figures into RUNDIR/plots when it ends (as `fusec plot RUNDIR`).
+    #[arg(long)]
+    pub plots: bool,
     /// No progress bars or per-epoch lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -96,6 +99,9 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
             } else {
                 print!("{report}");
                 println!("run directory: {}", run_dir.display());
+            }
+            if args.plots {
+                return super::plot::plots_into(&run_dir, json);
             }
             0
         }

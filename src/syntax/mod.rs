@@ -5,6 +5,7 @@
 pub mod ast;
 pub mod dump;
 mod errors;
+pub mod format;
 pub(crate) mod limits;
 mod parse;
 

@@ -14,7 +14,7 @@ use crate::source::{FileId, Span};
 #[grammar = "../grammar/fuse.pest"]
 struct FuseParser;
 
-type P<'i> = Pair<'i, Rule>;
+pub(super) type P<'i> = Pair<'i, Rule>;
 type R<T> = Result<T, Diagnostic>;
 
 /// Parses one file into its AST, or the syntax error.
@@ -40,6 +40,14 @@ pub fn parse(file: FileId, text: &str) -> Result<File, Diagnostics> {
         Some(d) => Err(d.into()),
         None => Ok(ast),
     }
+}
+
+/// The parse tree of a whole file (the `file` pair), for the formatter; [`parse`] has accepted the text first.
+pub(super) fn parse_tree(file: FileId, text: &str) -> Result<P<'_>, Diagnostics> {
+    let mut pairs = FuseParser::parse(Rule::file, text).map_err(|e| recover(file, text, e))?;
+    pairs
+        .next()
+        .ok_or_else(|| Diagnostics::from(Builder { file }.internal(Span::new(file, 0, 0))))
 }
 
 /// Most syntax errors reported for one file.

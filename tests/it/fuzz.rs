@@ -71,7 +71,7 @@ const PIECES: &[&str] = &[
     "é",
 ];
 
-fn seeds() -> Vec<String> {
+pub(crate) fn seeds() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for dir in ["examples/mfeat", "stdlib"] {
@@ -99,7 +99,7 @@ fn pick(rng: &mut SeededRng, n: usize) -> usize {
 }
 
 /// Applies 1 to 4 random edits: delete, insert a piece, duplicate or swap spans, or copy a line elsewhere.
-fn mutate(rng: &mut SeededRng, text: &str) -> String {
+pub(crate) fn mutate(rng: &mut SeededRng, text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     for _ in 0..1 + pick(rng, 4) {
         let len = bytes.len();
