@@ -74,7 +74,27 @@ impl Formatter<'_> {
 
     pub(super) fn expr(&mut self, p: P) -> Doc {
         match p.as_rule() {
-            Rule::expr => self.chain(p),
+            Rule::expr => {
+                // `... as name` closes the expression: the chain without it, then ` as name` on the same line.
+                let as_name = p
+                    .clone()
+                    .into_inner()
+                    .find(|c| c.as_rule() == Rule::as_name);
+                let chain = self.chain(p);
+                match as_name {
+                    None => chain,
+                    Some(a) => {
+                        let mut docs = vec![chain];
+                        for c in a.into_inner() {
+                            match c.as_rule() {
+                                Rule::kw_as => docs.push(self.word(&c, " as ")),
+                                _ => docs.push(self.tok(&c)),
+                            }
+                        }
+                        Doc::Concat(docs)
+                    }
+                }
+            }
             Rule::or_expr | Rule::and_expr | Rule::cmp_expr | Rule::add_expr | Rule::mul_expr => {
                 self.chain(p)
             }
@@ -94,7 +114,10 @@ impl Formatter<'_> {
     /// `a op b op c` (or a pipe `x |> f |> g`): one operand when the level holds one, else a group that breaks
     /// before each operator, the continuation lines indented.
     fn chain(&mut self, p: P) -> Doc {
-        let parts: Vec<P> = p.into_inner().collect();
+        let parts: Vec<P> = p
+            .into_inner()
+            .filter(|c| c.as_rule() != Rule::as_name)
+            .collect();
         if parts.len() == 1 {
             let only = parts.into_iter().next().map(|e| self.expr(e));
             return only.unwrap_or(Doc::Concat(Vec::new()));

@@ -111,15 +111,28 @@ impl<'t> Formatter<'t> {
                     let end = c.as_span().end();
                     let names: Vec<P> = c.into_inner().collect();
                     if let [one] = names.as_slice() {
-                        docs.push(self.tok(one));
+                        docs.push(self.import_name(one.clone()));
                     } else {
                         let elems = names
                             .into_iter()
                             .map(|n| (n.as_span().start(), n))
                             .collect();
-                        docs.push(self.bracketed("{", "}", elems, end, |f, n| f.tok(&n)));
+                        docs.push(self.bracketed("{", "}", elems, end, |f, n| f.import_name(n)));
                     }
                 }
+            }
+        }
+        Doc::Concat(docs)
+    }
+
+    /// `Name`, or `data name` / `train name` (a section of one kind).
+    fn import_name(&mut self, p: P) -> Doc {
+        let mut docs = Vec::new();
+        for c in p.into_inner() {
+            match c.as_rule() {
+                Rule::kw_data => docs.push(self.word(&c, "data ")),
+                Rule::kw_train => docs.push(self.word(&c, "train ")),
+                _ => docs.push(self.tok(&c)),
             }
         }
         Doc::Concat(docs)
@@ -238,16 +251,20 @@ impl<'t> Formatter<'t> {
         self.lines(stmts, end - 1, |f, s| f.stmt(s))
     }
 
-    /// `data NAME { entries }` and `train { entries }`.
+    /// `data NAME { entries }` and `train [NAME] { entries }`.
     fn section(&mut self, p: P) -> Doc {
         let end = p.as_span().end();
         let mut docs = Vec::new();
         let mut entries = Vec::new();
         for c in p.into_inner() {
             match c.as_rule() {
-                Rule::kw_data => docs.push(self.word(&c, "data ")),
+                Rule::kw_data => docs.push(self.word(&c, "data")),
                 Rule::kw_train => docs.push(self.word(&c, "train")),
-                Rule::ident if entries.is_empty() && docs.len() == 1 => docs.push(self.tok(&c)),
+                // The section's name (always there for `data`, optional for `train`).
+                Rule::ident if entries.is_empty() && docs.len() == 1 => {
+                    docs.push(Doc::text(" "));
+                    docs.push(self.tok(&c));
+                }
                 _ => entries.push(c),
             }
         }
