@@ -30,6 +30,8 @@ pub struct Loaded {
     pub source_replaced: Vec<(String, usize)>,
     /// Pickle sources: the names of per-emotion labels.
     pub label_names: Option<Vec<String>>,
+    /// Label fields whose values are class names: the names, in index order.
+    pub class_names: Option<Vec<String>>,
 }
 
 /// Loads every field, pushing a diagnostic for each problem; fields whose files cannot be read or do not
@@ -162,11 +164,12 @@ fn concat_parts(
         values,
         example_shape,
         dtype: field.dtype,
-        per_split: matches!(spec.split, SplitSpec::Files).then_some(per_split),
+        per_split: matches!(spec.split, SplitSpec::Files { .. }).then_some(per_split),
         replaced: 0,
         files: String::new(),
         source_replaced: Vec::new(),
         label_names: None,
+        class_names: None,
     })
 }
 
@@ -177,7 +180,7 @@ fn ordered_files(
     diags: &mut Diagnostics,
 ) -> Option<Vec<(String, String)>> {
     let files = &field.source.files;
-    let per_split = matches!(spec.split, SplitSpec::Files);
+    let per_split = matches!(spec.split, SplitSpec::Files { .. });
     let ok = if per_split {
         let count = |split: &str| files.iter().filter(|(s, _)| s == split).count();
         files.iter().all(|(s, _)| SPLITS.contains(&s.as_str()))

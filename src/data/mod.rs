@@ -67,6 +67,8 @@ pub struct Dataset {
     pub texts: BTreeMap<String, TextField>,
     /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
     pub label_names: BTreeMap<String, Vec<String>>,
+    /// Warnings about the data that do not stop a run (a split that leaves a class empty, say).
+    pub warnings: Diagnostics,
 }
 
 /// Loads `spec`; files are looked up in `base_dir / spec.declared_in / spec.path`. Every problem found is
@@ -98,6 +100,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         }
         _ => split::split(spec, &loaded),
     };
+    let carved = split::carve_note(spec, &loaded);
     let (texts, too_long) =
         text_load::finish_text(spec, &raw_text, &mut splits, &mut loaded, &dir, &mut diags);
     if diags.has_errors() {
@@ -121,6 +124,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
     let mut report = DataReport::new(spec, &fields, &splits, replaced);
+    report.carved = carved;
     report.too_long = too_long;
     report.vocab_sizes = texts
         .iter()
@@ -148,6 +152,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         standardization,
         texts,
         label_names,
+        warnings: Diagnostics::default(),
     })
 }
 

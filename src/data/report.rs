@@ -32,6 +32,8 @@ pub struct DataReport {
     pub too_long: usize,
     /// Per text field: vocabulary size (specials included).
     pub vocab_sizes: BTreeMap<String, usize>,
+    /// How the validation split was carved from the training files, if it was.
+    pub carved: Option<String>,
 }
 
 /// Examples per class, index = class.
@@ -90,6 +92,7 @@ impl DataReport {
             dropped_batches: 0,
             too_long: 0,
             vocab_sizes: BTreeMap::new(),
+            carved: None,
         }
     }
 }
@@ -122,6 +125,9 @@ impl fmt::Display for DataReport {
             "data {}: {} examples (train {}, valid {}, test {})",
             self.name, self.n_examples, self.n_train, self.n_valid, self.n_test
         )?;
+        if let Some(note) = &self.carved {
+            writeln!(f, "  {note}")?;
+        }
         for (name, c) in &self.classes {
             writeln!(f, "  {name}: {} classes", c.train.len())?;
             for (split, counts) in [("train", &c.train), ("valid", &c.valid), ("test", &c.test)] {

@@ -135,7 +135,7 @@ fn read_field(
     dir: &Path,
 ) -> Result<RawText, Diagnostic> {
     let mut files = field.source.files.clone();
-    let per_split = matches!(spec.split, SplitSpec::Files);
+    let per_split = matches!(spec.split, SplitSpec::Files { .. });
     files.sort_by_key(|(s, _)| SPLITS.iter().position(|x| x == s).unwrap_or(0));
     let (mut lines, mut counts, mut shown_all) = (Vec::new(), [0usize; 3], Vec::new());
     for (split, file) in &files {
@@ -171,6 +171,7 @@ fn placeholder(field: &FieldSpec, raw: &RawText) -> Loaded {
         files: raw.files.clone(),
         source_replaced: Vec::new(),
         label_names: None,
+        class_names: None,
     }
 }
 
@@ -353,6 +354,7 @@ pub(super) fn finish_text(
             files: r.files.clone(),
             source_replaced: Vec::new(),
             label_names: None,
+            class_names: None,
         };
         loaded.insert(f.name.clone(), l);
         let lines = r.lines.clone();

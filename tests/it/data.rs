@@ -60,6 +60,7 @@ impl Src {
                 span: self.span(call),
             },
             classes: None,
+            class_names: None,
             span: self.span(decl),
         }
     }
@@ -333,6 +334,7 @@ fn npy_npz_safetensors_and_split_files() {
             span,
         },
         classes: None,
+        class_names: None,
         span,
     };
     let spec = DataSpec {
@@ -355,7 +357,11 @@ fn npy_npz_safetensors_and_split_files() {
                 &[("train", "y.npz"), ("test", "y.npz")],
             ),
         ],
-        split: SplitSpec::Files,
+        split: SplitSpec::Files {
+            valid: None,
+            stratify: None,
+            seed: 0,
+        },
         standardize: vec![],
         nonfinite: NonFinite::Error,
         span,
@@ -469,6 +475,7 @@ fn nonfinite_zero_replaces_and_counts() {
             span,
         },
         classes: Some(2).filter(|_| name == "y"),
+        class_names: None,
         span,
     };
     let spec = DataSpec {
