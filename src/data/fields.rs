@@ -83,10 +83,11 @@ fn load_field(
         return load_pickle_field(spec, field, &req, dir, cache, diags);
     }
     let files = ordered_files(spec, field, diags)?;
+    let names_ok = super::classes::may_hold_names(field);
     let mut parts = Vec::new();
     for (split, file) in &files {
         let shown = Path::new(&spec.path).join(file).display().to_string();
-        match read_source(&field.source.kind, &dir.join(file), &shown, cache) {
+        match read_source(&field.source.kind, &dir.join(file), &shown, names_ok, cache) {
             Ok(raw) => parts.push((split.clone(), shown, raw)),
             Err(e) => diags.push(read_diagnostic(e, field)),
         }
@@ -94,9 +95,13 @@ fn load_field(
     if parts.len() != files.len() {
         return None;
     }
+    let class_names = super::classes::index_names(field, &mut parts)
+        .map_err(|d| diags.push(d))
+        .ok()?;
     let shown: Vec<String> = parts.iter().map(|(_, s, _)| format!("`{s}`")).collect();
     let mut loaded = concat_parts(spec, field, parts, diags)?;
     loaded.files = shown.join(", ");
+    loaded.class_names = class_names;
     check_values(spec, field, &mut loaded, diags);
     Some(loaded)
 }
@@ -124,6 +129,7 @@ fn load_pickle_field(
     loaded.files = format!("`{shown}`");
     loaded.source_replaced = read.replaced;
     loaded.label_names = read.label_names;
+    loaded.class_names = field.class_names.clone();
     check_values(spec, field, &mut loaded, diags);
     Some(loaded)
 }
@@ -224,7 +230,7 @@ fn read_diagnostic(e: ReadError, field: &FieldSpec) -> Diagnostic {
     d
 }
 
-fn field_error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
+pub(super) fn field_error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
     Diagnostic::error(code, message)
         .label(field.span, format!("field `{}` declared here", field.name))
 }

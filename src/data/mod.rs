@@ -4,6 +4,7 @@
 //! serves batches as candle tensors (from the device: `resident.rs`). This and the CLI are the only parts of fusec that touch the file system.
 
 mod check;
+mod classes;
 mod fields;
 pub mod inspect;
 pub mod npy;
@@ -67,6 +68,9 @@ pub struct Dataset {
     pub texts: BTreeMap<String, TextField>,
     /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
     pub label_names: BTreeMap<String, Vec<String>>,
+    /// Per label field whose classes have names (`classes = ["wt", "ppar"]`, or names read from the files): the
+    /// names in class-index order.
+    pub class_names: BTreeMap<String, Vec<String>>,
     /// Warnings about the data that do not stop a run (a split that leaves a class empty, say).
     pub warnings: Diagnostics,
 }
@@ -111,7 +115,11 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let mut replaced = BTreeMap::new();
     let mut source_replaced = BTreeMap::new();
     let mut label_names = BTreeMap::new();
+    let mut class_names = BTreeMap::new();
     for (name, mut f) in loaded {
+        if let Some(names) = f.class_names.take() {
+            class_names.insert(name.clone(), names);
+        }
         if f.replaced > 0 {
             replaced.insert(name.clone(), f.replaced);
         }
@@ -123,7 +131,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         }
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
-    let mut report = DataReport::new(spec, &fields, &splits, replaced);
+    let mut report = DataReport::new(spec, &fields, &splits, replaced, &class_names);
     report.carved = carved;
     report.too_long = too_long;
     report.vocab_sizes = texts
@@ -152,6 +160,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         standardization,
         texts,
         label_names,
+        class_names,
         warnings: Diagnostics::default(),
     })
 }

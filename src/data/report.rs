@@ -42,6 +42,8 @@ pub struct ClassCounts {
     pub train: Vec<usize>,
     pub valid: Vec<usize>,
     pub test: Vec<usize>,
+    /// The class names, when the classes have names.
+    pub names: Option<Vec<String>>,
 }
 
 impl DataReport {
@@ -50,10 +52,13 @@ impl DataReport {
         fields: &BTreeMap<String, FieldData>,
         splits: &Splits,
         replaced: BTreeMap<String, usize>,
+        class_names: &BTreeMap<String, Vec<String>>,
     ) -> DataReport {
         let mut classes = BTreeMap::new();
         for f in &spec.fields {
-            let (Some(c), Some(data)) = (f.classes, fields.get(&f.name)) else {
+            let named = class_names.get(&f.name);
+            let count = f.classes.or(named.map(|n| n.len() as i64));
+            let (Some(c), Some(data)) = (count, fields.get(&f.name)) else {
                 continue;
             };
             let FieldValues::I64(values) = &data.values else {
@@ -75,6 +80,7 @@ impl DataReport {
                 train: count(&splits.train),
                 valid: count(&splits.valid),
                 test: count(&splits.test),
+                names: named.cloned(),
             };
             classes.insert(f.name.clone(), counts);
         }
@@ -129,7 +135,15 @@ impl fmt::Display for DataReport {
             writeln!(f, "  {note}")?;
         }
         for (name, c) in &self.classes {
-            writeln!(f, "  {name}: {} classes", c.train.len())?;
+            match &c.names {
+                Some(names) => writeln!(
+                    f,
+                    "  {name}: {} classes ({})",
+                    c.train.len(),
+                    names.join(", ")
+                )?,
+                None => writeln!(f, "  {name}: {} classes", c.train.len())?,
+            }
             for (split, counts) in [("train", &c.train), ("valid", &c.valid), ("test", &c.test)] {
                 let list: Vec<String> = counts.iter().map(usize::to_string).collect();
                 writeln!(f, "    {split:<5} [{}]", list.join(", "))?;

@@ -92,18 +92,24 @@ pub struct RunReport {
     pub test: Vec<(String, f64)>,
     /// Test confusion matrix of a classification task (rows: true class, columns: predicted).
     pub confusion: Option<Vec<Vec<usize>>>,
+    /// The names of the task's classes, when they have names.
+    pub class_names: Option<Vec<String>>,
     pub run_dir: String,
 }
 
 impl RunReport {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "model": self.model, "seed": self.seed, "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "params": self.params,
             "train_seconds": self.train_seconds, "selection": self.selection,
             "valid": metrics_object(&self.valid), "test": metrics_object(&self.test),
             "test_confusion": self.confusion, "run_dir": self.run_dir,
-        })
+        });
+        if let Some(names) = &self.class_names {
+            json["classes"] = serde_json::json!(names);
+        }
+        json
     }
 
     pub fn write(&self, run_dir: &Path) -> Result<(), RunError> {
@@ -155,11 +161,50 @@ impl fmt::Display for RunReport {
                 f,
                 "test confusion matrix (rows: true class, columns: predicted)"
             )?;
-            for row in m {
-                let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
-                writeln!(f, "{}", cells.join(""))?;
+            match &self.class_names {
+                Some(names) => write_named_matrix(f, m, names)?,
+                None => {
+                    for row in m {
+                        let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
+                        writeln!(f, "{}", cells.join(""))?;
+                    }
+                }
             }
         }
         Ok(())
     }
+}
+
+/// A confusion matrix with the class names as row labels and column heads.
+fn write_named_matrix(
+    f: &mut fmt::Formatter<'_>,
+    m: &[Vec<usize>],
+    names: &[String],
+) -> fmt::Result {
+    let name = |i: usize| names.get(i).map_or_else(|| i.to_string(), Clone::clone);
+    let label_width = (0..m.len())
+        .map(|i| name(i).chars().count())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = (0..m.first().map_or(0, Vec::len))
+        .map(|j| {
+            let cells = m.iter().map(|r| r[j].to_string().len());
+            cells.chain([name(j).chars().count(), 3]).max().unwrap_or(3)
+        })
+        .collect();
+    let head: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(j, w)| format!(" {:>w$}", name(j)))
+        .collect();
+    writeln!(f, "{:label_width$}{}", "", head.join(""))?;
+    for (i, row) in m.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:>w$}"))
+            .collect();
+        writeln!(f, "{:<label_width$}{}", name(i), cells.join(""))?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod cli;
 mod codes;
 mod corpus;
 mod data;
+mod data_labels;
 mod data_splits;
 mod device;
 mod diagnostics;
