@@ -14,6 +14,8 @@ mod read;
 mod report;
 mod resident;
 mod split;
+mod split_check;
+mod split_column;
 pub mod text;
 mod text_load;
 
@@ -100,7 +102,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let mut splits = match spec.split {
         SplitSpec::Column { .. } => {
             let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
-            text_load::split_by_column(spec, &dir, n, &mut diags)
+            split_column::split_by_column(spec, &dir, n, &mut diags)
         }
         _ => split::split(spec, &loaded),
     };
@@ -146,6 +148,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
             report.label_positives.insert(name.clone(), positives);
         }
     }
+    let warnings = split_check::split_warnings(spec, &report);
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
@@ -161,7 +164,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         texts,
         label_names,
         class_names,
-        warnings: Diagnostics::default(),
+        warnings,
     })
 }
 

@@ -20,6 +20,9 @@ pub struct DataSpec {
     /// What loading does with NaN and infinite feature values (`nonfinite = "error" | "zero"`).
     pub nonfinite: NonFinite,
     pub span: Span,
+    /// The `split = ...` setting (the data set's name when the split is implied), for split diagnostics.
+    #[serde(skip)]
+    pub split_span: Span,
 }
 
 /// Handling of non-finite feature values when loading data.

@@ -162,6 +162,7 @@ fn lower_one(
             path = p;
         }
     }
+    let split_span = split.as_ref().map_or(d.name.span, |(_, at)| *at);
     let split = super::data_split::resolve_split(&fields, split, diags);
     let after = diags.iter().filter(|x| x.is_error()).count();
     (after == before).then(|| DataSpec {
@@ -173,6 +174,7 @@ fn lower_one(
         standardize,
         nonfinite,
         span: d.name.span,
+        split_span,
     })
 }
 

@@ -133,6 +133,7 @@ fn mfeat_spec(src: &Src) -> DataSpec {
         standardize: vec!["fou".into(), "zer".into(), "mor".into()],
         nonfinite: NonFinite::Error,
         span: src.span(MFEAT),
+        split_span: Span::default(),
     }
 }
 
@@ -259,6 +260,7 @@ fn bad_spec(src: &Src) -> DataSpec {
         standardize: vec!["zer".into(), "mor".into(), "labl".into()],
         nonfinite: NonFinite::Error,
         span: src.span(BAD),
+        split_span: Span::default(),
     }
 }
 
@@ -365,6 +367,7 @@ fn npy_npz_safetensors_and_split_files() {
         standardize: vec![],
         nonfinite: NonFinite::Error,
         span,
+        split_span: Span::default(),
     };
     // y.npz holds only a training array: the test split reads 4 rows where x has 2, a row mismatch.
     let err = data::load(&spec, &root).unwrap_err();
@@ -495,6 +498,7 @@ fn nonfinite_zero_replaces_and_counts() {
         standardize: vec![],
         nonfinite: NonFinite::Zero,
         span,
+        split_span: Span::default(),
     };
     let ds = data::load(&spec, &root).unwrap();
     assert_eq!(

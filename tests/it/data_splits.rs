@@ -165,3 +165,55 @@ data d {
         "{out}"
     );
 }
+
+#[test]
+fn a_split_column_follows_the_id_column() {
+    let text = |split: &str| {
+        format!(
+            r#"data d {{
+  path = "."
+  field x: f32[6] = csv("all.csv", columns = 1..7)
+  field digit: i64[] = csv("all.csv", column = 7)
+  split = column("{split}", column = "split")
+}}"#
+        )
+    };
+    // split.tsv lists the ids shuffled: by line order the classes would be mixed across the splits.
+    let out = load(&text("split.tsv"));
+    assert!(
+        out.contains("48 examples (train 27, valid 9, test 12)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("train [9, 9, 9]") && out.contains("valid [3, 3, 3]"),
+        "{out}"
+    );
+    let bad = load(&text("split_bad.tsv"));
+    assert!(bad.contains("fusec::data::split_ids"), "{bad}");
+    insta::assert_snapshot!("split_ids", bad);
+}
+
+#[test]
+fn splits_far_from_the_fractions_or_with_empty_classes_are_warnings() {
+    let split = |how: &str| {
+        load(&format!(
+            r#"data d {{
+  path = "."
+  field x: f32[6] = csv("all.csv", columns = 1..7)
+  field digit: i64[] = csv("all.csv", column = 7)
+  split = {how}
+}}"#
+        ))
+    };
+    // 16 per class: 0.8 / 0.1 / 0.1 rounds to 13 / 2 / 1 per class, 39 / 6 / 3 instead of 38.4 / 4.8 / 4.8.
+    let rounded = split("stratified(digit, train = 0.8, valid = 0.1, test = 0.1)");
+    assert!(rounded.contains("fusec::data::split_rounding"), "{rounded}");
+    // 2 validation examples cannot hold 3 classes.
+    let empty = split("random(train = 0.9, valid = 0.05, test = 0.05, seed = 0)");
+    assert!(empty.contains("fusec::data::split_empty_class"), "{empty}");
+    assert!(!empty.contains("split_rounding"), "{empty}");
+    insta::assert_snapshot!("split_warnings", format!("{rounded}\n{empty}"));
+    // Fractions that fit the classes warn about nothing.
+    let fine = split("stratified(digit, train = 0.5, valid = 0.25, test = 0.25)");
+    assert!(!fine.contains("warning"), "{fine}");
+}

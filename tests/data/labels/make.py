@@ -3,7 +3,8 @@
 Three digits of mfeat's morphological view (6 features; 16 examples each of digits 0, 1, 2), with the digit as a
 name (`zero`, `one`, `two`): train files hold 12 per class, test files 4 per class, in CSV, TSV, .npy (names as
 NumPy unicode `<U5`), .npz and safetensors (numeric labels). `all.csv` holds the 48 examples in one file with an
-`id` column, and `split.tsv` names each id's split in shuffled order. Run from the repository root.
+`id` column, and `split.tsv` names each id's split in shuffled order (`split_bad.tsv`, edited by hand from it,
+repeats id 5, misses 7 and 30, and names 48 and `x`). Run from the repository root.
 """
 import json
 import random
