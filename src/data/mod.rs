@@ -7,6 +7,7 @@ mod check;
 mod classes;
 mod fields;
 pub mod inspect;
+mod inspect_labels;
 pub mod npy;
 pub mod pickle;
 mod pickle_source;

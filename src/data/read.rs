@@ -440,7 +440,11 @@ fn missing_key(shown: &str, key: &str, keys: &[&str]) -> ReadError {
     e
 }
 
-fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError> {
+pub(super) fn read_safetensors(
+    bytes: &[u8],
+    shown: &str,
+    key: &str,
+) -> Result<RawArray, ReadError> {
     use safetensors::Dtype as D;
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| format_error(shown, format!("not a safetensors file: {e}")))?;

@@ -143,3 +143,20 @@ fn a_run_names_its_classes_in_the_report_predictions_and_record() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn data_inspect_gives_the_label_balance_of_every_format() {
+    let mut out = String::new();
+    for file in [
+        "train.csv",
+        "test.tsv",
+        "y_train.npy",
+        "test.npz",
+        "train.safetensors",
+    ] {
+        let path = PathBuf::from("tests/data/labels").join(file);
+        out.push_str(&fusec::data::inspect::inspect_file(&path).unwrap());
+    }
+    assert_eq!(out.matches("zero 12 (33.3%)").count(), 2, "{out}");
+    insta::assert_snapshot!("inspect_label_balance", out);
+}
