@@ -2,11 +2,11 @@
 //! over any [`Stepper`], and [`Network::translate`], which runs a model's encoder once (the ancestors of an
 //! `attention_decoder` node, without the targets) and then steps the decoder with its trained parameters.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use candle_core::{DType, Error, Result, Tensor};
 
-use super::{Mode, Network};
+use super::Network;
 use crate::ir::tokens::{BOS, EOS};
 use crate::ir::{Decoder, NodeId, Op, Value};
 use crate::nn::{self, DecoderState, DecoderWeights};
@@ -50,12 +50,37 @@ pub trait Stepper {
 
 /// The `k` best entries of a row, best first; ties go to the lower id, the same rule for greedy and beam.
 fn top_k(row: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<u32> = (0..row.len() as u32).collect();
-    let key = |i: &u32| row[*i as usize];
-    let k = k.min(idx.len());
+    let k = k.min(row.len());
     if k == 0 {
         return Vec::new();
     }
+    // `a` ranks before `b`: larger value (in `total_cmp`'s order), then lower id.
+    let before = |a: (u32, f32), b: (u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)).is_lt();
+    if k > SMALL_K {
+        return top_k_sorted(row, k);
+    }
+    // Small k (beam sizes): one pass over the row keeping the best k in order, no allocation of V ids. Ids
+    // arrive in increasing order, so a later entry displaces an earlier one only with a strictly larger value.
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+    for (i, &v) in row.iter().enumerate() {
+        let e = (i as u32, v);
+        if best.len() == k && !before(e, best[k - 1]) {
+            continue;
+        }
+        let at = best.partition_point(|&b| before(b, e));
+        best.insert(at, e);
+        best.truncate(k);
+    }
+    best
+}
+
+/// Beam sizes up to this take [`top_k`]'s single pass.
+const SMALL_K: usize = 32;
+
+/// [`top_k`] by partial sorting of all ids: the general path, and the reference its single pass must match.
+fn top_k_sorted(row: &[f32], k: usize) -> Vec<(u32, f32)> {
+    let mut idx: Vec<u32> = (0..row.len() as u32).collect();
+    let key = |i: &u32| row[*i as usize];
     idx.select_nth_unstable_by(k - 1, |a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
     idx.truncate(k);
     idx.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
@@ -286,21 +311,15 @@ impl Network {
         }
     }
 
-    /// Runs, in evaluation mode, only the nodes that `targets` depend on (the targets' own nodes included).
+    /// Runs, in evaluation mode, only the nodes that `targets` depend on (the targets' own nodes included),
+    /// through the tape-free inference path (fused recurrent kernels, intermediates freed after their last use).
     fn forward_to(
         &self,
         inputs: &HashMap<String, Tensor>,
         targets: &[Value],
     ) -> Result<HashMap<Value, Tensor>> {
-        let mut need: HashSet<NodeId> = HashSet::new();
-        let mut stack: Vec<NodeId> = targets.iter().map(|v| v.node).collect();
-        while let Some(n) = stack.pop() {
-            if need.insert(n) {
-                stack.extend(self.operands[&n].iter().map(|v| v.node));
-            }
-        }
-        let nodes = self.order.iter().copied().filter(|n| need.contains(n));
-        self.run_nodes(nodes, inputs, &mut Mode::Eval)
+        let plan = super::infer::InferPlan::new(self, targets);
+        Ok(self.infer(&plan, inputs)?.values)
     }
 
     /// Translates a batch: encodes `inputs` (the decoder's target input is not needed) and searches with
@@ -337,5 +356,34 @@ impl Network {
             weights: DecoderWeights::from_map(&self.param_map(decoder)?)?,
         };
         search(&stepper, state, n, opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SeededRng;
+
+    #[test]
+    fn top_k_single_pass_matches_sorting_with_ties_and_nan() {
+        let mut rng = SeededRng::new(11);
+        for case in 0..300 {
+            let n = 1 + case % 40;
+            // Few distinct values, so ties are common; some NaN and infinities.
+            let row: Vec<f32> = (0..n)
+                .map(|_| match (rng.uniform(0.0, 1.0) * 10.0) as u32 {
+                    0 => f32::NAN,
+                    1 => f32::NEG_INFINITY,
+                    2 => f32::INFINITY,
+                    v => (v % 4) as f32 - 2.0,
+                })
+                .collect();
+            for k in [1, 2, 5, n] {
+                let fast = top_k(&row, k);
+                let slow = top_k_sorted(&row, k.min(n));
+                let ids = |v: &[(u32, f32)]| v.iter().map(|e| e.0).collect::<Vec<_>>();
+                assert_eq!(ids(&fast), ids(&slow), "row {row:?}, k {k}");
+            }
+        }
     }
 }

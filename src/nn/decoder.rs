@@ -6,6 +6,7 @@
 use candle_core::{DType, Result, Tensor, D};
 
 use super::activation::{dropout, log_softmax, softmax};
+use super::fused;
 use super::linear::linear;
 use super::params::{prefixed, sub_map, CellParams, EmbeddingParams, LinearParams, ParamMap};
 use crate::ir::tokens::PAD;
@@ -21,6 +22,8 @@ const MASKED: f64 = -1e10;
 pub struct DecoderWeights {
     pub embed: Tensor,
     w_ih: Tensor,
+    /// `cell.weight_hh [4H, H]`, and its transpose (a view) for the step-by-step products.
+    w_hh: Tensor,
     w_hh_t: Tensor,
     /// `bias_ih + bias_hh`: the LSTM adds both before any non-linearity.
     bias: Tensor,
@@ -67,6 +70,7 @@ impl DecoderWeights {
             embed: EmbeddingParams::from_map(&sub_map(p, Self::EMBED))?.weight,
             w_ih: cell.weight_ih,
             w_hh_t: cell.weight_hh.t()?,
+            w_hh: cell.weight_hh,
             bias: cell.bias_ih.add(&cell.bias_hh)?,
             cat_w,
             cat_b,
@@ -144,11 +148,18 @@ fn readout(
     memory: &Tensor,
     mask_bias: &Tensor,
 ) -> Result<Tensor> {
-    let scores = h.matmul(&memory.transpose(1, 2)?.contiguous()?)?; // [N, T, Tx]
+    // The transposed view goes to the product as it is (strided operands are fine): a contiguous copy of the
+    // memory at every decoding step cost as much as the attention itself.
+    let scores = h.matmul(&memory.transpose(1, 2)?)?; // [N, T, Tx]
     let scores = scores.broadcast_add(&mask_bias.unsqueeze(1)?)?;
     let attn = softmax(&scores, 2)?;
     let ctx = attn.matmul(memory)?; // [N, T, H]
-    let h_att = linear(&Tensor::cat(&[h, &ctx], 2)?, &w.cat_w, Some(&w.cat_b))?.tanh()?;
+    let pre = linear(&Tensor::cat(&[h, &ctx], 2)?, &w.cat_w, Some(&w.cat_b))?;
+    let h_att = if fused::pointwise::supported(&pre) {
+        fused::pointwise::tanh(&pre)?
+    } else {
+        pre.tanh()?
+    };
     linear(&Tensor::cat(&[&h_att, e], 2)?, &w.out_w, Some(&w.out_b))
 }
 
@@ -176,16 +187,20 @@ pub fn teacher_forced(
         e = dropout(&e, p, rng)?;
     }
     // One matmul for the input projections of every step; the recurrence then only multiplies by W_hh.
-    let gx = linear(&e, &w.w_ih, Some(&w.bias))?
-        .transpose(0, 1)?
-        .contiguous()?; // [Ty, B, 4H]
-    let mut s = state;
-    let mut hs = Vec::with_capacity(ty);
-    for t in 0..ty {
-        s = cell(&gx.get(t)?, &s, w)?;
-        hs.push(s.h.clone());
-    }
-    let h = Tensor::stack(&hs, 1)?;
+    let gx = linear(&e, &w.w_ih, Some(&w.bias))?; // [B, Ty, 4H]
+    let h = if fused::lstm_sequence::supported(&gx, &state.h, &state.c, &w.w_hh) {
+        // The whole recurrence as one op with its own backward (BPTT).
+        fused::lstm_sequence::lstm_sequence(&gx, &state.h, &state.c, &w.w_hh)?
+    } else {
+        let gx = gx.transpose(0, 1)?.contiguous()?; // [Ty, B, 4H]
+        let mut s = state;
+        let mut hs = Vec::with_capacity(ty);
+        for t in 0..ty {
+            s = cell(&gx.get(t)?, &s, w)?;
+            hs.push(s.h.clone());
+        }
+        Tensor::stack(&hs, 1)?
+    };
     readout(w, &h, &e, memory, mask_bias)
 }
 
@@ -202,7 +217,13 @@ pub fn step(
     let gx = linear(&e, &w.w_ih, Some(&w.bias))?;
     let s = cell(&gx, state, w)?;
     let logits = readout(w, &s.h.unsqueeze(1)?, &e.unsqueeze(1)?, memory, mask_bias)?;
-    Ok((log_softmax(&logits.squeeze(1)?, 1)?, s))
+    let logits = logits.squeeze(1)?;
+    let logp = if fused::pointwise::supported(&logits) {
+        fused::pointwise::log_softmax_last(&logits)?
+    } else {
+        log_softmax(&logits, 1)?
+    };
+    Ok((logp, s))
 }
 
 /// Sequence cross-entropy: `logits [B, T, V]` at position t against `targets i64[B, T]` at t + 1, PAD (0)
@@ -231,6 +252,22 @@ pub fn next_token_cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Ten
             "next_token_cross_entropy: target ids must be in 0..{v}, found {lo}..={hi}"
         );
     }
+    if fused::next_token_loss::supported(logits) {
+        // One pass over the logits forward and one backward, instead of a dozen of each.
+        let gold = gold
+            .to_vec1::<i64>()?
+            .into_iter()
+            .map(|g| g as u32)
+            .collect();
+        return fused::next_token_loss::next_token_nll(logits, gold);
+    }
+    next_token_cross_entropy_generic(logits, &gold, rows)
+}
+
+/// The reference form of [`next_token_cross_entropy`] in candle ops (other devices and dtypes; the fused op's
+/// tests compare against it). `gold i64[rows]` are the shifted targets.
+fn next_token_cross_entropy_generic(logits: &Tensor, gold: &Tensor, rows: usize) -> Result<Tensor> {
+    let (_, t, v) = logits.dims3()?;
     let logp = log_softmax(&logits.narrow(1, 0, t - 1)?.reshape((rows, v))?, 1)?;
     let classes = Tensor::arange(0i64, v as i64, logits.device())?.unsqueeze(0)?;
     let one_hot = gold

@@ -83,10 +83,15 @@ pub fn forward(
     sh: DirShape,
     save: bool,
 ) -> Result<(DirOutput, LstmSaved)> {
-    let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
-    let g_n = 4 * h_n;
-    let rows = b_n * t_n;
-    // Gate pre-activations: the summed biases in every row, then x W_ihᵀ added on top.
+    let gates = input_gates(x, w, sh)?;
+    recur(gates, None, lens, w.w_hh, sh, save)
+}
+
+/// The gate pre-activations of every step from the input alone: `x W_ihᵀ + b_ih + b_hh`, `[B·T, 4H]`.
+pub fn input_gates(x: Mat, w: &CellWeights, sh: DirShape) -> Result<Vec<f32>> {
+    let g_n = 4 * sh.hidden;
+    let rows = sh.batch * sh.time;
+    // The summed biases in every row, then x W_ihᵀ added on top.
     let mut gates = scratch::zeroed(rows * g_n);
     for row in gates.chunks_exact_mut(g_n) {
         for ((g, bi), bh) in row.iter_mut().zip(w.b_ih).zip(w.b_hh) {
@@ -102,9 +107,34 @@ pub fn forward(
         1.0,
         true,
     )?;
-    let w_hh_t = Mat::new(w.w_hh, g_n, h_n).t();
-    let mut h = vec![0f32; b_n * h_n];
-    let mut c = vec![0f32; b_n * h_n];
+    Ok(gates)
+}
+
+/// The state a direction starts from, `[B, H]` each (zero when absent).
+#[derive(Clone, Copy)]
+pub struct InitState<'a> {
+    pub h: &'a [f32],
+    pub c: &'a [f32],
+}
+
+/// The recurrence of one direction over its gate pre-activations `gates [B·T, 4H]` (consumed: the activated
+/// gates are written over them), from `init` or a zero state; `w_hh` is `[4H, H]`.
+pub fn recur(
+    mut gates: Vec<f32>,
+    init: Option<InitState>,
+    lens: &[usize],
+    w_hh: &[f32],
+    sh: DirShape,
+    save: bool,
+) -> Result<(DirOutput, LstmSaved)> {
+    let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
+    let g_n = 4 * h_n;
+    let rows = b_n * t_n;
+    let w_hh_t = Mat::new(w_hh, g_n, h_n).t();
+    let (mut h, mut c) = match init {
+        Some(s) => (s.h.to_vec(), s.c.to_vec()),
+        None => (vec![0f32; b_n * h_n], vec![0f32; b_n * h_n]),
+    };
     let mut seq = vec![0f32; rows * h_n];
     let kept = if save { rows * h_n } else { 0 };
     let mut prev_h = scratch::zeroed(kept);
@@ -114,7 +144,8 @@ pub fn forward(
     let mut tanh_row = vec![0f32; if save { 0 } else { h_n }];
     for s in 0..t_n {
         let t = sh.step_time(s);
-        if s > 0 {
+        // A zero state contributes nothing to the first step.
+        if s > 0 || init.is_some() {
             // This step's rows of the gate buffer: row b at (b·T + t)·4H.
             let mut dst = MatMut {
                 data: &mut gates[t * g_n..],
@@ -202,6 +233,34 @@ pub fn backward(
     d_c: Option<&[f32]>,
     d_x: Option<&mut MatMut>,
 ) -> Result<CellGrads> {
+    let back = recur_backward(lens, w.w_hh, sh, saved, d_seq, d_h, d_c, false)?;
+    let g_n = 4 * sh.hidden;
+    let grads = weight_grads(x, &back.dg, &back.dg, &saved.prev_h, w.w_ih, sh, g_n, d_x);
+    scratch::give(back.dg);
+    grads
+}
+
+/// What BPTT through [`recur`] gives: the gradient of the gate pre-activations `dg [B·T, 4H]` (pooled: give it
+/// back with `scratch::give`), and of the initial state (`[B, H]` each; zero unless asked for).
+pub struct RecurGrads {
+    pub dg: Vec<f32>,
+    pub d_h0: Vec<f32>,
+    pub d_c0: Vec<f32>,
+}
+
+/// BPTT through [`recur`]: one pass per step for the gate gradients and one product `dG W_hh` for the state
+/// gradient. With `init_grads`, the first step's product is made too, so the initial state gets its gradient.
+#[allow(clippy::too_many_arguments)]
+pub fn recur_backward(
+    lens: &[usize],
+    w_hh: &[f32],
+    sh: DirShape,
+    saved: &LstmSaved,
+    d_seq: Option<Mat>,
+    d_h: Option<&[f32]>,
+    d_c: Option<&[f32]>,
+    init_grads: bool,
+) -> Result<RecurGrads> {
     let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
     let g_n = 4 * h_n;
     let rows = b_n * t_n;
@@ -209,7 +268,7 @@ pub fn backward(
     let mut dh = d_h.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
     let mut dc = d_c.map_or_else(|| vec![0f32; b_n * h_n], <[f32]>::to_vec);
     let mut tmp = vec![0f32; b_n * h_n];
-    let w_hh = Mat::new(w.w_hh, g_n, h_n);
+    let w_hh = Mat::new(w_hh, g_n, h_n);
     for s in (0..t_n).rev() {
         let t = sh.step_time(s);
         for b in 0..b_n {
@@ -232,7 +291,7 @@ pub fn backward(
                 &mut dg[r * g_n..][..g_n],
             );
         }
-        if s == 0 {
+        if s == 0 && !init_grads {
             break;
         }
         // The state before this step gets dG_t W_hh where the step was valid; frozen rows pass dh through.
@@ -257,9 +316,12 @@ pub fn backward(
             }
         }
     }
-    let grads = weight_grads(x, &dg, &dg, &saved.prev_h, w.w_ih, sh, g_n, d_x);
-    scratch::give(dg);
-    grads
+    let (d_h0, d_c0) = if init_grads {
+        (dh, dc)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(RecurGrads { dg, d_h0, d_c0 })
 }
 
 /// Gate gradients of one valid step of one row. On entry `dh` is the total gradient of h_t and `dc` that of
