@@ -89,15 +89,22 @@ pub fn parse_npy(bytes: &[u8]) -> Result<RawArray, String> {
 /// `n` strings of a unicode (`<U5`: UTF-32, 4 bytes per character) or bytes (`|S5`) array, trailing NULs
 /// removed; `None` when `descr` is not a string dtype.
 fn decode_strings(descr: &str, data: &[u8], n: usize) -> Result<Option<Vec<String>>, String> {
-    let (unicode, width) = match descr.split_at(descr.len().min(2)) {
-        ("<U" | "|U" | "=U", w) => (true, w),
-        ("|S" | "<S" | "=S" | "|a", w) => (false, w),
+    // `get`, not slicing: a damaged header's descr may split a multi-byte character.
+    let (unicode, width) = match (descr.get(..2), descr.get(2..)) {
+        (Some("<U" | "|U" | "=U"), Some(w)) => (true, w),
+        (Some("|S" | "<S" | "=S" | "|a"), Some(w)) => (false, w),
         _ => return Ok(None),
     };
     let chars: usize = width
         .parse()
         .map_err(|_| format!("bad string dtype `{descr}`"))?;
-    let item = if unicode { chars * 4 } else { chars };
+    let item = if unicode {
+        chars
+            .checked_mul(4)
+            .ok_or("the .npy string width is too large")?
+    } else {
+        chars
+    };
     let need = n
         .checked_mul(item)
         .filter(|b| (*b as u64) <= crate::guarded_read::max_memory())
