@@ -176,7 +176,7 @@ pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictio
         .map(|p| p.task.output.clone());
     let class_names = classify
         .as_ref()
-        .and_then(|_| target.as_ref())
+        .and(target.as_ref())
         .and_then(|t| record.class_names.get(t))
         .cloned();
     check_class_names(

@@ -149,6 +149,9 @@ pub(super) fn matches_recorded_root(
     Ok(now == recorded)
 }
 
+/// A run's record, its recorded sources, and the overrides to compile it with.
+pub type OpenedRun = (RunRecord, Vec<RecordedSource>, Vec<(String, String)>);
+
 /// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to
 /// compile with: the recorded ones, then `extra` (a key given again replaces the recorded value; one that
 /// changes the model makes its checkpoints refuse to load). `file` must be the file the run was trained from.
@@ -156,7 +159,7 @@ pub fn open_run(
     run_dir: &Path,
     file: &Path,
     extra: &[(String, String)],
-) -> Result<(RunRecord, Vec<RecordedSource>, Vec<(String, String)>), Error> {
+) -> Result<OpenedRun, Error> {
     let (record, sources) = crate::run::read_record(run_dir)?;
     if !matches_recorded_root(file, &record, &sources)? {
         return Err(Error::user(

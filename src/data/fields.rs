@@ -115,9 +115,7 @@ fn load_pickle_field(
     cache: &mut FileCache,
     diags: &mut Diagnostics,
 ) -> Option<Loaded> {
-    let Some((_, file)) = field.source.files.first() else {
-        return None;
-    };
+    let (_, file) = field.source.files.first()?;
     let shown = Path::new(&spec.path).join(file).display().to_string();
     let mut problems = Vec::new();
     let read = pickle_source::read_field(field, req, &dir.join(file), &shown, cache, &mut problems);

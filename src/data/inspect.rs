@@ -192,14 +192,14 @@ fn csv(name: &str, bytes: &[u8], sep: char) -> Result<String, Diagnostic> {
         .map(|l| split_csv(l, sep))
         .collect();
     let mut balances = Vec::new();
-    for k in 0..header.len() {
+    for (k, head) in header.iter().enumerate() {
         let column: Vec<&str> = rows
             .iter()
             .filter_map(|r| r.get(k).map(|c| c.trim()))
             .collect();
         if let Some(b) = cells(&column).and_then(balance) {
             let title = if has_header {
-                format!("{} (column {k})", header[k].trim())
+                format!("{} (column {k})", head.trim())
             } else {
                 format!("column {k}")
             };

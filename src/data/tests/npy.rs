@@ -119,4 +119,5 @@ fn string_arrays_are_names() {
     assert!(parse_npy(&npy("<U4", false, "(2,)", &data[..20]))
         .unwrap_err()
         .contains("truncated"));
+    assert!(parse_npy(&npy("<U4611686018427387904", false, "(2,)", &data)).is_err());
 }
