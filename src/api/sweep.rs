@@ -168,14 +168,17 @@ pub fn plan_sweep(req: &SweepRequest) -> Result<(Manifest, Vec<Vec<i64>>, Metric
                 .help("use fewer grid values, a smaller `--random`, or fewer seeds; or split it into several sweeps"),
         ));
     }
-    let manifest = Manifest::expand(&spec);
-    let (flops, metric) = validate(&manifest, req.metric.as_deref())?;
+    let mut manifest = Manifest::expand(&spec);
+    let (flops, metric) = validate(&mut manifest, req.metric.as_deref())?;
     Ok((manifest, flops, metric))
 }
 
 /// Compiles every file with every configuration (the first seed): FLOPs per example, and the metric checked
-/// against every plan.
-fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>, Metric), Error> {
+/// against every plan. Records in the manifest the user files each file imports.
+fn validate(
+    manifest: &mut Manifest,
+    metric: Option<&str>,
+) -> Result<(Vec<Vec<i64>>, Metric), Error> {
     let n_configs = manifest
         .trials
         .iter()
@@ -183,6 +186,7 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
         .max()
         .unwrap_or(0);
     let mut flops = vec![vec![0; n_configs]; manifest.files.len()];
+    let mut imports = vec![Vec::new(); manifest.files.len()];
     let mut chosen: Option<Metric> = None;
     for trial in manifest
         .trials
@@ -194,6 +198,9 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
         overrides.push(("seed".into(), trial.seed.to_string()));
         let compiled = compile_file(&file.path, &overrides, true, &mut Silent)
             .map_err(|e| in_trial(e, manifest, trial))?;
+        if trial.config == 0 {
+            imports[trial.file] = imported_files(&file.path, &compiled.program.sources);
+        }
         let Some(plan) = compiled.program.train.clone() else {
             return Err(Error::user(
                 Diagnostic::error("fusec::train::missing", format!("`{}` has no `train {{ }}` plan", file.path))
@@ -228,6 +235,9 @@ fn validate(manifest: &Manifest, metric: Option<&str>) -> Result<(Vec<Vec<i64>>,
             };
             return Err(Error::user(d));
         }
+    }
+    for (file, imports) in manifest.files.iter_mut().zip(imports) {
+        file.imports = imports;
     }
     Ok((
         flops,
@@ -332,6 +342,19 @@ fn local_workers(req: &SweepRequest) -> Result<usize, Error> {
         )),
         Some(w) => Ok(*w),
     }
+}
+
+/// The user files a compilation of `root` read besides `root` itself, with their SHA-256.
+fn imported_files(root: &str, sources: &crate::source::SourceMap) -> Vec<sweep::ImportedFile> {
+    let root = crate::lower::modules::normalize(root);
+    crate::run::run_dir::user_sources(sources)
+        .into_iter()
+        .filter(|s| s.path != root)
+        .map(|s| sweep::ImportedFile {
+            sha256: crate::run::manifest::sha256_hex(s.text.as_bytes()),
+            path: s.path,
+        })
+        .collect()
 }
 
 /// A new sweep directory gets the manifest; an existing one must hold the same sweep.

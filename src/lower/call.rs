@@ -103,6 +103,11 @@ impl Cx<'_> {
 
     /// `name = shared Call(args)`: records the callee and its arguments under the instance's parameter path.
     pub fn make_shared(&mut self, name: &Ident, value: &Expr) -> Ev {
+        // `d = shared Discriminator(...) as disc` names the instance `disc`.
+        let (name, value) = match &value.kind {
+            ExprKind::As(inner, given) => (given, &**inner),
+            _ => (name, value),
+        };
         let ExprKind::Call { callee, args } = &value.kind else {
             return self.fail(shared_needs_call(value.span));
         };

@@ -95,6 +95,8 @@ pub struct Cx<'a> {
     pub work: &'a mut Work,
     /// Spans of the unused-name warnings already given (a block called several times would warn once per call).
     pub warned_unused: HashSet<Span>,
+    /// Local names taken from a hint so far: `expr as name` checks that its expression used the name.
+    pub hinted_names: usize,
 }
 
 impl<'a> Cx<'a> {
@@ -190,6 +192,7 @@ impl<'a> Cx<'a> {
 
     /// A fresh local name for a node or instance: the hint (with loop indices) or `<op>_<n>`, made unique.
     pub fn local_name(&mut self, hint: Option<&str>, op_name: &str) -> String {
+        self.hinted_names += usize::from(hint.is_some());
         let f = self.frame_mut();
         let base = match hint {
             Some(h) => {

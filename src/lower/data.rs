@@ -6,7 +6,7 @@ use crate::ir::{
     DataSpec, DimExpr, Dtype, FieldSpec, NonFinite, PickleLabels, PickleLayout, SourceKind,
     SourceSpec, SplitSpec,
 };
-use crate::syntax::ast::{DataDecl, FieldDecl, Item};
+use crate::syntax::ast::{DataDecl, FieldDecl, SectionKind};
 
 use super::modules::Module;
 use super::overrides::Overrides;
@@ -43,38 +43,28 @@ const SPLITS: &[(&str, &[&str])] = &[
     ("column", &["file", "column"]),
 ];
 
+/// Lowers every data section the root file sees (its own, extended ones merged, and imported ones);
+/// `folders[m]` is the folder module `m`'s relative paths start from.
 pub fn lower_data(
     root: &Module,
-    folder: &str,
+    folders: &[String],
     ov: &mut Overrides,
     diags: &mut Diagnostics,
 ) -> Vec<DataSpec> {
-    let decls: Vec<&DataDecl> = root
-        .ast
-        .items
+    let decls: Vec<(DataDecl, usize)> = root
+        .sections
         .iter()
-        .filter_map(|i| if let Item::Data(d) = i { Some(d) } else { None })
+        .filter(|v| v.section.kind == SectionKind::Data)
+        .filter_map(|v| v.section.data())
         .collect();
     let single = decls.len() == 1;
-    let mut out: Vec<DataSpec> = Vec::new();
-    for d in decls {
-        if let Some(first) = out.iter().find(|o| o.name == d.name.name) {
-            diags.push(
-                Diagnostic::error(
-                    "fusec::name::duplicate",
-                    format!("data set `{}` is defined twice", d.name.name),
-                )
-                .label(d.name.span, "defined again here")
-                .label(first.span, "first defined here")
-                .help("give each data set its own name"),
-            );
-            continue;
-        }
-        if let Some(spec) = lower_one(d, folder, single, ov, diags) {
-            out.push(spec);
-        }
-    }
-    out
+    decls
+        .iter()
+        .filter_map(|(d, module)| {
+            let folder = folders.get(*module).map(String::as_str).unwrap_or("");
+            lower_one(d, folder, single, ov, diags)
+        })
+        .collect()
 }
 
 fn lower_one(
@@ -106,7 +96,19 @@ fn lower_one(
     let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
     let (mut path, mut split, mut standardize) = (String::new(), None, Vec::new());
     let mut nonfinite = NonFinite::Error;
-    for s in &d.settings {
+    for (i, s) in d.settings.iter().enumerate() {
+        if let Some(first) = d.settings[..i].iter().find(|x| x.key.name == s.key.name) {
+            diags.push(
+                Diagnostic::error(
+                    "fusec::data::duplicate",
+                    format!("`{}` is set twice", s.key.name),
+                )
+                .label(s.key.span, "set again here")
+                .label(first.key.span, "first set here")
+                .help("set each key once"),
+            );
+            continue;
+        }
         match s.key.name.as_str() {
             "path" => path = statics::string(&s.value, diags).unwrap_or_default(),
             "nonfinite" => match statics::string(&s.value, diags).as_deref() {

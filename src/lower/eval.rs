@@ -59,7 +59,29 @@ impl Cx<'_> {
                 let x = self.eval(a, None)?;
                 self.unary(*op, x, e.span, hint)
             }
+            ExprKind::As(inner, name) => self.eval_as(inner, name),
         }
+    }
+
+    /// `expr as name`: evaluates `expr` with `name` as the name of the node or instance it makes (in place of
+    /// the name it is bound to), and refuses an expression that makes none, where `as` would name nothing.
+    fn eval_as(&mut self, inner: &Expr, name: &Ident) -> Ev {
+        let before = self.hinted_names;
+        let v = self.eval(inner, Some(&name.name))?;
+        if self.hinted_names > before {
+            return Ok(v);
+        }
+        let d = Diagnostic::error(
+            "fusec::name::as_nothing",
+            format!("`as {}` names nothing: this expression makes no node", name.name),
+        )
+        .label(inner.span, "makes no node or block instance")
+        .label(name.span, "this name is not used")
+        .help(format!(
+            "`as` names what a call makes: `linear(x, 8) as {0}`; to give a value another name, bind it: `{0} = ...`",
+            name.name
+        ));
+        self.fail(d)
     }
 
     fn eval_name(&mut self, n: &str, span: Span) -> Ev {

@@ -16,6 +16,7 @@ mod model;
 pub mod modules;
 mod overrides;
 mod prims;
+pub mod sections;
 mod statics;
 mod stmt;
 mod train;
@@ -71,7 +72,11 @@ pub fn lower_program(
         .rsplit_once('/')
         .map(|(f, _)| f.to_string())
         .unwrap_or_default();
-    let data = data::lower_data(root, &folder, &mut ov, &mut diags);
+    // The folder each file's relative data paths start from; the root's as it was named on the command line.
+    let folders: Vec<String> = std::iter::once(folder)
+        .chain(modules[1..].iter().map(|m| m.folder.clone()))
+        .collect();
+    let data = data::lower_data(root, &folders, &mut ov, &mut diags);
     let train = train::lower_train(root, &models, &failed_models, &data, &mut ov, &mut diags);
     ov.finish(&mut diags);
     if diags.has_errors() {

@@ -41,6 +41,7 @@ pub fn lower_model(
         steps: 0,
         work,
         warned_unused: HashSet::new(),
+        hinted_names: 0,
     };
     cx.warned_unused = cx
         .diags

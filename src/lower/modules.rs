@@ -1,6 +1,7 @@
 //! Loading a program's files: the root file, its relative imports through the [`Loader`], and `std.X` modules
-//! from the embedded stdlib. Each file is parsed once; its import list and its own blocks make its scope.
-//! Missing files, unknown modules or names, clashes and import cycles are diagnosed here.
+//! from the embedded stdlib. Each file is parsed once; its import list and its own blocks make its scope, and
+//! its own and imported `data` / `train` sections its [`sections`](super::sections). Missing files, unknown
+//! modules or names, clashes and import cycles are diagnosed here.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -9,6 +10,8 @@ use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::source::{LoadError, Loader, SourceMap, Span};
 use crate::syntax::ast::{self, ImportSource, Item};
 use crate::syntax::parse;
+
+use super::sections::{visible_sections, Section, Visible};
 
 /// A block definition together with the module whose scope its body resolves names in.
 #[derive(Debug)]
@@ -27,6 +30,8 @@ pub struct Module {
     pub is_std: bool,
     /// Blocks visible in this file: its own and the imported ones.
     pub scope: HashMap<String, Rc<BlockDef>>,
+    /// `data` and `train` sections visible in this file: the imported ones it does not extend, then its own.
+    pub sections: Vec<Visible>,
 }
 
 /// Every module of a program; `modules[0]` is the root file.
@@ -101,7 +106,9 @@ impl State<'_> {
                 "fusec::import::cycle",
                 format!("import cycle: {}", chain.join(" -> ")),
             )
-            .help("move the shared blocks into a third file that both import");
+            .help(
+                "move what both files need (blocks or sections) into a third file that both import",
+            );
             if let Some(at) = at {
                 d = d.label(at, "this import closes the cycle");
             }
@@ -129,11 +136,13 @@ impl State<'_> {
             ast,
             is_std,
             scope: HashMap::new(),
+            sections: Vec::new(),
         });
         self.stack.push(key.clone());
-        let scope = self.build_scope(idx);
+        let (scope, sections) = self.build_scope(idx);
         self.stack.pop();
         self.modules[idx].scope = scope;
+        self.modules[idx].sections = sections;
         self.done.insert(key, Some(idx));
         Some(idx)
     }
@@ -173,8 +182,8 @@ impl State<'_> {
         }
     }
 
-    /// Own blocks plus imported ones; duplicates and clashes are errors.
-    fn build_scope(&mut self, idx: usize) -> HashMap<String, Rc<BlockDef>> {
+    /// Own blocks plus imported ones, and the visible sections; duplicates and clashes are errors.
+    fn build_scope(&mut self, idx: usize) -> (HashMap<String, Rc<BlockDef>>, Vec<Visible>) {
         let is_std = self.modules[idx].is_std;
         let mut scope: HashMap<String, (Rc<BlockDef>, Span)> = HashMap::new();
         let items = self.modules[idx].ast.items.clone();
@@ -192,12 +201,15 @@ impl State<'_> {
                 scope.insert(b.name.name.clone(), (def, b.name.span));
             }
         }
+        let mut sections: Vec<(Rc<Section>, Span)> = Vec::new();
         for item in &items {
             if let Item::Import(imp) = item {
-                self.import(idx, imp, &mut scope);
+                self.import(idx, imp, &mut scope, &mut sections);
             }
         }
-        scope.into_iter().map(|(k, (v, _))| (k, v)).collect()
+        let visible = visible_sections(idx, &items, &sections, &mut self.diags);
+        let blocks = scope.into_iter().map(|(k, (v, _))| (k, v)).collect();
+        (blocks, visible)
     }
 
     fn import(
@@ -205,6 +217,7 @@ impl State<'_> {
         idx: usize,
         imp: &ast::Import,
         scope: &mut HashMap<String, (Rc<BlockDef>, Span)>,
+        sections: &mut Vec<(Rc<Section>, Span)>,
     ) {
         let (key, at) = match &imp.source {
             ImportSource::Std(m) => (Key::Std(m.name.clone()), m.span),
@@ -226,31 +239,33 @@ impl State<'_> {
         let Some(target) = self.load(key.clone(), Some(at)) else {
             return;
         };
-        for name in &imp.names {
-            let found = self.modules[target]
-                .scope
-                .get(&name.name)
-                .filter(|d| d.module == target)
-                .cloned();
-            let Some(def) = found else {
-                let own: Vec<String> = self.modules[target]
+        for entry in &imp.names {
+            let name = &entry.name;
+            let block = match entry.kind {
+                None => self.modules[target]
                     .scope
-                    .iter()
-                    .filter(|(_, d)| d.module == target)
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                let mut d = Diagnostic::error(
-                    "fusec::import::unknown",
-                    format!("`{}` has no block `{}`", key.display(), name.name),
-                )
-                .label(name.span, "not defined there");
-                d = match did_you_mean(&name.name, own.iter().map(String::as_str)) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("it defines: {}", sorted(own).join(", "))),
-                };
-                self.diags.push(d);
-                continue;
+                    .get(&name.name)
+                    .filter(|d| d.module == target)
+                    .cloned(),
+                Some(_) => None,
             };
+            let found: Vec<Rc<Section>> = self.modules[target]
+                .sections
+                .iter()
+                .map(|v| &v.section)
+                .filter(|s| s.module == target && s.name.as_deref() == Some(name.name.as_str()))
+                .filter(|s| entry.kind.is_none_or(|k| k == s.kind))
+                .cloned()
+                .collect();
+            if block.is_none() && found.is_empty() {
+                self.diags
+                    .push(unknown_import(&self.modules[target], target, &key, entry));
+                continue;
+            }
+            for section in found {
+                self.import_section(section, name, sections);
+            }
+            let Some(def) = block else { continue };
             match scope.get(&name.name) {
                 Some((existing, _)) if Rc::ptr_eq(existing, &def) => {}
                 Some((_, first)) => {
@@ -269,6 +284,82 @@ impl State<'_> {
             }
         }
     }
+
+    /// Adds an imported section; another section of the same kind and name imported before is a clash.
+    fn import_section(
+        &mut self,
+        section: Rc<Section>,
+        name: &ast::Ident,
+        sections: &mut Vec<(Rc<Section>, Span)>,
+    ) {
+        let same = sections
+            .iter()
+            .find(|(s, _)| s.kind == section.kind && s.name == section.name);
+        match same {
+            Some((existing, _)) if Rc::ptr_eq(existing, &section) => {}
+            Some((_, first)) => {
+                let kw = section.kind.keyword();
+                let d = Diagnostic::error(
+                    "fusec::import::clash",
+                    format!("{kw} section `{}` is imported twice", name.name),
+                )
+                .label(name.span, "imported again here")
+                .label(*first, "first imported here")
+                .help(format!(
+                    "import each kind of section from one file only: `{{data {0}}}` or `{{train {0}}}` brings one kind",
+                    name.name
+                ));
+                self.diags.push(d);
+            }
+            None => sections.push((section, name.span)),
+        }
+    }
+}
+
+/// An imported name that the target file does not declare, with "did you mean" over what it does declare.
+fn unknown_import(
+    module: &Module,
+    target: usize,
+    key: &Key,
+    entry: &ast::ImportName,
+) -> Diagnostic {
+    let name = &entry.name;
+    let mut own: Vec<String> = Vec::new();
+    if entry.kind.is_none() {
+        own.extend(
+            module
+                .scope
+                .iter()
+                .filter(|(_, d)| d.module == target)
+                .map(|(k, _)| k.clone()),
+        );
+    }
+    own.extend(
+        module
+            .sections
+            .iter()
+            .map(|v| &v.section)
+            .filter(|s| s.module == target && entry.kind.is_none_or(|k| k == s.kind))
+            .filter_map(|s| s.name.clone()),
+    );
+    own.sort();
+    own.dedup();
+    let has_sections = module.sections.iter().any(|v| v.section.module == target);
+    let what = match entry.kind {
+        None if has_sections => "block or section".to_string(),
+        None => "block".to_string(),
+        Some(k) => format!("{} section", k.keyword()),
+    };
+    let d = Diagnostic::error(
+        "fusec::import::unknown",
+        format!("`{}` has no {what} `{}`", key.display(), name.name),
+    )
+    .label(name.span, "not defined there");
+    match did_you_mean(&name.name, own.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None if own.is_empty() => d.help("it defines nothing that can be imported"),
+        None => d.help(format!("it defines: {}", own.join(", "))),
+    }
 }
 
 fn duplicate_block(name: &ast::Ident, first: Span) -> Diagnostic {
@@ -279,11 +370,6 @@ fn duplicate_block(name: &ast::Ident, first: Span) -> Diagnostic {
     .label(name.span, "defined again here")
     .label(first, "first defined here")
     .help("give each block its own name")
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }
 
 /// Reads an imported file: a `.fuse` file inside the project's folder tree (the loader enforces the rest:

@@ -4,10 +4,11 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::{DataSpec, LossTerm, Model, OptimizerKind, TaskKind, TaskSpec, TrainPlan};
 use crate::source::Span;
-use crate::syntax::ast::{BinOp, Expr, ExprKind, Item, TrainDecl, TrainEntry};
+use crate::syntax::ast::{BinOp, Expr, ExprKind, SectionKind, TrainDecl, TrainEntry};
 
 use super::modules::Module;
 use super::overrides::Overrides;
+use super::sections::{Section, SectionDecl, Visible};
 use super::statics::{self, static_call};
 use super::suggest;
 
@@ -55,41 +56,13 @@ pub fn lower_train(
     ov: &mut Overrides,
     diags: &mut Diagnostics,
 ) -> Option<TrainPlan> {
-    let decls: Vec<&TrainDecl> = root
-        .ast
-        .items
-        .iter()
-        .filter_map(|i| {
-            if let Item::Train(t) = i {
-                Some(t)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let decl = *decls.first()?;
-    for extra in &decls[1..] {
-        diags.push(
-            Diagnostic::error(
-                "fusec::train::duplicate",
-                "a file has at most one `train` plan",
-            )
-            .label(keyword_span(extra.span), "second plan")
-            .label(keyword_span(decl.span), "first plan")
-            .help("keep one `train { }` and use `--set` for variants"),
-        );
-    }
+    let chosen = pick_plan(root, diags)?;
+    let decl = chosen.train()?;
     let data_names: Vec<String> = root
-        .ast
-        .items
+        .sections
         .iter()
-        .filter_map(|i| {
-            if let Item::Data(d) = i {
-                Some(d.name.name.clone())
-            } else {
-                None
-            }
-        })
+        .filter(|v| v.section.kind == SectionKind::Data)
+        .filter_map(|v| v.section.name.clone())
         .collect();
     let before = diags.iter().filter(|d| d.is_error()).count();
     let mut t = Lowering {
@@ -97,10 +70,89 @@ pub fn lower_train(
         diags,
         settings: Vec::new(),
     };
-    t.collect_settings(decl);
-    let plan = t.plan(decl, models, failed, data, &data_names);
+    t.collect_settings(&decl);
+    // A file without models (a library of blocks and sections) has no plan to run: its train sections are
+    // lowered in the files that import them, and only their keys are checked here.
+    if models.is_empty() && failed.is_empty() {
+        return None;
+    }
+    let plan = t.plan(&decl, models, failed, data, &data_names);
     let after = t.diags.iter().filter(|d| d.is_error()).count();
     plan.filter(|_| after == before)
+}
+
+/// The file's train plan: its own `train` section (extending the imported one of its name, if any), or else
+/// the one train section it imports. Two plans are an error: a second own one, an own one beside an imported
+/// one it does not extend, or two imported ones.
+fn pick_plan(root: &Module, diags: &mut Diagnostics) -> Option<std::rc::Rc<Section>> {
+    let trains = || {
+        root.sections
+            .iter()
+            .filter(|v| v.section.kind == SectionKind::Train)
+    };
+    let own: Vec<&Visible> = trains().filter(|v| v.imported_at.is_none()).collect();
+    let imported: Vec<(&Section, Span)> = trains()
+        .filter_map(|v| v.imported_at.map(|at| (&*v.section, at)))
+        .collect();
+    let Some(first) = own.first() else {
+        let (plan, at) = *imported.first()?;
+        for (other, other_at) in &imported[1..] {
+            let name = other.name.clone().unwrap_or_default();
+            diags.push(
+                Diagnostic::error(
+                    "fusec::section::conflict",
+                    format!(
+                        "this file imports two train plans, `{}` and `{name}`",
+                        plan.name.clone().unwrap_or_default()
+                    ),
+                )
+                .label(*other_at, "second plan imported here")
+                .label(at, "first plan imported here")
+                .help(format!(
+                    "a file runs one plan: import only the data of the other, `{{data {name}}}`"
+                )),
+            );
+        }
+        return trains()
+            .find(|v| v.imported_at.is_some())
+            .map(|v| v.section.clone());
+    };
+    let first_span = own_span(&first.section);
+    for extra in &own[1..] {
+        diags.push(
+            Diagnostic::error(
+                "fusec::train::duplicate",
+                "a file has at most one `train` plan",
+            )
+            .label(own_span(&extra.section), "second plan")
+            .label(first_span, "first plan")
+            .help("keep one `train { }` and use `--set` for variants"),
+        );
+    }
+    // A named plan that extends nothing beside an imported plan was reported as misspelt while loading.
+    if let Some((other, at)) = imported.first() {
+        let name = other.name.clone().unwrap_or_default();
+        diags.push(
+            Diagnostic::error(
+                "fusec::section::conflict",
+                format!("this file has its own train plan and imports the plan `{name}`"),
+            )
+            .label(first_span, "this file's plan")
+            .label(*at, "imported plan")
+            .help(format!(
+                "a file runs one plan: extend the imported one with `train {name} {{ ... }}`, or import only its data: `{{data {name}}}`"
+            )),
+        );
+    }
+    Some(first.section.clone())
+}
+
+/// The span labels about a whole plan point at: its `train` keyword, in the file that declares its outermost layer.
+fn own_span(section: &Section) -> Span {
+    match section.layers.last().map(|l| &l.decl) {
+        Some(SectionDecl::Train(t)) => keyword_span(t.span),
+        _ => Span::default(),
+    }
 }
 
 struct Lowering<'a> {

@@ -139,6 +139,24 @@ fn cell(gx: &Tensor, s: &DecoderState, w: &DecoderWeights) -> Result<DecoderStat
     Ok(DecoderState { h, c })
 }
 
+/// A linear layer `x wᵀ + b`: [`linear`] where gradients flow, [`infer_linear`] in decoding steps.
+type LinearFn = fn(&Tensor, &Tensor, Option<&Tensor>) -> Result<Tensor>;
+
+/// A linear layer without gradients: on f32 CPU tensors the bias is preloaded into the output and the product
+/// accumulates onto it (one output buffer and one pass, instead of a product and a broadcast add).
+fn infer_linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let dense = match b {
+        Some(b) => fused::dense::supported(&[&x, w, b]),
+        None => fused::dense::supported(&[&x, w]),
+    };
+    if dense {
+        fused::dense::linear_forward(&x, w, b)
+    } else {
+        linear(&x, w, b)
+    }
+}
+
 /// Attention and output layers for decoder states `h [N, T, H]` and input embeddings `e [N, T, E]` over
 /// `memory [N, Tx, H]` with `mask_bias [N, Tx]` -> logits `[N, T, V]`.
 fn readout(
@@ -147,6 +165,7 @@ fn readout(
     e: &Tensor,
     memory: &Tensor,
     mask_bias: &Tensor,
+    linear: LinearFn,
 ) -> Result<Tensor> {
     // The transposed view goes to the product as it is (strided operands are fine): a contiguous copy of the
     // memory at every decoding step cost as much as the attention itself.
@@ -201,7 +220,7 @@ pub fn teacher_forced(
         }
         Tensor::stack(&hs, 1)?
     };
-    readout(w, &h, &e, memory, mask_bias)
+    readout(w, &h, &e, memory, mask_bias, linear)
 }
 
 /// One decoding step for `N` rows: the previous tokens `prev u32[N]` -> log-probabilities `[N, V]` of the next
@@ -214,12 +233,15 @@ pub fn step(
     prev: &Tensor,
 ) -> Result<(Tensor, DecoderState)> {
     let e = embed(w, prev)?; // [N, E]
-    let gx = linear(&e, &w.w_ih, Some(&w.bias))?;
+    let gx = infer_linear(&e, &w.w_ih, Some(&w.bias))?;
     let s = cell(&gx, state, w)?;
-    let logits = readout(w, &s.h.unsqueeze(1)?, &e.unsqueeze(1)?, memory, mask_bias)?;
+    let h = s.h.unsqueeze(1)?;
+    let logits = readout(w, &h, &e.unsqueeze(1)?, memory, mask_bias, infer_linear)?;
     let logits = logits.squeeze(1)?;
-    let logp = if fused::pointwise::supported(&logits) {
-        fused::pointwise::log_softmax_last(&logits)?
+    let logp = if fused::pointwise::supported(&logits) && logits.is_contiguous() {
+        // The logits are this step's own buffer: normalised where they are, no second [N, V] buffer.
+        fused::pointwise::log_softmax_last_in_place(&logits)?;
+        logits
     } else {
         log_softmax(&logits, 1)?
     };

@@ -13,7 +13,7 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
-pub use plan::{Manifest, SweepSpec, Trial};
+pub use plan::{ImportedFile, Manifest, SweepSpec, Trial};
 
 /// The manifest's file name in a sweep directory.
 pub const MANIFEST_FILE: &str = "manifest.json";

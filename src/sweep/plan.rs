@@ -34,6 +34,18 @@ pub struct ManifestFile {
     pub method: String,
     pub sha256: String,
     pub text: String,
+    /// The user files it imports, directly or not (a common `data` / `train` section, shared blocks), each with
+    /// its SHA-256 when the sweep was planned, so an edited imported file is noticed as the file itself is.
+    /// Absent in manifests written before imports were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<ImportedFile>,
+}
+
+/// A user file a sweep's model file imports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportedFile {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// One training: a file, a configuration (its overrides) and a seed.
@@ -116,7 +128,7 @@ impl Manifest {
                     &r.sha256[..12.min(r.sha256.len())],
                     &f.sha256[..12.min(f.sha256.len())]
                 )),
-                Some(_) => {}
+                Some(r) => out.extend(import_differences(f, r)),
             }
         }
         for r in &recorded.files {
@@ -277,6 +289,38 @@ fn draw(axis: &SpaceAxis, rng: &mut SeededRng) -> String {
     format!("{x:.3e}")
 }
 
+/// How the files `now` imports differ from those it imported when the sweep was planned (`recorded`); nothing
+/// when the recorded manifest predates recorded imports.
+fn import_differences(now: &ManifestFile, recorded: &ManifestFile) -> Vec<String> {
+    if recorded.imports.is_empty() {
+        return Vec::new();
+    }
+    let short = |h: &str| h[..12.min(h.len())].to_string();
+    let mut out = Vec::new();
+    for r in &recorded.imports {
+        match now.imports.iter().find(|i| i.path == r.path) {
+            None => out.push(format!(
+                "`{}` no longer imports `{}`",
+                now.path, r.path
+            )),
+            Some(i) if i.sha256 != r.sha256 => out.push(format!(
+                "`{}` (imported by `{}`) was edited since the sweep started (SHA-256 {} then, {} now)",
+                r.path,
+                now.path,
+                short(&r.sha256),
+                short(&i.sha256)
+            )),
+            Some(_) => {}
+        }
+    }
+    for i in &now.imports {
+        if !recorded.imports.iter().any(|r| r.path == i.path) {
+            out.push(format!("`{}` now imports `{}`", now.path, i.path));
+        }
+    }
+    out
+}
+
 /// The method name of each file: its stem, or `folder_stem` when two files share a stem.
 fn method_names(files: &[(String, String)]) -> Vec<ManifestFile> {
     let path = std::path::Path::new;
@@ -306,6 +350,7 @@ fn method_names(files: &[(String, String)]) -> Vec<ManifestFile> {
                 method,
                 sha256: crate::run::manifest::sha256_hex(text.as_bytes()),
                 text: text.clone(),
+                imports: Vec::new(),
             }
         })
         .collect()

@@ -31,12 +31,36 @@ pub enum ImportSource {
     Path { path: String, span: Span },
 }
 
-/// `import std.MODULE.NAME`, `import std.MODULE.{A, B}`, `import "file.fuse".{A}`.
+/// `import std.MODULE.NAME`, `import std.MODULE.{A, B}`, `import "file.fuse".{A, data mfeat}`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Import {
     pub source: ImportSource,
-    pub names: Vec<Ident>,
+    pub names: Vec<ImportName>,
     pub span: Span,
+}
+
+/// Which kind of section an import name may bring: `data mfeat` only the data set, `train mfeat` only the
+/// plan; a bare name brings the block, or every section, of that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SectionKind {
+    Data,
+    Train,
+}
+
+impl SectionKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SectionKind::Data => "data",
+            SectionKind::Train => "train",
+        }
+    }
+}
+
+/// One imported name, with the section kind it is restricted to (`data mfeat`), if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportName {
+    pub kind: Option<SectionKind>,
+    pub name: Ident,
 }
 
 /// A tensor type as written: `f32[B, k / 2]`. Dims are expressions folded during lowering.
@@ -145,8 +169,11 @@ pub enum TrainEntry {
     },
 }
 
+/// `train [NAME] { ... }`: a named plan can be imported by other files, and extends the imported plan of
+/// that name in a file that imports one.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainDecl {
+    pub name: Option<Ident>,
     pub entries: Vec<TrainEntry>,
     pub span: Span,
 }
@@ -305,4 +332,7 @@ pub enum ExprKind {
     Index(Box<Expr>, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Unary(UnOp, Box<Expr>),
+    /// `expr as name`: the node or block instance the expression makes is named `name` (its parameters are
+    /// `name.*`), whatever name the result is bound to.
+    As(Box<Expr>, Ident),
 }

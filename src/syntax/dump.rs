@@ -22,7 +22,14 @@ fn item_line(out: &mut String, item: &Item) {
                 ImportSource::Std(m) => format!("std.{}", m.name),
                 ImportSource::Path { path, .. } => format!("{path:?}"),
             };
-            let names: Vec<&str> = i.names.iter().map(|n| n.name.as_str()).collect();
+            let names: Vec<String> = i
+                .names
+                .iter()
+                .map(|n| match n.kind {
+                    Some(k) => format!("{} {}", k.keyword(), n.name.name),
+                    None => n.name.name.clone(),
+                })
+                .collect();
             let _ = writeln!(
                 out,
                 "import {src} {{{}}} @{}",
@@ -70,7 +77,14 @@ fn item_line(out: &mut String, item: &Item) {
             }
         }
         Item::Train(t) => {
-            let _ = writeln!(out, "train @{}", span(t.span));
+            match &t.name {
+                Some(n) => {
+                    let _ = writeln!(out, "train {} @{}", n.name, span(t.span));
+                }
+                None => {
+                    let _ = writeln!(out, "train @{}", span(t.span));
+                }
+            }
             for e in &t.entries {
                 train_entry(out, e);
             }
@@ -231,6 +245,7 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Binary(op, a, b) => format!("({} {} {})", op.symbol(), expr(a), expr(b)),
         ExprKind::Unary(UnOp::Neg, a) => format!("(neg {})", expr(a)),
         ExprKind::Unary(UnOp::Not, a) => format!("(not {})", expr(a)),
+        ExprKind::As(a, name) => format!("(as {} {})", expr(a), name.name),
     }
 }
 

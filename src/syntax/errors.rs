@@ -276,6 +276,7 @@ fn describe(r: Rule) -> Option<&'static str> {
         Rule::body => "`{`",
         Rule::std_module | Rule::kw_std => "`std`",
         Rule::import_names => "imported names",
+        Rule::import_name => "a name to import (`Block`, `data NAME`, `train NAME`)",
         Rule::call_args => "`(`",
         Rule::field => "`.`",
         Rule::index => "`[`",

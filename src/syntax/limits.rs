@@ -154,7 +154,7 @@ fn depth(e: &Expr, at: usize) -> usize {
                 .unwrap_or(at)
                 .max(d(callee)),
         ),
-        ExprKind::Field(a, _) | ExprKind::Unary(_, a) => Some(d(a)),
+        ExprKind::Field(a, _) | ExprKind::Unary(_, a) | ExprKind::As(a, _) => Some(d(a)),
         _ => None,
     };
     children.unwrap_or(at).max(at)

@@ -176,13 +176,32 @@ impl Builder {
         let names = self
             .next(&mut it, span)?
             .into_inner()
-            .map(|n| self.ident(n))
-            .collect();
+            .map(|n| self.import_name(n))
+            .collect::<R<Vec<_>>>()?;
         Ok(Import {
             source,
             names,
             span,
         })
+    }
+
+    /// `NAME`, `data NAME` or `train NAME` in an import list.
+    fn import_name(&self, p: P) -> R<ImportName> {
+        let span = self.span(&p);
+        let mut it = p.into_inner();
+        let first = self.next(&mut it, span)?;
+        let kind = match first.as_rule() {
+            Rule::kw_data => Some(SectionKind::Data),
+            Rule::kw_train => Some(SectionKind::Train),
+            _ => {
+                return Ok(ImportName {
+                    kind: None,
+                    name: self.ident(first),
+                })
+            }
+        };
+        let name = self.ident(self.next(&mut it, span)?);
+        Ok(ImportName { kind, name })
     }
 
     fn block(&self, p: P) -> R<Block> {
@@ -445,12 +464,19 @@ impl Builder {
 
     fn train(&self, p: P) -> R<TrainDecl> {
         let span = self.span(&p);
-        let entries = p
-            .into_inner()
-            .skip(1)
-            .map(|c| self.train_entry(c))
-            .collect::<R<Vec<_>>>()?;
-        Ok(TrainDecl { entries, span })
+        let mut name = None;
+        let mut entries = Vec::new();
+        for c in p.into_inner().skip(1) {
+            match c.as_rule() {
+                Rule::ident => name = Some(self.ident(c)),
+                _ => entries.push(self.train_entry(c)?),
+            }
+        }
+        Ok(TrainDecl {
+            name,
+            entries,
+            span,
+        })
     }
 
     fn train_entry(&self, c: P) -> R<TrainEntry> {

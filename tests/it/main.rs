@@ -44,6 +44,7 @@ mod precision;
 mod registry;
 mod resident;
 mod rundir;
+mod sections;
 mod summary;
 mod support;
 mod sweep;

@@ -293,21 +293,25 @@ fn unknown_vocabulary_files_are_diagnostics() {
     )
     .unwrap();
     let emoji = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/emoji-mt");
-    let src = src
-        .replace(
-            "\"../../data/emoji-mt\"",
-            &format!("{:?}", emoji.display().to_string()),
-        )
-        .replace(
-            "column = \"de\", punct = \"split\"",
-            "column = \"de\", punct = \"split\", vocab = \"de.vocab\"",
-        );
-    // Imports stay inside the project's folder: the imported file comes along.
+    let src = src.replace(
+        "column = \"de\", punct = \"split\"",
+        "column = \"de\", punct = \"split\", vocab = \"de.vocab\"",
+    );
+    // Imports stay inside the project's folder: the imported files come along, the data set's path made absolute.
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mmt/mmt.fuse"),
         dir.join("mmt.fuse"),
     )
     .unwrap();
+    let common = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mmt/emoji.fuse"),
+    )
+    .unwrap()
+    .replace(
+        "\"../../data/emoji-mt\"",
+        &format!("{:?}", emoji.display().to_string()),
+    );
+    std::fs::write(dir.join("emoji.fuse"), common).unwrap();
     let file = dir.join("m.fuse");
     std::fs::write(&file, src).unwrap();
     let (code, _, err) = fusec(&[

@@ -3,8 +3,9 @@
 //! landing near the f32 run, all on the test device (`crate::device`).
 
 use candle_core::DType;
-use fusec::front::compile_source;
+use fusec::front::compile;
 use fusec::ir::Precision;
+use fusec::source::MemoryLoader;
 
 use crate::check::render_result;
 use crate::device::{test_device, BF16_TOLERANCE};
@@ -14,10 +15,25 @@ use crate::support::{compile_file, temp_dir, train_on};
 
 const MFEAT: &str = "examples/mfeat/concat.fuse";
 
-/// examples/mfeat/concat.fuse with `line` added to its train plan.
-fn with_plan_line(line: &str) -> String {
+/// examples/mfeat/concat.fuse with `line` added to its train plan (an extension of common.fuse's), in memory with
+/// common.fuse beside it.
+fn with_plan_line(line: &str) -> MemoryLoader {
     let src = std::fs::read_to_string(MFEAT).unwrap();
-    src.replacen("  seed = 0\n", &format!("  seed = 0\n  {line}\n"), 1)
+    let common = std::fs::read_to_string("examples/mfeat/common.fuse").unwrap();
+    MemoryLoader::new()
+        .with(
+            "main.fuse",
+            &format!("{src}\ntrain mfeat {{\n  {line}\n}}\n"),
+        )
+        .with("common.fuse", &common)
+}
+
+/// Compiles `main.fuse` of a loader made by [`with_plan_line`].
+fn compile_main(
+    loader: &MemoryLoader,
+    overrides: &[(String, String)],
+) -> Result<fusec::front::Compiled, fusec::front::Failed> {
+    compile(loader, "main.fuse", overrides, false)
 }
 
 #[test]
@@ -25,32 +41,22 @@ fn precision_defaults_to_f32_and_is_set_in_the_plan_or_with_set() {
     let plan = |c: fusec::front::Compiled| c.program.train.unwrap().precision;
     assert_eq!(plan(compile_file(MFEAT, &[], false)), Precision::F32);
     let src = with_plan_line("precision = \"bf16\"");
-    let c = compile_source("examples/mfeat/main.fuse", &src, &[], false).unwrap();
+    let c = compile_main(&src, &[]).unwrap();
     assert_eq!(plan(c), Precision::Bf16);
     let set = compile_file(MFEAT, &[("precision", "bf16")], false);
     assert_eq!(plan(set), Precision::Bf16);
     let back = vec![("precision".to_string(), "f32".to_string())];
-    let c = compile_source("examples/mfeat/main.fuse", &src, &back, false).unwrap();
+    let c = compile_main(&src, &back).unwrap();
     assert_eq!(plan(c), Precision::F32);
 }
 
 #[test]
 fn an_unknown_precision_gets_a_did_you_mean() {
     let src = with_plan_line("precision = \"bf61\"");
-    let written = render_result(compile_source("main.fuse", &src, &[], false));
+    let written = render_result(compile_main(&src, &[]));
     let set = vec![("precision".to_string(), "f23".to_string())];
-    let from_set = render_result(compile_source(
-        "main.fuse",
-        &with_plan_line(""),
-        &set,
-        false,
-    ));
-    let not_a_string = render_result(compile_source(
-        "main.fuse",
-        &with_plan_line("precision = 16"),
-        &[],
-        false,
-    ));
+    let from_set = render_result(compile_main(&with_plan_line("seed = 0"), &set));
+    let not_a_string = render_result(compile_main(&with_plan_line("precision = 16"), &[]));
     insta::assert_snapshot!(format!("{written}\n{from_set}\n{not_a_string}"));
 }
 

@@ -272,10 +272,13 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     );
     let edited = dir.join("concat.fuse");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = read(&root.join(FILES[0])).replace(
+    let text = read(&root.join(FILES[0]));
+    // The data set and plan come from common.fuse, which comes along with the data path made absolute.
+    let common = read(&root.join("examples/mfeat/common.fuse")).replace(
         "../../data/mfeat",
         root.join("data/mfeat").to_str().unwrap(),
     );
+    std::fs::write(dir.join("common.fuse"), &common).unwrap();
     std::fs::write(&edited, &text).unwrap();
     let c = dir.join("c");
     let args = |c: &Path| {
@@ -296,11 +299,30 @@ fn a_local_sweep_is_deterministic_resumable_and_refuses_another_sweep() {
     };
     let (code, _, stderr) = run(&c);
     assert_eq!(code, 0, "{stderr}");
-    std::fs::write(&edited, text.replace("epochs = 30", "epochs = 31")).unwrap();
+    std::fs::write(
+        &edited,
+        text.replace("latent: int = 64", "latent: int = 65"),
+    )
+    .unwrap();
     let (code, _, stderr) = run(&c);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("fusec::sweep::changed")
+            && stderr.contains("was edited since the sweep started"),
+        "{stderr}"
+    );
+    // The imported data set and plan are part of the sweep too: an edited common.fuse is noticed.
+    std::fs::write(&edited, &text).unwrap();
+    std::fs::write(
+        dir.join("common.fuse"),
+        common.replace("epochs = 30", "epochs = 31"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&c);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("fusec::sweep::changed")
+            && stderr.contains("common.fuse` (imported by `")
             && stderr.contains("was edited since the sweep started"),
         "{stderr}"
     );

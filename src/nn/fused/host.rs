@@ -1,7 +1,10 @@
 //! Zero-copy access to the `f32` data of contiguous CPU tensors, and tensors made from host vectors: the bridge
 //! between candle tensors and the fused CPU kernels, which work on plain slices.
 
-use candle_core::{CpuStorage, Device, Result, Shape, Storage, StorageRef, Tensor};
+use candle_core::{
+    backend::BackendStorage, bail, CpuStorage, Device, Layout, Result, Shape, Storage, StorageRef,
+    Tensor,
+};
 
 /// The borrowed data of a contiguous `f32` CPU tensor (holds the storage's read lock while alive).
 pub struct HostF32<'a> {
@@ -43,4 +46,15 @@ pub fn is_host_f32(t: &Tensor) -> bool {
 /// A CPU tensor owning `data` (no copy).
 pub fn tensor(data: Vec<f32>, shape: impl Into<Shape>) -> Result<Tensor> {
     Tensor::from_vec(data, shape, &Device::Cpu)
+}
+
+/// The `f32` data of a contiguous CPU operand inside a custom op's `cpu_fwd` (`op` and `what` name it in errors).
+pub fn op_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str, what: &str) -> Result<&'a [f32]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        bail!("{op}: {what} must be contiguous");
+    };
+    match s {
+        CpuStorage::F32(v) => Ok(&v[start..end]),
+        _ => bail!("{op}: {what} must be f32, got {:?}", s.dtype()),
+    }
 }

@@ -11,9 +11,7 @@
 
 use std::sync::Mutex;
 
-use candle_core::{
-    backend::BackendStorage, bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::gemm::{gemm, Mat, MatMut};
 use super::host::{self, HostF32};
@@ -73,13 +71,7 @@ struct LstmSequence {
 
 /// The `f32` data of a contiguous CPU operand.
 fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        bail!("lstm_sequence: {what} must be contiguous");
-    };
-    match s {
-        CpuStorage::F32(v) => Ok(&v[start..end]),
-        _ => bail!("lstm_sequence: {what} must be f32, got {:?}", s.dtype()),
-    }
+    host::op_slice(s, l, "lstm_sequence", what)
 }
 
 impl CustomOp3 for LstmSequence {

@@ -88,13 +88,7 @@ impl CustomOp1 for NextTokenNll {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = l.contiguous_offsets() else {
-            bail!("next_token_nll: logits must be contiguous");
-        };
-        let CpuStorage::F32(all) = s else {
-            bail!("next_token_nll: logits must be f32");
-        };
-        let logits = &all[start..end];
+        let logits = host::op_slice(s, l, "next_token_nll", "logits")?;
         let mut buf = vec![0f32; self.vocab];
         let mut lse = vec![0f32; self.gold.len()];
         let mut total = 0f64;

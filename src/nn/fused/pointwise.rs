@@ -1,4 +1,4 @@
-//! `tanh` and row-wise `log_softmax` on `f32` CPU tensors with the vectorised `vmath` functions, for the
+//! `tanh` and row-wise `log_softmax` (in place) on `f32` CPU tensors with the vectorised `vmath` functions, for the
 //! attention decoder's readout and decoding steps.
 //!
 //! candle's CPU `tanh` and `exp` call libm once per element (about 10-20 ns each). A beam-5 decoding step over
@@ -8,7 +8,7 @@
 //! `tanh` keeps candle's backward rule (`1 − y²` from the result), so it can sit in a differentiated graph.
 
 use candle_core::{
-    backend::BackendStorage, bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor,
+    backend::BackendStorage, bail, CpuStorage, CustomOp1, InplaceOp1, Layout, Result, Shape, Tensor,
 };
 
 use super::vmath;
@@ -23,20 +23,10 @@ pub fn tanh(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Tanh)
 }
 
-/// `log_softmax` over the last dimension. Not differentiable (decoding only): the generic form is used where a
-/// gradient is needed.
-pub fn log_softmax_last(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1_no_bwd(&LogSoftmaxLast)
-}
-
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<&'a [f32]> {
-    let Some((start, end)) = l.contiguous_offsets() else {
-        bail!("{op}: the operand must be contiguous");
-    };
-    match s {
-        CpuStorage::F32(v) => Ok(&v[start..end]),
-        _ => bail!("{op}: the operand must be f32, got {:?}", s.dtype()),
-    }
+/// `log_softmax` over the last dimension, written over `x` (decoding only: not differentiable). `x` must be a
+/// buffer no other live tensor reads, such as the fresh output of the step's last layer.
+pub fn log_softmax_last_in_place(x: &Tensor) -> Result<()> {
+    x.inplace_op1(&LogSoftmaxLast)
 }
 
 struct Tanh;
@@ -47,7 +37,7 @@ impl CustomOp1 for Tanh {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut out = f32_slice(s, l, "tanh")?.to_vec();
+        let mut out = super::host::op_slice(s, l, "tanh", "the operand")?.to_vec();
         vmath::tanh_in_place(&mut out);
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
@@ -61,34 +51,37 @@ impl CustomOp1 for Tanh {
 
 struct LogSoftmaxLast;
 
-impl CustomOp1 for LogSoftmaxLast {
+impl InplaceOp1 for LogSoftmaxLast {
     fn name(&self) -> &'static str {
         "log-softmax-vmath"
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(s, l, "log_softmax")?;
+    fn cpu_fwd(&self, s: &mut CpuStorage, l: &Layout) -> Result<()> {
+        let Some((start, end)) = l.contiguous_offsets() else {
+            bail!("log_softmax: the operand must be contiguous");
+        };
+        let CpuStorage::F32(all) = s else {
+            bail!("log_softmax: the operand must be f32, got {:?}", s.dtype());
+        };
         let width = l.shape().dims().last().copied().unwrap_or(1).max(1);
-        let mut out = vec![0f32; x.len()];
-        for (row, o) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let mut e = [0f32; 256];
+        for row in all[start..end].chunks_exact_mut(width) {
             let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            for (d, &v) in o.iter_mut().zip(row) {
-                *d = v - m;
-            }
-            // The shifted values are kept in `o`; exponentials go through a row-sized buffer pass.
             let mut sum = 0f64;
-            for chunk in o.chunks(256) {
-                let mut e = [0f32; 256];
+            for chunk in row.chunks_mut(256) {
+                for (c, ev) in chunk.iter_mut().zip(e.iter_mut()) {
+                    *c -= m;
+                    *ev = *c;
+                }
                 let e = &mut e[..chunk.len()];
-                e.copy_from_slice(chunk);
                 vmath::exp_in_place(e);
                 sum += e.iter().map(|&v| f64::from(v)).sum::<f64>();
             }
             let log_sum = sum.ln() as f32;
-            for d in o.iter_mut() {
+            for d in row.iter_mut() {
                 *d -= log_sum;
             }
         }
-        Ok((CpuStorage::F32(out), l.shape().clone()))
+        Ok(())
     }
 }

@@ -26,6 +26,16 @@ impl Builder {
         let first = it.next().ok_or_else(|| self.internal(Default::default()))?;
         let mut acc = self.expr(first)?;
         while let Some(op) = it.next() {
+            if op.as_rule() == Rule::as_name {
+                let sp = self.span(&op);
+                let name = self.ident(self.next(&mut op.into_inner().skip(1), sp)?);
+                let span = acc.span.to(name.span);
+                acc = Expr {
+                    kind: ExprKind::As(Box::new(acc), name),
+                    span,
+                };
+                continue;
+            }
             let rhs = self.next(&mut it, self.span(&op))?;
             let rhs = self.postfix(rhs)?;
             let span = acc.span.to(rhs.span);
