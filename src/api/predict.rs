@@ -33,6 +33,8 @@ pub struct Predictions {
     pub outputs: Vec<(String, Tensor)>,
     /// The output of a classification task, which the CSV gives a predicted-class column.
     pub classify: Option<String>,
+    /// The names of the task's classes (the run's record), which that column then holds instead of indices.
+    pub class_names: Option<Vec<String>>,
 }
 
 impl Predictions {
@@ -172,7 +174,47 @@ pub fn predict(req: &PredictRequest, rep: &mut dyn Reporter) -> Result<Predictio
         .as_ref()
         .filter(|p| p.task.kind == TaskKind::Classification)
         .map(|p| p.task.output.clone());
-    Ok(Predictions { outputs, classify })
+    let class_names = classify
+        .as_ref()
+        .and(target.as_ref())
+        .and_then(|t| record.class_names.get(t))
+        .cloned();
+    check_class_names(
+        &outputs,
+        classify.as_deref(),
+        class_names.as_deref(),
+        &req.run_dir,
+    )?;
+    Ok(Predictions {
+        outputs,
+        classify,
+        class_names,
+    })
+}
+
+/// The recorded class names must name every score of the classified output (a damaged record would otherwise
+/// name predictions wrongly).
+fn check_class_names(
+    outputs: &[(String, Tensor)],
+    classify: Option<&str>,
+    names: Option<&[String]>,
+    run_dir: &Path,
+) -> Result<(), RunError> {
+    let (Some(output), Some(names)) = (classify, names) else {
+        return Ok(());
+    };
+    let width = outputs
+        .iter()
+        .find(|(n, _)| n == output)
+        .map(|(_, t)| t.dims().last().copied().unwrap_or(0));
+    match width {
+        Some(w) if w != names.len() => Err(RunError::Io(format!(
+            "{}: the run records {} class names, but `{output}` scores {w} classes; the record is damaged",
+            run_dir.join(crate::run::CONFIG_FILE).display(),
+            names.len()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The whole input runs as one batch: refused when its activations would not fit the memory budget.
@@ -202,13 +244,19 @@ fn check_prediction_memory(
 
 /// Writes predictions to `path` (.safetensors, .npz or .csv) and returns the number of examples.
 pub fn write_predictions(p: &Predictions, path: &Path) -> Result<usize, Error> {
-    Ok(write_outputs(path, &p.outputs, p.classify.as_deref())?)
+    Ok(write_outputs(
+        path,
+        &p.outputs,
+        p.classify.as_deref(),
+        p.class_names.as_deref(),
+    )?)
 }
 
 fn write_outputs(
     path: &Path,
     results: &[(String, Tensor)],
     classify: Option<&str>,
+    class_names: Option<&[String]>,
 ) -> Result<usize, RunError> {
     let n = results
         .first()
@@ -227,23 +275,29 @@ fn write_outputs(
         }
         "csv" => {
             let mut header = Vec::new();
-            let mut columns: Vec<Vec<f32>> = Vec::new();
+            let mut columns: Vec<Vec<String>> = Vec::new();
             for (name, t) in results {
                 let flat = t.flatten_from(1)?;
                 let w = flat.dim(1)?;
                 let rows = flat.to_vec2::<f32>()?;
                 if Some(name.as_str()) == classify {
                     header.push(format!("{name}.class"));
-                    columns.push(rows.iter().map(|r| argmax(r) as f32).collect());
+                    let class = |r: &[f32]| {
+                        let k = argmax(r);
+                        class_names
+                            .and_then(|names| names.get(k))
+                            .map_or_else(|| k.to_string(), |n| csv_cell(n))
+                    };
+                    columns.push(rows.iter().map(|r| class(r)).collect());
                 }
                 for j in 0..w {
                     header.push(format!("{name}.{j}"));
-                    columns.push(rows.iter().map(|r| r[j]).collect());
+                    columns.push(rows.iter().map(|r| format!("{}", r[j])).collect());
                 }
             }
             let mut s = header.join(",") + "\n";
             for i in 0..n {
-                let row: Vec<String> = columns.iter().map(|c| format!("{}", c[i])).collect();
+                let row: Vec<&str> = columns.iter().map(|c| c[i].as_str()).collect();
                 s.push_str(&row.join(","));
                 s.push('\n');
             }
@@ -257,6 +311,15 @@ fn write_outputs(
         }
     }
     Ok(n)
+}
+
+/// A class name as a CSV cell: quoted when it holds a comma, a quote or a line break.
+fn csv_cell(name: &str) -> String {
+    if name.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    } else {
+        name.to_string()
+    }
 }
 
 fn argmax(row: &[f32]) -> usize {

@@ -73,7 +73,9 @@ pub fn prepare(
     let path = file.to_string_lossy().to_string();
     let compiled = compile_file(&path, overrides, true, rep)?;
     let cwd = std::env::current_dir().unwrap_or_else(|_| Path::new(".").to_path_buf());
-    finish_prepare(compiled, path, overrides, &cwd)
+    let prepared = finish_prepare(compiled, path, overrides, &cwd)?;
+    rep.diagnostics(&prepared.data.warnings, &prepared.compiled.program.sources);
+    Ok(prepared)
 }
 
 /// Like [`prepare`], for a recorded run: compiled from the sources it recorded (not the files on disk now),
@@ -85,12 +87,44 @@ pub fn prepare_recorded(
     rep: &mut dyn Reporter,
 ) -> Result<Prepared, Error> {
     let compiled = compile_recorded(record, sources, overrides, rep)?;
-    finish_prepare(
+    let prepared = finish_prepare(
         compiled,
         record.file.clone(),
         overrides,
         Path::new(&record.cwd),
-    )
+    )?;
+    check_recorded_classes(record, &prepared.data)?;
+    Ok(prepared)
+}
+
+/// The data must give the classes the run was trained with: a class index the network predicts means the
+/// recorded class name, so a data set whose names sort differently now (a class added or renamed) is refused.
+fn check_recorded_classes(record: &RunRecord, data: &Dataset) -> Result<(), Error> {
+    let fields = record.class_names.keys().chain(data.class_names.keys());
+    for field in fields {
+        let (was, now) = (record.class_names.get(field), data.class_names.get(field));
+        if was == now {
+            continue;
+        }
+        let shown = |n: Option<&Vec<String>>| match n {
+            Some(names) => format!("[{}]", names.join(", ")),
+            None => "no class names".to_string(),
+        };
+        let d = Diagnostic::error(
+            "fusec::run::classes",
+            format!(
+                "the classes of `{field}` are {} in the data now, but the run was trained with {}",
+                shown(now),
+                shown(was)
+            ),
+        )
+        .help(
+            "the network's class indices mean the recorded classes: use the data the run was trained on, or \
+             fix the order with `classes = [...]` in the data block and train again",
+        );
+        return Err(Error::user(d));
+    }
+    Ok(())
 }
 
 /// Whether `file`, read now (line endings normalised), has the text the run recorded for its root file.
@@ -115,6 +149,9 @@ pub(super) fn matches_recorded_root(
     Ok(now == recorded)
 }
 
+/// A run's record, its recorded sources, and the overrides to compile it with.
+pub type OpenedRun = (RunRecord, Vec<RecordedSource>, Vec<(String, String)>);
+
 /// A trained run opened for use (`eval`, `predict`, `translate`): its record and sources, and the overrides to
 /// compile with: the recorded ones, then `extra` (a key given again replaces the recorded value; one that
 /// changes the model makes its checkpoints refuse to load). `file` must be the file the run was trained from.
@@ -122,7 +159,7 @@ pub fn open_run(
     run_dir: &Path,
     file: &Path,
     extra: &[(String, String)],
-) -> Result<(RunRecord, Vec<RecordedSource>, Vec<(String, String)>), Error> {
+) -> Result<OpenedRun, Error> {
     let (record, sources) = crate::run::read_record(run_dir)?;
     if !matches_recorded_root(file, &record, &sources)? {
         return Err(Error::user(

@@ -1,5 +1,5 @@
 //! `fusec data inspect FILE`: the structure of any supported data file (pickled feature releases, .npy, .npz,
-//! .csv, safetensors): keys, shapes, dtypes, NaN/inf counts and label balance. The first thing to run on a new file.
+//! .csv, .tsv, safetensors): keys, shapes, dtypes, NaN/inf counts and label balance. The first thing to run on a new file.
 
 use std::path::PathBuf;
 

@@ -107,26 +107,16 @@ fn check_split(spec: &DataSpec, diags: &mut Diagnostics) {
             test,
             ..
         } => {
-            match find_field(spec, by, "`stratified`") {
-                Err(d) => diags.push(d),
-                Ok(f) if f.dtype.is_float() || !f.dims.iter().all(|d| *d == DimExpr::Const(1)) => {
-                    let message = format!(
-                        "`stratified` needs a scalar integer label field, but `{by}` is {}",
-                        f.dtype
-                    );
-                    diags.push(
-                        Diagnostic::error("fusec::data::split", message)
-                            .label(f.span, "declared here"),
-                    );
-                }
-                Ok(_) => {}
-            }
+            check_label(spec, by, "`stratified`", diags);
             [*train, *valid, *test]
         }
+        SplitSpec::Files {
+            stratify: Some(by), ..
+        } => return check_label(spec, by, "`files(stratify = ...)`", diags),
         SplitSpec::Random {
             train, valid, test, ..
         } => [*train, *valid, *test],
-        SplitSpec::Files | SplitSpec::Column { .. } => return,
+        SplitSpec::Files { .. } | SplitSpec::Column { .. } => return,
     };
     if !fractions_ok(fractions) {
         let [train, valid, test] = fractions;
@@ -138,6 +128,23 @@ fn check_split(spec: &DataSpec, diags: &mut Diagnostics) {
             Diagnostic::error("fusec::data::split", message)
                 .label(spec.span, format!("in data `{}`", spec.name)),
         );
+    }
+}
+
+/// A field that splits are stratified by must be a scalar integer label.
+fn check_label(spec: &DataSpec, by: &str, role: &str, diags: &mut Diagnostics) {
+    match find_field(spec, by, role) {
+        Err(d) => diags.push(d),
+        Ok(f) if f.dtype.is_float() || !f.dims.iter().all(|d| *d == DimExpr::Const(1)) => {
+            let message = format!(
+                "{role} needs a scalar integer label field, but `{by}` is {}",
+                f.dtype
+            );
+            diags.push(
+                Diagnostic::error("fusec::data::split", message).label(f.span, "declared here"),
+            );
+        }
+        Ok(_) => {}
     }
 }
 

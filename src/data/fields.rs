@@ -30,6 +30,8 @@ pub struct Loaded {
     pub source_replaced: Vec<(String, usize)>,
     /// Pickle sources: the names of per-emotion labels.
     pub label_names: Option<Vec<String>>,
+    /// Label fields whose values are class names: the names, in index order.
+    pub class_names: Option<Vec<String>>,
 }
 
 /// Loads every field, pushing a diagnostic for each problem; fields whose files cannot be read or do not
@@ -81,10 +83,11 @@ fn load_field(
         return load_pickle_field(spec, field, &req, dir, cache, diags);
     }
     let files = ordered_files(spec, field, diags)?;
+    let names_ok = super::classes::may_hold_names(field);
     let mut parts = Vec::new();
     for (split, file) in &files {
         let shown = Path::new(&spec.path).join(file).display().to_string();
-        match read_source(&field.source.kind, &dir.join(file), &shown, cache) {
+        match read_source(&field.source.kind, &dir.join(file), &shown, names_ok, cache) {
             Ok(raw) => parts.push((split.clone(), shown, raw)),
             Err(e) => diags.push(read_diagnostic(e, field)),
         }
@@ -92,9 +95,13 @@ fn load_field(
     if parts.len() != files.len() {
         return None;
     }
+    let class_names = super::classes::index_names(field, &mut parts)
+        .map_err(|d| diags.push(d))
+        .ok()?;
     let shown: Vec<String> = parts.iter().map(|(_, s, _)| format!("`{s}`")).collect();
     let mut loaded = concat_parts(spec, field, parts, diags)?;
     loaded.files = shown.join(", ");
+    loaded.class_names = class_names;
     check_values(spec, field, &mut loaded, diags);
     Some(loaded)
 }
@@ -108,9 +115,7 @@ fn load_pickle_field(
     cache: &mut FileCache,
     diags: &mut Diagnostics,
 ) -> Option<Loaded> {
-    let Some((_, file)) = field.source.files.first() else {
-        return None;
-    };
+    let (_, file) = field.source.files.first()?;
     let shown = Path::new(&spec.path).join(file).display().to_string();
     let mut problems = Vec::new();
     let read = pickle_source::read_field(field, req, &dir.join(file), &shown, cache, &mut problems);
@@ -122,6 +127,7 @@ fn load_pickle_field(
     loaded.files = format!("`{shown}`");
     loaded.source_replaced = read.replaced;
     loaded.label_names = read.label_names;
+    loaded.class_names = field.class_names.clone();
     check_values(spec, field, &mut loaded, diags);
     Some(loaded)
 }
@@ -162,11 +168,12 @@ fn concat_parts(
         values,
         example_shape,
         dtype: field.dtype,
-        per_split: matches!(spec.split, SplitSpec::Files).then_some(per_split),
+        per_split: matches!(spec.split, SplitSpec::Files { .. }).then_some(per_split),
         replaced: 0,
         files: String::new(),
         source_replaced: Vec::new(),
         label_names: None,
+        class_names: None,
     })
 }
 
@@ -177,7 +184,7 @@ fn ordered_files(
     diags: &mut Diagnostics,
 ) -> Option<Vec<(String, String)>> {
     let files = &field.source.files;
-    let per_split = matches!(spec.split, SplitSpec::Files);
+    let per_split = matches!(spec.split, SplitSpec::Files { .. });
     let ok = if per_split {
         let count = |split: &str| files.iter().filter(|(s, _)| s == split).count();
         files.iter().all(|(s, _)| SPLITS.contains(&s.as_str()))
@@ -221,7 +228,7 @@ fn read_diagnostic(e: ReadError, field: &FieldSpec) -> Diagnostic {
     d
 }
 
-fn field_error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
+pub(super) fn field_error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
     Diagnostic::error(code, message)
         .label(field.span, format!("field `{}` declared here", field.name))
 }

@@ -4,9 +4,11 @@
 //! serves batches as candle tensors (from the device: `resident.rs`). This and the CLI are the only parts of fusec that touch the file system.
 
 mod check;
+mod classes;
 mod detok;
 mod fields;
 pub mod inspect;
+mod inspect_labels;
 pub mod npy;
 pub mod pickle;
 mod pickle_source;
@@ -14,6 +16,8 @@ mod read;
 mod report;
 mod resident;
 mod split;
+mod split_check;
+mod split_column;
 pub mod text;
 mod text_load;
 
@@ -68,6 +72,11 @@ pub struct Dataset {
     pub texts: BTreeMap<String, TextField>,
     /// Per label field with named labels (IEMOCAP's emotions): the names, for per-label metrics.
     pub label_names: BTreeMap<String, Vec<String>>,
+    /// Per label field whose classes have names (`classes = ["wt", "ppar"]`, or names read from the files): the
+    /// names in class-index order.
+    pub class_names: BTreeMap<String, Vec<String>>,
+    /// Warnings about the data that do not stop a run (a split that leaves a class empty, say).
+    pub warnings: Diagnostics,
 }
 
 /// Loads `spec`; files are looked up in `base_dir / spec.declared_in / spec.path`. Every problem found is
@@ -95,10 +104,11 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let mut splits = match spec.split {
         SplitSpec::Column { .. } => {
             let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
-            text_load::split_by_column(spec, &dir, n, &mut diags)
+            split_column::split_by_column(spec, &dir, n, &mut diags)
         }
         _ => split::split(spec, &loaded),
     };
+    let carved = split::carve_note(spec, &loaded);
     let (texts, too_long) =
         text_load::finish_text(spec, &raw_text, &mut splits, &mut loaded, &dir, &mut diags);
     if diags.has_errors() {
@@ -109,7 +119,11 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
     let mut replaced = BTreeMap::new();
     let mut source_replaced = BTreeMap::new();
     let mut label_names = BTreeMap::new();
+    let mut class_names = BTreeMap::new();
     for (name, mut f) in loaded {
+        if let Some(names) = f.class_names.take() {
+            class_names.insert(name.clone(), names);
+        }
         if f.replaced > 0 {
             replaced.insert(name.clone(), f.replaced);
         }
@@ -121,7 +135,8 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         }
         fields.insert(name.clone(), fields::finish(f, stats.get(&name)));
     }
-    let mut report = DataReport::new(spec, &fields, &splits, replaced);
+    let mut report = DataReport::new(spec, &fields, &splits, replaced, &class_names);
+    report.carved = carved;
     report.too_long = too_long;
     report.vocab_sizes = texts
         .iter()
@@ -135,6 +150,7 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
             report.label_positives.insert(name.clone(), positives);
         }
     }
+    let warnings = split_check::split_warnings(spec, &report);
     let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect();
     let standardization = stats
         .into_iter()
@@ -149,6 +165,8 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
         standardization,
         texts,
         label_names,
+        class_names,
+        warnings,
     })
 }
 

@@ -1,11 +1,32 @@
 //! A reader for NumPy's `.npy` format (versions 1-3): the header dict (`descr`, `fortran_order`, `shape`) and
-//! little-endian data of the dtypes data sets use, returned as f64 values in C order.
+//! little-endian data of the dtypes data sets use, returned as f64 values in C order; string arrays (unicode
+//! `<U..` and bytes `|S..`, class labels) are returned as strings.
 
 /// An array read from a file: values in C (row-major) order and the shape.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawArray {
     pub values: Vec<f64>,
     pub shape: Vec<usize>,
+    /// A string array (class names), in C order; `values` is then empty.
+    pub names: Option<Names>,
+}
+
+/// The strings of a string array or a CSV column of names, with where each came from.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Names {
+    pub names: Vec<String>,
+    /// The file line of each name (CSV, counting from 1); empty for arrays, whose rows count from 0.
+    pub lines: Vec<usize>,
+}
+
+impl Names {
+    /// Where example `i` is, as a diagnostic says it.
+    pub fn place(&self, i: usize) -> String {
+        match self.lines.get(i) {
+            Some(line) => format!("line {line}"),
+            None => format!("row {i}"),
+        }
+    }
 }
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -38,11 +59,83 @@ pub fn parse_npy(bytes: &[u8]) -> Result<RawArray, String> {
         .try_fold(1usize, |acc, d| acc.checked_mul(*d))
         .ok_or("the .npy shape is too large")?;
     let data = &bytes[start + header_len..];
+    if let Some(names) = decode_strings(descr, data, n)? {
+        if fortran.trim() == "True" && shape.len() > 1 {
+            return Err(
+                "a Fortran-ordered string array is not supported; save it in C order".into(),
+            );
+        }
+        let names = Some(Names {
+            names,
+            lines: Vec::new(),
+        });
+        return Ok(RawArray {
+            values: Vec::new(),
+            shape,
+            names,
+        });
+    }
     let mut values = decode(descr, data, n)?;
     if fortran.trim() == "True" && shape.len() > 1 {
         values = fortran_to_c(&values, &shape);
     }
-    Ok(RawArray { values, shape })
+    Ok(RawArray {
+        values,
+        shape,
+        names: None,
+    })
+}
+
+/// `n` strings of a unicode (`<U5`: UTF-32, 4 bytes per character) or bytes (`|S5`) array, trailing NULs
+/// removed; `None` when `descr` is not a string dtype.
+fn decode_strings(descr: &str, data: &[u8], n: usize) -> Result<Option<Vec<String>>, String> {
+    // `get`, not slicing: a damaged header's descr may split a multi-byte character.
+    let (unicode, width) = match (descr.get(..2), descr.get(2..)) {
+        (Some("<U" | "|U" | "=U"), Some(w)) => (true, w),
+        (Some("|S" | "<S" | "=S" | "|a"), Some(w)) => (false, w),
+        _ => return Ok(None),
+    };
+    let chars: usize = width
+        .parse()
+        .map_err(|_| format!("bad string dtype `{descr}`"))?;
+    let item = if unicode {
+        chars
+            .checked_mul(4)
+            .ok_or("the .npy string width is too large")?
+    } else {
+        chars
+    };
+    let need = n
+        .checked_mul(item)
+        .filter(|b| (*b as u64) <= crate::guarded_read::max_memory())
+        .ok_or("the .npy shape is too large")?;
+    if data.len() < need {
+        return Err(format!(
+            "the .npy data is truncated: {} bytes for {n} strings of `{descr}`",
+            data.len()
+        ));
+    }
+    if item == 0 {
+        return Ok(Some(vec![String::new(); n]));
+    }
+    let strings = data[..need].chunks_exact(item).map(|b| {
+        let s = if unicode {
+            let decoded: Result<String, String> = b
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .take_while(|c| *c != 0)
+                .map(|c| {
+                    char::from_u32(c).ok_or_else(|| format!("`{descr}` holds an invalid character"))
+                })
+                .collect();
+            decoded?
+        } else {
+            let end = b.iter().rposition(|c| *c != 0).map_or(0, |p| p + 1);
+            String::from_utf8_lossy(&b[..end]).into_owned()
+        };
+        Ok(s)
+    });
+    strings.collect::<Result<Vec<String>, String>>().map(Some)
 }
 
 /// The text of `'key': value` in a Python dict literal, up to the next top-level comma.

@@ -192,6 +192,7 @@ fn raw(values: impl Iterator<Item = f64>, shape: &[usize]) -> RawArray {
     RawArray {
         values: values.collect(),
         shape: shape.to_vec(),
+        names: None,
     }
 }
 

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::npy::{decode, parse_npy, RawArray};
+use super::npy::{decode, parse_npy, Names, RawArray};
 use crate::guarded_read::{read_capped, Refusal};
 use crate::ir::SourceKind;
 
@@ -93,11 +93,14 @@ fn missing_file(path: &Path, shown: &str) -> ReadError {
     e
 }
 
-/// Reads the array a source describes from `path`; `shown` is the path as diagnostics print it.
+/// Reads the array a source describes from `path`; `shown` is the path as diagnostics print it. With
+/// `names_ok` (a label field that may hold class names), a CSV column with a cell that is not a number is read
+/// as names.
 pub fn read_source(
     kind: &SourceKind,
     path: &Path,
     shown: &str,
+    names_ok: bool,
     cache: &mut FileCache,
 ) -> Result<RawArray, ReadError> {
     let bytes = cache.bytes(path, shown)?;
@@ -107,7 +110,16 @@ pub fn read_source(
             end,
             header,
             scalar,
-        } => read_csv(&bytes, shown, *start, *end, *header, *scalar),
+        } => {
+            let columns = Columns {
+                start: *start,
+                end: *end,
+                header: *header,
+                scalar: *scalar,
+                names_ok,
+            };
+            read_csv(&bytes, shown, &columns)
+        }
         SourceKind::Npy => parse_npy(&bytes).map_err(|m| format_error(shown, m)),
         SourceKind::Npz { key } => read_npz(&bytes, shown, key),
         SourceKind::Safetensors { key } => read_safetensors(&bytes, shown, key),
@@ -131,15 +143,21 @@ fn format_error(shown: &str, message: String) -> ReadError {
     )
 }
 
-/// Columns `start..end` of every row (after the header if any); `scalar` gives shape `[n]` instead of `[n, 1]`.
-fn read_csv(
-    bytes: &[u8],
-    shown: &str,
+/// What a `csv(...)` source reads.
+struct Columns {
     start: usize,
     end: usize,
     header: bool,
+    /// Shape `[n]` instead of `[n, 1]`.
     scalar: bool,
-) -> Result<RawArray, ReadError> {
+    /// A single column with a cell that is not a number is read as class names.
+    names_ok: bool,
+}
+
+/// Columns `start..end` of every row (after the header if any). Cells are separated by commas, or by tabs in
+/// a `.tsv` file.
+fn read_csv(bytes: &[u8], shown: &str, c: &Columns) -> Result<RawArray, ReadError> {
+    let (start, end) = (c.start, c.end);
     let text = std::str::from_utf8(bytes)
         .map_err(|_| format_error(shown, "the file is not UTF-8 text".into()))?;
     if start >= end {
@@ -148,17 +166,23 @@ fn read_csv(
             format!("the column range {start}..{end} is empty"),
         ));
     }
+    let sep = if shown.to_ascii_lowercase().ends_with(".tsv") {
+        '\t'
+    } else {
+        ','
+    };
     // Files saved with old Mac line endings (a lone `\r`) have as many rows as the editor shows.
     let text = crate::source::normalize_line_endings(text.to_string());
     let mut values = Vec::new();
     let mut problems = CsvProblems::default();
+    let mut names = Names::default();
     let mut n_rows = 0;
-    for (line_no, line) in text.lines().enumerate().skip(usize::from(header)) {
+    for (line_no, line) in text.lines().enumerate().skip(usize::from(c.header)) {
         if line.trim().is_empty() {
             continue;
         }
         n_rows += 1;
-        let cells: Vec<&str> = line.split(',').collect();
+        let cells: Vec<&str> = line.split(sep).collect();
         if cells.len() < end {
             problems.short_rows += 1;
             let at = line_no + 1;
@@ -167,6 +191,12 @@ fn read_csv(
                 cells.len()
             ));
             continue;
+        }
+        if c.names_ok && end == start + 1 {
+            names
+                .names
+                .push(cells[start].trim().trim_matches('"').trim().to_string());
+            names.lines.push(line_no + 1);
         }
         for (col, cell) in cells[start..end].iter().enumerate() {
             match parse_cell(cell) {
@@ -179,11 +209,17 @@ fn read_csv(
             }
         }
     }
-    if let Some(e) = problems.into_error(shown) {
-        return Err(e);
-    }
+    let as_names = c.names_ok && end == start + 1 && problems.short_rows == 0;
+    let names = if as_names && problems.bad_cells > 0 {
+        Some(names)
+    } else {
+        if let Some(e) = problems.into_error(shown) {
+            return Err(e);
+        }
+        None
+    };
     if n_rows == 0 {
-        let what = if header {
+        let what = if c.header {
             "no rows after its header"
         } else {
             "no rows"
@@ -194,12 +230,19 @@ fn read_csv(
             ),
         );
     }
-    let shape = if scalar {
+    let shape = if c.scalar {
         vec![n_rows]
     } else {
         vec![n_rows, end.saturating_sub(start)]
     };
-    Ok(RawArray { values, shape })
+    if names.is_some() {
+        values.clear();
+    }
+    Ok(RawArray {
+        values,
+        shape,
+        names,
+    })
 }
 
 /// Rows too short for the columns read and cells that are not numbers, with the first few as examples.
@@ -248,6 +291,14 @@ impl CsvProblems {
         }
         e.notes
             .push("lines count from 1 (the header is line 1); columns count from 0".into());
+        if self.bad_cells > 0 {
+            e.help = Some(
+                "a column of class names is read by a scalar integer label field without `classes = N`: \
+                 `field y: i64[] = csv(\"data.csv\", column = k)`, or with the names in order, \
+                 `classes = [\"wt\", \"ppar\"]`"
+                    .into(),
+            );
+        }
         Some(e)
     }
 }
@@ -389,7 +440,11 @@ fn missing_key(shown: &str, key: &str, keys: &[&str]) -> ReadError {
     e
 }
 
-fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, ReadError> {
+pub(super) fn read_safetensors(
+    bytes: &[u8],
+    shown: &str,
+    key: &str,
+) -> Result<RawArray, ReadError> {
     use safetensors::Dtype as D;
     let st = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| format_error(shown, format!("not a safetensors file: {e}")))?;
@@ -411,6 +466,7 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
             return Ok(RawArray {
                 values,
                 shape: view.shape().to_vec(),
+                names: None,
             });
         }
         D::F64 => "<f8",
@@ -436,6 +492,7 @@ fn read_safetensors(bytes: &[u8], shown: &str, key: &str) -> Result<RawArray, Re
     Ok(RawArray {
         values,
         shape: view.shape().to_vec(),
+        names: None,
     })
 }
 

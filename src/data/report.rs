@@ -32,6 +32,8 @@ pub struct DataReport {
     pub too_long: usize,
     /// Per text field: vocabulary size (specials included).
     pub vocab_sizes: BTreeMap<String, usize>,
+    /// How the validation split was carved from the training files, if it was.
+    pub carved: Option<String>,
 }
 
 /// Examples per class, index = class.
@@ -40,6 +42,8 @@ pub struct ClassCounts {
     pub train: Vec<usize>,
     pub valid: Vec<usize>,
     pub test: Vec<usize>,
+    /// The class names, when the classes have names.
+    pub names: Option<Vec<String>>,
 }
 
 impl DataReport {
@@ -48,10 +52,13 @@ impl DataReport {
         fields: &BTreeMap<String, FieldData>,
         splits: &Splits,
         replaced: BTreeMap<String, usize>,
+        class_names: &BTreeMap<String, Vec<String>>,
     ) -> DataReport {
         let mut classes = BTreeMap::new();
         for f in &spec.fields {
-            let (Some(c), Some(data)) = (f.classes, fields.get(&f.name)) else {
+            let named = class_names.get(&f.name);
+            let count = f.classes.or(named.map(|n| n.len() as i64));
+            let (Some(c), Some(data)) = (count, fields.get(&f.name)) else {
                 continue;
             };
             let FieldValues::I64(values) = &data.values else {
@@ -73,6 +80,7 @@ impl DataReport {
                 train: count(&splits.train),
                 valid: count(&splits.valid),
                 test: count(&splits.test),
+                names: named.cloned(),
             };
             classes.insert(f.name.clone(), counts);
         }
@@ -90,6 +98,7 @@ impl DataReport {
             dropped_batches: 0,
             too_long: 0,
             vocab_sizes: BTreeMap::new(),
+            carved: None,
         }
     }
 }
@@ -122,8 +131,19 @@ impl fmt::Display for DataReport {
             "data {}: {} examples (train {}, valid {}, test {})",
             self.name, self.n_examples, self.n_train, self.n_valid, self.n_test
         )?;
+        if let Some(note) = &self.carved {
+            writeln!(f, "  {note}")?;
+        }
         for (name, c) in &self.classes {
-            writeln!(f, "  {name}: {} classes", c.train.len())?;
+            match &c.names {
+                Some(names) => writeln!(
+                    f,
+                    "  {name}: {} classes ({})",
+                    c.train.len(),
+                    names.join(", ")
+                )?,
+                None => writeln!(f, "  {name}: {} classes", c.train.len())?,
+            }
             for (split, counts) in [("train", &c.train), ("valid", &c.valid), ("test", &c.test)] {
                 let list: Vec<String> = counts.iter().map(usize::to_string).collect();
                 writeln!(f, "    {split:<5} [{}]", list.join(", "))?;

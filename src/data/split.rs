@@ -21,7 +21,19 @@ pub struct Splits {
 pub fn split(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Splits {
     let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
     match &spec.split {
-        SplitSpec::Files => by_files(loaded),
+        SplitSpec::Files {
+            valid,
+            stratify,
+            seed,
+        } => {
+            let mut s = by_files(loaded);
+            if let Some(fraction) = valid {
+                let by = stratify.clone().or_else(|| default_label(spec, loaded));
+                let labels = by.and_then(|b| label_values(&b, loaded));
+                carve_valid(&mut s, *fraction, labels.as_deref(), *seed);
+            }
+            s
+        }
         // Read from its file by `data::text_load::split_by_column`.
         SplitSpec::Column { .. } => Splits::default(),
         SplitSpec::Random {
@@ -89,6 +101,65 @@ fn cut(idx: &[usize], [train, valid, test]: [f64; 3], s: &mut Splits) {
     s.valid.extend(&idx[n_train..n_train + n_valid]);
     s.test
         .extend(&idx[n_train + n_valid..n_train + n_valid + n_test]);
+}
+
+/// Moves `round(n * fraction)` training examples to the validation split, per class when `labels` are given
+/// (classes in label order, one generator drawn from in that order, as [`split`] does).
+fn carve_valid(s: &mut Splits, fraction: f64, labels: Option<&[i64]>, seed: u64) {
+    let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for &i in &s.train {
+        let class = labels.and_then(|l| l.get(i).copied()).unwrap_or(0);
+        groups.entry(class).or_default().push(i);
+    }
+    let mut rng = SeededRng::new(seed);
+    let (mut train, mut valid) = (Vec::new(), Vec::new());
+    for idx in groups.values_mut() {
+        rng.shuffle(idx);
+        let n_valid = ((idx.len() as f64 * fraction).round() as usize).min(idx.len());
+        valid.extend(&idx[..n_valid]);
+        train.extend(&idx[n_valid..]);
+    }
+    s.train = train;
+    s.valid = valid;
+    s.sort();
+}
+
+/// What the data report says about a validation split carved from the training files.
+pub(super) fn carve_note(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Option<String> {
+    let SplitSpec::Files {
+        valid: Some(fraction),
+        stratify,
+        seed,
+    } = &spec.split
+    else {
+        return None;
+    };
+    let by = stratify.clone().or_else(|| default_label(spec, loaded));
+    let how = match by {
+        Some(b) => format!("stratified by {b}"),
+        None => "not stratified".to_string(),
+    };
+    Some(format!(
+        "valid carved from the training files: {fraction} of each, {how}, seed {seed}"
+    ))
+}
+
+/// The label a carved validation split is stratified by when `files()` names none: the data set's one scalar
+/// integer field with classes (declared, or class names read from the data).
+pub(super) fn default_label(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Option<String> {
+    let labels: Vec<&str> = spec
+        .fields
+        .iter()
+        .filter(|f| {
+            let named = loaded.get(&f.name).is_some_and(|l| l.class_names.is_some());
+            (f.classes.is_some() || named) && label_values(&f.name, loaded).is_some()
+        })
+        .map(|f| f.name.as_str())
+        .collect();
+    match labels[..] {
+        [one] => Some(one.to_string()),
+        _ => None,
+    }
 }
 
 /// Whether split fractions are usable: each in [0, 1], summing to at most 1, with a non-empty train split.

@@ -1,4 +1,4 @@
-//! Loading `text(...)` and `lengths(...)` fields and `split = column(...)`. Text is read first as sentences
+//! Loading `text(...)` and `lengths(...)` fields. Text is read first as sentences
 //! (placeholders with the example count let row counts and splits treat text like any field); once the split
 //! is known, the vocabulary is built on the training examples only (or read from `vocab = "file"`), every
 //! sentence is encoded and padded with PAD to the longest, and `max_len` drops long training examples.
@@ -43,7 +43,7 @@ fn error(field: &FieldSpec, code: &'static str, message: String) -> Diagnostic {
 }
 
 /// The file's lines, gunzipped when the name ends in `.gz`.
-fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, String)> {
+pub(super) fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, String)> {
     use crate::guarded_read::{human_bytes, max_memory, read_capped, Refusal, MAX_DEFLATE_RATIO};
     let bytes = read_capped(path, u64::MAX).map_err(|r| {
         let code = match &r {
@@ -99,7 +99,11 @@ fn read_lines(path: &Path, shown: &str) -> Result<Vec<String>, (&'static str, St
 }
 
 /// Column `column` of a tab-separated file with a header row (no quoting: emoji-mt's convention).
-fn tsv_column(lines: &[String], column: &str, shown: &str) -> Result<Vec<String>, String> {
+pub(super) fn tsv_column(
+    lines: &[String],
+    column: &str,
+    shown: &str,
+) -> Result<Vec<String>, String> {
     let Some((header, rows)) = lines.split_first() else {
         return Err(format!(
             "`{shown}` is empty; a header row naming the columns is expected"
@@ -135,7 +139,7 @@ fn read_field(
     dir: &Path,
 ) -> Result<RawText, Diagnostic> {
     let mut files = field.source.files.clone();
-    let per_split = matches!(spec.split, SplitSpec::Files);
+    let per_split = matches!(spec.split, SplitSpec::Files { .. });
     files.sort_by_key(|(s, _)| SPLITS.iter().position(|x| x == s).unwrap_or(0));
     let (mut lines, mut counts, mut shown_all) = (Vec::new(), [0usize; 3], Vec::new());
     for (split, file) in &files {
@@ -171,6 +175,7 @@ fn placeholder(field: &FieldSpec, raw: &RawText) -> Loaded {
         files: raw.files.clone(),
         source_replaced: Vec::new(),
         label_names: None,
+        class_names: None,
     }
 }
 
@@ -215,55 +220,6 @@ pub(super) fn read_text_fields(
         }
     }
     raw
-}
-
-/// `split = column(file, column)`: each row names its example's split.
-pub(super) fn split_by_column(
-    spec: &DataSpec,
-    dir: &Path,
-    n: usize,
-    diags: &mut Diagnostics,
-) -> Splits {
-    let SplitSpec::Column { file, column } = &spec.split else {
-        return Splits::default();
-    };
-    let shown = Path::new(&spec.path).join(file).display().to_string();
-    let fail =
-        |m: String| Diagnostic::error("fusec::data::split", m).label(spec.span, "in this data set");
-    let values = match read_lines(&dir.join(file), &shown) {
-        Ok(lines) => tsv_column(&lines, column, &shown),
-        Err((_, m)) => Err(m),
-    };
-    let values = match values {
-        Ok(v) => v,
-        Err(m) => {
-            diags.push(fail(m));
-            return Splits::default();
-        }
-    };
-    if values.len() != n {
-        diags.push(fail(format!(
-            "`{shown}` names the split of {} examples, but the fields hold {n}",
-            values.len()
-        )));
-        return Splits::default();
-    }
-    let mut s = Splits::default();
-    for (i, v) in values.iter().enumerate() {
-        match v.as_str() {
-            "train" => s.train.push(i),
-            "valid" | "val" | "dev" => s.valid.push(i),
-            "test" => s.test.push(i),
-            other => {
-                diags.push(fail(format!(
-                    "`{shown}` line {}: `{other}` is not a split (train, valid, test)",
-                    i + 2
-                )));
-                return Splits::default();
-            }
-        }
-    }
-    s
 }
 
 /// The field's vocabulary: read from `vocab = "file"`, or built on the training examples.
@@ -353,6 +309,7 @@ pub(super) fn finish_text(
             files: r.files.clone(),
             source_replaced: Vec::new(),
             label_names: None,
+            class_names: None,
         };
         loaded.insert(f.name.clone(), l);
         let lines = r.lines.clone();

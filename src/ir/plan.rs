@@ -20,6 +20,9 @@ pub struct DataSpec {
     /// What loading does with NaN and infinite feature values (`nonfinite = "error" | "zero"`).
     pub nonfinite: NonFinite,
     pub span: Span,
+    /// The `split = ...` setting (the data set's name when the split is implied), for split diagnostics.
+    #[serde(skip)]
+    pub split_span: Span,
 }
 
 /// Handling of non-finite feature values when loading data.
@@ -41,6 +44,9 @@ pub struct FieldSpec {
     pub source: SourceSpec,
     /// Number of classes for a label field, if declared.
     pub classes: Option<i64>,
+    /// Class names in index order (`classes = ["wt", "ppar"]`): the field's values are these names, read as
+    /// their positions. Labels that are names without this list take the sorted order of the names found.
+    pub class_names: Option<Vec<String>>,
     pub span: Span,
 }
 
@@ -197,8 +203,17 @@ pub enum SplitSpec {
         test: f64,
         seed: u64,
     },
-    /// Every source names its own file per split.
-    Files,
+    /// Every source names its own file per split (`split = files(valid = 0.2, stratify = label, seed = 0)`, or
+    /// implied by per-split files).
+    Files {
+        /// The fraction of the training files carved out as the validation split when no source names a valid
+        /// file (0.2 unless given); `None` when the sources hold their own validation split.
+        valid: Option<f64>,
+        /// The label field the carving is stratified by; `None`: the data set's one scalar class label field,
+        /// if it has exactly one.
+        stratify: Option<String>,
+        seed: u64,
+    },
     /// A `.tsv` file's `column` names each example's split (`train`, `valid`/`val`/`dev`, `test`), row i for
     /// example i (emoji-mt's `split.tsv`).
     Column { file: String, column: String },

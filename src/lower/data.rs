@@ -15,11 +15,21 @@ use super::suggest;
 
 const KEYS: &[&str] = &["path", "split", "standardize", "nonfinite"];
 
-const SOURCES: &[(&str, &[&str])] = &[
-    ("csv", &["file", "columns", "column", "header", "classes"]),
+/// Parameters of each source; `classes` stays last (the field reader looks there), and every file-reading source
+/// but the pickles (which hold their own splits) has `train`, `valid` and `test` one after the other.
+pub(super) const SOURCES: &[(&str, &[&str])] = &[
+    (
+        "csv",
+        &[
+            "file", "columns", "column", "header", "train", "valid", "test", "classes",
+        ],
+    ),
     ("npy", &["file", "train", "valid", "test", "classes"]),
-    ("npz", &["file", "key", "classes"]),
-    ("safetensors", &["file", "key", "classes"]),
+    ("npz", &["file", "key", "train", "valid", "test", "classes"]),
+    (
+        "safetensors",
+        &["file", "key", "train", "valid", "test", "classes"],
+    ),
     ("text", super::data_text::TEXT_PARAMS),
     ("lengths", &["of", "classes"]),
     ("mult_pickle", &["file", "key", "labels", "classes"]),
@@ -29,7 +39,7 @@ const SOURCES: &[(&str, &[&str])] = &[
 const SPLITS: &[(&str, &[&str])] = &[
     ("stratified", &["by", "train", "valid", "test", "seed"]),
     ("random", &["train", "valid", "test", "seed"]),
-    ("files", &[]),
+    ("files", &["valid", "stratify", "seed"]),
     ("column", &["file", "column"]),
 ];
 
@@ -114,7 +124,7 @@ fn lower_one(
                 ),
                 None => {}
             },
-            "split" => split = split_spec(&s.value, &names, diags),
+            "split" => split = split_spec(&s.value, &names, diags).map(|x| (x, s.value.span)),
             "standardize" => {
                 for (n, at) in statics::names(&s.value, diags).unwrap_or_default() {
                     match fields.iter().find(|f| f.name == n) {
@@ -154,12 +164,8 @@ fn lower_one(
             path = p;
         }
     }
-    let split = split.unwrap_or(SplitSpec::Random {
-        train: 0.6,
-        valid: 0.2,
-        test: 0.2,
-        seed: 0,
-    });
+    let split_span = split.as_ref().map_or(d.name.span, |(_, at)| *at);
+    let split = super::data_split::resolve_split(&fields, split, diags);
     let after = diags.iter().filter(|x| x.is_error()).count();
     (after == before).then(|| DataSpec {
         name: d.name.name.clone(),
@@ -170,6 +176,7 @@ fn lower_one(
         standardize,
         nonfinite,
         span: d.name.span,
+        split_span,
     })
 }
 
@@ -202,10 +209,9 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         "a source: csv, npy, npz, safetensors, mult_pickle, lmf_pickle, text or lengths",
         diags,
     )?;
-    // The data report counts every class of every split: a million classes is far more than any label set.
-    let classes = match call.arg(call.args.len() - 1) {
-        Some(e) => Some(statics::int_in_range(e, 2, 1 << 20, diags)?),
-        None => None,
+    let (classes, class_names) = match call.arg(call.args.len() - 1) {
+        Some(e) => super::data_split::classes(e, diags)?,
+        None => (None, None),
     };
     let kind = match call.name.as_str() {
         "csv" => csv_kind(&call, dims.is_empty(), diags)?,
@@ -229,7 +235,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
     let files = if call.name == "lengths" {
         Vec::new()
     } else {
-        source_files(&call, diags)?
+        super::data_split::source_files(&call, diags)?
     };
     let source = SourceSpec {
         kind,
@@ -242,6 +248,7 @@ fn field(f: &FieldDecl, diags: &mut Diagnostics) -> Option<FieldSpec> {
         dims,
         source,
         classes,
+        class_names,
         span: f.name.span,
     })
 }
@@ -326,29 +333,6 @@ fn csv_kind(
     }
 }
 
-/// `file` for one file split later, or `train`/`valid`/`test` files (npy only).
-fn source_files(
-    call: &statics::StaticCall,
-    diags: &mut Diagnostics,
-) -> Option<Vec<(String, String)>> {
-    if let Some(f) = call.arg(0) {
-        return Some(vec![("all".to_string(), statics::string(f, diags)?)]);
-    }
-    if call.name == "npy" || call.name == "text" {
-        let mut files = Vec::new();
-        for (i, split) in ["train", "valid", "test"].iter().enumerate() {
-            if let Some(e) = call.arg(i + 1) {
-                files.push((split.to_string(), statics::string(e, diags)?));
-            }
-        }
-        if files.len() == 3 {
-            return Some(files);
-        }
-    }
-    diags.push(Diagnostic::error("fusec::param::missing", format!("`{}` needs a file", call.name)).label(call.span, "no file given").help("pass the file name first: `csv(\"views.csv\", ...)`; `npy` may name `train`, `valid` and `test` files instead"));
-    None
-}
-
 fn split_spec(
     e: &crate::syntax::ast::Expr,
     fields: &[String],
@@ -356,7 +340,7 @@ fn split_spec(
 ) -> Option<SplitSpec> {
     let call = static_call(e, SPLITS, "a split: stratified, random or files", diags)?;
     if call.name == "files" {
-        return Some(SplitSpec::Files);
+        return super::data_split::files_split(&call, fields, diags);
     }
     if call.name == "column" {
         return super::data_text::column_split(&call, diags);

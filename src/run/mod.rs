@@ -28,7 +28,7 @@ pub use inputs::check_inputs;
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};
-pub use run_dir::{read_record, RecordedSource, RunRecord};
+pub use run_dir::{read_record, RecordedSource, RunRecord, CONFIG_FILE};
 pub use setup::{assign_params, plan_optimizers};
 pub use standardization::{load_standardization, save_standardization};
 pub use tensor_files::{load_params, save_params, save_tensors};

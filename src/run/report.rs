@@ -100,6 +100,8 @@ pub struct RunReport {
     pub train_tokens_per_second: Option<f64>,
     /// How many test sentences were translated.
     pub n_test_translations: usize,
+    /// The names of the task's classes, when they have names.
+    pub class_names: Option<Vec<String>>,
     pub run_dir: String,
 }
 
@@ -108,7 +110,7 @@ pub const SHOWN_TRANSLATIONS: usize = 3;
 
 impl RunReport {
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "model": self.model, "seed": self.seed, "epochs_run": self.epochs_run,
             "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "params": self.params,
             "train_seconds": self.train_seconds, "selection": self.selection,
@@ -118,7 +120,11 @@ impl RunReport {
             "test_translations": self.test_translations.iter()
                 .map(|(r, h)| serde_json::json!({"reference": r, "translation": h}))
                 .collect::<Vec<_>>(),
-        })
+        });
+        if let Some(names) = &self.class_names {
+            json["classes"] = serde_json::json!(names);
+        }
+        json
     }
 
     pub fn write(&self, run_dir: &Path) -> Result<(), RunError> {
@@ -170,9 +176,14 @@ impl fmt::Display for RunReport {
                 f,
                 "test confusion matrix (rows: true class, columns: predicted)"
             )?;
-            for row in m {
-                let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
-                writeln!(f, "{}", cells.join(""))?;
+            match &self.class_names {
+                Some(names) => write_named_matrix(f, m, names)?,
+                None => {
+                    for row in m {
+                        let cells: Vec<String> = row.iter().map(|c| format!("{c:>4}")).collect();
+                        writeln!(f, "{}", cells.join(""))?;
+                    }
+                }
             }
         }
         if let Some(speed) = self.train_tokens_per_second {
@@ -197,4 +208,38 @@ impl fmt::Display for RunReport {
         }
         Ok(())
     }
+}
+
+/// A confusion matrix with the class names as row labels and column heads.
+fn write_named_matrix(
+    f: &mut fmt::Formatter<'_>,
+    m: &[Vec<usize>],
+    names: &[String],
+) -> fmt::Result {
+    let name = |i: usize| names.get(i).map_or_else(|| i.to_string(), Clone::clone);
+    let label_width = (0..m.len())
+        .map(|i| name(i).chars().count())
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = (0..m.first().map_or(0, Vec::len))
+        .map(|j| {
+            let cells = m.iter().map(|r| r[j].to_string().len());
+            cells.chain([name(j).chars().count(), 3]).max().unwrap_or(3)
+        })
+        .collect();
+    let head: Vec<String> = widths
+        .iter()
+        .enumerate()
+        .map(|(j, w)| format!(" {:>w$}", name(j)))
+        .collect();
+    writeln!(f, "{:label_width$}{}", "", head.join(""))?;
+    for (i, row) in m.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!(" {c:>w$}"))
+            .collect();
+        writeln!(f, "{:<label_width$}{}", name(i), cells.join(""))?;
+    }
+    Ok(())
 }

@@ -175,6 +175,11 @@ pub struct RunRecord {
     /// Named classes per label field.
     #[serde(default)]
     pub label_names: std::collections::BTreeMap<String, Vec<String>>,
+    /// Class names per label field whose classes have names, in class-index order: what the predicted class
+    /// indices mean. `eval` and `resume` check that the data still gives these classes; `predict` names its
+    /// predicted classes with them.
+    #[serde(default)]
+    pub class_names: std::collections::BTreeMap<String, Vec<String>>,
     /// The resolved configuration (model, train plan, data spec) for people and tools.
     pub resolved: serde_json::Value,
 }

@@ -469,6 +469,7 @@ fn record_setup(opts: &RunOptions, data: &Dataset) -> Result<(), RunError> {
         standardized: data.standardization.keys().cloned().collect(),
         vocabularies: data.texts.keys().cloned().collect(),
         label_names: data.label_names.clone(),
+        class_names: data.class_names.clone(),
         resolved: opts.config.clone(),
     };
     run_dir::write_record(&opts.run_dir, &record, &opts.sources)
@@ -511,6 +512,7 @@ fn finish(
         } else {
             None
         },
+        class_names: data.class_names.get(&plan.task.target).cloned(),
         valid: valid.metrics,
         test: test.metrics,
         train_tokens_per_second: (plan.task.kind == crate::ir::TaskKind::Translation).then(|| {

@@ -60,6 +60,7 @@ impl Src {
                 span: self.span(call),
             },
             classes: None,
+            class_names: None,
             span: self.span(decl),
         }
     }
@@ -132,6 +133,7 @@ fn mfeat_spec(src: &Src) -> DataSpec {
         standardize: vec!["fou".into(), "zer".into(), "mor".into()],
         nonfinite: NonFinite::Error,
         span: src.span(MFEAT),
+        split_span: Span::default(),
     }
 }
 
@@ -258,6 +260,7 @@ fn bad_spec(src: &Src) -> DataSpec {
         standardize: vec!["zer".into(), "mor".into(), "labl".into()],
         nonfinite: NonFinite::Error,
         span: src.span(BAD),
+        split_span: Span::default(),
     }
 }
 
@@ -333,6 +336,7 @@ fn npy_npz_safetensors_and_split_files() {
             span,
         },
         classes: None,
+        class_names: None,
         span,
     };
     let spec = DataSpec {
@@ -355,10 +359,15 @@ fn npy_npz_safetensors_and_split_files() {
                 &[("train", "y.npz"), ("test", "y.npz")],
             ),
         ],
-        split: SplitSpec::Files,
+        split: SplitSpec::Files {
+            valid: None,
+            stratify: None,
+            seed: 0,
+        },
         standardize: vec![],
         nonfinite: NonFinite::Error,
         span,
+        split_span: Span::default(),
     };
     // y.npz holds only a training array: the test split reads 4 rows where x has 2, a row mismatch.
     let err = data::load(&spec, &root).unwrap_err();
@@ -469,6 +478,7 @@ fn nonfinite_zero_replaces_and_counts() {
             span,
         },
         classes: Some(2).filter(|_| name == "y"),
+        class_names: None,
         span,
     };
     let spec = DataSpec {
@@ -488,6 +498,7 @@ fn nonfinite_zero_replaces_and_counts() {
         standardize: vec![],
         nonfinite: NonFinite::Zero,
         span,
+        split_span: Span::default(),
     };
     let ds = data::load(&spec, &root).unwrap();
     assert_eq!(

@@ -7,6 +7,8 @@ mod cli;
 mod codes;
 mod corpus;
 mod data;
+mod data_labels;
+mod data_splits;
 mod detok;
 mod device;
 mod diagnostics;

@@ -76,7 +76,8 @@ fn write_then_read_round_trips() {
         parse_npy(&bytes).unwrap(),
         RawArray {
             values: vec![1.0, -2.0, 3.5, 4.0],
-            shape: vec![2, 2]
+            shape: vec![2, 2],
+            names: None,
         }
     );
     let bytes = write_npy(&[3.0, 1.0], &[2], true);
@@ -100,4 +101,23 @@ fn corrupted_files_are_errors_not_panics() {
     // A header that promises far more data than there is.
     let huge = npy("<f8", false, "(4000000000, 4000000000)", &[0; 16]);
     assert!(parse_npy(&huge).is_err());
+}
+
+#[test]
+fn string_arrays_are_names() {
+    let mut data = Vec::new();
+    for name in ["wt", "ppar"] {
+        let mut chars: Vec<u32> = name.chars().map(|c| c as u32).collect();
+        chars.resize(4, 0);
+        data.extend(chars.iter().flat_map(|c| c.to_le_bytes()));
+    }
+    let a = parse_npy(&npy("<U4", false, "(2,)", &data)).unwrap();
+    assert_eq!(a.names.unwrap().names, ["wt", "ppar"]);
+    assert!(a.values.is_empty());
+    let b = parse_npy(&npy("|S3", false, "(2,)", b"ab\0xyz")).unwrap();
+    assert_eq!(b.names.unwrap().names, ["ab", "xyz"]);
+    assert!(parse_npy(&npy("<U4", false, "(2,)", &data[..20]))
+        .unwrap_err()
+        .contains("truncated"));
+    assert!(parse_npy(&npy("<U4611686018427387904", false, "(2,)", &data)).is_err());
 }

@@ -2,8 +2,22 @@
 
 use super::*;
 
+fn columns(start: usize, end: usize, header: bool, scalar: bool, names_ok: bool) -> Columns {
+    Columns {
+        start,
+        end,
+        header,
+        scalar,
+        names_ok,
+    }
+}
+
 fn csv(text: &str, start: usize, end: usize) -> Result<RawArray, ReadError> {
-    read_csv(text.as_bytes(), "t.csv", start, end, true, false)
+    read_csv(
+        text.as_bytes(),
+        "t.csv",
+        &columns(start, end, true, false, false),
+    )
 }
 
 #[test]
@@ -21,8 +35,27 @@ fn csv_reads_column_ranges_and_reports_bad_cells() {
         csv("h\n1\n", 2, 1).is_err(),
         "an empty range is an error, not a panic"
     );
-    let scalar = read_csv(b"7\n8\n", "t.csv", 0, 1, false, true).unwrap();
+    let scalar = read_csv(b"7\n8\n", "t.csv", &columns(0, 1, false, true, false)).unwrap();
     assert_eq!(scalar.shape, vec![2]);
+}
+
+#[test]
+fn a_label_column_of_names_is_read_as_names() {
+    let labels = columns(1, 2, true, true, true);
+    let a = read_csv(b"x\ty\n1\twt\n\n2\t\"ppar\"\n", "t.tsv", &labels).unwrap();
+    let names = a.names.unwrap();
+    assert_eq!(
+        (names.names, names.lines),
+        (vec!["wt".into(), "ppar".into()], vec![2, 4])
+    );
+    assert_eq!(a.shape, vec![2]);
+    // Numbers stay numbers; without `names_ok` a name is a parse error with a hint.
+    assert_eq!(
+        read_csv(b"x,y\n1,0\n", "t.csv", &labels).unwrap().values,
+        [0.0]
+    );
+    let e = read_csv(b"x,y\n1,wt\n", "t.csv", &columns(1, 2, true, true, false)).unwrap_err();
+    assert!(e.help.unwrap().contains("class names"));
 }
 
 #[test]

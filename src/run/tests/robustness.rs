@@ -22,6 +22,8 @@ fn dataset() -> Dataset {
         report: DataReport::default(),
         standardization: BTreeMap::new(),
         label_names: BTreeMap::new(),
+        class_names: BTreeMap::new(),
+        warnings: Default::default(),
         texts: BTreeMap::new(),
     }
 }
