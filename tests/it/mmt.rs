@@ -309,7 +309,10 @@ fn unknown_vocabulary_files_are_diagnostics() {
     )
     .unwrap();
     let emoji = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/emoji-mt");
-    assert!(src.contains("lang = \"de\","), "the example's target field changed");
+    assert!(
+        src.contains("lang = \"de\","),
+        "the example's target field changed"
+    );
     let src = src.replace("lang = \"de\",", "lang = \"de\", vocab = \"de.vocab\",");
     // Imports stay inside the project's folder: the imported files come along, the data set's path made absolute.
     std::fs::copy(
