@@ -5,16 +5,11 @@ use fusec::train::bleu::{
 };
 
 fn fixture() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bleu.json");
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    crate::support::json_fixture("bleu.json")
 }
 
 fn strs(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
+    crate::support::json_strings(v)
 }
 
 fn check(ours: &BleuScore, want: &serde_json::Value, what: &str) {

@@ -7,19 +7,11 @@ use fusec::ir::{Lang, Punct};
 use fusec::train::bleu::{corpus_bleu, corpus_chrf};
 
 fn fixture() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/detok/detok_bleu.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    crate::support::json_fixture("detok/detok_bleu.json")
 }
 
 fn strs(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_str().unwrap().to_string())
-        .collect()
+    crate::support::json_strings(v)
 }
 
 fn lang(code: &str) -> Lang {

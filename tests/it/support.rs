@@ -128,3 +128,20 @@ pub fn assert_threads_pinned() {
         "run the tests through cargo (.cargo/config.toml pins RAYON_NUM_THREADS=1) or set it yourself"
     );
 }
+
+/// A JSON fixture under `tests/fixtures/` (`rel` is relative to that folder).
+pub fn json_fixture(rel: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A JSON array of strings.
+pub fn json_strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
