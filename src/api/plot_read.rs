@@ -230,14 +230,20 @@ pub(super) fn robustness(dir: &Path, name: &str) -> Result<Vec<(String, HeatMap)
     Ok(out)
 }
 
-/// Parses the CSV of `RobustnessTable::to_csv` (`input,perturbation,level,<metrics>`; first row unperturbed).
-fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
+/// A CSV text's header fields and its remaining non-empty lines.
+fn csv_header(text: &str) -> Result<(Vec<&str>, impl Iterator<Item = &str>), String> {
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines
+    let header = lines
         .next()
         .ok_or("the file is empty")?
         .split(',')
         .collect();
+    Ok((header, lines))
+}
+
+/// Parses the CSV of `RobustnessTable::to_csv` (`input,perturbation,level,<metrics>`; first row unperturbed).
+fn robustness_table(text: &str, title: &str) -> Result<HeatMap, String> {
+    let (header, lines) = csv_header(text)?;
     if header.len() < 4 || header[..3] != ["input", "perturbation", "level"] {
         return Err("the header is not `input,perturbation,level,<metrics>`".into());
     }
@@ -329,12 +335,7 @@ pub(super) fn comparison(dir: &Path) -> Result<Option<(String, Vec<Bar>)>, Diagn
 
 /// Parses `compare.csv` (`method,...,M_mean,M_std,M_per_seed`).
 fn compare_bars(text: &str) -> Result<(String, Vec<Bar>), String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines
-        .next()
-        .ok_or("the file is empty")?
-        .split(',')
-        .collect();
+    let (header, lines) = csv_header(text)?;
     let n = header.len();
     let metric_columns = n >= 4
         && header[n - 3].ends_with("_mean")

@@ -22,9 +22,8 @@ const MASKED: f64 = -1e10;
 pub struct DecoderWeights {
     pub embed: Tensor,
     w_ih: Tensor,
-    /// `cell.weight_hh [4H, H]`, and its transpose (a view) for the step-by-step products.
+    /// `cell.weight_hh [4H, H]`.
     w_hh: Tensor,
-    w_hh_t: Tensor,
     /// `bias_ih + bias_hh`: the LSTM adds both before any non-linearity.
     bias: Tensor,
     cat_w: Tensor,
@@ -69,7 +68,6 @@ impl DecoderWeights {
         Ok(DecoderWeights {
             embed: EmbeddingParams::from_map(&sub_map(p, Self::EMBED))?.weight,
             w_ih: cell.weight_ih,
-            w_hh_t: cell.weight_hh.t()?,
             w_hh: cell.weight_hh,
             bias: cell.bias_ih.add(&cell.bias_hh)?,
             cat_w,
@@ -134,7 +132,7 @@ pub fn source_mask_bias(lengths: &Tensor, tx: usize, dtype: DType) -> Result<Ten
 /// One LSTM cell step (PyTorch gate order i, f, g, o); `gx [N, 4H]` holds `x W_ih^T + b_ih + b_hh`.
 /// The gate math is one fused op (`nn::lstm_cell`, with its own backward), not a dozen element-wise ones.
 fn cell(gx: &Tensor, s: &DecoderState, w: &DecoderWeights) -> Result<DecoderState> {
-    let gates = gx.add(&s.h.matmul(&w.w_hh_t)?)?;
+    let gates = gx.add(&s.h.matmul(&w.w_hh.t()?)?)?;
     let (h, c) = super::lstm_cell(&gates, &s.c)?;
     Ok(DecoderState { h, c })
 }

@@ -66,7 +66,8 @@ impl NextTokenNll {
     }
 }
 
-/// `log Σ exp(x)`, stable (shifted by the maximum); NaN anywhere gives NaN.
+/// `log Σ exp(x)`, stable (shifted by the maximum); NaN anywhere gives NaN (the exponentials keep it, so the
+/// sum does).
 fn log_sum_exp(x: &[f32], buf: &mut [f32]) -> f32 {
     let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for (o, &v) in buf.iter_mut().zip(x) {
@@ -74,12 +75,7 @@ fn log_sum_exp(x: &[f32], buf: &mut [f32]) -> f32 {
     }
     vmath::exp_in_place(buf);
     let s: f64 = buf.iter().map(|&e| f64::from(e)).sum();
-    let nan = x.iter().any(|v| v.is_nan());
-    if nan {
-        f32::NAN
-    } else {
-        m + s.ln() as f32
-    }
+    m + s.ln() as f32
 }
 
 impl CustomOp1 for NextTokenNll {
