@@ -16,3 +16,4 @@ pub mod recurrent;
 pub mod scratch;
 pub mod transformer;
 pub mod vmath;
+pub mod wide;

@@ -20,6 +20,7 @@ use super::gemm::{gemm, Mat, MatMut};
 use super::host::{self, HostF32};
 use super::lstm::column_sums;
 use super::vmath;
+use super::wide::wide_fn;
 use crate::nn::{AttentionParams, LayerNormParams, LinearParams, TransformerParams};
 use crate::rng::SeededRng;
 
@@ -140,56 +141,60 @@ pub struct LayerTape {
     res2_mask: Option<Vec<f32>>,
 }
 
-/// Layer normalisation of `rows` rows of width `d`: `(y, x̂, 1/σ)`.
-fn ln_forward(x: &[f32], d: usize, w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let rows = x.len() / d.max(1);
-    let inv_d = 1.0 / d as f32;
-    let mut y = vec![0f32; x.len()];
-    let mut hat = vec![0f32; x.len()];
-    let mut rstd = vec![0f32; rows];
-    for r in 0..rows {
-        let xr = &x[r * d..][..d];
-        let mean = xr.iter().sum::<f32>() * inv_d;
-        let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() * inv_d;
-        let std = (var + LN_EPS).sqrt();
-        rstd[r] = 1.0 / std;
-        let (hr, yr) = (&mut hat[r * d..][..d], &mut y[r * d..][..d]);
-        for j in 0..d {
-            hr[j] = (xr[j] - mean) / std;
-            yr[j] = hr[j] * w[j] + b[j];
+wide_fn! {
+    /// Layer normalisation of `rows` rows of width `d`: `(y, x̂, 1/σ)`.
+    fn ln_forward(x: &[f32], d: usize, w: &[f32], b: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let rows = x.len() / d.max(1);
+        let inv_d = 1.0 / d as f32;
+        let mut y = vec![0f32; x.len()];
+        let mut hat = vec![0f32; x.len()];
+        let mut rstd = vec![0f32; rows];
+        for r in 0..rows {
+            let xr = &x[r * d..][..d];
+            let mean = xr.iter().sum::<f32>() * inv_d;
+            let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() * inv_d;
+            let std = (var + LN_EPS).sqrt();
+            rstd[r] = 1.0 / std;
+            let (hr, yr) = (&mut hat[r * d..][..d], &mut y[r * d..][..d]);
+            for j in 0..d {
+                hr[j] = (xr[j] - mean) / std;
+                yr[j] = hr[j] * w[j] + b[j];
+            }
         }
+        (y, hat, rstd)
     }
-    (y, hat, rstd)
 }
 
-/// The backward pass of [`ln_forward`]: adds the input gradient into `dx` and the parameter gradients into
-/// `dw`, `db`.
-fn ln_backward(
-    g: &[f32],
-    hat: &[f32],
-    rstd: &[f32],
-    w: &[f32],
-    dx: &mut [f32],
-    dw: &mut [f32],
-    db: &mut [f32],
-) {
-    let d = w.len();
-    let inv_d = 1.0 / d as f32;
-    for (r, rs) in rstd.iter().enumerate() {
-        let (gr, hr) = (&g[r * d..][..d], &hat[r * d..][..d]);
-        let mut sum_d = 0f32;
-        let mut sum_dh = 0f32;
-        for j in 0..d {
-            let dh = gr[j] * w[j];
-            sum_d += dh;
-            sum_dh += dh * hr[j];
-            dw[j] += gr[j] * hr[j];
-            db[j] += gr[j];
-        }
-        let (md, mdh) = (sum_d * inv_d, sum_dh * inv_d);
-        let dxr = &mut dx[r * d..][..d];
-        for j in 0..d {
-            dxr[j] += rs * (gr[j] * w[j] - md - hr[j] * mdh);
+wide_fn! {
+    /// The backward pass of [`ln_forward`]: adds the input gradient into `dx` and the parameter gradients into
+    /// `dw`, `db`.
+    fn ln_backward(
+        g: &[f32],
+        hat: &[f32],
+        rstd: &[f32],
+        w: &[f32],
+        dx: &mut [f32],
+        dw: &mut [f32],
+        db: &mut [f32],
+    ) {
+        let d = w.len();
+        let inv_d = 1.0 / d as f32;
+        for (r, rs) in rstd.iter().enumerate() {
+            let (gr, hr) = (&g[r * d..][..d], &hat[r * d..][..d]);
+            let mut sum_d = 0f32;
+            let mut sum_dh = 0f32;
+            for j in 0..d {
+                let dh = gr[j] * w[j];
+                sum_d += dh;
+                sum_dh += dh * hr[j];
+                dw[j] += gr[j] * hr[j];
+                db[j] += gr[j];
+            }
+            let (md, mdh) = (sum_d * inv_d, sum_dh * inv_d);
+            let dxr = &mut dx[r * d..][..d];
+            for j in 0..d {
+                dxr[j] += rs * (gr[j] * w[j] - md - hr[j] * mdh);
+            }
         }
     }
 }
@@ -207,7 +212,7 @@ fn affine(x: Mat, w: &[f32], b: &[f32], o: usize) -> Result<Vec<f32>> {
         x,
         Mat::new(w, o, x.cols).t(),
         1.0,
-        false,
+        true,
     )?;
     Ok(y)
 }
@@ -275,53 +280,49 @@ pub fn forward(
         k[r * d..][..d].copy_from_slice(&kvp[r * 2 * d..][..d]);
         v[r * d..][..d].copy_from_slice(&kvp[r * 2 * d + d..][..d]);
     }
-    // Attention per (example, head).
-    let offset = tk.abs_diff(tq);
+    // Attention per (example, head); examples are independent, so with threads they run in parallel (each
+    // example's arithmetic is the same on any thread, so the results do not depend on the thread count). The
+    // attention-dropout mask is drawn first: nothing else draws in between, so the draw order is unchanged.
+    let attn_mask = mask(
+        rng.as_deref_mut(),
+        cfg.attn_dropout,
+        batch * heads * tq * tk,
+    )?;
     let mut probs = vec![0f32; batch * heads * tq * tk];
-    let mut kt = vec![0f32; hd * tk];
-    for b in 0..batch {
-        for h in 0..heads {
-            transpose_head(&k, b, h, tk, d, hd, &mut kt);
-            let pb = &mut probs[(b * heads + h) * tq * tk..][..tq * tk];
-            for i in 0..tq {
-                let row = &mut pb[i * tk..][..tk];
-                let qi = &q[(b * tq + i) * d + h * hd..][..hd];
-                for (c, qc) in qi.iter().enumerate() {
-                    let krow = &kt[c * tk..][..tk];
-                    for (s, kv) in row.iter_mut().zip(krow) {
-                        *s += qc * kv;
-                    }
-                }
-                let valid = if cfg.causal {
-                    (i + offset + 1).min(tk)
-                } else {
-                    tk
-                };
-                softmax_row(row, valid);
-            }
-        }
-    }
-    let attn_mask = mask(rng.as_deref_mut(), cfg.attn_dropout, probs.len())?;
     let mut ctx = vec![0f32; rq * d];
-    for b in 0..batch {
-        for h in 0..heads {
-            let pb = &probs[(b * heads + h) * tq * tk..][..tq * tk];
-            for i in 0..tq {
-                let out = &mut ctx[(b * tq + i) * d + h * hd..][..hd];
-                for j in 0..tk {
-                    let mut pij = pb[i * tk + j];
-                    if let Some(m) = &attn_mask {
-                        pij *= m[(b * heads + h) * tq * tk + i * tk + j];
-                    }
-                    if pij == 0.0 {
-                        continue;
-                    }
-                    let vj = &v[(b * tk + j) * d + h * hd..][..hd];
-                    for (o, vv) in out.iter_mut().zip(vj) {
-                        *o += pij * vv;
-                    }
-                }
-            }
+    let shape = AttnShape {
+        heads,
+        tq,
+        tk,
+        d,
+        causal: cfg.causal,
+    };
+    let per_example = |b: usize, pb: &mut [f32], cb: &mut [f32]| {
+        let mb = attn_mask.as_ref().map(|m| &m[b * pb.len()..][..pb.len()]);
+        attend_example(
+            shape,
+            &q[b * tq * d..][..tq * d],
+            &k[b * tk * d..][..tk * d],
+            &v[b * tk * d..][..tk * d],
+            mb,
+            pb,
+            cb,
+        )
+    };
+    if parallel_examples(batch) {
+        use rayon::prelude::*;
+        probs
+            .par_chunks_mut(heads * tq * tk)
+            .zip(ctx.par_chunks_mut(tq * d))
+            .enumerate()
+            .for_each(|(b, (pb, cb))| per_example(b, pb, cb));
+    } else {
+        for (b, (pb, cb)) in probs
+            .chunks_mut(heads * tq * tk)
+            .zip(ctx.chunks_mut(tq * d))
+            .enumerate()
+        {
+            per_example(b, pb, cb);
         }
     }
     let a = affine(Mat::new(&ctx, rq, d), &w.out_w, &w.out_b, d)?;
@@ -371,6 +372,214 @@ pub fn forward(
     Ok((host::tensor(out, (batch, tq, d))?, tape))
 }
 
+/// The attention's sizes: `heads` heads over a model dimension `d`, `tq` queries, `tk` keys.
+#[derive(Clone, Copy)]
+struct AttnShape {
+    heads: usize,
+    tq: usize,
+    tk: usize,
+    d: usize,
+    causal: bool,
+}
+
+/// Whether the examples of a batch are spread over the configured threads (worth it from a few examples on).
+fn parallel_examples(batch: usize) -> bool {
+    batch >= 4 && super::gemm::threads() > 1
+}
+
+/// Vector lanes of the attention kernels: rows over queries (or keys) are padded to a multiple of this, and
+/// each product keeps one chunk of lanes in registers while it sums (8 lanes: one AVX2 register; a 20-step
+/// row pads to 24).
+const LANES: usize = 8;
+
+fn padded(n: usize) -> usize {
+    n.div_ceil(LANES) * LANES
+}
+
+/// `init + Σ_n rows[n·stride + off ..][..LANES] · coef(n)`, summed in order of `n`, for one chunk of lanes.
+#[inline(always)]
+fn sum_rows(
+    init: f32,
+    rows: &[f32],
+    stride: usize,
+    off: usize,
+    n: usize,
+    coef: impl Fn(usize) -> f32,
+) -> [f32; LANES] {
+    let mut acc = [init; LANES];
+    for t in 0..n {
+        let (r, a) = (&rows[t * stride + off..][..LANES], coef(t));
+        for l in 0..LANES {
+            acc[l] += r[l] * a;
+        }
+    }
+    acc
+}
+
+/// `out[..stride] = init + Σ_n rows[n·stride..][..stride] · coef(n)`, summed in order of `n`: a whole padded row
+/// at once when it is at most 32 lanes (its chunks are independent chains the CPU overlaps), else chunk by
+/// chunk.
+#[inline(always)]
+fn sum_rows_into(
+    out: &mut [f32],
+    init: f32,
+    rows: &[f32],
+    stride: usize,
+    n: usize,
+    coef: impl Fn(usize) -> f32,
+) {
+    #[inline(always)]
+    fn whole<const W: usize>(
+        out: &mut [f32],
+        init: f32,
+        rows: &[f32],
+        n: usize,
+        coef: impl Fn(usize) -> f32,
+    ) {
+        let mut acc = [init; W];
+        for t in 0..n {
+            let (r, a) = (&rows[t * W..][..W], coef(t));
+            for l in 0..W {
+                acc[l] += r[l] * a;
+            }
+        }
+        out[..W].copy_from_slice(&acc);
+    }
+    match stride {
+        8 => whole::<8>(out, init, rows, n, coef),
+        16 => whole::<16>(out, init, rows, n, coef),
+        24 => whole::<24>(out, init, rows, n, coef),
+        32 => whole::<32>(out, init, rows, n, coef),
+        _ => {
+            for off in (0..stride).step_by(LANES) {
+                let acc = sum_rows(init, rows, stride, off, n, &coef);
+                out[off..][..LANES].copy_from_slice(&acc);
+            }
+        }
+    }
+}
+
+/// `out [cols, stride]` (padded rows) = the transpose of `m [rows, cols]` (rows `m_stride` apart).
+fn transpose_into(
+    m: &[f32],
+    rows: usize,
+    cols: usize,
+    m_stride: usize,
+    out: &mut [f32],
+    stride: usize,
+) {
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * stride + r] = m[r * m_stride + c];
+        }
+    }
+}
+
+wide_fn! {
+    /// One example's attention: `q [Tq, d]` (already scaled), `k`, `v [Tk, d]`, the dropout mask of its
+    /// probabilities (if any, `[heads, Tq, Tk]`); writes the probabilities `probs [heads, Tk, Tq]` (transposed:
+    /// see below) and the context `ctx [Tq, d]`.
+    ///
+    /// A MulT head is 6 or 12 wide, so loops over a head's width do not vectorise, and a row of Tk = 20 scores
+    /// summed into memory stalls on its own stores. Every product here instead runs its vector lanes over the
+    /// queries (or keys), keeps them in registers, and sums over the other index in the order the row-wise
+    /// formulation did, so the results are the same bits. Hence the `[Tk, Tq]` layout.
+    fn attend_example(
+        s: AttnShape,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        attn_mask: Option<&[f32]>,
+        probs: &mut [f32],
+        ctx: &mut [f32],
+    ) {
+        let (heads, tq, tk, d) = (s.heads, s.tq, s.tk, s.d);
+        let hd = d / heads;
+        let lq = padded(tq);
+        // Key j is valid for the queries first[j].. (a query's valid keys are a prefix that grows with i).
+        let first: Vec<usize> = (0..tk)
+            .map(|j| (0..tq).find(|&i| j < valid_keys(s, i)).unwrap_or(tq))
+            .collect();
+        let mut qt = vec![0f32; hd * lq];
+        let mut st = vec![0f32; tk * lq];
+        let mut mt = vec![0f32; if attn_mask.is_some() { tk * lq } else { 0 }];
+        let mut inv = vec![0f32; lq];
+        let mut ct = vec![0f32; hd * lq];
+        for h in 0..heads {
+            transpose_into(&q[h * hd..], tq, hd, d, &mut qt, lq);
+            // Scores sᵀ[j, i] = Σ_c q[i, c] k[j, c]; masked keys get -inf (they take no part in the maximum).
+            for j in 0..tk {
+                let kj = &k[j * d + h * hd..][..hd];
+                sum_rows_into(
+                    &mut st[j * lq..],
+                    0.0,
+                    &qt,
+                    lq,
+                    hd,
+                    |c| kj[c],
+                );
+                st[j * lq..][..first[j]].fill(f32::NEG_INFINITY);
+            }
+            // Softmax over keys, per query: subtract the maximum, exponentiate, zero the masked entries, sum
+            // (from -0.0, `Iterator::sum`'s start, in key order) and scale.
+            for off in (0..lq).step_by(LANES) {
+                let mut m = [f32::NEG_INFINITY; LANES];
+                for j in 0..tk {
+                    let r = &st[j * lq + off..][..LANES];
+                    for l in 0..LANES {
+                        m[l] = m[l].max(r[l]);
+                    }
+                }
+                for j in 0..tk {
+                    let r = &mut st[j * lq + off..][..LANES];
+                    for l in 0..LANES {
+                        r[l] -= m[l];
+                    }
+                }
+            }
+            vmath::exp_in_place(&mut st);
+            for j in 0..tk {
+                st[j * lq..][..first[j]].fill(0.0);
+            }
+            for off in (0..lq).step_by(LANES) {
+                let sum = sum_rows(-0.0, &st, lq, off, tk, |_| 1.0);
+                for l in 0..LANES {
+                    inv[off + l] = 1.0 / sum[l];
+                }
+            }
+            for j in 0..tk {
+                let row = &mut st[j * lq..][..lq];
+                for (p, r) in row.iter_mut().zip(&inv) {
+                    *p *= r;
+                }
+                probs[(h * tk + j) * tq..][..tq].copy_from_slice(&row[..tq]);
+            }
+            // The context ctxᵀ[c, i] = Σ_j (p[i, j]·mask[i, j]) v[j, c].
+            if let Some(m) = attn_mask {
+                transpose_into(&m[h * tq * tk..], tq, tk, tk, &mut mt, lq);
+                for (p, mv) in st.iter_mut().zip(&mt) {
+                    *p *= mv;
+                }
+            }
+            for c in 0..hd {
+                sum_rows_into(
+                    &mut ct[c * lq..],
+                    0.0,
+                    &st,
+                    lq,
+                    tk,
+                    |j| v[j * d + h * hd + c],
+                );
+            }
+            for i in 0..tq {
+                for c in 0..hd {
+                    ctx[i * d + h * hd + c] = ct[c * lq + i];
+                }
+            }
+        }
+    }
+}
+
 /// Multiplies by a dropout mask, if there is one.
 fn apply_mask(v: &mut [f32], m: &Option<Vec<f32>>) {
     if let Some(m) = m {
@@ -386,35 +595,15 @@ fn add_into(acc: &mut [f32], v: &[f32]) {
     }
 }
 
-/// Head `h` of example `b`'s keys, transposed to `[hd, Tk]` (so score rows are contiguous loops).
-fn transpose_head(k: &[f32], b: usize, h: usize, tk: usize, d: usize, hd: usize, out: &mut [f32]) {
-    for j in 0..tk {
-        let kj = &k[(b * tk + j) * d + h * hd..][..hd];
-        for (c, kv) in kj.iter().enumerate() {
-            out[c * tk + j] = *kv;
-        }
-    }
-}
-
-/// Softmax of a score row in place; entries from `valid` on are masked (probability 0).
-fn softmax_row(row: &mut [f32], valid: usize) {
-    let valid = valid.max(1).min(row.len());
-    let max = row[..valid]
-        .iter()
-        .copied()
-        .fold(f32::NEG_INFINITY, f32::max);
-    for s in row[..valid].iter_mut() {
-        *s -= max;
-    }
-    vmath::exp_in_place(&mut row[..valid]);
-    let sum: f32 = row[..valid].iter().sum();
-    let inv = 1.0 / sum;
-    for s in row[..valid].iter_mut() {
-        *s *= inv;
-    }
-    for s in row[valid..].iter_mut() {
-        *s = 0.0;
-    }
+/// The keys query `i` attends to: all of them, or with a causal mask those up to its own step (aligned at the
+/// end when the key sequence is longer); at least one, so a row's softmax is defined.
+fn valid_keys(s: AttnShape, i: usize) -> usize {
+    let valid = if s.causal {
+        i + s.tk.abs_diff(s.tq) + 1
+    } else {
+        s.tk
+    };
+    valid.max(1).min(s.tk)
 }
 
 /// Gradients of one layer: the input's, the keys/values source's (cross-attention), and every parameter's by
@@ -474,64 +663,49 @@ pub fn backward(t: &LayerTape, g: &Tensor) -> Result<LayerGrads> {
     let mut da = dx1.clone();
     apply_mask(&mut da, &t.res1_mask);
     let (dout_w, dout_b, dctx) = linear_grads(&da, &t.ctx, &w.out_w, rq, d, d)?;
-    // Attention, per (example, head).
+    // Attention, per (example, head), examples in parallel as in the forward pass.
     let mut dq = vec![0f32; rq * d];
     let mut dk = vec![0f32; rk * d];
     let mut dv = vec![0f32; rk * d];
-    let mut dp = vec![0f32; tq * tk];
-    let mut kt = vec![0f32; hd * tk];
-    let mut vt = vec![0f32; hd * tk];
-    for b in 0..batch {
-        for h in 0..heads {
-            let base = (b * heads + h) * tq * tk;
-            let pb = &t.probs[base..][..tq * tk];
-            transpose_head(&t.k, b, h, tk, d, hd, &mut kt);
-            transpose_head(&t.v, b, h, tk, d, hd, &mut vt);
-            for i in 0..tq {
-                let dci = &dctx[(b * tq + i) * d + h * hd..][..hd];
-                // dPd[i, j] = dctx_i · v_j, and dV_j += Pd[i, j] · dctx_i.
-                let row = &mut dp[i * tk..][..tk];
-                row.iter_mut().for_each(|x| *x = 0.0);
-                for (c, g) in dci.iter().enumerate() {
-                    let vrow = &vt[c * tk..][..tk];
-                    for (r, vv) in row.iter_mut().zip(vrow) {
-                        *r += g * vv;
-                    }
-                }
-                for j in 0..tk {
-                    let m = t.attn_mask.as_ref().map_or(1.0, |m| m[base + i * tk + j]);
-                    let pd = pb[i * tk + j] * m;
-                    if pd != 0.0 {
-                        let dvj = &mut dv[(b * tk + j) * d + h * hd..][..hd];
-                        for (o, g) in dvj.iter_mut().zip(dci) {
-                            *o += pd * g;
-                        }
-                    }
-                    row[j] *= m;
-                }
-                // Softmax: dS = P ⊙ (dP - Σ dP ⊙ P).
-                let prow = &pb[i * tk..][..tk];
-                let dot: f32 = row.iter().zip(prow).map(|(a, b)| a * b).sum();
-                for (r, pv) in row.iter_mut().zip(prow) {
-                    *r = pv * (*r - dot);
-                }
-                // dQ_i = dS_i K, dK_j += dS_ij q_i.
-                let dqi = &mut dq[(b * tq + i) * d + h * hd..][..hd];
-                for (c, o) in dqi.iter_mut().enumerate() {
-                    let krow = &kt[c * tk..][..tk];
-                    *o = row.iter().zip(krow).map(|(a, b)| a * b).sum();
-                }
-                let qi = &t.q[(b * tq + i) * d + h * hd..][..hd];
-                for (j, ds) in row.iter().enumerate() {
-                    if *ds == 0.0 {
-                        continue;
-                    }
-                    let dkj = &mut dk[(b * tk + j) * d + h * hd..][..hd];
-                    for (o, qv) in dkj.iter_mut().zip(qi) {
-                        *o += ds * qv;
-                    }
-                }
-            }
+    let shape = AttnShape {
+        heads,
+        tq,
+        tk,
+        d,
+        causal: t.cfg.causal,
+    };
+    let per_example = |b: usize, dqb: &mut [f32], dkb: &mut [f32], dvb: &mut [f32]| {
+        let n = heads * tq * tk;
+        attend_example_backward(
+            shape,
+            ExampleTape {
+                q: &t.q[b * tq * d..][..tq * d],
+                k: &t.k[b * tk * d..][..tk * d],
+                v: &t.v[b * tk * d..][..tk * d],
+                probs: &t.probs[b * n..][..n],
+                attn_mask: t.attn_mask.as_ref().map(|m| &m[b * n..][..n]),
+            },
+            &dctx[b * tq * d..][..tq * d],
+            dqb,
+            dkb,
+            dvb,
+        )
+    };
+    if parallel_examples(batch) {
+        use rayon::prelude::*;
+        dq.par_chunks_mut(tq * d)
+            .zip(dk.par_chunks_mut(tk * d))
+            .zip(dv.par_chunks_mut(tk * d))
+            .enumerate()
+            .for_each(|(b, ((dqb, dkb), dvb))| per_example(b, dqb, dkb, dvb));
+    } else {
+        for (b, ((dqb, dkb), dvb)) in dq
+            .chunks_mut(tq * d)
+            .zip(dk.chunks_mut(tk * d))
+            .zip(dv.chunks_mut(tk * d))
+            .enumerate()
+        {
+            per_example(b, dqb, dkb, dvb);
         }
     }
     // q was scaled after its bias: d(raw q) = scale · dq.
@@ -604,6 +778,142 @@ pub fn backward(t: &LayerTape, g: &Tensor) -> Result<LayerGrads> {
     })
 }
 
+/// What the backward pass of one example's attention reads from the forward pass.
+struct ExampleTape<'a> {
+    q: &'a [f32],
+    k: &'a [f32],
+    v: &'a [f32],
+    probs: &'a [f32],
+    attn_mask: Option<&'a [f32]>,
+}
+
+wide_fn! {
+    /// The backward pass of [`attend_example`] (whose `[Tk, Tq]` probabilities the tape holds): from
+    /// `dctx [Tq, d]`, writes `dq [Tq, d]` (of the scaled q) and `dk`, `dv [Tk, d]`. As in the forward pass,
+    /// each product keeps a chunk of lanes over queries or keys in registers and sums in the row-wise order.
+    fn attend_example_backward(
+        s: AttnShape,
+        t: ExampleTape,
+        dctx: &[f32],
+        dq: &mut [f32],
+        dk: &mut [f32],
+        dv: &mut [f32],
+    ) {
+        let (heads, tq, tk, d) = (s.heads, s.tq, s.tk, s.d);
+        let hd = d / heads;
+        let (lq, lk) = (padded(tq), padded(tk));
+        let mut pt = vec![0f32; tk * lq]; // probabilities, [Tk, Tq]
+        let mut mt = vec![0f32; if t.attn_mask.is_some() { tk * lq } else { 0 }];
+        let mut pd = vec![0f32; tq * lk]; // dropped-out probabilities, [Tq, Tk]
+        let mut dst = vec![0f32; tk * lq]; // dPᵀ, then dSᵀ, [Tk, Tq]
+        let mut ds = vec![0f32; tq * lk]; // dS, [Tq, Tk]
+        let mut dct = vec![0f32; hd * lq]; // dctxᵀ, [hd, Tq]
+        let mut qt = vec![0f32; hd * lq];
+        let mut dot = vec![0f32; lq];
+        let mut acc_t = vec![0f32; hd * lq.max(lk)];
+        for h in 0..heads {
+            for j in 0..tk {
+                pt[j * lq..][..tq].copy_from_slice(&t.probs[(h * tk + j) * tq..][..tq]);
+            }
+            if let Some(m) = t.attn_mask {
+                transpose_into(&m[h * tq * tk..], tq, tk, tk, &mut mt, lq);
+            }
+            transpose_into(&dctx[h * hd..], tq, hd, d, &mut dct, lq);
+            // pd = p ⊙ mask, [Tq, Tk].
+            for i in 0..tq {
+                for j in 0..tk {
+                    let m = if t.attn_mask.is_some() { mt[j * lq + i] } else { 1.0 };
+                    pd[i * lk + j] = pt[j * lq + i] * m;
+                }
+            }
+            // dPᵀ[j, i] = Σ_c dctx[i, c] v[j, c], then through the dropout mask.
+            for j in 0..tk {
+                let vj = &t.v[j * d + h * hd..][..hd];
+                sum_rows_into(
+                    &mut dst[j * lq..],
+                    0.0,
+                    &dct,
+                    lq,
+                    hd,
+                    |c| vj[c],
+                );
+                if t.attn_mask.is_some() {
+                    for (r, m) in dst[j * lq..][..lq].iter_mut().zip(&mt[j * lq..][..lq]) {
+                        *r *= m;
+                    }
+                }
+            }
+            // dvᵀ[c, j] = Σ_i pd[i, j] dctx[i, c].
+            for c in 0..hd {
+                sum_rows_into(
+                    &mut acc_t[c * lk..],
+                    0.0,
+                    &pd,
+                    lk,
+                    tq,
+                    |i| dctx[i * d + h * hd + c],
+                );
+            }
+            for j in 0..tk {
+                for c in 0..hd {
+                    dv[j * d + h * hd + c] = acc_t[c * lk + j];
+                }
+            }
+            // Softmax: dS = P ⊙ (dP - Σ_j dP ⊙ P), per query (the sum from -0.0, in key order).
+            for off in (0..lq).step_by(LANES) {
+                let mut acc = [-0.0f32; LANES];
+                for j in 0..tk {
+                    let (r, p) = (&dst[j * lq + off..][..LANES], &pt[j * lq + off..][..LANES]);
+                    for l in 0..LANES {
+                        acc[l] += r[l] * p[l];
+                    }
+                }
+                dot[off..][..LANES].copy_from_slice(&acc);
+            }
+            for j in 0..tk {
+                let (row, prow) = (&mut dst[j * lq..][..lq], &pt[j * lq..][..lq]);
+                for ((r, pv), dt) in row.iter_mut().zip(prow).zip(&dot) {
+                    *r = pv * (*r - dt);
+                }
+            }
+            // dqᵀ[c, i] = Σ_j dS[i, j] k[j, c] (from -0.0: the row-wise form used `Iterator::sum`).
+            for c in 0..hd {
+                sum_rows_into(
+                    &mut acc_t[c * lq..],
+                    -0.0,
+                    &dst,
+                    lq,
+                    tk,
+                    |j| t.k[j * d + h * hd + c],
+                );
+            }
+            for i in 0..tq {
+                for c in 0..hd {
+                    dq[i * d + h * hd + c] = acc_t[c * lq + i];
+                }
+            }
+            // dkᵀ[c, j] = Σ_i dS[i, j] q[i, c].
+            transpose_into(&dst, tk, tq, lq, &mut ds, lk);
+            transpose_into(&t.q[h * hd..], tq, hd, d, &mut qt, lq);
+            for c in 0..hd {
+                sum_rows_into(
+                    &mut acc_t[c * lk..],
+                    0.0,
+                    &ds,
+                    lk,
+                    tq,
+                    |i| qt[c * lq + i],
+                );
+            }
+            for j in 0..tk {
+                for c in 0..hd {
+                    dk[j * d + h * hd + c] = acc_t[c * lk + j];
+                }
+            }
+        }
+    }
+}
+
 /// For `y = x wᵀ + b` with `x [rows, i]`, `w [o, i]` and output gradient `g [rows, o]`: `(dw, db, dx)`.
 fn linear_grads(
     g: &[f32],
@@ -621,7 +931,7 @@ fn linear_grads(
         gm.t(),
         Mat::new(x, rows, i),
         1.0,
-        false,
+        true,
     )?;
     let db = column_sums(g, o);
     let mut dx = vec![0f32; rows * i];
@@ -631,7 +941,7 @@ fn linear_grads(
         gm,
         Mat::new(w, o, i),
         1.0,
-        false,
+        true,
     )?;
     Ok((dw, db, dx))
 }
