@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{device_or_report, report, Printer};
-use crate::api::{self, ResumeRequest, RunRequest, RunResult};
+use crate::api::{self, KFoldResult, ResumeRequest, RunRequest, RunResult};
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
@@ -61,6 +61,9 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         quiet: args.quiet,
     };
     let progress = !args.quiet && !json;
+    if let Some(code) = run_kfold(args, &overrides, &device, &mut printer) {
+        return code;
+    }
     let result = match (&args.resume, &args.file) {
         (Some(dir), file) => {
             let req = ResumeRequest {
@@ -115,4 +118,74 @@ pub fn run(args: &RunArgs, sets: &[(String, String)], json: bool) -> i32 {
         }
         Err(e) => report(&e, json),
     }
+}
+
+/// A k-fold run (`split = kfold(...)`, or `--resume` of a k-fold directory): every fold, then the folds' report;
+/// `None` when the run is not one.
+fn run_kfold(
+    args: &RunArgs,
+    overrides: &[(String, String)],
+    device: &candle_core::Device,
+    printer: &mut Printer,
+) -> Option<i32> {
+    let progress = !args.quiet && !printer.json;
+    let result = match (&args.resume, &args.file) {
+        (Some(dir), file) if api::is_kfold_dir(dir) => {
+            let req = ResumeRequest {
+                run_dir: dir.clone(),
+                file: file.clone(),
+                overrides: overrides.to_vec(),
+                device: device.clone(),
+                progress,
+                stop_after: args.stop_after,
+            };
+            api::resume_folds(&req, printer)
+        }
+        // A fresh `--resume DIR` with a k-fold file (how a sweep starts each trial) starts the k-fold run there.
+        (resume, Some(file))
+            if resume
+                .as_ref()
+                .is_none_or(|d| !d.join(crate::run::CONFIG_FILE).exists()) =>
+        {
+            let plan = api::kfold_plan(file, overrides)?;
+            let req = RunRequest {
+                file: file.clone(),
+                overrides: overrides.to_vec(),
+                run_dir: resume.clone().or_else(|| args.out.clone()),
+                overwrite: args.overwrite,
+                device: device.clone(),
+                progress,
+                stop_after: args.stop_after,
+            };
+            api::run_folds(&req, &plan, printer)
+        }
+        _ => return None,
+    };
+    Some(match result {
+        Ok(KFoldResult {
+            report: Some(report),
+            run_dir,
+        }) => {
+            if printer.json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{report}");
+                println!(
+                    "run directory: {} (each fold's run in fold-1 ... fold-{})",
+                    run_dir.display(),
+                    report.folds.len()
+                );
+            }
+            0
+        }
+        Ok(KFoldResult { run_dir, .. }) => {
+            println!(
+                "stopped after {} epoch(s); continue with --resume {}",
+                args.stop_after.unwrap_or(0),
+                run_dir.display()
+            );
+            0
+        }
+        Err(e) => report(&e, printer.json),
+    })
 }

@@ -21,7 +21,7 @@ pub struct ReadError {
 }
 
 impl ReadError {
-    fn new(code: &'static str, message: impl Into<String>) -> ReadError {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> ReadError {
         ReadError {
             code,
             message: message.into(),
@@ -110,10 +110,17 @@ pub fn read_source(
             end,
             header,
             scalar,
+            name,
         } => {
+            let (start, end) = match name {
+                Some(name) => {
+                    super::csv_header::column_named(&bytes, shown, name).map(|k| (k, k + 1))?
+                }
+                None => (*start, *end),
+            };
             let columns = Columns {
-                start: *start,
-                end: *end,
+                start,
+                end,
                 header: *header,
                 scalar: *scalar,
                 names_ok,

@@ -72,6 +72,7 @@ fn csv(start: usize, end: usize) -> SourceKind {
         end,
         header: true,
         scalar: false,
+        name: None,
     }
 }
 
@@ -81,6 +82,7 @@ fn csv_scalar(col: usize) -> SourceKind {
         end: col + 1,
         header: true,
         scalar: true,
+        name: None,
     }
 }
 
