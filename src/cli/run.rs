@@ -1,4 +1,5 @@
-//! `fusec run`: train a .fuse file by its plan (`api::run`, or `api::resume` with `--resume`) and print the report.
+//! `fusec run`: train a .fuse file by its plan (`api::run`, or `api::resume` with `--resume`) and print the report;
+//! a file split by `kfold(...)` trains every fold (`api::run_folds`, `api::resume_folds`) and prints the folds' report.
 
 use std::path::PathBuf;
 
@@ -13,8 +14,8 @@ pub struct RunArgs {
     /// file given must be that file).
     #[arg(required_unless_present = "resume")]
     pub file: Option<PathBuf>,
-    /// Run directory (default `runs/<model>-<time>`, never an existing one). A directory that holds another run
-    /// is refused unless `--overwrite` is given.
+    /// Run directory (default `runs/<model>-<time>`, never an existing one; for a k-fold file, the folder of its
+    /// folds' runs). A directory that holds another run is refused unless `--overwrite` is given.
     #[arg(long, conflicts_with = "resume")]
     pub out: Option<PathBuf>,
     /// Replace the run in `--out` if there is one.

@@ -110,18 +110,22 @@ pub fn read_source(
             end,
             header,
             scalar,
-            name,
         } => {
-            let (start, end) = match name {
-                Some(name) => {
-                    super::csv_header::column_named(&bytes, shown, name).map(|k| (k, k + 1))?
-                }
-                None => (*start, *end),
-            };
             let columns = Columns {
-                start,
-                end,
+                start: *start,
+                end: *end,
                 header: *header,
+                scalar: *scalar,
+                names_ok,
+            };
+            read_csv(&bytes, shown, &columns)
+        }
+        SourceKind::CsvNamed { column, scalar } => {
+            let k = super::csv_header::column_named(&bytes, shown, column)?;
+            let columns = Columns {
+                start: k,
+                end: k + 1,
+                header: true,
                 scalar: *scalar,
                 names_ok,
             };

@@ -67,9 +67,11 @@ pub enum SourceKind {
         end: usize,
         header: bool,
         scalar: bool,
-        /// `column = "label"`: the column is the one the header names so; `start..end` is resolved from it when
-        /// the file is read.
-        name: Option<String>,
+    },
+    /// `csv(file, column = "label")`: the one column the header row names so, found when the file is read.
+    CsvNamed {
+        column: String,
+        scalar: bool,
     },
     Npy,
     Npz {

@@ -311,7 +311,6 @@ fn csv_kind(
                 end: end as usize,
                 header,
                 scalar: false,
-                name: None,
             })
         }
         (None, Some(c)) => {
@@ -331,16 +330,18 @@ fn csv_kind(
                 );
                 return None;
             }
-            let k = match name {
-                Some(_) => 0,
-                None => statics::int_at_least(c, 0, diags)? as usize,
-            };
+            if let Some(column) = name {
+                return Some(SourceKind::CsvNamed {
+                    column,
+                    scalar: scalar_field,
+                });
+            }
+            let k = statics::int_at_least(c, 0, diags)? as usize;
             Some(SourceKind::Csv {
                 start: k,
                 end: k + 1,
                 header,
                 scalar: scalar_field,
-                name,
             })
         }
         _ => {
@@ -350,7 +351,7 @@ fn csv_kind(
                     "`csv` needs exactly one of `columns = a..b` and `column = k`",
                 )
                 .label(call.span, "which columns?")
-                .help("write `columns = 0..76` for a vector, or `column = 76` (or `column = \"label\"`, by the header) for one value"),
+                .help("write `columns = 0..76` for a vector or `column = 76` for one value"),
             );
             None
         }

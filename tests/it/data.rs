@@ -72,7 +72,6 @@ fn csv(start: usize, end: usize) -> SourceKind {
         end,
         header: true,
         scalar: false,
-        name: None,
     }
 }
 
@@ -82,7 +81,6 @@ fn csv_scalar(col: usize) -> SourceKind {
         end: col + 1,
         header: true,
         scalar: true,
-        name: None,
     }
 }
 
