@@ -18,7 +18,7 @@ use crate::run::run_dir::{self, RunLock};
 use crate::run::{read_record, write_atomic, FoldOutcome, KFoldReport, RunError};
 
 /// The file that marks a k-fold directory, written before the first fold starts.
-pub const KFOLD_FILE: &str = "kfold.json";
+pub use crate::run::run_dir::KFOLD_FILE;
 
 /// What a k-fold directory records about itself: enough to find and restart its folds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

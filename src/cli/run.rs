@@ -34,7 +34,8 @@ pub struct RunArgs {
     /// (flags that would change them are refused).
     #[arg(long, value_name = "RUNDIR")]
     pub resume: Option<PathBuf>,
-    /// Draw the run's figures into RUNDIR/plots when it ends (as `fusec plot RUNDIR`).
+    /// Draw the run's figures into RUNDIR/plots when it ends (as `fusec plot RUNDIR`; of a k-fold run, each
+    /// fold's into its own directory).
     #[arg(long)]
     pub plots: bool,
     /// No progress bars or per-epoch lines.
@@ -177,7 +178,12 @@ fn run_kfold(
                     report.folds.len()
                 );
             }
-            0
+            // Each fold is a run of its own: its figures go into its own directory.
+            let folds = 1..=report.folds.len();
+            let codes = folds
+                .filter(|_| args.plots)
+                .map(|i| super::plot::plots_into(&api::fold_dir(&run_dir, i), printer.json));
+            codes.max().unwrap_or(0)
         }
         Ok(KFoldResult { run_dir, .. }) => {
             println!(

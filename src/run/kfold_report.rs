@@ -167,7 +167,7 @@ impl fmt::Display for KFoldReport {
         let k = self.folds.len();
         writeln!(
             f,
-            "k-fold cross-validation of model {}: {k} folds, each the test split of its own run (selected by {})",
+            "k-fold cross-validation of model {}: {k} folds, each the test split of its own run (selected on valid {})",
             self.model, self.selection
         )?;
         let heads: Vec<String> = self

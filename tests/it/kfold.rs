@@ -270,6 +270,29 @@ fn every_fold_trains_into_its_own_run_and_resumes() {
         .1;
     assert!((acc - reported).abs() < 1e-9, "{acc} vs {reported}");
 
+    // The k-fold directory itself is no run: `eval` says which directories are.
+    let parent = api::eval(
+        &api::EvalRequest {
+            file: file.clone(),
+            overrides: Vec::new(),
+            run_dir: dir.clone(),
+            split: "test".into(),
+            last: false,
+            device: Device::Cpu,
+        },
+        &mut api::Silent,
+    );
+    let why: String = match parent {
+        Ok(_) => String::new(),
+        Err(e) => e
+            .diagnostics()
+            .0
+            .iter()
+            .map(|d| d.message.clone())
+            .collect(),
+    };
+    assert!(why.contains("holds a k-fold run"), "{why}");
+
     // A second run into the same directory is refused.
     let again = api::run_folds(&request(&file, &dir, None), &plan, &mut api::Silent);
     let refused: String = match again {
