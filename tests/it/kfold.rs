@@ -112,6 +112,27 @@ fn the_data_report_names_the_fold_and_its_sizes() {
     insta::assert_snapshot!("kfold_data_report", out);
 }
 
+#[test]
+fn a_pickle_s_own_splits_are_concatenated_into_the_folds() {
+    // MulT's MOSI sample holds 8 / 4 / 4 examples; k-fold deals all 16 (a sentiment score: not stratified).
+    let out = load(
+        r#"data mosi {
+  path = "../../../data/mult-unaligned"
+  field text: f32[50, 300] = mult_pickle("mosi_data_noalign.pkl", key = "text")
+  field label: f32[] = mult_pickle("mosi_data_noalign.pkl", key = "labels", labels = "sentiment")
+  split = kfold(k = 4, seed = 1, valid = 0.25)
+}"#,
+    );
+    assert!(
+        out.contains("16 examples (train 9, valid 3, test 4)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fold 1 of 4 (not stratified, seed 1)"),
+        "{out}"
+    );
+}
+
 /// Two small views of mfeat (zer 47, mor 6) on 3 stratified folds, 2 epochs.
 fn kfold_file(dir: &Path) -> PathBuf {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mfeat");
