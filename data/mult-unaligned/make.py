@@ -1,5 +1,6 @@
-"""Writes the two unaligned samples in this folder (see README.md): MulT's `iemocap_data_noalign.pkl` and
-`mosi_data_noalign.pkl` layouts at the releases' sequence lengths, with few examples and random values.
+"""Writes the three unaligned samples in this folder (see README.md): MulT's `iemocap_data_noalign.pkl`,
+`mosi_data_noalign.pkl` and `mosei_senti_data_noalign.pkl` layouts at the releases' sequence lengths, with few
+examples and random values.
 
 Run from the repository root with NumPy 2.x:  python data/mult-unaligned/make.py
 Values come from a fixed seed, so a second run writes the same bytes."""
@@ -10,6 +11,8 @@ import numpy as np
 
 HERE = "data/mult-unaligned"
 SPLITS = (("train", 8), ("valid", 4), ("test", 4))
+# MOSEI's examples are the largest (69,500 values each), so its sample holds fewer.
+MOSEI_SPLITS = (("train", 6), ("valid", 3), ("test", 3))
 
 
 def left_padded(rng, n, steps, width):
@@ -55,9 +58,32 @@ def mosi(rng):
     return data
 
 
+def mosei(rng):
+    """CMU-MOSEI sentiment, MulT's `mosei_senti_data_noalign.pkl`: the MOSI layout with text 50 x 300 (GloVe),
+    audio 500 x 74 (all COVAREP features) and vision 500 x 35 (all FACET features); labels [N, 1, 1] sentiment
+    in [-3, 3]; id [N, 3] strings."""
+    data = {}
+    for split, n in MOSEI_SPLITS:
+        data[split] = {
+            "text": left_padded(rng, n, 50, 300),
+            "audio": left_padded(rng, n, 500, 74),
+            "vision": left_padded(rng, n, 500, 35),
+            "labels": rng.uniform(-3, 3, (n, 1, 1)).astype(np.float32),
+            "id": np.array([[f"{split}{i}", str(i), str(i + 1)] for i in range(n)]),
+        }
+    return data
+
+
 def main():
     rng = np.random.default_rng(14)
-    for name, data in (("iemocap_data_noalign.pkl", iemocap(rng)), ("mosi_data_noalign.pkl", mosi(rng))):
+    # Drawn in this order from one generator: a sample added last leaves the earlier files' bytes unchanged.
+    samples = (
+        ("iemocap_data_noalign.pkl", iemocap),
+        ("mosi_data_noalign.pkl", mosi),
+        ("mosei_senti_data_noalign.pkl", mosei),
+    )
+    for name, make in samples:
+        data = make(rng)
         with open(f"{HERE}/{name}", "wb") as f:
             pickle.dump(data, f, protocol=4)
 

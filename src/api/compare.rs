@@ -30,19 +30,41 @@ pub struct Comparison {
     pub rows: Vec<CompareRow>,
     pub metric: String,
     pub seeds: Vec<u64>,
+    /// `Some(k)` when the files are split by `kfold(k, ...)`: each row's values are its k folds' (paired).
+    pub folds: Option<usize>,
 }
 
 impl Comparison {
     /// The Markdown table followed by one verdict line per pair of methods.
     pub fn markdown(&self) -> String {
-        let mut table = markdown_table(&self.rows, &self.metric, &self.seeds);
-        table.push_str(&decisions(&self.rows, &self.metric));
-        table
+        match self.folds {
+            Some(k) => {
+                let mut table =
+                    super::compare_folds::markdown_table(&self.rows, &self.metric, &self.seeds, k);
+                table.push_str(&super::compare_folds::paired_decisions(
+                    &self.rows,
+                    &self.metric,
+                    k,
+                ));
+                table
+            }
+            None => {
+                let mut table = markdown_table(&self.rows, &self.metric, &self.seeds);
+                table.push_str(&decisions(&self.rows, &self.metric));
+                table
+            }
+        }
     }
 
     /// Writes `compare.md` (the [`Comparison::markdown`] text) and `compare.csv` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        write_tables(dir, &self.rows, &self.metric, &self.markdown())
+        write_tables(
+            dir,
+            &self.rows,
+            &self.metric,
+            &self.markdown(),
+            self.folds.is_some(),
+        )
     }
 }
 
@@ -58,19 +80,19 @@ pub struct CompareRow {
     pub values: Vec<f64>,
 }
 
-pub fn mean_std(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len().max(1) as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = if xs.len() > 1 {
-        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
+/// Mean and sample standard deviation (n − 1), as the k-fold report computes them.
+pub use crate::run::kfold_report::mean_std;
 
-/// Trains every file with every seed (`--set seed=N`) into `req.out` and collects the test metric.
+/// Trains every file with every seed (`--set seed=N`) into `req.out` and collects the test metric. Files split
+/// by `kfold(...)` train every fold with every seed (`<method>-seed<N>-fold<i>`); each row then holds one value
+/// per fold (the mean over seeds), the same folds for every model, so the decision rule pairs them.
 pub fn compare(req: &CompareRequest, rep: &mut dyn Reporter) -> Result<Comparison, Error> {
+    let folds = super::compare_folds::shared_k(&req.files, &req.overrides)?;
+    let fold_list: Vec<Option<usize>> = match folds {
+        Some(k) => (1..=k).map(Some).collect(),
+        None => vec![None],
+    };
+    let mut fold_tests = super::compare_folds::FoldTests::default();
     let mut rows = Vec::new();
     let mut metric_name = req.metric.clone();
     for file in &req.files {
@@ -86,52 +108,69 @@ pub fn compare(req: &CompareRequest, rep: &mut dyn Reporter) -> Result<Compariso
             epoch_seconds: Vec::new(),
             values: Vec::new(),
         };
+        // Per fold (one entry without folds): the value of each seed.
+        let mut per_fold: Vec<Vec<f64>> = vec![Vec::new(); fold_list.len()];
         for seed in &req.seeds {
-            let mut overrides = req.overrides.clone();
-            overrides.push(("seed".into(), seed.to_string()));
-            let Prepared {
-                compiled,
-                model_index,
-                plan,
-                data,
-                config,
-            } = prepare(file, &overrides, rep)?;
-            let metric = metric_name
-                .get_or_insert_with(|| plan.select.metric.clone())
-                .clone();
-            let (model, shapes) = (
-                &compiled.program.models[model_index],
-                &compiled.shapes[model_index],
-            );
-            row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
-            let opts = RunOptions {
-                run_dir: req.out.join(format!("{method}-seed{seed}")),
-                resume: false,
-                overwrite: req.overwrite,
-                device: req.device.clone(),
-                progress: false,
-                stop_after: None,
-                config,
-                sources: crate::run::run_dir::user_sources(&compiled.program.sources),
-            };
-            rep.log(&format!("training {method} with seed {seed} ..."));
-            let outcome = train(model, shapes, &plan, &data, &opts, &mut |_| {})?;
-            let Some(report) = outcome.report else {
-                continue;
-            };
-            row.params = report.params;
-            row.seconds.push(report.train_seconds);
-            row.epoch_seconds
-                .push(report.train_seconds / report.epochs_run.max(1) as f64);
-            row.values
-                .push(report.test_metric(&metric).unwrap_or(f64::NAN));
+            for (f, fold) in fold_list.iter().enumerate() {
+                let mut overrides = req.overrides.clone();
+                overrides.push(("seed".into(), seed.to_string()));
+                let mut name = format!("{method}-seed{seed}");
+                if let Some(i) = fold {
+                    overrides.push(("data.fold".into(), i.to_string()));
+                    name.push_str(&format!("-fold{i}"));
+                }
+                let Prepared {
+                    compiled,
+                    model_index,
+                    plan,
+                    data,
+                    config,
+                } = prepare(file, &overrides, rep)?;
+                if let Some(i) = fold {
+                    fold_tests.check(*i, &method, &data.test)?;
+                }
+                let metric = metric_name
+                    .get_or_insert_with(|| plan.select.metric.clone())
+                    .clone();
+                let (model, shapes) = (
+                    &compiled.program.models[model_index],
+                    &compiled.shapes[model_index],
+                );
+                row.flops = crate::summary::summarize(model, shapes, &Default::default()).flops;
+                let opts = RunOptions {
+                    run_dir: req.out.join(&name),
+                    resume: false,
+                    overwrite: req.overwrite,
+                    device: req.device.clone(),
+                    progress: false,
+                    stop_after: None,
+                    config,
+                    sources: crate::run::run_dir::user_sources(&compiled.program.sources),
+                };
+                let what = fold.map_or(String::new(), |i| format!(", fold {i}"));
+                rep.log(&format!("training {method} with seed {seed}{what} ..."));
+                let outcome = train(model, shapes, &plan, &data, &opts, &mut |_| {})?;
+                let Some(report) = outcome.report else {
+                    continue;
+                };
+                row.params = report.params;
+                row.seconds.push(report.train_seconds);
+                row.epoch_seconds
+                    .push(report.train_seconds / report.epochs_run.max(1) as f64);
+                per_fold[f].push(report.test_metric(&metric).unwrap_or(f64::NAN));
+            }
         }
+        row.values = match folds {
+            Some(_) => per_fold.iter().map(|v| mean_std(v).0).collect(),
+            None => per_fold.concat(),
+        };
         rows.push(row);
     }
     Ok(Comparison {
         rows,
         metric: metric_name.unwrap_or_else(|| "metric".into()),
         seeds: req.seeds.clone(),
+        folds,
     })
 }
 
@@ -152,9 +191,16 @@ pub fn markdown_table(rows: &[CompareRow], metric: &str, seeds: &[u64]) -> Strin
     s
 }
 
-fn write_tables(dir: &Path, rows: &[CompareRow], metric: &str, md: &str) -> std::io::Result<()> {
+fn write_tables(
+    dir: &Path,
+    rows: &[CompareRow],
+    metric: &str,
+    md: &str,
+    folds: bool,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut csv = format!("method,params,flops,train_seconds_mean,epoch_seconds_mean,{metric}_mean,{metric}_std,{metric}_per_seed\n");
+    let per = if folds { "per_fold" } else { "per_seed" };
+    let mut csv = format!("method,params,flops,train_seconds_mean,epoch_seconds_mean,{metric}_mean,{metric}_std,{metric}_{per}\n");
     for r in rows {
         let (m, sd) = mean_std(&r.values);
         let (t, _) = mean_std(&r.seconds);

@@ -6,6 +6,7 @@
 //! - [`render_mode_graph`], [`summary_text`]: a mode's graph and the summary with every mode's FLOPs
 //!   (`graph --mode`, `summary`);
 //! - [`run()`], [`resume`], [`grad_check`]: training by a file's plan (`run`, `check --grad`);
+//! - [`run_folds`], [`resume_folds`]: every fold of a `kfold(...)` split as its own run (`run`);
 //! - [`eval()`], [`eval_robustness`]: a trained run on a split (`eval`);
 //! - [`predict()`]: a trained run on new inputs (`predict`);
 //! - [`compare()`]: several files over several seeds (`compare`);
@@ -21,9 +22,11 @@
 
 mod budget;
 mod compare;
+mod compare_folds;
 mod eval;
 mod fmt;
 mod fs_loader;
+mod kfold;
 mod modes;
 mod plot;
 mod plot_read;
@@ -38,9 +41,14 @@ pub use compare::{
     compare, decide, decisions, higher_is_better, mean_std, CompareRequest, CompareRow, Comparison,
     Verdict,
 };
+pub use compare_folds::decide_paired;
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
 pub use fmt::{format_file, Formatted};
 pub use fs_loader::{allow_imports_from, FsLoader};
+pub use kfold::{
+    fold_dir, is_kfold_dir, kfold_plan, resume_folds, run_folds, KFoldRecord, KFoldResult,
+    KFOLD_FILE,
+};
 pub use modes::{graph_of_mode, parse_mode, render_mode_graph, summary_text};
 pub use plot::{figures, plot, FigureKind, NamedFigure, PlotRequest};
 pub use predict::{predict, write_predictions, PredictRequest, Predictions};

@@ -340,7 +340,7 @@ fn compare_bars(text: &str) -> Result<(String, Vec<Bar>), String> {
     let metric_columns = n >= 4
         && header[n - 3].ends_with("_mean")
         && header[n - 2].ends_with("_std")
-        && header[n - 1].ends_with("_per_seed");
+        && (header[n - 1].ends_with("_per_seed") || header[n - 1].ends_with("_per_fold"));
     if !metric_columns {
         return Err(
             "the header does not end in `<metric>_mean,<metric>_std,<metric>_per_seed`".into(),

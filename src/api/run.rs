@@ -194,16 +194,16 @@ fn check_resume_request(
 }
 
 /// Where and how a prepared program trains.
-struct Target {
-    run_dir: PathBuf,
-    resume: bool,
-    overwrite: bool,
-    device: Device,
-    progress: bool,
-    stop_after: Option<usize>,
+pub(super) struct Target {
+    pub run_dir: PathBuf,
+    pub resume: bool,
+    pub overwrite: bool,
+    pub device: Device,
+    pub progress: bool,
+    pub stop_after: Option<usize>,
 }
 
-fn train_prepared(
+pub(super) fn train_prepared(
     prepared: Prepared,
     target: Target,
     rep: &mut dyn Reporter,

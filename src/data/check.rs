@@ -113,10 +113,13 @@ fn check_split(spec: &DataSpec, diags: &mut Diagnostics) {
         SplitSpec::Files {
             stratify: Some(by), ..
         } => return check_label(spec, by, "`files(stratify = ...)`", diags),
+        SplitSpec::KFold {
+            stratify: Some(by), ..
+        } => return check_label(spec, by, "`kfold(stratify = ...)`", diags),
         SplitSpec::Random {
             train, valid, test, ..
         } => [*train, *valid, *test],
-        SplitSpec::Files { .. } | SplitSpec::Column { .. } => return,
+        SplitSpec::Files { .. } | SplitSpec::Column { .. } | SplitSpec::KFold { .. } => return,
     };
     if !fractions_ok(fractions) {
         let [train, valid, test] = fractions;

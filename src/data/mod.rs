@@ -5,6 +5,7 @@
 
 mod check;
 mod classes;
+mod csv_header;
 mod detok;
 mod fields;
 pub mod inspect;
@@ -18,6 +19,7 @@ mod resident;
 mod split;
 mod split_check;
 mod split_column;
+pub mod split_kfold;
 pub mod text;
 mod text_load;
 
@@ -106,9 +108,11 @@ pub fn load(spec: &DataSpec, base_dir: &Path) -> Result<Dataset, Diagnostics> {
             let n = loaded.values().next().map(|l| l.n).unwrap_or(0);
             split_column::split_by_column(spec, &dir, n, &mut diags)
         }
+        SplitSpec::KFold { .. } => split_kfold::split_kfold(spec, &loaded, &mut diags),
         _ => split::split(spec, &loaded),
     };
-    let carved = split::carve_note(spec, &loaded);
+    let carved =
+        split::carve_note(spec, &loaded).or_else(|| split_kfold::kfold_note(spec, &loaded));
     let (texts, too_long) =
         text_load::finish_text(spec, &raw_text, &mut splits, &mut loaded, &dir, &mut diags);
     if diags.has_errors() {

@@ -21,7 +21,7 @@ pub struct ReadError {
 }
 
 impl ReadError {
-    fn new(code: &'static str, message: impl Into<String>) -> ReadError {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> ReadError {
         ReadError {
             code,
             message: message.into(),
@@ -115,6 +115,17 @@ pub fn read_source(
                 start: *start,
                 end: *end,
                 header: *header,
+                scalar: *scalar,
+                names_ok,
+            };
+            read_csv(&bytes, shown, &columns)
+        }
+        SourceKind::CsvNamed { column, scalar } => {
+            let k = super::csv_header::column_named(&bytes, shown, column)?;
+            let columns = Columns {
+                start: k,
+                end: k + 1,
+                header: true,
                 scalar: *scalar,
                 names_ok,
             };

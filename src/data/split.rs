@@ -34,8 +34,8 @@ pub fn split(spec: &DataSpec, loaded: &BTreeMap<String, Loaded>) -> Splits {
             }
             s
         }
-        // Read from its file by `data::text_load::split_by_column`.
-        SplitSpec::Column { .. } => Splits::default(),
+        // Read from its file by `data::split_column`; dealt into folds by `data::split_kfold`.
+        SplitSpec::Column { .. } | SplitSpec::KFold { .. } => Splits::default(),
         SplitSpec::Random {
             train,
             valid,
@@ -105,7 +105,7 @@ fn cut(idx: &[usize], [train, valid, test]: [f64; 3], s: &mut Splits) {
 
 /// Moves `round(n * fraction)` training examples to the validation split, per class when `labels` are given
 /// (classes in label order, one generator drawn from in that order, as [`split`] does).
-fn carve_valid(s: &mut Splits, fraction: f64, labels: Option<&[i64]>, seed: u64) {
+pub(super) fn carve_valid(s: &mut Splits, fraction: f64, labels: Option<&[i64]>, seed: u64) {
     let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
     for &i in &s.train {
         let class = labels.and_then(|l| l.get(i).copied()).unwrap_or(0);
@@ -169,7 +169,7 @@ pub fn fractions_ok([train, valid, test]: [f64; 3]) -> bool {
 }
 
 /// The integer values of the stratification field, one per example.
-fn label_values(by: &str, loaded: &BTreeMap<String, Loaded>) -> Option<Vec<i64>> {
+pub(super) fn label_values(by: &str, loaded: &BTreeMap<String, Loaded>) -> Option<Vec<i64>> {
     let l = loaded.get(by)?;
     let scalar = l.example_shape.iter().product::<usize>() == 1;
     (!l.dtype.is_float() && scalar).then(|| l.values.iter().map(|v| *v as i64).collect())

@@ -22,7 +22,8 @@ pub(super) fn split_warnings(spec: &DataSpec, report: &DataReport) -> Diagnostic
         // A carved fraction is a fraction of the training files; the test split is not carved.
         SplitSpec::Files {
             valid: Some(valid), ..
-        } => Some((
+        }
+        | SplitSpec::KFold { valid, .. } => Some((
             report.n_train + report.n_valid,
             [1.0 - valid, *valid, 0.0],
             2,
@@ -97,7 +98,7 @@ fn rounding(
         return None;
     }
     let how = match &spec.split {
-        SplitSpec::Files { .. } => "carving a validation split from",
+        SplitSpec::Files { .. } | SplitSpec::KFold { .. } => "carving a validation split from",
         SplitSpec::Stratified { .. } => "the stratified split of",
         _ => "the split of",
     };

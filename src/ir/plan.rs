@@ -68,6 +68,11 @@ pub enum SourceKind {
         header: bool,
         scalar: bool,
     },
+    /// `csv(file, column = "label")`: the one column the header row names so, found when the file is read.
+    CsvNamed {
+        column: String,
+        scalar: bool,
+    },
     Npy,
     Npz {
         key: String,
@@ -217,6 +222,17 @@ pub enum SplitSpec {
     /// A `.tsv` file's `column` names each example's split (`train`, `valid`/`val`/`dev`, `test`), row i for
     /// example i (emoji-mt's `split.tsv`).
     Column { file: String, column: String },
+    /// `split = kfold(k = 5, stratify = label, seed = 0, valid = 0.2)`: the examples (a pickle's own splits
+    /// concatenated) are dealt into `k` folds, per class of `stratify` when given; fold `fold` (1-based) is the
+    /// test split and `valid` of the remaining folds (per class, seeded) the validation split. `fusec run` trains
+    /// every fold, each with `fold` set (`--set data.fold=N`); one fold alone is fold 1 unless set.
+    KFold {
+        k: usize,
+        stratify: Option<String>,
+        seed: u64,
+        valid: f64,
+        fold: Option<usize>,
+    },
 }
 
 /// What the metrics compare.

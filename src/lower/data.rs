@@ -12,6 +12,7 @@ use super::modules::Module;
 use super::overrides::Overrides;
 use super::statics::{self, static_call};
 use super::suggest;
+use super::value::Val;
 
 const KEYS: &[&str] = &["path", "split", "standardize", "nonfinite"];
 
@@ -41,6 +42,7 @@ const SPLITS: &[(&str, &[&str])] = &[
     ("random", &["train", "valid", "test", "seed"]),
     ("files", &["valid", "stratify", "seed"]),
     ("column", &["file", "column"]),
+    ("kfold", super::data_kfold::KFOLD_PARAMS),
 ];
 
 /// Lowers every data section the root file sees (its own, extended ones merged, and imported ones);
@@ -165,7 +167,8 @@ fn lower_one(
         }
     }
     let split_span = split.as_ref().map_or(d.name.span, |(_, at)| *at);
-    let split = super::data_split::resolve_split(&fields, split, diags);
+    let mut split = super::data_split::resolve_split(&fields, split, diags);
+    super::data_kfold::take_fold(&mut split, &d.name.name, single, ov, diags);
     let after = diags.iter().filter(|x| x.is_error()).count();
     (after == before).then(|| DataSpec {
         name: d.name.name.clone(),
@@ -311,6 +314,28 @@ fn csv_kind(
             })
         }
         (None, Some(c)) => {
+            // `column = 76` by index, or `column = "label"` by the header's name for it.
+            let name = match statics::value(c, diags)? {
+                Val::Str(name) => Some(name),
+                _ => None,
+            };
+            if name.is_some() && !header {
+                diags.push(
+                    Diagnostic::error(
+                        "fusec::data::columns",
+                        "a column named by the header needs a header",
+                    )
+                    .label(c.span, "a header name")
+                    .help("drop `header = false`, or give the column's index: `column = 7`"),
+                );
+                return None;
+            }
+            if let Some(column) = name {
+                return Some(SourceKind::CsvNamed {
+                    column,
+                    scalar: scalar_field,
+                });
+            }
             let k = statics::int_at_least(c, 0, diags)? as usize;
             Some(SourceKind::Csv {
                 start: k,
@@ -338,7 +363,15 @@ fn split_spec(
     fields: &[String],
     diags: &mut Diagnostics,
 ) -> Option<SplitSpec> {
-    let call = static_call(e, SPLITS, "a split: stratified, random or files", diags)?;
+    let call = static_call(
+        e,
+        SPLITS,
+        "a split: stratified, random, files, column or kfold",
+        diags,
+    )?;
+    if call.name == "kfold" {
+        return super::data_kfold::kfold_split(&call, fields, diags);
+    }
     if call.name == "files" {
         return super::data_split::files_split(&call, fields, diags);
     }

@@ -230,7 +230,12 @@ pub fn resolve_split(
                 )
                 .label(f.source.span, "files per split")
                 .label(at, "splits one file")
-                .help("remove the `split = ...` setting (per-split files are the split), or read one file with `file = ...`"),
+                .help(if matches!(split, SplitSpec::KFold { .. }) {
+                    "k-fold cross-validation deals the examples of one file into folds: read one file per field \
+                     (`csv(\"all.csv\", ...)`), or drop `kfold(...)` to use the files' own splits"
+                } else {
+                    "remove the `split = ...` setting (per-split files are the split), or read one file with `file = ...`"
+                }),
             );
         }
         return split;

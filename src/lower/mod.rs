@@ -9,6 +9,7 @@ mod builtins;
 mod call;
 mod cx;
 mod data;
+mod data_kfold;
 mod data_split;
 mod data_text;
 mod eval;

@@ -6,6 +6,7 @@ mod checkpoint;
 mod evaluate;
 mod gradflow;
 mod inputs;
+pub mod kfold_report;
 pub mod manifest;
 mod objective;
 mod report;
@@ -25,6 +26,7 @@ pub use evaluate::{
 };
 pub use gradflow::{gradient_flow, GradIssue, GradProblem};
 pub use inputs::check_inputs;
+pub use kfold_report::{FoldOutcome, KFoldReport};
 pub use objective::Objectives;
 pub use report::{EpochRow, RunReport};
 pub use robustness::{robustness, robustness_cases, RobustnessRow, RobustnessTable, DEFAULT_NOISE};

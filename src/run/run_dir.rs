@@ -18,6 +18,8 @@ use crate::source::SourceMap;
 pub const LOCK_FILE: &str = "run.lock";
 pub const CONFIG_FILE: &str = "config.json";
 pub const SOURCES_FILE: &str = "sources.json";
+/// Marks a k-fold run's directory (`api::run_folds`), whose folds are runs in `fold-1`, `fold-2`, ...
+pub const KFOLD_FILE: &str = "kfold.json";
 
 /// The exclusive lock of a run directory, held as long as this value lives.
 #[derive(Debug)]
@@ -222,6 +224,13 @@ pub fn write_record(
 /// Reads a run's record and sources; what is missing or unreadable is an error naming the file.
 pub fn read_record(dir: &Path) -> Result<(RunRecord, Vec<RecordedSource>), RunError> {
     let config = dir.join(CONFIG_FILE);
+    if !config.exists() && dir.join(KFOLD_FILE).is_file() {
+        return Err(RunError::Io(format!(
+            "{} holds a k-fold run, not one run: each fold is a run of its own; name one of them, as in {}",
+            dir.display(),
+            dir.join("fold-1").display()
+        )));
+    }
     let text = std::fs::read_to_string(&config).map_err(|e| {
         RunError::Io(format!(
             "{}: {e}; {} is not a complete run directory (its run was stopped before it started training, or \

@@ -198,6 +198,7 @@ fn a_comparison_is_bars_with_error_bars_and_a_point_per_seed() {
         ],
         metric: "accuracy".into(),
         seeds: vec![1, 2, 3],
+        folds: None,
     };
     comparison.write(&dir).unwrap();
     let figs = figures(std::slice::from_ref(&dir), &[]).unwrap();

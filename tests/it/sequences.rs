@@ -1,6 +1,6 @@
 //! Sequence encoders and unaligned sequences: `std.encoders.ConvEncoder` (shapes, parameter names and counts,
-//! its assertions), the conv example on mfeat's pixel rows, and the examples for MulT's unaligned IEMOCAP and
-//! MOSI releases (each modality with its own length), trained for one epoch on the samples in
+//! its assertions), the conv example on mfeat's pixel rows, and the examples for MulT's unaligned IEMOCAP,
+//! MOSI and MOSEI releases (each modality with its own length), trained for one epoch on the samples in
 //! data/mult-unaligned/.
 
 use super::check::check;
@@ -90,6 +90,11 @@ fn iemocap_unaligned_conv_one_epoch() {
 #[test]
 fn mosi_unaligned_mult_one_epoch() {
     insta::assert_snapshot!(mult_summary("examples/unaligned/mosi_mult.fuse"));
+}
+
+#[test]
+fn mosei_unaligned_mult_one_epoch() {
+    insta::assert_snapshot!(mult_summary("examples/unaligned/mosei_mult.fuse"));
 }
 
 #[test]
