@@ -76,13 +76,7 @@ pub fn run_folds(
 ) -> Result<KFoldResult, Error> {
     let dir = match &req.run_dir {
         Some(dir) => dir.clone(),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            run_dir::unique_dir(Path::new("runs"), &format!("{}-kfold-{secs}", plan.model))?
-        }
+        None => run_dir::default_dir(&format!("{}-kfold", plan.model))?,
     };
     let _lock = RunLock::acquire(&dir)?;
     run_dir::claim(&dir, req.overwrite)?;

@@ -73,16 +73,7 @@ pub fn run(req: &RunRequest, rep: &mut dyn Reporter) -> Result<RunResult, Error>
     let prepared = prepare(&req.file, &req.overrides, rep)?;
     let dir = match &req.run_dir {
         Some(dir) => dir.clone(),
-        None => {
-            let secs = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            run_dir::unique_dir(
-                Path::new("runs"),
-                &format!("{}-{secs}", prepared.model().name),
-            )?
-        }
+        None => run_dir::default_dir(&prepared.model().name)?,
     };
     let target = Target {
         run_dir: dir,

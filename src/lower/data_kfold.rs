@@ -36,22 +36,7 @@ pub fn kfold_split(
         }),
         None => Some(DEFAULT_K),
     };
-    let stratify = match call.arg(1) {
-        Some(e) => match statics::name(e, diags) {
-            Some(by) if fields.contains(&by) => Some(Some(by)),
-            Some(by) => {
-                let d = Diagnostic::error(
-                    "fusec::data::field",
-                    format!("no field `{by}` in this data set"),
-                )
-                .label(e.span, "unknown field");
-                diags.push(super::suggest(d, &by, fields, "fields"));
-                None
-            }
-            None => None,
-        },
-        None => Some(None),
-    };
+    let stratify = super::data_split::stratify_arg(call.arg(1), fields, diags);
     let seed = match call.arg(2) {
         Some(s) => statics::int_at_least(s, 0, diags).map(|s| s as u64),
         None => Some(0),

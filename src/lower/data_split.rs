@@ -138,22 +138,7 @@ pub fn files_split(
         Some((None, _)) => false,
         _ => true,
     };
-    let stratify = match call.arg(1) {
-        Some(e) => match statics::name(e, diags) {
-            Some(by) if fields.contains(&by) => Some(Some(by)),
-            Some(by) => {
-                let d = Diagnostic::error(
-                    "fusec::data::field",
-                    format!("no field `{by}` in this data set"),
-                )
-                .label(e.span, "unknown field");
-                diags.push(super::suggest(d, &by, fields, "fields"));
-                None
-            }
-            None => None,
-        },
-        None => Some(None),
-    };
+    let stratify = stratify_arg(call.arg(1), fields, diags);
     let seed = match call.arg(2) {
         Some(s) => Some(statics::int_at_least(s, 0, diags)? as u64),
         None => Some(0),
@@ -164,6 +149,29 @@ pub fn files_split(
         stratify,
         seed,
     })
+}
+
+/// A split's `stratify = FIELD` argument: `Some(None)` when absent, `Some(Some(field))` for a field of the data
+/// set, `None` after reporting an unknown name (with the closest field suggested).
+pub fn stratify_arg(
+    arg: Option<&Expr>,
+    fields: &[String],
+    diags: &mut Diagnostics,
+) -> Option<Option<String>> {
+    let Some(e) = arg else {
+        return Some(None);
+    };
+    let by = statics::name(e, diags)?;
+    if fields.contains(&by) {
+        return Some(Some(by));
+    }
+    let d = Diagnostic::error(
+        "fusec::data::field",
+        format!("no field `{by}` in this data set"),
+    )
+    .label(e.span, "unknown field");
+    diags.push(super::suggest(d, &by, fields, "fields"));
+    None
 }
 
 /// Whether a field reads one file per split; `None` for `lengths(...)` (it reads nothing) and the pickles (they

@@ -127,6 +127,16 @@ pub fn refuse_existing(dir: &Path) -> RunError {
     ))
 }
 
+/// The default directory of a run of `name` without `--out`: `runs/NAME-SECONDS` (made unique, see
+/// [`unique_dir`]).
+pub fn default_dir(name: &str) -> Result<PathBuf, RunError> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    unique_dir(Path::new("runs"), &format!("{name}-{secs}"))
+}
+
 /// A new directory `parent/stem`, or `parent/stem-2`, `-3`, ... when taken: created atomically, so two runs
 /// started at the same moment get different directories.
 pub fn unique_dir(parent: &Path, stem: &str) -> Result<PathBuf, RunError> {
