@@ -403,7 +403,7 @@ pub(super) fn weight_grads(
 }
 
 /// Sums the rows of a row-major `[rows, cols]` buffer.
-pub(super) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
+pub(crate) fn column_sums(m: &[f32], cols: usize) -> Vec<f32> {
     let mut out = vec![0f32; cols];
     for row in m.chunks_exact(cols) {
         for (o, v) in out.iter_mut().zip(row) {
