@@ -510,7 +510,7 @@ impl Network {
                     let x2 = x.reshape((rows, in_f))?;
                     dp.push(("weight".to_string(), g2.t()?.matmul(&x2)?));
                     if has_bias {
-                        dp.push(("bias".to_string(), g2.sum(0)?));
+                        dp.push(("bias".to_string(), sum_leading_axes(&g2, 0)?.squeeze(0)?));
                     }
                 }
                 Ok((d, dp))
