@@ -541,11 +541,9 @@ wide_fn! {
             for j in 0..tk {
                 st[j * lq..][..first[j]].fill(0.0);
             }
-            for off in (0..lq).step_by(LANES) {
-                let sum = sum_rows(-0.0, &st, lq, off, tk, |_| 1.0);
-                for l in 0..LANES {
-                    inv[off + l] = 1.0 / sum[l];
-                }
+            sum_rows_into(&mut inv, -0.0, &st, lq, tk, |_| 1.0);
+            for v in inv.iter_mut() {
+                *v = 1.0 / *v;
             }
             for j in 0..tk {
                 let row = &mut st[j * lq..][..lq];
