@@ -7,7 +7,7 @@
 
 use candle_core::Result;
 
-use super::gemm::{gemm, Mat, MatMut};
+use super::gemm::{gemm, transposed, Mat, MatMut};
 use super::lstm::{weight_grads, CellGrads, CellWeights, DirOutput, DirShape};
 use super::scratch;
 use super::vmath;
@@ -56,7 +56,9 @@ pub fn forward(
         1.0,
         true,
     )?;
-    let w_hh_t = Mat::new(w.w_hh, g_n, h_n).t();
+    // `W_hhᵀ` as a contiguous `[H, 3H]` copy: the per-step products then need no packing (see `transposed`).
+    let w_hh_t_buf = transposed(w.w_hh, g_n, h_n);
+    let w_hh_t = Mat::new(&w_hh_t_buf, h_n, g_n);
     let mut h = vec![0f32; b_n * h_n];
     let mut gh = vec![0f32; b_n * g_n];
     let mut seq = vec![0f32; rows * h_n];
@@ -114,6 +116,7 @@ pub fn forward(
             }
         }
     }
+    scratch::give(w_hh_t_buf);
     let saved = GruSaved {
         gates: if save {
             gates

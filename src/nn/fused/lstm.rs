@@ -12,7 +12,7 @@
 
 use candle_core::Result;
 
-use super::gemm::{gemm, Mat, MatMut};
+use super::gemm::{gemm, transposed, Mat, MatMut};
 use super::scratch;
 use super::vmath;
 
@@ -130,7 +130,9 @@ pub fn recur(
     let (b_n, t_n, h_n) = (sh.batch, sh.time, sh.hidden);
     let g_n = 4 * h_n;
     let rows = b_n * t_n;
-    let w_hh_t = Mat::new(w_hh, g_n, h_n).t();
+    // `W_hhᵀ` as a contiguous `[H, 4H]` copy: the per-step products then need no packing (see `transposed`).
+    let w_hh_t_buf = transposed(w_hh, g_n, h_n);
+    let w_hh_t = Mat::new(&w_hh_t_buf, h_n, g_n);
     let (mut h, mut c) = match init {
         Some(s) => (s.h.to_vec(), s.c.to_vec()),
         None => (vec![0f32; b_n * h_n], vec![0f32; b_n * h_n]),
@@ -183,6 +185,7 @@ pub fn recur(
             }
         }
     }
+    scratch::give(w_hh_t_buf);
     let saved = LstmSaved {
         gates: if save {
             gates
