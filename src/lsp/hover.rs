@@ -150,10 +150,16 @@ fn describe_binding(
         text.lines().next().unwrap_or("").trim().to_string()
     };
     match binding {
-        Binding::Value { value, .. } => (
-            format!("**{name}**"),
-            compiled.map(|c| expr_facts(c, body, value, 0)),
-        ),
+        Binding::Value { name: ident, value } => {
+            // `name = value` as written (its first line); `value as name` names only the instance.
+            let title = if ident.span.file == value.span.file && ident.span.start < value.span.end {
+                let whole = Span::new(ident.span.file, ident.span.start as usize, value.span.end as usize);
+                format!("```fuse\n{}\n```", snippet(whole))
+            } else {
+                format!("**{name}**")
+            };
+            (title, compiled.map(|c| expr_facts(c, body, value, 0)))
+        }
         Binding::Input { span, .. } => (
             format!("```fuse\n{}\n```", snippet(span)),
             compiled.map(|c| made_at(c, span)),

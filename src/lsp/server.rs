@@ -40,6 +40,7 @@ pub fn serve(conn: &Connection) -> Result<(), String> {
         conn,
         docs: Documents::default(),
         analyses: HashMap::new(),
+        parsed_before: HashMap::new(),
         published: Published::default(),
     };
     let mut initialized = false;
@@ -116,6 +117,9 @@ struct Server<'c> {
     docs: Documents,
     /// The analysis of every open document (except stdlib documents), by URI.
     analyses: HashMap<String, Analysis>,
+    /// The last analysis that parsed, of each document whose current text does not: completion still knows
+    /// the file's blocks while a line is half typed.
+    parsed_before: HashMap<String, Analysis>,
     published: Published,
 }
 
@@ -238,6 +242,7 @@ impl Server<'_> {
                 };
                 self.docs.close(&uri);
                 self.analyses.remove(&uri);
+                self.parsed_before.remove(&uri);
                 let lists = self.published.remove(&uri);
                 self.publish(lists)?;
                 // Files that imported it read it from disk again.
@@ -275,7 +280,13 @@ impl Server<'_> {
             };
             let analysis = analyze(&self.docs, doc);
             let lists = self.published.update(&root, convert(&analysis, &self.docs));
-            self.analyses.insert(root, analysis);
+            let parses = analysis.loaded.is_some();
+            let previous = self.analyses.insert(root.clone(), analysis);
+            if parses {
+                self.parsed_before.remove(&root);
+            } else if let Some(p) = previous.filter(|p| p.loaded.is_some()) {
+                self.parsed_before.insert(root, p);
+            }
             self.publish(lists)?;
         }
         Ok(())
@@ -351,10 +362,10 @@ impl Server<'_> {
             None => uri::std_source(uri)?,
         };
         let offset = LineIndex::new(text).offset(pos)?;
-        let scope = self
-            .analyses
-            .get(uri)
-            .and_then(|a| Some((a, a.file_of(&self.docs, uri)?)));
+        let scope = [self.analyses.get(uri), self.parsed_before.get(uri)]
+            .into_iter()
+            .flatten()
+            .find_map(|a| Some((a, a.file_of(&self.docs, uri)?)));
         Some(CompletionResponse::Array(completion::complete(
             text, offset, scope,
         )))

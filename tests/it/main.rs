@@ -23,6 +23,7 @@ mod fusion_util;
 mod fuzz;
 mod hostile;
 mod kfold;
+mod lsp;
 mod lower;
 mod metrics;
 mod mmt;
