@@ -38,7 +38,12 @@ pub fn definition(a: &Analysis, file: FileId, offset: u32) -> Option<(FileId, Sp
         Target::Bound(b) => b.name().span,
         Target::Keyword { callee, name } => {
             let block = block_named(callee)?;
-            block.ports.iter().find(|p| p.name.name == name.name)?.name.span
+            block
+                .ports
+                .iter()
+                .find(|p| p.name.name == name.name)?
+                .name
+                .span
         }
         Target::Field { base, field } => {
             // `base` names a binding whose value is a block call: the field is one of that block's outputs.

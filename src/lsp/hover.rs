@@ -66,7 +66,10 @@ pub fn hover(a: &Analysis, file: FileId, offset: u32) -> Option<HoverText> {
                     let text = loaded.sources.get(def.ast.span.file)?.text.as_str();
                     let info = block_info(&def.ast, text);
                     let (_, decl) = info.ports.iter().find(|(n, _)| *n == name.name)?;
-                    format!("```fuse\n{}: {decl}\n```\nargument of `{}`", name.name, info.name)
+                    format!(
+                        "```fuse\n{}: {decl}\n```\nargument of `{}`",
+                        name.name, info.name
+                    )
                 }
                 None => {
                     let prim = crate::ops::primitive(callee)?;
@@ -121,7 +124,11 @@ fn block_head(loaded: &Loaded, block: &crate::syntax::ast::Block) -> String {
 
 fn primitive_head(prim: &crate::ops::PrimDecl) -> String {
     let params: Vec<String> = prim.params.iter().map(primitive_param).collect();
-    format!("```fuse\n{}({})\n```\nprimitive", prim.name, params.join(", "))
+    format!(
+        "```fuse\n{}({})\n```\nprimitive",
+        prim.name,
+        params.join(", ")
+    )
 }
 
 /// `out`, `bias = true`, `lengths = none`.
@@ -153,7 +160,11 @@ fn describe_binding(
         Binding::Value { name: ident, value } => {
             // `name = value` as written (its first line); `value as name` names only the instance.
             let title = if ident.span.file == value.span.file && ident.span.start < value.span.end {
-                let whole = Span::new(ident.span.file, ident.span.start as usize, value.span.end as usize);
+                let whole = Span::new(
+                    ident.span.file,
+                    ident.span.start as usize,
+                    value.span.end as usize,
+                );
                 format!("```fuse\n{}\n```", snippet(whole))
             } else {
                 format!("**{name}**")

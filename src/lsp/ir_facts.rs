@@ -153,7 +153,9 @@ fn owned_params<'a>(shapes: &Shapes, owners: impl Iterator<Item = &'a str>) -> i
             p.trainable
                 && owners.iter().any(|o| {
                     name.as_str() == *o
-                        || name.strip_prefix(o).is_some_and(|rest| rest.starts_with('.'))
+                        || name
+                            .strip_prefix(o)
+                            .is_some_and(|rest| rest.starts_with('.'))
                 })
         })
         .map(|(_, p)| p.shape.iter().fold(1i64, |a, d| a.saturating_mul(*d)))

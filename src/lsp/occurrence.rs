@@ -63,7 +63,10 @@ pub enum Target<'a> {
     /// The module or path an import reads.
     ImportSource(&'a Import),
     /// A value used by name; `local` is the comprehension variable it refers to, if it is one.
-    Value { name: &'a str, local: Option<&'a Ident> },
+    Value {
+        name: &'a str,
+        local: Option<&'a Ident>,
+    },
     /// A name where it is bound.
     Bound(Binding<'a>),
     /// A keyword argument's name in a call of `callee`.
@@ -98,10 +101,7 @@ pub fn resolve<'a>(body: Body<'a>, name: &str, at: u32) -> Option<Binding<'a>> {
         all.extend(b.ports.iter().map(Binding::Port));
     }
     bindings(body.stmts(), at, &mut all);
-    let named: Vec<Binding<'a>> = all
-        .into_iter()
-        .filter(|b| b.name().name == name)
-        .collect();
+    let named: Vec<Binding<'a>> = all.into_iter().filter(|b| b.name().name == name).collect();
     named
         .iter()
         .rev()
@@ -162,7 +162,11 @@ impl<'a> Finder<'a> {
     fn item(&mut self, item: &'a Item) -> Option<Found<'a>> {
         match item {
             Item::Import(imp) => {
-                if let Some(n) = imp.names.iter().find(|n| contains(n.name.span, self.offset)) {
+                if let Some(n) = imp
+                    .names
+                    .iter()
+                    .find(|n| contains(n.name.span, self.offset))
+                {
                     let target = Target::ImportName { name: &n.name };
                     return self.found(target, n.name.span);
                 }
@@ -294,7 +298,13 @@ impl<'a> Finder<'a> {
                     }
                     for a in args {
                         if let Some(k) = a.name.as_ref().filter(|k| contains(k.span, self.offset)) {
-                            return self.found(Target::Keyword { callee: name, name: k }, k.span);
+                            return self.found(
+                                Target::Keyword {
+                                    callee: name,
+                                    name: k,
+                                },
+                                k.span,
+                            );
                         }
                     }
                 } else if let Some(f) = self.expr(callee) {

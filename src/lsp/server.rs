@@ -56,9 +56,17 @@ pub fn serve(conn: &Connection) -> Result<(), String> {
                         Response::new_ok(req.id, initialize_result())
                     }
                 } else if !initialized {
-                    error(req.id, ErrorCode::ServerNotInitialized, "send `initialize` first")
+                    error(
+                        req.id,
+                        ErrorCode::ServerNotInitialized,
+                        "send `initialize` first",
+                    )
                 } else if shutting_down {
-                    error(req.id, ErrorCode::InvalidRequest, "the server is shutting down")
+                    error(
+                        req.id,
+                        ErrorCode::InvalidRequest,
+                        "the server is shutting down",
+                    )
                 } else if req.method == "shutdown" {
                     shutting_down = true;
                     Response::new_ok(req.id, Json::Null)
@@ -147,7 +155,9 @@ impl Server<'_> {
             Err(_) => error(
                 id,
                 ErrorCode::InternalError,
-                &format!("internal error in fusec while answering `{method}` (a bug; please report it)"),
+                &format!(
+                    "internal error in fusec while answering `{method}` (a bug; please report it)"
+                ),
             ),
         }
     }
@@ -346,14 +356,16 @@ impl Server<'_> {
     }
 
     fn definition(&self, uri: &str, pos: Position) -> Option<GotoDefinitionResponse> {
-        self.places(uri, pos).into_iter().find_map(|(a, file, offset)| {
-            let (target, span) = definition::definition(a, file, offset)?;
-            let target_uri = parse_uri(&a.uri_of(&self.docs, target)?)?;
-            let range = LineIndex::new(a.text_of(target)?).range(span);
-            Some(GotoDefinitionResponse::Scalar(Location::new(
-                target_uri, range,
-            )))
-        })
+        self.places(uri, pos)
+            .into_iter()
+            .find_map(|(a, file, offset)| {
+                let (target, span) = definition::definition(a, file, offset)?;
+                let target_uri = parse_uri(&a.uri_of(&self.docs, target)?)?;
+                let range = LineIndex::new(a.text_of(target)?).range(span);
+                Some(GotoDefinitionResponse::Scalar(Location::new(
+                    target_uri, range,
+                )))
+            })
     }
 
     fn completion(&self, uri: &str, pos: Position) -> Option<CompletionResponse> {

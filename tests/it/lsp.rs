@@ -147,7 +147,9 @@ fn at(uri: &str, line: u32, character: u32) -> Value {
 
 /// Line and UTF-16 column of the first `needle` in `text` (ASCII texts), plus `skip` characters.
 fn pos_of(text: &str, needle: &str, skip: u32) -> (u32, u32) {
-    let i = text.find(needle).unwrap_or_else(|| panic!("{needle} not in text"));
+    let i = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in text"));
     let line = text[..i].matches('\n').count() as u32;
     let col = (i - text[..i].rfind('\n').map_or(0, |j| j + 1)) as u32;
     (line, col + skip)
@@ -155,7 +157,10 @@ fn pos_of(text: &str, needle: &str, skip: u32) -> (u32, u32) {
 
 fn hover_text(c: &mut Client, uri: &str, (line, col): (u32, u32)) -> String {
     let h = c.result("textDocument/hover", at(uri, line, col));
-    h["contents"]["value"].as_str().expect("a hover").to_string()
+    h["contents"]["value"]
+        .as_str()
+        .expect("a hover")
+        .to_string()
 }
 
 /// Diagnostics as `code line:col-line:col message` lines.
@@ -205,8 +210,14 @@ fn scripted_session_diagnoses_hovers_jumps_and_completes() {
     insta::assert_snapshot!("lsp_open_with_errors", render_diagnostics(&diags));
     assert_eq!(diags.len(), 2);
     assert_eq!(diags[0]["code"], "fusec::name::unknown");
-    assert_eq!(diags[0]["range"]["start"], json!({ "line": 8, "character": 15 }));
-    assert_eq!(diags[0]["range"]["end"], json!({ "line": 8, "character": 17 }));
+    assert_eq!(
+        diags[0]["range"]["start"],
+        json!({ "line": 8, "character": 15 })
+    );
+    assert_eq!(
+        diags[0]["range"]["end"],
+        json!({ "line": 8, "character": 17 })
+    );
 
     // The fix clears them.
     c.notify(
@@ -236,15 +247,27 @@ fn scripted_session_diagnoses_hovers_jumps_and_completes() {
     let (l, col) = pos_of(FIXED, "Encoder(a", 1);
     let d = c.result("textDocument/definition", at(&main_uri, l, col));
     assert_eq!(d["uri"], lib_uri);
-    assert_eq!(d["range"], json!({ "start": { "line": 2, "character": 6 }, "end": { "line": 2, "character": 13 } }));
+    assert_eq!(
+        d["range"],
+        json!({ "start": { "line": 2, "character": 6 }, "end": { "line": 2, "character": 13 } })
+    );
     let (l, col) = pos_of(FIXED, "AutoFusion(", 0);
     let d = c.result("textDocument/definition", at(&main_uri, l, col));
     assert_eq!(d["uri"], "fusec-std:/std/fusion.fuse");
-    let std_text = c.result("fusec/stdlibSource", json!({ "uri": "fusec-std:/std/fusion.fuse" }));
+    let std_text = c.result(
+        "fusec/stdlibSource",
+        json!({ "uri": "fusec-std:/std/fusion.fuse" }),
+    );
     let std_text = std_text.as_str().unwrap();
     assert_eq!(std_text, fusec::stdlib::source("fusion").unwrap());
-    let line = std_text.lines().nth(d["range"]["start"]["line"].as_u64().unwrap() as usize).unwrap();
-    let (s, e) = (d["range"]["start"]["character"].as_u64().unwrap() as usize, d["range"]["end"]["character"].as_u64().unwrap() as usize);
+    let line = std_text
+        .lines()
+        .nth(d["range"]["start"]["line"].as_u64().unwrap() as usize)
+        .unwrap();
+    let (s, e) = (
+        d["range"]["start"]["character"].as_u64().unwrap() as usize,
+        d["range"]["end"]["character"].as_u64().unwrap() as usize,
+    );
     assert_eq!(&line[s..e], "AutoFusion");
     let (l, col) = pos_of(FIXED, "(logits", 2);
     let d = c.result("textDocument/definition", at(&main_uri, l, col));
@@ -253,7 +276,13 @@ fn scripted_session_diagnoses_hovers_jumps_and_completes() {
     let d = c.result("textDocument/definition", at(&lib_uri, 0, 0));
     assert_eq!(d, Value::Null, "nothing is defined at a comment");
     let d = c.result("textDocument/definition", at(&main_uri, l, col));
-    assert_eq!((d["uri"].as_str(), &d["range"]["start"]), (Some(lib_uri.as_str()), &json!({ "line": 2, "character": 28 })));
+    assert_eq!(
+        (d["uri"].as_str(), &d["range"]["start"]),
+        (
+            Some(lib_uri.as_str()),
+            &json!({ "line": 2, "character": 28 })
+        )
+    );
 
     // Completion: keyword arguments with their defaults right after `(`, and block names: the file's, then
     // the stdlib's with the import they need, then primitives.
@@ -265,12 +294,28 @@ fn scripted_session_diagnoses_hovers_jumps_and_completes() {
     let names = names.as_array().unwrap();
     insta::assert_snapshot!(
         "lsp_completions",
-        format!("== in Encoder(|b)\n{}\n\n== at zb = |\n{}", render_items(items, "01"), render_items(names, "01"))
+        format!(
+            "== in Encoder(|b)\n{}\n\n== at zb = |\n{}",
+            render_items(items, "01"),
+            render_items(names, "01")
+        )
     );
-    let mlp = names.iter().find(|i| i["label"] == "Mlp").expect("stdlib blocks are offered");
-    assert_eq!(mlp["additionalTextEdits"][0]["newText"], "import std.encoders.Mlp\n");
-    assert_eq!(mlp["additionalTextEdits"][0]["range"]["start"], json!({ "line": 2, "character": 0 }));
-    assert!(names.iter().any(|i| i["label"] == "linear"), "primitives are offered");
+    let mlp = names
+        .iter()
+        .find(|i| i["label"] == "Mlp")
+        .expect("stdlib blocks are offered");
+    assert_eq!(
+        mlp["additionalTextEdits"][0]["newText"],
+        "import std.encoders.Mlp\n"
+    );
+    assert_eq!(
+        mlp["additionalTextEdits"][0]["range"]["start"],
+        json!({ "line": 2, "character": 0 })
+    );
+    assert!(
+        names.iter().any(|i| i["label"] == "linear"),
+        "primitives are offered"
+    );
 
     // While a line is half typed (the file does not parse), completion still knows the file's blocks.
     let typing = FIXED.replace("  zb = Encoder(b)\n", "  zb = Encoder(b, \n");
@@ -279,11 +324,19 @@ fn scripted_session_diagnoses_hovers_jumps_and_completes() {
         json!({ "textDocument": { "uri": main_uri, "version": 3 }, "contentChanges": [{ "text": typing }] }),
     );
     c.sync();
-    let code = c.diagnostics(&main_uri)[0]["code"].as_str().unwrap().to_string();
+    let code = c.diagnostics(&main_uri)[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(code.starts_with("fusec::syntax"), "{code}");
     let (l, col) = pos_of(&typing, "Encoder(b, ", 11);
     let items = c.result("textDocument/completion", at(&main_uri, l, col));
-    let labels: Vec<&str> = items.as_array().unwrap().iter().filter_map(|i| i["label"].as_str()).collect();
+    let labels: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
     assert_eq!(labels[..2], ["x", "width"]);
     assert!(labels.contains(&"Encoder"));
 
@@ -328,9 +381,18 @@ fn a_misbehaving_client_gets_errors_not_a_crash() {
     assert_eq!(r.error, Some(-32602));
     // Unknown documents, URIs of any scheme, positions past the end: empty answers.
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": "file:///nowhere.fuse", "version": 2 }, "contentChanges": [{ "text": "x" }] }));
-    c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": "file:///nowhere.fuse" } }));
-    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": "file:///never-opened.fuse" } }));
-    assert_eq!(c.result("textDocument/hover", at("file:///nowhere.fuse", 0, 0)), Value::Null);
+    c.notify(
+        "textDocument/didOpen",
+        json!({ "textDocument": { "uri": "file:///nowhere.fuse" } }),
+    );
+    c.notify(
+        "textDocument/didClose",
+        json!({ "textDocument": { "uri": "file:///never-opened.fuse" } }),
+    );
+    assert_eq!(
+        c.result("textDocument/hover", at("file:///nowhere.fuse", 0, 0)),
+        Value::Null
+    );
     let untitled = "untitled:Untitled-1";
     c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": untitled, "languageId": "fuse", "version": 1, "text": FIXED } }));
     c.sync();
@@ -343,8 +405,14 @@ fn a_misbehaving_client_gets_errors_not_a_crash() {
     let h = c.result("textDocument/hover", at(untitled, 0, 9999));
     assert_eq!(h["range"]["end"], json!({ "line": 0, "character": 28 }));
     for (line, col) in [(9999, 0), (u32::MAX, u32::MAX)] {
-        assert_eq!(c.result("textDocument/hover", at(untitled, line, col)), Value::Null);
-        assert_eq!(c.result("textDocument/definition", at(untitled, line, col)), Value::Null);
+        assert_eq!(
+            c.result("textDocument/hover", at(untitled, line, col)),
+            Value::Null
+        );
+        assert_eq!(
+            c.result("textDocument/definition", at(untitled, line, col)),
+            Value::Null
+        );
     }
     // A range change outside the text is refused without touching the document.
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": untitled, "version": 3 }, "contentChanges": [{ "range": { "start": { "line": 500, "character": 0 }, "end": { "line": 501, "character": 0 } }, "text": "x" }] }));
@@ -366,7 +434,10 @@ fn read_frame(r: &mut impl BufRead) -> Value {
     let mut len = 0;
     loop {
         let mut line = String::new();
-        assert!(r.read_line(&mut line).unwrap() > 0, "the server closed stdout");
+        assert!(
+            r.read_line(&mut line).unwrap() > 0,
+            "the server closed stdout"
+        );
         let line = line.trim_end();
         if line.is_empty() {
             break;
@@ -382,7 +453,8 @@ fn read_frame(r: &mut impl BufRead) -> Value {
 
 #[test]
 fn the_binary_serves_over_stdio() {
-    let bin = std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
     let mut child = Command::new(&bin)
         .args(["lsp", "--stdio"])
         .stdin(Stdio::piped())
@@ -408,8 +480,14 @@ fn the_binary_serves_over_stdio() {
     assert_eq!(init["result"]["capabilities"]["hoverProvider"], true);
     let published = read_frame(&mut stdout);
     assert_eq!(published["method"], "textDocument/publishDiagnostics");
-    assert_eq!(published["params"]["diagnostics"][0]["code"], "fusec::name::unknown");
-    assert_eq!(published["params"]["diagnostics"][0]["range"]["start"], json!({ "line": 2, "character": 20 }));
+    assert_eq!(
+        published["params"]["diagnostics"][0]["code"],
+        "fusec::name::unknown"
+    );
+    assert_eq!(
+        published["params"]["diagnostics"][0]["range"]["start"],
+        json!({ "line": 2, "character": 20 })
+    );
     assert_eq!(read_frame(&mut stdout)["id"], 2);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 
@@ -422,7 +500,9 @@ fn the_binary_serves_over_stdio() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"Content-Length: 9\r\n\r\n{not json").unwrap();
+    stdin
+        .write_all(b"Content-Length: 9\r\n\r\n{not json")
+        .unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
