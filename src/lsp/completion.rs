@@ -32,9 +32,7 @@ pub fn complete(
     while !text.is_char_boundary(offset) {
         offset -= 1;
     }
-    let word_start = text[..offset]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+    let word_start = ident_start(text, offset);
     let line_start = text[..word_start].rfind('\n').map_or(0, |i| i + 1);
     let line_before = &text[line_start..word_start];
     if line_before.contains("//") {
@@ -185,10 +183,7 @@ fn call_at_argument_start(text: &str, at: usize) -> Option<&str> {
             b'(' | b'[' if depth > 0 => depth -= 1,
             b'(' => {
                 let name_end = text[..i].trim_end().len();
-                let name_start = text[..name_end]
-                    .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .map_or(0, |j| j + 1);
-                let name = &text[name_start..name_end];
+                let name = &text[ident_start(text, name_end)..name_end];
                 return (!name.is_empty()).then_some(name);
             }
             b'[' | b'{' | b'}' => return None,
@@ -196,6 +191,15 @@ fn call_at_argument_start(text: &str, at: usize) -> Option<&str> {
         }
     }
     None
+}
+
+/// The start of the identifier that ends at byte `end` (a character boundary); `end` itself if none does.
+fn ident_start(text: &str, end: usize) -> usize {
+    text[..end]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 /// Where an added import goes: after the last `import` line, else at the top.

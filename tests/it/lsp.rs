@@ -414,6 +414,12 @@ fn a_misbehaving_client_gets_errors_not_a_crash() {
             Value::Null
         );
     }
+    // Completion right after non-ASCII text (a byte offset inside no character is never used).
+    c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": "untitled:u2", "languageId": "fuse", "version": 1, "text": "model M {\n  é = Mlp(é, \n" } }));
+    for col in 0..16 {
+        let items = c.result("textDocument/completion", at("untitled:u2", 1, col));
+        assert!(items.is_array(), "{items}");
+    }
     // A range change outside the text is refused without touching the document.
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": untitled, "version": 3 }, "contentChanges": [{ "range": { "start": { "line": 500, "character": 0 }, "end": { "line": 501, "character": 0 } }, "text": "x" }] }));
     let r = c.request("workspace/symbol", json!({ "query": "" }));
