@@ -12,6 +12,7 @@ pub mod front;
 pub mod guarded_read;
 pub mod ir;
 pub mod lower;
+pub mod lsp;
 pub mod nn;
 pub mod ops;
 pub mod passes;

@@ -9,6 +9,7 @@ pub mod data;
 pub mod eval;
 pub mod fmt;
 pub mod graph;
+pub mod lsp;
 pub mod plot;
 pub mod predict;
 pub mod run;
@@ -88,6 +89,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Translate sentences with a trained translation run (greedy or beam search).
     Translate(translate::TranslateArgs),
+    /// Run the language server on stdin/stdout (diagnostics, hover, go to definition, completion).
+    Lsp(lsp::LspArgs),
 }
 
 /// Parses `--max-memory`: bytes, or a number with K, M, G or T (powers of 1024; `GiB`, `GB` and `g` alike).
@@ -192,6 +195,7 @@ fn run_command(cli: &Cli, json: bool) -> i32 {
         Command::Data(a) => data::run(a, json),
         Command::Bench(a) => bench::run(a, &cli.sets),
         Command::Translate(a) => translate::translate(a, &cli.sets, json),
+        Command::Lsp(a) => lsp::run(a),
     }
 }
 

@@ -24,6 +24,7 @@ mod fuzz;
 mod hostile;
 mod kfold;
 mod lower;
+mod lsp;
 mod metrics;
 mod mmt;
 mod mmt_decode;
