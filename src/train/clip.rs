@@ -6,6 +6,10 @@ use rayon::prelude::*;
 
 use super::grads::Gradients;
 
+/// Gradient elements below which the norm is summed on one thread (small models' steps take well under a
+/// millisecond; handing their few tensors to the pool costs more than it saves).
+const PARALLEL_ELEMENTS: usize = 1 << 16;
+
 /// Scales every gradient of `params` by `min(1, max_norm / (total + 1e-6))`, where `total` is the L2 norm of all
 /// their elements together, and returns `total` (before clipping). Parameters without a gradient are ignored.
 /// A non-finite total leaves the gradients as they are (PyTorch would turn them all into NaN); the caller
@@ -21,10 +25,15 @@ pub fn clip_grad_norm<G: Gradients + ?Sized>(
         .collect();
     // Each tensor's sum on its own (in parallel on the `--threads` pool), added up in parameter order: the
     // same additions in the same order as one sequential loop, so the total does not depend on the threads.
-    let sums: Vec<f64> = present
-        .par_iter()
-        .map(sum_of_squares)
-        .collect::<Result<_>>()?;
+    let elements: usize = present.iter().map(|g| g.elem_count()).sum();
+    let sums: Vec<f64> = if elements >= PARALLEL_ELEMENTS {
+        present
+            .par_iter()
+            .map(sum_of_squares)
+            .collect::<Result<_>>()?
+    } else {
+        present.iter().map(sum_of_squares).collect::<Result<_>>()?
+    };
     let total = sums.iter().fold(0.0, |acc, s| acc + s).sqrt();
     let coef = max_norm / (total + 1e-6);
     if total.is_finite() && coef < 1.0 {
