@@ -457,17 +457,22 @@ fn read_frame(r: &mut impl BufRead) -> Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-#[test]
-fn the_binary_serves_over_stdio() {
-    let bin =
-        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
-    let mut child = Command::new(&bin)
-        .args(["lsp", "--stdio"])
+/// The binary with `args`, all three standard streams piped.
+fn spawn_piped(bin: &str, args: &[&str]) -> std::process::Child {
+    Command::new(bin)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn the_binary_serves_over_stdio() {
+    let bin =
+        std::env::var("FUSEC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_fusec").to_string());
+    let mut child = spawn_piped(&bin, &["lsp", "--stdio"]);
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let uri = "file:///nonexistent-fusec-lsp-test/main.fuse";
@@ -498,13 +503,7 @@ fn the_binary_serves_over_stdio() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
 
     // A frame that is not JSON ends the session (the transport cannot answer it), without a panic.
-    let mut child = Command::new(&bin)
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_piped(&bin, &["lsp"]);
     let mut stdin = child.stdin.take().unwrap();
     stdin
         .write_all(b"Content-Length: 9\r\n\r\n{not json")

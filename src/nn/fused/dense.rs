@@ -35,11 +35,8 @@ pub fn linear_forward(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tens
     };
     let bias = bias.as_ref().map(|v| v.as_slice());
     let (x_s, w_s) = (xv.as_slice(), wv.as_slice());
-    let y = if rows * (in_f + out_f) < out_f * in_f {
-        linear_forward_few_rows(x_s, w_s, bias, rows, in_f, out_f)?
-    } else {
-        linear_forward_row_major(x_s, w_s, bias, rows, in_f, out_f)?
-    };
+    let few_rows = rows * (in_f + out_f) < out_f * in_f;
+    let y = linear_forward_host(x_s, w_s, bias, (rows, in_f, out_f), few_rows)?;
     let mut dims = x.dims().to_vec();
     if let Some(last) = dims.last_mut() {
         *last = out_f;
@@ -47,63 +44,47 @@ pub fn linear_forward(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tens
     host::tensor(y, dims)
 }
 
-/// `y [rows, out]` written row-major by one accumulating product over the preloaded bias.
-fn linear_forward_row_major(
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    rows: usize,
-    in_f: usize,
-    out_f: usize,
-) -> Result<Vec<f32>> {
-    let mut y = vec![0f32; rows * out_f];
-    if let Some(b) = b {
-        for row in y.chunks_exact_mut(out_f) {
-            row.copy_from_slice(b);
-        }
-    }
-    gemm(
-        &mut MatMut::new(&mut y, rows, out_f),
-        b.is_some(),
-        Mat::new(x, rows, in_f),
-        Mat::new(w, out_f, in_f).t(),
-        1.0,
-        true,
-    )?;
-    Ok(y)
-}
-
-/// [`linear_forward`] for batches smaller than the layer: the product is written transposed, `yᵀ [out, rows]`,
-/// then transposed back.
+/// `y [rows, out]` written row-major by one accumulating product over the preloaded bias, or (`few_rows`)
+/// written transposed, `yᵀ [out, rows]`, over the preloaded bias and then transposed back.
 ///
-/// Why: written row-major, the `gemm` crate runs its kernel along `out` and must first copy (pack) all of
-/// `w [out, in]` into that order, on every call — at batch 32 that copy took longer than the product (a
-/// GAN-Fusion profile: 7.7% of the step packing, 4.3% multiplying). Written transposed, the kernel runs along
-/// the rows and reads `w` in place; it packs only `x` (`rows x in`), and the transpose back touches
-/// `rows x out` values. Each output is the same sum over `in` in the same order, added to the bias as before.
-fn linear_forward_few_rows(
+/// Why the transposed form: written row-major, the `gemm` crate runs its kernel along `out` and must first
+/// copy (pack) all of `w [out, in]` into that order, on every call — at batch 32 that copy took longer than the
+/// product (a GAN-Fusion profile: 7.7% of the step packing, 4.3% multiplying). Written transposed, the kernel
+/// runs along the rows and reads `w` in place; it packs only `x` (`rows x in`), and the transpose back touches
+/// `rows x out` values. The bias is preloaded in both forms: with `in` above the kernel's depth block (512) the
+/// product is summed in blocks, and `bias + block 1 + block 2` in that order gives the same bits either way.
+fn linear_forward_host(
     x: &[f32],
     w: &[f32],
     b: Option<&[f32]>,
-    rows: usize,
-    in_f: usize,
-    out_f: usize,
+    (rows, in_f, out_f): (usize, usize, usize),
+    few_rows: bool,
 ) -> Result<Vec<f32>> {
-    let mut yt = super::scratch::zeroed(rows * out_f);
-    // The bias preloaded, as in the row-major path: with `in` above the kernel's depth block (512) the product
-    // is summed in blocks, and `bias + block 1 + block 2` must be added in that order to give the same bits.
+    let mut y = if few_rows {
+        super::scratch::zeroed(rows * out_f)
+    } else {
+        vec![0f32; rows * out_f]
+    };
+    // Row-major: one bias row per example; transposed: one bias value per column of `yᵀ`'s storage.
+    let (dst_rs, dst_cs) = if few_rows { (1, rows) } else { (out_f, 1) };
     if let Some(b) = b {
-        for (col, bias) in yt.chunks_exact_mut(rows.max(1)).zip(b) {
-            col.fill(*bias);
+        if few_rows {
+            for (col, bias) in y.chunks_exact_mut(rows.max(1)).zip(b) {
+                col.fill(*bias);
+            }
+        } else {
+            for row in y.chunks_exact_mut(out_f) {
+                row.copy_from_slice(b);
+            }
         }
     }
     gemm(
         &mut MatMut {
-            data: &mut yt,
+            data: &mut y,
             rows,
             cols: out_f,
-            rs: 1,
-            cs: rows,
+            rs: dst_rs,
+            cs: dst_cs,
         },
         b.is_some(),
         Mat::new(x, rows, in_f),
@@ -111,9 +92,12 @@ fn linear_forward_few_rows(
         1.0,
         true,
     )?;
-    let y = super::gemm::transposed(&yt, out_f, rows);
-    super::scratch::give(yt);
-    Ok(y)
+    if !few_rows {
+        return Ok(y);
+    }
+    let out = super::gemm::transposed(&y, out_f, rows);
+    super::scratch::give(y);
+    Ok(out)
 }
 
 /// Gradients of [`linear_forward`]: `(dx if want_dx, dw and db if want_params)`.
@@ -318,8 +302,9 @@ mod tests {
             let w: Vec<f32> = (0..out_f * in_f).map(|_| next()).collect();
             let b: Vec<f32> = (0..out_f).map(|_| next()).collect();
             for bias in [None, Some(b.as_slice())] {
-                let a = linear_forward_row_major(&x, &w, bias, rows, in_f, out_f).unwrap();
-                let f = linear_forward_few_rows(&x, &w, bias, rows, in_f, out_f).unwrap();
+                let shape = (rows, in_f, out_f);
+                let a = linear_forward_host(&x, &w, bias, shape, false).unwrap();
+                let f = linear_forward_host(&x, &w, bias, shape, true).unwrap();
                 let same = a.iter().zip(&f).all(|(p, q)| p.to_bits() == q.to_bits());
                 assert!(same, "{rows}x{in_f}->{out_f}, bias {}", bias.is_some());
             }
