@@ -95,7 +95,7 @@ pub fn attention(
     kv: Option<&str>,
     prefix: &str,
     heads: usize,
-    causal: Option<(i64, i64)>,
+    causal: Mask,
     d: usize,
 ) -> Out {
     if heads == 0 || d % heads != 0 {
@@ -117,9 +117,12 @@ pub fn attention(
     let kt = cx.op("Transpose", &[&kh], vec![attr_ints("perm", &[0, 2, 3, 1])]);
     let vh = cx.op("Transpose", &[&vh], vec![attr_ints("perm", &[0, 2, 1, 3])]);
     let mut scores = cx.op("MatMul", &[&qh, &kt], vec![]); // [B, H, Tq, Tk]
-    if let Some((tq, tk)) = causal {
-        let mask = future_mask(tq, tk);
-        let m = cx.floats("future_mask", &mask, &[tq, tk]);
+    let mask = match causal {
+        Mask::None => None,
+        Mask::Fixed(tq, tk) => Some(cx.floats("future_mask", &future_mask(tq, tk), &[tq, tk])),
+        Mask::Runtime => Some(runtime_future_mask(cx, q, kv)),
+    };
+    if let Some(m) = mask {
         scores = cx.op("Add", &[&scores, &m], vec![]);
     }
     let probs = cx.op("Softmax", &[&scores], vec![attr_int("axis", -1)]);
@@ -128,6 +131,36 @@ pub fn attention(
     let merge = cx.ints(&[0, 0, d as i64]);
     let merged = cx.op("Reshape", &[&ctx, &merge], vec![]);
     linear(cx, &merged, &format!("{prefix}out_proj."))
+}
+
+/// The causal mask of an attention op, if any: a constant for fixed lengths, else built at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mask {
+    None,
+    Fixed(i64, i64),
+    Runtime,
+}
+
+/// [`future_mask`] for the lengths of `q [B, Tq, d]` and `kv [B, Tk, d]` at run time: `Where(j > i + |Tk - Tq|,
+/// -inf, 0)` over `Range`s of the step indices.
+fn runtime_future_mask(cx: &mut OnnxCx<'_>, q: &str, kv: &str) -> String {
+    let (one, two) = (cx.ints(&[1]), cx.ints(&[2]));
+    let mut length = |x: &str| {
+        let shape = cx.op("Shape", &[x], vec![]);
+        let t = cx.op("Slice", &[&shape, &one, &two], vec![]);
+        cx.op("Squeeze", &[&t], vec![])
+    };
+    let (tq, tk) = (length(q), length(kv));
+    let (zero, step) = (cx.int_scalar(0), cx.int_scalar(1));
+    let rows = cx.op("Range", &[&zero, &tq, &step], vec![]);
+    let rows = cx.op("Unsqueeze", &[&rows, &one], vec![]); // [Tq, 1]
+    let cols = cx.op("Range", &[&zero, &tk, &step], vec![]); // [Tk]
+    let diff = cx.op("Sub", &[&tk, &tq], vec![]);
+    let offset = cx.op("Abs", &[&diff], vec![]);
+    let last = cx.op("Add", &[&rows, &offset], vec![]);
+    let future = cx.op("Greater", &[&cols, &last], vec![]); // [Tq, Tk]
+    let (minus_inf, zero_f) = (cx.scalar(f32::NEG_INFINITY), cx.scalar(0.0));
+    cx.op("Where", &[&future, &minus_inf, &zero_f], vec![])
 }
 
 /// MulT's future mask (`nn::attention`): `-inf` where key `j > i + |Tk - Tq|`.
@@ -152,7 +185,7 @@ pub fn transformer_layer(
     x: &str,
     kv: Option<&str>,
     heads: usize,
-    causal: Option<(i64, i64)>,
+    causal: Mask,
     d: usize,
 ) -> Out {
     const EPS: f64 = 1e-5; // MulT's LayerNorm epsilon (`nn::attention`'s LAYER_NORM_EPS).

@@ -18,7 +18,7 @@ use candle_core::Tensor;
 use prost::Message;
 
 pub use graph::{attr_float, attr_int, attr_ints, attr_str, ExportError, Mapped, OnnxCx};
-pub use layers::{arg, attention, gelu, layer_norm, linear, positions, transformer_layer};
+pub use layers::{arg, attention, gelu, layer_norm, linear, positions, transformer_layer, Mask};
 pub use recurrent::{export as recurrent_layers, Stack};
 
 use crate::check::Shapes;

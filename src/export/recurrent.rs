@@ -48,6 +48,9 @@ pub fn export(
 ) -> Result<Vec<String>, ExportError> {
     let lens = lengths.map(|l| cx.op("Cast", &[l], vec![attr_int("to", i64::from(INT32))]));
     let mut seq = cx.op("Transpose", &[x], vec![attr_ints("perm", &[1, 0, 2])]); // [T, B, I]
+                                                                                 // The zero initial state, given explicitly: the same as leaving it out, but runtimes that need a fixed
+                                                                                 // batch size to make their own zeros (tract) then run the file with a symbolic batch dim.
+    let zeros = initial_state(cx, &seq, s);
     let mut finals = (String::new(), None);
     for layer in 0..s.layers {
         let (w, r, b) = layer_weights(cx, s, layer)?;
@@ -69,9 +72,9 @@ pub fn export(
             Cell::Lstm => "LSTM",
             Cell::Gru => "GRU",
         };
-        let mut inputs: Vec<&str> = vec![&seq, &w, &r, &b];
-        if let Some(l) = &lens {
-            inputs.push(l);
+        let mut inputs: Vec<&str> = vec![&seq, &w, &r, &b, lens.as_deref().unwrap_or(""), &zeros];
+        if s.cell == Cell::Lstm {
+            inputs.push(&zeros);
         }
         let n_out = if s.cell == Cell::Lstm { 3 } else { 2 };
         let outs = cx.op_n(op, &inputs, n_out, attrs);
@@ -86,6 +89,23 @@ pub fn export(
         ports.push(merge_final(cx, &c, s)?);
     }
     Ok(ports)
+}
+
+/// Zeros `[dirs, B, H]`, `B` read from the time-major sequence `[T, B, ·]`.
+fn initial_state(cx: &mut OnnxCx<'_>, seq: &str, s: &Stack) -> String {
+    let shape = cx.op("Shape", &[seq], vec![]);
+    let (one, two) = (cx.ints(&[1]), cx.ints(&[2]));
+    let batch = cx.op("Slice", &[&shape, &one, &two], vec![]);
+    let dirs = cx.ints(&[if s.bidirectional { 2 } else { 1 }]);
+    let hidden = cx.ints(&[s.hidden as i64]);
+    let dims = cx.op(
+        "Concat",
+        &[&dirs, &batch, &hidden],
+        vec![attr_int("axis", 0)],
+    );
+    // An f32 zero broadcast to the shape (ConstantOfShape's default dtype is not read alike by every runtime).
+    let zero = cx.scalar(0.0);
+    cx.op("Expand", &[&zero, &dims], vec![])
 }
 
 fn merge_seq(cx: &mut OnnxCx<'_>, y: &str, s: &Stack) -> Result<String, ExportError> {

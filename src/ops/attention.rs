@@ -9,7 +9,9 @@ use super::{last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
-use crate::export::{arg, attention, positions, transformer_layer, ExportError, Mapped, OnnxCx};
+use crate::export::{
+    arg, attention, positions, transformer_layer, ExportError, Mapped, Mask, OnnxCx,
+};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, AttentionParams, TransformerParams};
 use crate::summary::flops::{self, FlopCx};
@@ -348,12 +350,9 @@ impl Primitive for Positions {
     }
 }
 
-/// The model width of an attention op (the last dim of its query) and, for a causal one, the fixed query and
-/// key lengths its mask is built for.
-fn attention_sizes(
-    cx: &OnnxCx<'_>,
-    causal: bool,
-) -> Result<(usize, Option<(i64, i64)>), ExportError> {
+/// The model width of an attention op (the last dim of its query) and its causal mask: constant when the query
+/// and key lengths are fixed numbers, built at run time otherwise.
+fn attention_sizes(cx: &OnnxCx<'_>, causal: bool) -> Result<(usize, Mask), ExportError> {
     let q = cx.in_type(0)?;
     let d = q
         .dims
@@ -361,19 +360,13 @@ fn attention_sizes(
         .and_then(Dim::fixed)
         .ok_or_else(|| ExportError::Internal("attention of a symbolic width".into()))?;
     if !causal {
-        return Ok((d as usize, None));
+        return Ok((d as usize, Mask::None));
     }
-    let kv = cx
-        .n_operands()
-        .checked_sub(1)
-        .filter(|i| *i > 0)
-        .unwrap_or(0);
+    let kv = if cx.n_operands() > 1 { 1 } else { 0 };
     let tq = q.dims.get(1).and_then(Dim::fixed);
     let tk = cx.in_type(kv)?.dims.get(1).and_then(Dim::fixed);
-    match (tq, tk) {
-        (Some(tq), Some(tk)) => Ok((d as usize, Some((tq, tk)))),
-        _ => Err(ExportError::Unsupported(
-            "its causal mask is exported only for sequences of fixed length".into(),
-        )),
-    }
+    Ok(match (tq, tk) {
+        (Some(tq), Some(tk)) => (d as usize, Mask::Fixed(tq, tk)),
+        _ => (d as usize, Mask::Runtime),
+    })
 }
