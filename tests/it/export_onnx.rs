@@ -330,3 +330,58 @@ fn the_cli_writes_the_file_and_names_flag_mistakes() {
     assert!(stderr.contains(rd), "the closest folder is named: {stderr}");
     assert!(!Path::new("x.onnx").exists());
 }
+
+/// With lengths, a recurrent layer gets them as the ONNX `sequence_lens` input (int32). tract runs only
+/// constant, uniform lengths equal to the sequence length, so it refuses such a file: this test checks the
+/// graph's structure and records that refusal; the numbers of masked sequences are checked only against
+/// `fusec predict`'s own kernels (tests/it/nn_recurrent.rs), not through an ONNX runtime.
+#[test]
+fn lengths_become_sequence_lens() {
+    let source = r#"model Lengths {
+  input x: f32[B, T, 8]
+  input lens: i64[B]
+  rnn = gru(x, 16, lengths = lens, bidirectional = true)
+  output h = rnn.h
+}
+"#;
+    let c = fusec::front::compile_source("lengths.fuse", source, &[], true)
+        .unwrap_or_else(|f| panic!("{}", fusec::diag::render(&f.diagnostics, &f.sources, false)));
+    let (model, shapes) = (&c.program.models[0], &c.shapes[0]);
+    let net = fusec::backend::Network::build(
+        model,
+        shapes,
+        &Device::Cpu,
+        &mut fusec::rng::SeededRng::new(0),
+    )
+    .unwrap();
+    let weights = net
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    let req = fusec::export::OnnxRequest {
+        model,
+        shapes,
+        weights: &weights,
+        standardization: &HashMap::new(),
+        sources: &c.program.sources,
+    };
+    let bytes = fusec::export::onnx(&req).unwrap();
+    let proto = <tract_onnx::pb::ModelProto as prost::Message>::decode(&*bytes).unwrap();
+    let graph = proto.graph.unwrap();
+    let gru = graph.node.iter().find(|n| n.op_type == "GRU").unwrap();
+    let lens = &gru.input[4];
+    let cast = graph.node.iter().find(|n| n.output.contains(lens)).unwrap();
+    assert_eq!(cast.op_type, "Cast");
+    assert_eq!(cast.input, ["lens"]);
+    let attr = |name: &str| gru.attribute.iter().find(|a| a.name == name).unwrap();
+    assert_eq!(attr("direction").s, b"bidirectional");
+    assert_eq!(attr("linear_before_reset").i, 1);
+    let refused = tract_onnx::onnx()
+        .model_for_read(&mut &*bytes)
+        .and_then(|m| m.into_optimized());
+    assert!(
+        refused.is_err(),
+        "tract now runs sequence_lens: compare it with predict here"
+    );
+}
