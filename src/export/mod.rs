@@ -134,14 +134,17 @@ pub fn onnx(req: &OnnxRequest<'_>) -> Result<Vec<u8>, Diagnostics> {
         let v = values
             .get(&o.value)
             .ok_or_else(|| internal(format!("output `{}` was not computed", o.name)))?;
-        // An Identity gives the output the name it has in the .fuse file.
-        g.nodes.push(onnx_pb::NodeProto {
-            input: vec![v.clone()],
-            output: vec![o.name.clone()],
-            name: format!("output/{}", o.name),
-            op_type: "Identity".into(),
-            ..Default::default()
-        });
+        // An Identity gives the output the name it has in the .fuse file (unless the value has it already: an
+        // output that is a model input or a `param` of the same name).
+        if *v != o.name {
+            g.nodes.push(onnx_pb::NodeProto {
+                input: vec![v.clone()],
+                output: vec![o.name.clone()],
+                name: format!("output/{}", o.name),
+                op_type: "Identity".into(),
+                ..Default::default()
+            });
+        }
         graph_outputs.push(value_info(&o.name, value_type(req.shapes, o.value)?));
     }
     let proto = ModelProto {
