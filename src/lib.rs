@@ -8,6 +8,7 @@ pub mod cli;
 pub mod codes;
 pub mod data;
 pub mod diag;
+pub mod export;
 pub mod front;
 pub mod guarded_read;
 pub mod ir;

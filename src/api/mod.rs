@@ -9,6 +9,7 @@
 //! - [`run_folds`], [`resume_folds`]: every fold of a `kfold(...)` split as its own run (`run`);
 //! - [`eval()`], [`eval_robustness`]: a trained run on a split (`eval`);
 //! - [`predict()`]: a trained run on new inputs (`predict`);
+//! - [`export_onnx`]: a trained run's prediction graph as ONNX bytes (`export`);
 //! - [`compare()`]: several files over several seeds (`compare`);
 //! - [`plot()`], [`figures`]: learning curves, confusion matrix, robustness heat map and comparison bars of
 //!   run directories (`plot`, `run --plots`, `compare --plots`);
@@ -24,6 +25,7 @@ mod budget;
 mod compare;
 mod compare_folds;
 mod eval;
+mod export;
 mod fmt;
 mod fs_loader;
 mod kfold;
@@ -43,6 +45,7 @@ pub use compare::{
 };
 pub use compare_folds::decide_paired;
 pub use eval::{eval, eval_robustness, EvalRequest, Robustness};
+pub use export::{export_format, export_onnx, ExportRequest, EXPORT_FORMATS};
 pub use fmt::{format_file, Formatted};
 pub use fs_loader::{allow_imports_from, FsLoader};
 pub use kfold::{

@@ -7,6 +7,7 @@ pub mod check;
 pub mod compare;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod fmt;
 pub mod graph;
 pub mod lsp;
@@ -77,6 +78,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Run a trained model on new inputs and write its outputs.
     Predict(predict::PredictArgs),
+    /// Write a trained run's prediction graph as an ONNX file (weights and standardization included).
+    Export(export::ExportArgs),
     /// Train several model files with several seeds and print one comparison table.
     Compare(compare::CompareArgs),
     /// Train files × settings × seeds as separate runs, here or on a Slurm cluster, and print one table.
@@ -189,6 +192,7 @@ fn run_command(cli: &Cli, json: bool) -> i32 {
         Command::Run(a) => run::run(a, &cli.sets, json),
         Command::Eval(a) => eval::eval(a, &cli.sets, json),
         Command::Predict(a) => predict::predict(a, &cli.sets, json),
+        Command::Export(a) => export::export(a, &cli.sets, json),
         Command::Compare(a) => compare::compare(a, &cli.sets, json),
         Command::Sweep(a) => sweep::sweep(a, &cli.sets, cli.threads, json),
         Command::Plot(a) => plot::run(a, json),

@@ -9,6 +9,9 @@ use super::{last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
+use crate::export::{
+    arg, attention, positions, transformer_layer, ExportError, Mapped, Mask, OnnxCx,
+};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, AttentionParams, TransformerParams};
 use crate::summary::flops::{self, FlopCx};
@@ -104,6 +107,20 @@ impl Primitive for Attention {
             causal,
             self.dropout,
             k.rng(),
+        )?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let (d, causal) = attention_sizes(cx, self.causal)?;
+        let (q, kv) = (arg(args, 0)?, args.get(1).copied());
+        Ok(vec![attention(
+            cx,
+            q,
+            kv,
+            "",
+            self.heads as usize,
+            causal,
+            d,
         )?])
     }
 }
@@ -253,6 +270,19 @@ impl Primitive for TransformerLayer {
             k.rng(),
         )?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let (d, causal) = attention_sizes(cx, self.causal)?;
+        let (x, kv) = (arg(args, 0)?, args.get(1).copied());
+        Ok(vec![transformer_layer(
+            cx,
+            x,
+            kv,
+            self.heads as usize,
+            causal,
+            d,
+        )?])
+    }
 }
 
 /// `positions(x [B, T, d]) -> f32[T, d]`: the sinusoidal table (fairseq layout, positions from 1).
@@ -296,4 +326,47 @@ impl Primitive for Positions {
         let (t, d) = (x.dim(1)?, x.dim(D::Minus1)?);
         Ok(vec![nn::positions(t, d, k.device())?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let x = cx.in_type(0)?;
+        let (t, d) = (
+            x.dims.get(1).and_then(Dim::fixed),
+            x.dims.last().and_then(Dim::fixed),
+        );
+        let Some(d) = d else {
+            return Err(ExportError::Internal(
+                "positions of a symbolic width".into(),
+            ));
+        };
+        Ok(vec![match t {
+            // A fixed length: the table itself, exactly as the kernel computes it.
+            Some(t) => {
+                let table = nn::positions(t as usize, d as usize, &candle_core::Device::Cpu)?;
+                let values = table.flatten_all()?.to_vec1::<f32>()?;
+                cx.floats("positions", &values, &[t, d])
+            }
+            None => positions(cx, arg(args, 0)?, d as usize)?,
+        }])
+    }
+}
+
+/// The model width of an attention op (the last dim of its query) and its causal mask: constant when the query
+/// and key lengths are fixed numbers, built at run time otherwise.
+fn attention_sizes(cx: &OnnxCx<'_>, causal: bool) -> Result<(usize, Mask), ExportError> {
+    let q = cx.in_type(0)?;
+    let d = q
+        .dims
+        .last()
+        .and_then(Dim::fixed)
+        .ok_or_else(|| ExportError::Internal("attention of a symbolic width".into()))?;
+    if !causal {
+        return Ok((d as usize, Mask::None));
+    }
+    let kv = if cx.n_operands() > 1 { 1 } else { 0 };
+    let tq = q.dims.get(1).and_then(Dim::fixed);
+    let tk = cx.in_type(kv)?.dims.get(1).and_then(Dim::fixed);
+    Ok(match (tq, tk) {
+        (Some(tq), Some(tk)) => (d as usize, Mask::Fixed(tq, tk)),
+        _ => (d as usize, Mask::Runtime),
+    })
 }

@@ -9,6 +9,7 @@ use super::{dim_fixed, last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
+use crate::export::{arg, attr_ints, Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, ConvParams};
 use crate::summary::flops::FlopCx;
@@ -169,6 +170,21 @@ impl Primitive for Conv1d {
             self.padding as usize,
         )?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // The op reads `[B, T, C]` (time-major features); ONNX's Conv reads `[B, C, T]`.
+        let x = cx.op(
+            "Transpose",
+            &[arg(args, 0)?],
+            vec![attr_ints("perm", &[0, 2, 1])],
+        );
+        let y = conv(cx, &x, self.kernel, self.stride, self.padding, 1, self.bias)?;
+        Ok(vec![cx.op(
+            "Transpose",
+            &[&y],
+            vec![attr_ints("perm", &[0, 2, 1])],
+        )])
+    }
 }
 
 impl Primitive for Conv2d {
@@ -217,4 +233,44 @@ impl Primitive for Conv2d {
             self.padding as usize,
         )?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let y = conv(
+            cx,
+            arg(args, 0)?,
+            self.kernel,
+            self.stride,
+            self.padding,
+            2,
+            self.bias,
+        )?;
+        Ok(vec![y])
+    }
+}
+
+/// ONNX `Conv` over `spatial` axes with PyTorch's `weight [O, C, k..]` and optional `bias`.
+fn conv(
+    cx: &mut OnnxCx<'_>,
+    x: &str,
+    kernel: i64,
+    stride: i64,
+    padding: i64,
+    spatial: usize,
+    bias: bool,
+) -> Result<String, crate::export::ExportError> {
+    let w = cx.weight("weight")?;
+    let mut inputs = vec![x.to_string(), w];
+    if bias {
+        inputs.push(cx.weight("bias")?);
+    }
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    Ok(cx.op(
+        "Conv",
+        &refs,
+        vec![
+            attr_ints("kernel_shape", &vec![kernel; spatial]),
+            attr_ints("strides", &vec![stride; spatial]),
+            attr_ints("pads", &vec![padding; 2 * spatial]),
+        ],
+    ))
 }

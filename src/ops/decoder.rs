@@ -9,6 +9,7 @@ use super::{dim_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
+use crate::export::{ExportError, Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, DecoderState, DecoderWeights};
 use crate::summary::flops::FlopCx;
@@ -148,5 +149,12 @@ impl Primitive for Decoder {
             self.dropout,
             k.rng(),
         )?])
+    }
+
+    fn onnx(&self, _: &mut OnnxCx<'_>, _: &[&str]) -> Mapped {
+        Err(ExportError::Unsupported(
+            "teacher-forced decoding and beam search have no ONNX mapping (translate with `fusec translate`)"
+                .into(),
+        ))
     }
 }

@@ -8,6 +8,7 @@ use super::signature::{Def, PrimDecl, PrimParam, Returns};
 use super::{ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::{axis, Kernel};
 use crate::check::rules::{self as r, Rule};
+use crate::export::{arg, attr_float, attr_int, gelu, Mapped, OnnxCx};
 use crate::ir::{Op, TensorType};
 use crate::nn;
 use crate::summary::flops::FlopCx;
@@ -143,6 +144,21 @@ impl Primitive for Activation {
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![nn::activation(k.arg(args, 0)?, *self)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let x = arg(args, 0)?;
+        Ok(vec![match self {
+            Activation::Identity => cx.op("Identity", &[x], vec![]),
+            Activation::Relu => cx.op("Relu", &[x], vec![]),
+            Activation::Tanh => cx.op("Tanh", &[x], vec![]),
+            Activation::Sigmoid => cx.op("Sigmoid", &[x], vec![]),
+            Activation::LeakyRelu { slope } => {
+                cx.op("LeakyRelu", &[x], vec![attr_float("alpha", *slope as f32)])
+            }
+            // ONNX has `Gelu` only from opset 20.
+            Activation::Gelu { tanh } => gelu(cx, x, *tanh)?,
+        }])
+    }
 }
 
 /// `dropout(x, p)`: seeded masks in training, identity at evaluation.
@@ -188,6 +204,11 @@ impl Primitive for Dropout {
             Some(rng) if self.p > 0.0 => nn::dropout(x, self.p, rng)?,
             _ => x.clone(),
         }])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // Training only: the value passes through at prediction.
+        Ok(vec![cx.op("Identity", &[arg(args, 0)?], vec![])])
     }
 }
 
@@ -243,6 +264,11 @@ impl Primitive for Noise {
             _ => x.clone(),
         }])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // Training only: the value passes through at prediction.
+        Ok(vec![cx.op("Identity", &[arg(args, 0)?], vec![])])
+    }
 }
 
 /// `stop_gradient(x)`: the value of `x`, with no gradient flowing back.
@@ -274,6 +300,11 @@ impl Primitive for StopGradient {
 
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![k.arg(args, 0)?.detach()])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // Training only: the value passes through at prediction.
+        Ok(vec![cx.op("Identity", &[arg(args, 0)?], vec![])])
     }
 }
 
@@ -354,6 +385,15 @@ impl Primitive for Softmax {
             nn::softmax(x, ax)?
         }])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let op = if self.log { "LogSoftmax" } else { "Softmax" };
+        Ok(vec![cx.op(
+            op,
+            &[arg(args, 0)?],
+            vec![attr_int("axis", self.axis)],
+        )])
+    }
 }
 
 /// `+ - * /` on tensors, with NumPy broadcasting.
@@ -399,5 +439,15 @@ impl Primitive for BinaryOp {
             k.arg(args, 1)?,
             *self,
         )?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let op = match self {
+            BinaryOp::Add => "Add",
+            BinaryOp::Sub => "Sub",
+            BinaryOp::Mul => "Mul",
+            BinaryOp::Div => "Div",
+        };
+        Ok(vec![cx.op(op, &[arg(args, 0)?, arg(args, 1)?], vec![])])
     }
 }

@@ -8,6 +8,7 @@ use super::{Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::{tt, Rule};
 use crate::check::rules_nn::positive;
+use crate::export::{Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Dtype, Init, Op, ParamSpec, TensorType};
 use crate::nn::spec;
 use crate::summary::flops::FlopCx;
@@ -43,6 +44,10 @@ impl Primitive for Input {
 
     fn forward(&self, k: &mut Kernel<'_>, _: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![k.input(&self.name)?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, _: &[&str]) -> Mapped {
+        cx.model_input()
     }
 }
 
@@ -149,6 +154,10 @@ impl Primitive for Param {
             None => candle_core::bail!("internal: a param node without its tensor"),
         }
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, _: &[&str]) -> Mapped {
+        Ok(vec![cx.weight("")?])
+    }
 }
 
 /// A scalar constant (f32[]), for arithmetic with numbers (`0.5 * x`) and constant loss targets.
@@ -182,5 +191,9 @@ impl Primitive for Scalar {
 
     fn forward(&self, k: &mut Kernel<'_>, _: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![Tensor::new(self.value as f32, k.device())?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, _: &[&str]) -> Mapped {
+        Ok(vec![cx.scalar(self.value as f32)])
     }
 }

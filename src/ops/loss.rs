@@ -8,6 +8,7 @@ use super::signature::{PrimDecl, PrimParam, Returns};
 use super::{ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::{self as r, Rule};
+use crate::export::{ExportError, Mapped, OnnxCx};
 use crate::ir::{Op, TensorType};
 use crate::nn;
 use crate::summary::flops::FlopCx;
@@ -93,5 +94,12 @@ impl Primitive for LossKind {
             LossKind::L1 => nn::l1(x, &float_y()?)?,
             LossKind::NextToken => nn::next_token_cross_entropy(x, &y)?,
         }])
+    }
+
+    fn onnx(&self, _: &mut OnnxCx<'_>, _: &[&str]) -> Mapped {
+        // The prediction graph computes outputs only; a loss there is a model output made of a loss.
+        Err(ExportError::Unsupported(
+            "losses are not part of an exported prediction graph".into(),
+        ))
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Who reads what: lowering (`lower/prims.rs`) reads `PRIMITIVES`; the checker calls `shape` and `param_specs`;
 //! `ir::verify` calls `arity`, `n_outputs`, `dims` and `owns_params`; the printer and DOT call `name` and
-//! `attrs`; `fusec summary` calls `flops`; the back end calls `forward` through [`crate::backend::Kernel`].
+//! `attrs`; `fusec summary` calls `flops`; the back end calls `forward` through [`crate::backend::Kernel`];
+//! `fusec export` calls `onnx` (the op's ONNX nodes, through [`crate::export::OnnxCx`]).
 //!
 //! Reverse mode: a per-op backward rule belongs here too, as one more required method next to `forward`
 //! (`fn vjp(&self, k: &mut Kernel, saved: &Saved, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>>`),
@@ -65,6 +66,7 @@ use candle_core::Tensor;
 
 use crate::backend::Kernel;
 use crate::check::rules::{Rule, RuleError};
+use crate::export::{Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::summary::flops::FlopCx;
 
@@ -116,6 +118,10 @@ pub trait Primitive {
     fn flops(&self, f: &FlopCx) -> f64;
     /// The forward kernel: one tensor per output port.
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>>;
+    /// The ONNX nodes computing the op in prediction mode (`fusec export`), given its operands' ONNX values:
+    /// one value per output port, or `ExportError::Unsupported` saying what has no mapping yet (the exporter
+    /// turns it into a diagnostic located at the op's use).
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped;
 }
 
 /// The number of tensor operands an op takes: `min..=max` (`max = None`: no upper bound).

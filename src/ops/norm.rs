@@ -9,6 +9,7 @@ use super::{dim_fixed, last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
+use crate::export::{arg, attr_float, layer_norm, Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, BatchNormParams, LayerNormParams};
 use crate::summary::flops::FlopCx;
@@ -87,6 +88,10 @@ impl Primitive for LayerNorm {
             &p.bias,
             self.eps,
         )?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        Ok(vec![layer_norm(cx, arg(args, 0)?, "", self.eps)?])
     }
 }
 
@@ -176,5 +181,19 @@ impl Primitive for BatchNorm {
             self.eps,
             self.momentum,
         )?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // Prediction normalises with the running statistics: ONNX's inference-mode BatchNormalization, whose
+        // `[N, C, ...]` layout is the op's `[B, C]` / `[B, C, L]`.
+        let names = ["weight", "bias", "running_mean", "running_var"];
+        let w = names.map(|n| cx.weight(n));
+        let [scale, bias, mean, var] = w;
+        let (scale, bias, mean, var) = (scale?, bias?, mean?, var?);
+        Ok(vec![cx.op(
+            "BatchNormalization",
+            &[arg(args, 0)?, &scale, &bias, &mean, &var],
+            vec![attr_float("epsilon", self.eps as f32)],
+        )])
     }
 }

@@ -9,6 +9,7 @@ use super::{last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::{self as r, Rule};
 use crate::check::rules_nn as rn;
+use crate::export::{arg, attr_int, linear, Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, EmbeddingParams, LinearParams};
 use crate::summary::flops::FlopCx;
@@ -98,6 +99,10 @@ impl Primitive for Linear {
             p.bias.as_ref(),
         )?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        Ok(vec![linear(cx, arg(args, 0)?, "")?])
+    }
 }
 
 /// `embedding(ids, vocab, dim)`: `i64[..] -> f32[.., dim]`. Parameters: [`EmbeddingParams`].
@@ -183,6 +188,15 @@ impl Primitive for Embedding {
         dims.push(w.dim(1)?);
         Ok(vec![w.index_select(&flat, 0)?.reshape(dims)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let w = cx.weight("weight")?;
+        Ok(vec![cx.op(
+            "Gather",
+            &[&w, arg(args, 0)?],
+            vec![attr_int("axis", 0)],
+        )])
+    }
 }
 
 /// `matmul(a, b)` / `a @ b`: batched, with broadcasting of the leading dims.
@@ -224,6 +238,15 @@ impl Primitive for MatMul {
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![nn::matmul(k.arg(args, 0)?, k.arg(args, 1)?)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // `torch.matmul`'s rules (rank-1 promotion, broadcast batch dims) are ONNX MatMul's.
+        Ok(vec![cx.op(
+            "MatMul",
+            &[arg(args, 0)?, arg(args, 1)?],
+            vec![],
+        )])
+    }
 }
 
 /// `outer(a [B, m], b [B, n]) -> [B, m·n]`, row-major (`out[b, i·n + j] = a[b,i]·b[b,j]`).
@@ -263,5 +286,15 @@ impl Primitive for Outer {
 
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![nn::outer(k.arg(args, 0)?, k.arg(args, 1)?)?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // a [B, m, 1] * b [B, 1, n] -> [B, m, n] -> [B, m·n]
+        let (two, one) = (cx.ints(&[2]), cx.ints(&[1]));
+        let a = cx.op("Unsqueeze", &[arg(args, 0)?, &two], vec![]);
+        let b = cx.op("Unsqueeze", &[arg(args, 1)?, &one], vec![]);
+        let prod = cx.op("Mul", &[&a, &b], vec![]);
+        let flat = cx.ints(&[0, -1]);
+        Ok(vec![cx.op("Reshape", &[&prod, &flat], vec![])])
     }
 }

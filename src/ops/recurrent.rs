@@ -8,6 +8,7 @@ use super::{last_fixed, ty, Arity, Attr, Primitive, ShapeCx};
 use crate::backend::Kernel;
 use crate::check::rules::Rule;
 use crate::check::rules_nn as rn;
+use crate::export::{arg, ExportError, Mapped, OnnxCx, Stack};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn::{self, RecurrentConfig, RecurrentParams};
 use crate::summary::flops::{self, FlopCx};
@@ -183,5 +184,24 @@ impl Primitive for Recurrent {
         let mut v = vec![out.seq, out.h];
         v.extend(out.c);
         Ok(v)
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let hidden = match &self.hidden {
+            DimExpr::Const(h) if *h > 0 => *h as usize,
+            other => {
+                return Err(ExportError::Internal(format!(
+                    "hidden size `{other}` not folded"
+                )))
+            }
+        };
+        let stack = Stack {
+            cell: self.cell,
+            hidden,
+            layers: self.layers as usize,
+            bidirectional: self.bidirectional,
+            merge: self.merge,
+        };
+        crate::export::recurrent_layers(cx, arg(args, 0)?, args.get(1).copied(), &stack)
     }
 }

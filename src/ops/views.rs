@@ -10,6 +10,7 @@ use crate::backend::{axis, bug, Kernel};
 use crate::check::reshape::{reshape, Target};
 use crate::check::rules::{self as r, Rule};
 use crate::check::rules_nn as rn;
+use crate::export::{arg, attr_int, attr_ints, ExportError, Mapped, OnnxCx};
 use crate::ir::{Dim, DimExpr, Op, ParamSpec, TensorType};
 use crate::nn;
 use crate::summary::flops::FlopCx;
@@ -63,6 +64,14 @@ impl Primitive for Concat {
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         let x0 = k.arg(args, 0)?;
         Ok(vec![Tensor::cat(args, axis(x0.rank(), self.axis)?)?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        Ok(vec![cx.op(
+            "Concat",
+            args,
+            vec![attr_int("axis", self.axis)],
+        )])
     }
 }
 
@@ -155,6 +164,26 @@ impl Primitive for Split {
         }
         Ok(out)
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // One Slice per part; the bounds are computed at run time when a size is symbolic.
+        let x = arg(args, 0)?;
+        let axes = cx.ints(&[self.axis]);
+        let (mut start, mut start_fixed) = (cx.ints(&[0]), Some(0));
+        let mut parts = Vec::with_capacity(self.sizes.len());
+        for size in &self.sizes {
+            let (end, end_fixed) = match (size, start_fixed) {
+                (DimExpr::Const(n), Some(s)) => (cx.ints(&[s + n]), Some(s + n)),
+                _ => {
+                    let n = cx.dim_expr(size)?;
+                    (cx.op("Add", &[&start, &n], vec![]), None)
+                }
+            };
+            parts.push(cx.op("Slice", &[x, &start, &end, &axes], vec![]));
+            (start, start_fixed) = (end, end_fixed);
+        }
+        Ok(parts)
+    }
 }
 
 /// `reshape(x, shape)` or `reshape(x, d0, d1, ...)`: dims may be symbolic, one may be `-1` (inferred).
@@ -232,6 +261,31 @@ impl Primitive for Reshape {
         let dims = k.dims(&self.shape, x)?;
         Ok(vec![x.reshape(dims)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let fixed: Option<Vec<i64>> = self
+            .shape
+            .iter()
+            .map(|d| match d {
+                DimExpr::Const(n) if *n > 0 => Some(*n),
+                DimExpr::Infer => Some(-1),
+                _ => None,
+            })
+            .collect();
+        let shape = match fixed {
+            Some(dims) => cx.ints(&dims),
+            None => {
+                let parts = self
+                    .shape
+                    .iter()
+                    .map(|d| cx.dim_expr(d))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+                cx.op("Concat", &refs, vec![attr_int("axis", 0)])
+            }
+        };
+        Ok(vec![cx.op("Reshape", &[arg(args, 0)?, &shape], vec![])])
+    }
 }
 
 /// `transpose(x, a, b)`: swaps two axes.
@@ -285,6 +339,18 @@ impl Primitive for Transpose {
         let x = k.arg(args, 0)?;
         let (i, j) = (axis(x.rank(), self.a)?, axis(x.rank(), self.b)?);
         Ok(vec![x.transpose(i, j)?.contiguous()?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let rank = cx.rank(0)?;
+        let (i, j) = (export_axis(rank, self.a)?, export_axis(rank, self.b)?);
+        let mut perm: Vec<i64> = (0..rank as i64).collect();
+        perm.swap(i, j);
+        Ok(vec![cx.op(
+            "Transpose",
+            &[arg(args, 0)?],
+            vec![attr_ints("perm", &perm)],
+        )])
     }
 }
 
@@ -378,6 +444,28 @@ impl Primitive for Reduce {
             (ReduceKind::Max, false) => x.max(ax)?,
         }])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let x = arg(args, 0)?;
+        let keep = attr_int("keepdims", i64::from(self.keepdim));
+        // Opset 17: ReduceSum takes its axes as an input, ReduceMean and ReduceMax as an attribute.
+        Ok(vec![match self.kind {
+            ReduceKind::Sum => {
+                let axes = cx.ints(&[self.axis]);
+                cx.op("ReduceSum", &[x, &axes], vec![keep])
+            }
+            ReduceKind::Mean => cx.op(
+                "ReduceMean",
+                &[x],
+                vec![attr_ints("axes", &[self.axis]), keep],
+            ),
+            ReduceKind::Max => cx.op(
+                "ReduceMax",
+                &[x],
+                vec![attr_ints("axes", &[self.axis]), keep],
+            ),
+        }])
+    }
 }
 
 /// `select(x, axis, index)`: one index along an axis, the axis dropped.
@@ -443,6 +531,16 @@ impl Primitive for Select {
             return Err(bug(format!("select index {} out of range {n}", self.index)));
         }
         Ok(vec![x.narrow(ax, i as usize, 1)?.squeeze(ax)?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // A rank-0 index drops the axis, as `select` does; Gather counts a negative index from the end.
+        let i = cx.int_scalar(self.index);
+        Ok(vec![cx.op(
+            "Gather",
+            &[arg(args, 0)?, &i],
+            vec![attr_int("axis", self.axis)],
+        )])
     }
 }
 
@@ -514,6 +612,16 @@ impl Primitive for Slice {
         let e = norm(self.end).clamp(s, n);
         Ok(vec![x.narrow(ax, s as usize, (e - s) as usize)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // ONNX Slice counts negative bounds from the end and clamps both, as `slice` does.
+        let (s, e, a) = (
+            cx.ints(&[self.start]),
+            cx.ints(&[self.end]),
+            cx.ints(&[self.axis]),
+        );
+        Ok(vec![cx.op("Slice", &[arg(args, 0)?, &s, &e, &a], vec![])])
+    }
 }
 
 /// `last_valid(seq [B, T, D], lengths i64[B]) -> [B, D]`: the step at `lengths - 1` of each sequence.
@@ -553,6 +661,24 @@ impl Primitive for LastValid {
 
     fn forward(&self, k: &mut Kernel<'_>, args: &[&Tensor]) -> candle_core::Result<Vec<Tensor>> {
         Ok(vec![nn::last_valid(k.arg(args, 0)?, k.arg(args, 1)?)?])
+    }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        // index = clamp(lengths, 1, T) - 1 per example, then GatherND over (example, step).
+        let (seq, lengths) = (arg(args, 0)?, arg(args, 1)?);
+        let one = cx.ints(&[1]);
+        let shape = cx.op("Shape", &[seq], vec![]);
+        let two = cx.ints(&[2]);
+        let t = cx.op("Slice", &[&shape, &one, &two], vec![]);
+        let low = cx.op("Max", &[lengths, &one], vec![]);
+        let clamped = cx.op("Min", &[&low, &t], vec![]);
+        let index = cx.op("Sub", &[&clamped, &one], vec![]);
+        let index = cx.op("Unsqueeze", &[&index, &one], vec![]); // [B, 1]
+        Ok(vec![cx.op(
+            "GatherND",
+            &[seq, &index],
+            vec![attr_int("batch_dims", 1)],
+        )])
     }
 }
 
@@ -620,4 +746,20 @@ impl Primitive for Pad {
         let ax = axis(x.rank(), self.axis)?;
         Ok(vec![nn::pad(x, ax, self.before, self.after, self.value)?])
     }
+
+    fn onnx(&self, cx: &mut OnnxCx<'_>, args: &[&str]) -> Mapped {
+        let rank = cx.rank(0)?;
+        let ax = export_axis(rank, self.axis)?;
+        let mut pads = vec![0; 2 * rank];
+        pads[ax] = self.before;
+        pads[rank + ax] = self.after;
+        let pads = cx.ints(&pads);
+        let value = cx.scalar(self.value as f32);
+        Ok(vec![cx.op("Pad", &[arg(args, 0)?, &pads, &value], vec![])])
+    }
+}
+
+/// An axis (negative from the end) as an index below `rank`.
+fn export_axis(rank: usize, a: i64) -> Result<usize, ExportError> {
+    axis(rank, a).map_err(|e| ExportError::Internal(e.to_string()))
 }

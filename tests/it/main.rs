@@ -14,6 +14,7 @@ mod detok;
 mod device;
 mod diagnostics;
 mod emotion;
+mod export_onnx;
 mod fmt;
 mod fusion_counts;
 mod fusion_examples;
