@@ -33,6 +33,20 @@ pub struct Network {
     operands: HashMap<NodeId, Vec<Value>>,
     /// Per node that owns or shares parameters: (suffix, full name) pairs.
     node_params: HashMap<NodeId, Vec<(String, String)>>,
+    /// How a training step orders its nodes (`autodiff::parallel`).
+    schedule: Schedule,
+}
+
+/// How [`Network::forward_tape`] and [`Network::backward`] order a step's nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// One after another on one thread, or as a dependency graph on the pool when it has several threads.
+    #[default]
+    Auto,
+    /// On the calling thread, always running the ready node that comes *last* in the sequential order: the
+    /// schedule least like the sequential one, so a test sees a missing ordering edge as changed numbers every
+    /// time rather than by chance.
+    LatestFirst,
 }
 
 impl Network {
@@ -65,7 +79,13 @@ impl Network {
             order,
             operands,
             node_params,
+            schedule: Schedule::Auto,
         })
+    }
+
+    /// Sets how training steps order their nodes (results are the same bits under every schedule).
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = schedule;
     }
 
     /// Trainable parameters (buffers excluded), sorted by name.

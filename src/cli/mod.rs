@@ -39,9 +39,10 @@ pub struct Cli {
     /// Override a train key, data key, model param or block argument: `--set epochs=5 --set fusion.dim=128`.
     #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
-    /// CPU threads for tensor kernels. Default 1 (or RAYON_NUM_THREADS), which suits small models (the mfeat ones
-    /// train up to 25% faster on one thread than on two); the IEMOCAP-size models of the paper train 1.1-2x
-    /// faster on two (docs/PERFORMANCE.md; `fusec bench` measures yours).
+    /// CPU threads for tensor kernels and for running independent parts of a training step side by side.
+    /// Default 1 (or RAYON_NUM_THREADS), which suits small models (most mfeat ones train up to 30% faster on one
+    /// thread than on two); the IEMOCAP-size models of the paper train 1.3-1.7x faster on two
+    /// (docs/PERFORMANCE.md; `fusec bench` measures yours).
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// A folder outside the project whose .fuse files imports may read (repeatable). By default imports stay

@@ -4,37 +4,22 @@
 //! the same forward pass; the engine must produce exactly the gradients candle does (to float rounding) and no
 //! gradient for a parameter the step's optimizer does not own.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use candle_core::{DType, Device};
+use candle_core::DType;
 use fusec::backend::Mode;
-use fusec::backend::Network;
 use fusec::rng::SeededRng;
+use fusec::run::batch_inputs;
 use fusec::run::step_plan::CompiledPlan;
-use fusec::run::{assign_params, batch_inputs, Objectives};
 
 use crate::nn_util::assert_close;
-use crate::support::compile_file;
+use crate::support::{step_setup, StepSetup};
 
 fn check_file(path: &str, batch: usize) {
-    let c = compile_file(path, &[], true);
-    let plan = c.program.train.clone().unwrap();
-    let index = c
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-        .unwrap();
-    let (model, shapes) = (&c.program.models[index], &c.shapes[index]);
-    let data = fusec::data::load(c.program.data_spec(&plan.data).unwrap(), Path::new(".")).unwrap();
-    let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(5)).unwrap();
-    let objectives = Objectives::resolve(&plan, model).unwrap();
-    let assigned = assign_params(&plan, &net).unwrap();
-    let assignment: HashMap<String, Vec<String>> = assigned
-        .iter()
-        .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
-        .collect();
+    let StepSetup {
+        net,
+        objectives,
+        assignment,
+        data,
+    } = step_setup(path, 5);
     let idx: Vec<usize> = data.train.iter().copied().take(batch).collect();
     let inputs = batch_inputs(&net, &data, &idx).unwrap();
     let compiled = CompiledPlan::new(&net, &objectives, &assignment);

@@ -2,7 +2,7 @@
 //! epoch from the MulT-format samples, pickle-source diagnostics (wrong key, missing file, wrong shape, wrong
 //! label reading), per-emotion metrics, the 4-way formulation, and the robustness table.
 
-use super::support::{assert_threads_pinned, compile_file, temp_dir};
+use super::support::{assert_threads_pinned, compile_file, plan_model_index, temp_dir};
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
@@ -32,12 +32,7 @@ fn load(c: &Compiled) -> Result<data::Dataset, String> {
 /// two decimals, as a snapshot.
 pub fn train_summary(c: &Compiled, name: &str) -> String {
     let plan = c.program.train.as_ref().unwrap();
-    let index = c
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-        .unwrap();
+    let index = plan_model_index(c);
     let data = load(c).unwrap_or_else(|e| panic!("{e}"));
     let opts = RunOptions {
         run_dir: temp_dir("emotion", name),

@@ -45,6 +45,7 @@ mod nn_norm;
 mod nn_recurrent;
 mod nn_util;
 mod optim;
+mod parallel_step;
 mod pickle;
 mod plot;
 mod precision;

@@ -3,10 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use candle_core::Device;
 use fusec::api::FsLoader;
+use fusec::backend::Network;
 use fusec::front::{compile, Compiled};
-use fusec::run::{train, RunError, RunOptions, RunOutcome};
+use fusec::rng::SeededRng;
+use fusec::run::{assign_params, train, Objectives, RunError, RunOptions, RunOutcome};
 
 /// Runs the `fusec` binary in the crate root with one compute thread; returns (exit code, stdout, stderr).
 /// `FUSEC_BIN` overrides the binary (a build folder shared by several checkouts may hold another one).
@@ -65,12 +69,7 @@ pub fn train_on(
 ) -> Result<RunOutcome, RunError> {
     assert_threads_pinned();
     let plan = c.program.train.clone().unwrap();
-    let index = c
-        .program
-        .models
-        .iter()
-        .position(|m| m.name == plan.model)
-        .unwrap();
+    let index = plan_model_index(c);
     let spec = c.program.data_spec(&plan.data).unwrap();
     let data = fusec::data::load(spec, Path::new(".")).unwrap();
     let opts = RunOptions {
@@ -144,4 +143,44 @@ pub fn json_strings(v: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|x| x.as_str().unwrap().to_string())
         .collect()
+}
+
+/// An example's network on the CPU (parameters drawn from `seed`), its plan's objectives, each optimizer's
+/// parameter names and its data: what a test that runs training steps by hand needs.
+pub struct StepSetup {
+    pub net: Network,
+    pub objectives: Objectives,
+    pub assignment: HashMap<String, Vec<String>>,
+    pub data: fusec::data::Dataset,
+}
+
+pub fn step_setup(path: &str, seed: u64) -> StepSetup {
+    let c = compile_file(path, &[], true);
+    let plan = c.program.train.clone().unwrap();
+    let index = plan_model_index(&c);
+    let (model, shapes) = (&c.program.models[index], &c.shapes[index]);
+    let data = fusec::data::load(c.program.data_spec(&plan.data).unwrap(), Path::new(".")).unwrap();
+    let net = Network::build(model, shapes, &Device::Cpu, &mut SeededRng::new(seed)).unwrap();
+    let objectives = Objectives::resolve(&plan, model).unwrap();
+    let assignment = assign_params(&plan, &net)
+        .unwrap()
+        .iter()
+        .map(|(n, ps)| (n.clone(), ps.iter().map(|(p, _)| p.clone()).collect()))
+        .collect();
+    StepSetup {
+        net,
+        objectives,
+        assignment,
+        data,
+    }
+}
+
+/// The index of the model the compiled file's train plan trains (in `program.models` and `shapes`).
+pub fn plan_model_index(c: &Compiled) -> usize {
+    let plan = c.program.train.as_ref().unwrap();
+    c.program
+        .models
+        .iter()
+        .position(|m| m.name == plan.model)
+        .unwrap()
 }

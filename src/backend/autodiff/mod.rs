@@ -13,6 +13,7 @@
 //! parameters another optimizer owns, keeps no autograd node per element-wise op, and lets one forward pass
 //! serve several plan steps (each re-running only the nodes an earlier step's update changed).
 
+mod parallel;
 mod rules;
 
 pub(in crate::backend) use rules::layer_config;
@@ -58,7 +59,25 @@ pub struct Tape {
     cast_args: HashMap<NodeId, Vec<Tensor>>,
 }
 
+/// What one node's training forward produced.
+struct NodeRun {
+    outs: Vec<Tensor>,
+    saved: Saved,
+    /// The operands as the node computed with them, when mixed precision cast them.
+    cast_args: Option<Vec<Tensor>>,
+}
+
 impl Tape {
+    fn record(&mut self, id: NodeId, run: NodeRun) {
+        if let Some(cast) = run.cast_args {
+            self.cast_args.insert(id, cast);
+        }
+        for (port, t) in run.outs.into_iter().enumerate() {
+            self.values.insert(Value::new(id, port as u16), t);
+        }
+        self.saved.insert(id, run.saved);
+    }
+
     pub fn get(&self, v: Value) -> Result<&Tensor> {
         self.values.get(&v).ok_or_else(|| {
             candle_core::Error::Msg(format!(
@@ -102,42 +121,59 @@ impl Network {
         tape: &mut Tape,
     ) -> Result<()> {
         tape.env = self.bind_symbols(inputs)?;
+        if parallel::worth_it(self, nodes.len()) {
+            return self.forward_tape_parallel(nodes, inputs, rng, grad_values, tape);
+        }
         for &id in nodes {
-            let operands = &self.operands[&id];
-            let args: Vec<Tensor> = operands
+            let args: Vec<Tensor> = self.operands[&id]
                 .iter()
                 .map(|v| tape.get(*v).cloned())
                 .collect::<Result<_>>()?;
-            let needs: Vec<bool> = operands.iter().map(|v| grad_values.contains(v)).collect();
-            // Under mixed precision the node computes in its dtype (`backend::precision`); the backward rules
-            // then see the same casts, and `backward` casts gradients back to each operand's dtype.
-            let refs: Vec<&Tensor> = args.iter().collect();
-            let mut saved = None;
-            let env = &tape.env;
-            let outs = self.run_node_at_precision(id, &refs, |a| {
-                let cast: Vec<Tensor> = a.iter().map(|t| (*t).clone()).collect();
-                let (outs, s) = self.forward_rule(id, &cast, &needs, inputs, env, rng)?;
-                saved = Some((s, cast));
-                Ok(outs)
-            })?;
-            let Some((saved, cast_args)) = saved else {
-                return Err(candle_core::Error::Msg(
-                    "internal: a node did not run".into(),
-                ));
-            };
-            if cast_args
-                .iter()
-                .zip(&args)
-                .any(|(c, a)| c.dtype() != a.dtype())
-            {
-                tape.cast_args.insert(id, cast_args);
-            }
-            for (port, t) in outs.into_iter().enumerate() {
-                tape.values.insert(Value::new(id, port as u16), t);
-            }
-            tape.saved.insert(id, saved);
+            let run = self.forward_node(id, &args, grad_values, inputs, &tape.env, rng)?;
+            tape.record(id, run);
         }
         Ok(())
+    }
+
+    /// One node's training forward pass over its operand values `args`.
+    fn forward_node(
+        &self,
+        id: NodeId,
+        args: &[Tensor],
+        grad_values: &HashSet<Value>,
+        inputs: &HashMap<String, Tensor>,
+        env: &HashMap<String, i64>,
+        rng: &mut SeededRng,
+    ) -> Result<NodeRun> {
+        let needs: Vec<bool> = self.operands[&id]
+            .iter()
+            .map(|v| grad_values.contains(v))
+            .collect();
+        // Under mixed precision the node computes in its dtype (`backend::precision`); the backward rules
+        // then see the same casts, and `backward` casts gradients back to each operand's dtype.
+        let refs: Vec<&Tensor> = args.iter().collect();
+        let mut saved = None;
+        let outs = self.run_node_at_precision(id, &refs, |a| {
+            let cast: Vec<Tensor> = a.iter().map(|t| (*t).clone()).collect();
+            let (outs, s) = self.forward_rule(id, &cast, &needs, inputs, env, rng)?;
+            saved = Some((s, cast));
+            Ok(outs)
+        })?;
+        let Some((saved, cast_args)) = saved else {
+            return Err(candle_core::Error::Msg(
+                "internal: a node did not run".into(),
+            ));
+        };
+        let cast_args = cast_args
+            .iter()
+            .zip(args)
+            .any(|(c, a)| c.dtype() != a.dtype())
+            .then_some(cast_args);
+        Ok(NodeRun {
+            outs,
+            saved,
+            cast_args,
+        })
     }
 
     /// The gradients of `Σ weight · term` for the parameters of `step_params`, through the nodes of `graph`
@@ -149,11 +185,20 @@ impl Network {
         terms: &[(f64, Value)],
         step_params: &HashSet<String>,
     ) -> Result<ParamGrads> {
+        let seeds = terms
+            .iter()
+            .map(|(w, v)| {
+                let t = tape.get(*v)?;
+                let seed = Tensor::full(*w as f32, t.shape(), t.device())?.to_dtype(t.dtype())?;
+                Ok((*v, seed))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if parallel::worth_it(self, graph.backward.len()) {
+            return self.backward_parallel(graph, tape, seeds, step_params);
+        }
         let mut grads: HashMap<Value, Tensor> = HashMap::new();
-        for (w, v) in terms {
-            let t = tape.get(*v)?;
-            let seed = Tensor::full(*w as f32, t.shape(), t.device())?.to_dtype(t.dtype())?;
-            accumulate(&mut grads, *v, seed)?;
+        for (v, seed) in seeds {
+            accumulate(&mut grads, v, seed)?;
         }
         let mut out = ParamGrads::default();
         for &id in &graph.backward {
@@ -164,44 +209,69 @@ impl Network {
             if g_out.iter().all(Option::is_none) {
                 continue;
             }
-            let operands = &self.operands[&id];
-            let need: Vec<bool> = operands
-                .iter()
-                .map(|v| graph.grad_values.contains(v))
-                .collect();
-            let want_params = graph.param_nodes.contains(&id);
-            let saved = tape.saved.get(&id).ok_or_else(|| {
-                candle_core::Error::Msg(format!("internal: node {} was not recorded", id.index()))
-            })?;
             let (d_operands, d_params) =
-                self.backward_rule(id, tape, saved, &g_out, &need, want_params)?;
-            for ((v, d), need) in operands.iter().zip(d_operands).zip(&need) {
-                if let (Some(d), true) = (d, need) {
-                    let dtype = tape.get(*v)?.dtype();
+                self.backward_node(id, graph, tape, &g_out, step_params)?;
+            for (index, d) in d_operands {
+                accumulate(&mut grads, self.operands[&id][index], d)?;
+            }
+            for (full, d) in d_params {
+                out.add(&full, d)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One node's backward rule given its output gradients: `(operand index, gradient)` for each operand the
+    /// step differentiates (in the operand's dtype), and `(full name, gradient)` for each of the node's
+    /// parameters the step updates (in the master weights' dtype).
+    #[allow(clippy::type_complexity)]
+    fn backward_node(
+        &self,
+        id: NodeId,
+        graph: &GradGraph,
+        tape: &Tape,
+        g_out: &[Option<Tensor>],
+        step_params: &HashSet<String>,
+    ) -> Result<(Vec<(usize, Tensor)>, Vec<(String, Tensor)>)> {
+        let operands = &self.operands[&id];
+        let need: Vec<bool> = operands
+            .iter()
+            .map(|v| graph.grad_values.contains(v))
+            .collect();
+        let want_params = graph.param_nodes.contains(&id);
+        let saved = tape.saved.get(&id).ok_or_else(|| {
+            candle_core::Error::Msg(format!("internal: node {} was not recorded", id.index()))
+        })?;
+        let (d_operands, d_params) =
+            self.backward_rule(id, tape, saved, g_out, &need, want_params)?;
+        let mut to_operands = Vec::new();
+        for (index, ((v, d), need)) in operands.iter().zip(d_operands).zip(&need).enumerate() {
+            if let (Some(d), true) = (d, need) {
+                let dtype = tape.get(*v)?.dtype();
+                let d = if d.dtype() == dtype {
+                    d
+                } else {
+                    d.to_dtype(dtype)?
+                };
+                to_operands.push((index, d));
+            }
+        }
+        let mut to_params = Vec::new();
+        for (suffix, d) in d_params {
+            if let Some(full) = self.full_param_name(id, &suffix) {
+                if step_params.contains(full) {
+                    // Master weights are f32 whatever the compute dtype.
+                    let dtype = self.params.get(full).map_or(d.dtype(), |p| p.dtype());
                     let d = if d.dtype() == dtype {
                         d
                     } else {
                         d.to_dtype(dtype)?
                     };
-                    accumulate(&mut grads, *v, d)?;
-                }
-            }
-            for (suffix, d) in d_params {
-                if let Some(full) = self.full_param_name(id, &suffix) {
-                    if step_params.contains(full) {
-                        // Master weights are f32 whatever the compute dtype.
-                        let dtype = self.params.get(full).map_or(d.dtype(), |p| p.dtype());
-                        let d = if d.dtype() == dtype {
-                            d
-                        } else {
-                            d.to_dtype(dtype)?
-                        };
-                        out.add(full, d)?;
-                    }
+                    to_params.push((full.clone(), d));
                 }
             }
         }
-        Ok(out)
+        Ok((to_operands, to_params))
     }
 
     /// The full name of a node's parameter given its suffix.
