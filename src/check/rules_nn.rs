@@ -201,7 +201,15 @@ pub fn attention(
 /// `[B, T, d] -> f32[T, d]`.
 pub fn positions(x: &TensorType) -> Rule<TensorType> {
     need_rank(x, &[3], "positions")?;
-    fixed(&x.dims[2], "positions: the width")?;
+    let width = fixed(&x.dims[2], "positions: the width")?;
+    // fairseq's sinusoidal table divides by `width / 2 - 1`: it is undefined below a width of 4.
+    if width < 4 {
+        return Err(RuleError::new(
+            "fusec::shape::size",
+            format!("positions: the width must be at least 4, got {width}"),
+        )
+        .help("sinusoidal positions need at least two frequencies: give the sequence (or the block's `width`) 4 or more features"));
+    }
     Ok(tt(Dtype::F32, vec![x.dims[1].clone(), x.dims[2].clone()]))
 }
 

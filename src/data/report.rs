@@ -124,6 +124,9 @@ pub(super) fn label_positives(
         .collect()
 }
 
+/// Classes whose names and counts the report prints; `classes` may declare up to 2^20, and the rest are summed.
+const SHOWN_CLASSES: usize = 32;
+
 impl fmt::Display for DataReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -136,16 +139,34 @@ impl fmt::Display for DataReport {
         }
         for (name, c) in &self.classes {
             match &c.names {
-                Some(names) => writeln!(
-                    f,
-                    "  {name}: {} classes ({})",
-                    c.train.len(),
-                    names.join(", ")
-                )?,
+                Some(names) => {
+                    let mut shown: Vec<String> =
+                        names.iter().take(SHOWN_CLASSES).cloned().collect();
+                    if names.len() > SHOWN_CLASSES {
+                        shown.push(format!("… {} more", names.len() - SHOWN_CLASSES));
+                    }
+                    writeln!(
+                        f,
+                        "  {name}: {} classes ({})",
+                        c.train.len(),
+                        shown.join(", ")
+                    )?
+                }
                 None => writeln!(f, "  {name}: {} classes", c.train.len())?,
             }
             for (split, counts) in [("train", &c.train), ("valid", &c.valid), ("test", &c.test)] {
-                let list: Vec<String> = counts.iter().map(usize::to_string).collect();
+                let mut list: Vec<String> = counts
+                    .iter()
+                    .take(SHOWN_CLASSES)
+                    .map(usize::to_string)
+                    .collect();
+                if counts.len() > SHOWN_CLASSES {
+                    let rest: usize = counts[SHOWN_CLASSES..].iter().sum();
+                    list.push(format!(
+                        "… {} more classes with {rest} examples",
+                        counts.len() - SHOWN_CLASSES
+                    ));
+                }
                 writeln!(f, "    {split:<5} [{}]", list.join(", "))?;
             }
         }

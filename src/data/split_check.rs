@@ -9,6 +9,10 @@ use crate::ir::{DataSpec, SplitSpec};
 const SPLITS: [&str; 3] = ["train", "valid", "test"];
 
 /// The warnings of a loaded data set's split.
+/// How many (class, split) pairs without examples a warning names before it only counts the rest (within the
+/// twelve notes a rendered diagnostic shows).
+const MAX_LISTED: usize = 10;
+
 pub(super) fn split_warnings(spec: &DataSpec, report: &DataReport) -> Diagnostics {
     let mut out = Diagnostics::default();
     let got = [report.n_train, report.n_valid, report.n_test];
@@ -42,26 +46,44 @@ pub(super) fn split_warnings(spec: &DataSpec, report: &DataReport) -> Diagnostic
             None => k.to_string(),
         };
         let mut empty = Vec::new();
+        let mut more = 0usize;
         for (s, split) in SPLITS.iter().enumerate() {
             // A split with no examples at all (`valid = 0`) is not a class problem.
             if got[s] == 0 {
                 continue;
             }
             for (k, c) in per_split[s].iter().enumerate() {
-                if *c == 0 {
-                    let all = [counts.train[k], counts.valid[k], counts.test[k]];
-                    empty.push(format!(
-                        "class `{}` has no {split} example (train {}, valid {}, test {})",
-                        name(k),
-                        all[0],
-                        all[1],
-                        all[2]
-                    ));
+                if *c != 0 {
+                    continue;
                 }
+                // `classes` may declare up to 2^20 classes: name the first few, count the rest, so the warning
+                // stays readable and its size bounded.
+                if empty.len() == MAX_LISTED {
+                    more += 1;
+                    continue;
+                }
+                let all = [
+                    counts.train.get(k).copied().unwrap_or(0),
+                    counts.valid.get(k).copied().unwrap_or(0),
+                    counts.test.get(k).copied().unwrap_or(0),
+                ];
+                empty.push(format!(
+                    "class `{}` has no {split} example (train {}, valid {}, test {})",
+                    name(k),
+                    all[0],
+                    all[1],
+                    all[2]
+                ));
             }
         }
         if empty.is_empty() {
             continue;
+        }
+        if more > 0 {
+            empty.push(format!(
+                "… and {more} more {} of a class and a split without examples",
+                if more == 1 { "pair" } else { "pairs" }
+            ));
         }
         let mut d = Diagnostic::warning(
             "fusec::data::split_empty_class",

@@ -55,7 +55,9 @@ impl Cx<'_> {
         if let Some(prim) = crate::ops::primitive(name) {
             return self.prim(prim.name, args, span, hint, None);
         }
-        self.fail(unknown_callee(self, name, callee.span))
+        self.fail_once("fusec::name::unknown", callee.span, |cx| {
+            unknown_callee(cx, name, callee.span)
+        })
     }
 
     fn apply_value(
@@ -121,7 +123,9 @@ impl Cx<'_> {
         } else if let Some(p) = crate::ops::primitive(cname) {
             Callee::Prim(p.name)
         } else {
-            return self.fail(unknown_callee(self, cname, callee.span));
+            return self.fail_once("fusec::name::unknown", callee.span, |cx| {
+                unknown_callee(cx, cname, callee.span)
+            });
         };
         let local = self.local_name(Some(&name.name), "shared");
         let path = Cx::qualify(&self.frame().param_path, &local);

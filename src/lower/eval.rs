@@ -107,20 +107,23 @@ impl Cx<'_> {
             .help(format!("call it: `{n}(...)`"));
             return self.fail(d);
         }
-        let mut d = Diagnostic::error("fusec::name::unknown", format!("unknown name `{n}`"))
-            .label(span, "not defined");
-        // Suggestions scan every visible name; past the first errors (the ones a person reads) they are left
-        // out, so a file with a hundred thousand unknown names is still checked in linear time.
-        let names = if self.diags.0.len() < SUGGESTION_ERRORS {
-            self.visible_names()
-        } else {
-            Vec::new()
-        };
-        d = match did_you_mean(n, names.iter().map(String::as_str)) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
-            None => d.help("names are bound by `name = ...`, ports, parameters, `input` and `for`"),
-        };
-        self.fail(d)
+        self.fail_once("fusec::name::unknown", span, |cx| {
+            let d = Diagnostic::error("fusec::name::unknown", format!("unknown name `{n}`"))
+                .label(span, "not defined");
+            // Suggestions scan every visible name; past the first errors (the ones a person reads) they are
+            // left out, so a file with a hundred thousand unknown names is still checked in linear time.
+            let names = if cx.diags.0.len() < SUGGESTION_ERRORS {
+                cx.visible_names()
+            } else {
+                Vec::new()
+            };
+            match did_you_mean(n, names.iter().map(String::as_str)) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => {
+                    d.help("names are bound by `name = ...`, ports, parameters, `input` and `for`")
+                }
+            }
+        })
     }
 
     fn comprehension(&mut self, elem: &Expr, var: &Ident, iter: &Expr, hint: Option<&str>) -> Ev {

@@ -217,3 +217,31 @@ fn splits_far_from_the_fractions_or_with_empty_classes_are_warnings() {
     let fine = split("stratified(digit, train = 0.5, valid = 0.25, test = 0.25)");
     assert!(!fine.contains("warning"), "{fine}");
 }
+
+/// Declaring a million classes leaves nearly all of them empty in every split: the warning names 10 (class,
+/// split) pairs and counts the rest, and the data report sums the counts past the 32nd class (the fuzz harness
+/// found the warning writing three million notes, 1.3 GB).
+#[test]
+fn empty_classes_are_listed_up_to_a_bound() {
+    let out = load(
+        r#"data d {
+  path = "../../../data/mfeat"
+  field x: f32[76] = csv("mfeat-fou.csv", columns = 0..76)
+  field digit: i64[] = csv("mfeat-fou.csv", column = 76, classes = 1000000)
+  split = stratified(digit, train = 0.5, valid = 0.25, test = 0.25)
+}"#,
+    );
+    assert!(out.contains("fusec::data::split_empty_class"), "{out}");
+    assert_eq!(out.matches("has no train example").count(), 10, "{out}");
+    assert!(!out.contains("has no valid example"), "{out}");
+    // Ten digits occur in every split: 999,990 empty classes in each of the 3 splits, 10 of them listed.
+    assert!(
+        out.contains("… and 2999960 more pairs of a class and a split without examples"),
+        "{out}"
+    );
+    assert!(
+        out.contains("train [100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, … 999968 more classes with 0 examples]"),
+        "{out}"
+    );
+    assert!(out.len() < 4000, "{out}");
+}
