@@ -8,11 +8,11 @@ use crate::ir::{DataSpec, SplitSpec};
 
 const SPLITS: [&str; 3] = ["train", "valid", "test"];
 
-/// The warnings of a loaded data set's split.
 /// How many (class, split) pairs without examples a warning names before it only counts the rest (within the
 /// twelve notes a rendered diagnostic shows).
 const MAX_LISTED: usize = 10;
 
+/// The warnings of a loaded data set's split.
 pub(super) fn split_warnings(spec: &DataSpec, report: &DataReport) -> Diagnostics {
     let mut out = Diagnostics::default();
     let got = [report.n_train, report.n_valid, report.n_test];

@@ -1,9 +1,8 @@
 //! Helpers shared by the test modules: the `fusec` binary, fresh temporary folders, training a compiled file
 //! through the library, and the rounded training summary that snapshots show.
 
-use std::path::{Path, PathBuf};
-
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use fusec::api::FsLoader;

@@ -247,13 +247,8 @@ impl Network {
         let mut to_operands = Vec::new();
         for (index, ((v, d), need)) in operands.iter().zip(d_operands).zip(&need).enumerate() {
             if let (Some(d), true) = (d, need) {
-                let dtype = tape.get(*v)?.dtype();
-                let d = if d.dtype() == dtype {
-                    d
-                } else {
-                    d.to_dtype(dtype)?
-                };
-                to_operands.push((index, d));
+                // `to_dtype` to the tensor's own dtype is a cheap clone.
+                to_operands.push((index, d.to_dtype(tape.get(*v)?.dtype())?));
             }
         }
         let mut to_params = Vec::new();
@@ -262,12 +257,7 @@ impl Network {
                 if step_params.contains(full) {
                     // Master weights are f32 whatever the compute dtype.
                     let dtype = self.params.get(full).map_or(d.dtype(), |p| p.dtype());
-                    let d = if d.dtype() == dtype {
-                        d
-                    } else {
-                        d.to_dtype(dtype)?
-                    };
-                    to_params.push((full.clone(), d));
+                    to_params.push((full.clone(), d.to_dtype(dtype)?));
                 }
             }
         }
